@@ -1,0 +1,227 @@
+"""One HTTP client for every source: timeouts, retries with backoff, rate limits, redaction.
+
+Sources differ in how they say "slow down" (Jira and PagerDuty answer 429, GitHub answers 403 or 429
+with its own headers) but the reaction is the same: wait as long as the server asks, else back off
+exponentially with jitter, and give up after a bounded number of tries. Keeping that in one place
+means a fix to retry behaviour reaches all three sources at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ExtractError(RuntimeError):
+    """A request failed for good. The message names the source, stream and (redacted) URL."""
+
+
+class PermissionDenied(ExtractError):
+    """403/404 that is not a rate limit: the token may not read this resource (not retried)."""
+
+    def __init__(self, message: str, status: int, body: str):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class Redactor:
+    """Replaces every configured secret with *** in text that may reach logs or exceptions."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class RequestStats:
+    """What a client spent; copied into each stream's manifest."""
+
+    requests: int = 0
+    retries: int = 0
+    not_modified: int = 0
+    rate_limit_waits: int = 0
+    waited_s: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "not_modified": self.not_modified,
+            "rate_limit_waits": self.rate_limit_waits,
+            "waited_s": round(self.waited_s, 3),
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+        }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    # A server asking us to wait longer than this is treated as a failure rather than stalling the run.
+    max_wait_s: float = 900.0
+    # GitHub's advice for a secondary limit without retry-after.
+    default_rate_limit_wait_s: float = 60.0
+
+
+class HttpClient:
+    """A `requests.Session` bound to one base URL and one credential."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: requests.auth.AuthBase | None = None,
+        headers: dict[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        timeout: tuple[float, float] = (5.0, 60.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers.update({"User-Agent": "opskpi/0.1 (+https://github.com/opskpi)"})
+        self.session.headers.update(headers or {})
+        self.redact = Redactor(secrets)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def request_json(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Any = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        context: str = "",
+    ) -> tuple[Any, requests.Response]:
+        """Send a request and decode its JSON body, retrying what is worth retrying.
+
+        A 2xx whose body is not JSON (a truncated body, an HTML error page from a proxy) is retried
+        like a 5xx: it is a transport problem, not data. Returns (None, response) for 304 and 204.
+        """
+        url = self.url(path_or_url)
+        attempt = 0
+        while True:
+            attempt += 1
+            problem, wait_s, response = self._attempt(method, url, params, json_body, headers)
+            if problem is None and response is not None:
+                if response.status_code in (204, 304):
+                    return None, response
+                try:
+                    return response.json(), response
+                except ValueError:
+                    problem = f"HTTP {response.status_code} with a body that is not JSON"
+                    wait_s = None
+            if attempt >= self.retry.max_attempts:
+                raise ExtractError(
+                    self.redact(f"{context}: giving up on {method} {url} after {attempt} attempts: {problem}")
+                )
+            if wait_s is None:
+                wait_s = min(self.retry.backoff_max_s, self.retry.backoff_base_s * 2 ** (attempt - 1))
+                wait_s *= 0.5 + self._rng.random()  # jitter so parallel clients do not retry in step
+            if wait_s > self.retry.max_wait_s:
+                raise ExtractError(
+                    self.redact(
+                        f"{context}: {method} {url}: server asks to wait {wait_s:.0f}s, "
+                        f"more than the allowed {self.retry.max_wait_s:.0f}s ({problem})"
+                    )
+                )
+            self.stats.retries += 1
+            self.stats.waited_s += wait_s
+            log.warning(self.redact(f"{context}: {problem}; retry {attempt} in {wait_s:.2f}s ({method} {url})"))
+            self._sleep(wait_s)
+
+    def _attempt(self, method, url, params, json_body, headers):
+        """One try. Returns (problem or None, seconds to wait or None for backoff, response)."""
+        self.stats.requests += 1
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return f"{type(exc).__name__}", None, None
+        except requests.RequestException as exc:  # e.g. ChunkedEncodingError on a cut body
+            return f"{type(exc).__name__}", None, None
+        status = response.status_code
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        if status == 304:
+            self.stats.not_modified += 1
+        if status < 400:
+            return None, None, response
+        rate_wait = self._rate_limit_wait(response)
+        if status == 429 or (status == 403 and rate_wait is not None):
+            self.stats.rate_limit_waits += 1
+            return f"rate limited (HTTP {status})", rate_wait, response
+        if status in RETRYABLE_STATUSES:
+            return f"HTTP {status}", rate_wait, response
+        body = self.redact(response.text[:500])
+        message = self.redact(f"{method} {url} answered HTTP {status}: {body}")
+        if status in (401, 403, 404):
+            raise PermissionDenied(message, status, body)
+        raise ExtractError(message)
+
+    def _rate_limit_wait(self, response: requests.Response) -> float | None:
+        """Seconds the server asks us to wait, from whichever header this API uses; None if it says nothing.
+
+        A GitHub 403 only counts as a rate limit when a header or the message says so: otherwise it is
+        a permission error and retrying it would only burn the quota.
+        """
+        h = response.headers
+        retry_after = h.get("Retry-After")
+        if retry_after:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(retry_after)
+                if parsed is not None:
+                    return max(0.0, parsed.timestamp() - self._clock())
+        if h.get("x-ratelimit-remaining") == "0" and h.get("x-ratelimit-reset"):
+            try:
+                return max(1.0, float(h["x-ratelimit-reset"]) - self._clock())
+            except ValueError:
+                pass
+        if h.get("ratelimit-reset"):  # PagerDuty: seconds until the window resets
+            try:
+                return max(0.0, float(h["ratelimit-reset"]))
+            except ValueError:
+                pass
+        if response.status_code == 403:
+            try:
+                message = str(json.loads(response.text).get("message", ""))
+            except (ValueError, AttributeError):
+                message = ""
+            if "rate limit" in message.lower():
+                return self.retry.default_rate_limit_wait_s
+        return None

@@ -1,0 +1,98 @@
+"""What a stream is: data, not code paths.
+
+A source module declares its streams with these types; the engine runs any of them. The typed
+columns are the few values the warehouse needs to merge and guard a record (primary key, cursor,
+timestamps to check); the whole record always travels with them as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from extractors.pagination import PageRequest, Paginator
+
+ColumnKind = Literal["string", "integer", "timestamp"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A typed value lifted out of the record (`path`, dotted) or taken from the partition (`partition_key`)."""
+
+    name: str
+    path: str | None = None
+    kind: ColumnKind = "string"
+    partition_key: str | None = None
+
+    def value(self, record: dict[str, Any], partition: dict[str, str]) -> str | None:
+        if self.partition_key is not None:
+            return partition.get(self.partition_key)
+        node: Any = record
+        for part in (self.path or self.name).split("."):
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        if node is None or isinstance(node, (dict, list)):
+            return None if node is None else str(node)
+        if isinstance(node, bool):
+            return "true" if node else "false"
+        return str(node)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The slice of history one run reads: from the watermark minus the lookback up to the run's end."""
+
+    start: datetime | None
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One independent walk of a stream (a repository, a project set); watermarks are kept per partition."""
+
+    id: str
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stream:
+    source: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    records_key: str | None  # None when the body itself is the list of records
+    paginator: Callable[[], Paginator]
+    requests: Callable[[Partition, Window], Iterable[PageRequest]]
+    cursor: str | None = None
+    partitions: tuple[Partition, ...] = (Partition(""),)
+    # Sorted-descending streams (GitHub pulls by `updated`) stop once past the window's start.
+    stop_when: Callable[[dict[str, Any], Window], bool] | None = None
+    # Streams with an offset cap split a request that would pass it into narrower ones.
+    split: Callable[[PageRequest], list[PageRequest]] | None = None
+    # Columns that must parse as ISO-8601 timestamps with an offset (checked by the guard).
+    timestamps: tuple[str, ...] = ()
+    # Pairs (earlier, later) that must be ordered when both are present, e.g. created ≤ resolved.
+    ordered: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}__{self.name}"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse the ISO-8601 forms our APIs send (`Z`, `+00:00`, Jira's `+0000`); naive values are refused."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset")
+    return parsed

@@ -1,0 +1,188 @@
+"""Merge validated landing batches into `raw.<source>__<stream>` and advance watermarks atomically.
+
+Each batch is applied in one transaction: its rows (one per primary key, the newest by cursor),
+its watermark advance and its bookkeeping row commit together or not at all. A batch already
+recorded as loaded is skipped, and merging the same rows again changes nothing, so a load killed at
+any point is simply rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from extractors.landing import complete_batches, read_manifest
+from extractors.streams import parse_timestamp
+from opskpi.warehouse import quote_ident
+
+log = logging.getLogger(__name__)
+
+SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "timestamp": "TIMESTAMPTZ"}
+VALIDATION_FILE = "_validation.json"
+
+META_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS raw",
+    "CREATE SCHEMA IF NOT EXISTS meta",
+    """CREATE TABLE IF NOT EXISTS meta.watermarks (
+        source VARCHAR, stream VARCHAR, partition_id VARCHAR, cursor_value VARCHAR,
+        batch_id VARCHAR, updated_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS meta.batches (
+        batch_id VARCHAR, source VARCHAR, stream VARCHAR, run_id VARCHAR, status VARCHAR,
+        rows_landed BIGINT, rows_changed BIGINT, pages BIGINT, requests BIGINT,
+        loaded_at TIMESTAMPTZ, manifest JSON)""",
+    """CREATE TABLE IF NOT EXISTS meta.validation_results (
+        batch_id VARCHAR, source VARCHAR, stream VARCHAR, success BOOLEAN, evaluated_at TIMESTAMPTZ,
+        failed_expectations JSON, result JSON)""",
+]
+
+
+def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in META_DDL:
+        con.execute(statement)
+
+
+@dataclass
+class LoadResult:
+    batch_id: str
+    table: str
+    rows_landed: int
+    rows_changed: int
+
+
+def _ensure_table(con, table: str, columns: dict[str, str]) -> None:
+    """Create the raw table, or add columns a newer stream declaration introduced."""
+    col_sql = ", ".join(f"{quote_ident(n)} {SQL_TYPES[k]}" for n, k in columns.items())
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(table)} ({col_sql}, record JSON, "
+        "_batch_id VARCHAR, _loaded_at TIMESTAMPTZ)"
+    )
+    existing = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?", [table]
+    ).fetchall()}
+    for name, kind in columns.items():
+        if name not in existing:
+            con.execute(f"ALTER TABLE raw.{quote_ident(table)} ADD COLUMN {quote_ident(name)} {SQL_TYPES[kind]}")
+
+
+def merge_batch(con: duckdb.DuckDBPyConnection, batch: Path) -> LoadResult:
+    """Apply one batch inside the caller's transaction. Newest version of each key wins; ties keep what is there."""
+    manifest = read_manifest(batch)
+    table = f"{manifest['source']}__{manifest['stream']}"
+    kinds: dict[str, str] = manifest["column_kinds"]
+    pk: list[str] = manifest["primary_key"]
+    cursor: str | None = manifest.get("cursor")
+    _ensure_table(con, table, kinds)
+    target = f"raw.{quote_ident(table)}"
+    files = [str(batch / f) for f in manifest["files"]]
+    casts = ", ".join(f"CAST({quote_ident(n)} AS {SQL_TYPES[k]}) AS {quote_ident(n)}" for n, k in kinds.items())
+    pk_list = ", ".join(quote_ident(c) for c in pk)
+    order = f"{quote_ident(cursor)} DESC NULLS LAST, _seq DESC" if cursor else "_seq DESC"
+    con.execute("DROP TABLE IF EXISTS _batch")
+    con.execute(
+        f"""CREATE TEMP TABLE _batch AS
+            SELECT {casts}, CAST(record AS JSON) AS record, ? AS _batch_id, now() AS _loaded_at
+            FROM read_parquet(?)
+            QUALIFY row_number() OVER (PARTITION BY {pk_list} ORDER BY {order}) = 1""",
+        [manifest["batch_id"], files],
+    )
+    pk_match = " AND ".join(f"t.{quote_ident(c)} = b.{quote_ident(c)}" for c in pk)
+    if cursor:
+        c = quote_ident(cursor)
+        newer = (f"(b.{c} > t.{c} OR (t.{c} IS NULL AND b.{c} IS NOT NULL) OR "
+                 f"(b.{c} IS NOT DISTINCT FROM t.{c} AND CAST(b.record AS VARCHAR) <> CAST(t.record AS VARCHAR)))")
+    else:
+        newer = "CAST(b.record AS VARCHAR) <> CAST(t.record AS VARCHAR)"
+    replaced = con.execute(
+        f"DELETE FROM {target} t USING _batch b WHERE {pk_match} AND {newer}"
+    ).fetchone()[0]
+    cols = ", ".join(quote_ident(n) for n in kinds)
+    inserted = con.execute(
+        f"""INSERT INTO {target} ({cols}, record, _batch_id, _loaded_at)
+            SELECT {cols}, record, _batch_id, _loaded_at FROM _batch b
+            WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {pk_match})"""
+    ).fetchone()[0]
+    con.execute("DROP TABLE _batch")
+    log.info("%s: batch %s changed %d rows (%d replaced)", table, manifest["batch_id"], inserted, replaced)
+    return LoadResult(manifest["batch_id"], table, manifest["rows"], inserted)
+
+
+def _advance_watermarks(con, manifest: dict[str, Any]) -> None:
+    """Move each partition's watermark forward to the newest cursor this batch loaded, never back."""
+    for partition_id, meta in manifest.get("partitions", {}).items():
+        new = meta.get("max_cursor")
+        if not new:
+            continue
+        row = con.execute(
+            "SELECT cursor_value FROM meta.watermarks WHERE source = ? AND stream = ? AND partition_id = ?",
+            [manifest["source"], manifest["stream"], partition_id],
+        ).fetchone()
+        if row and row[0] and parse_timestamp(row[0]) >= parse_timestamp(new):
+            continue
+        con.execute(
+            "DELETE FROM meta.watermarks WHERE source = ? AND stream = ? AND partition_id = ?",
+            [manifest["source"], manifest["stream"], partition_id],
+        )
+        con.execute(
+            "INSERT INTO meta.watermarks VALUES (?, ?, ?, ?, ?, now())",
+            [manifest["source"], manifest["stream"], partition_id, new, manifest["batch_id"]],
+        )
+
+
+def loaded_batch_ids(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT batch_id FROM meta.batches WHERE status = 'loaded'").fetchall()}
+
+
+def is_validated(batch: Path) -> bool:
+    path = batch / VALIDATION_FILE
+    return path.exists() and json.loads(path.read_text()).get("success") is True
+
+
+def load_pending(
+    con: duckdb.DuckDBPyConnection, landing_root: Path, streams: list[tuple[str, str]]
+) -> list[LoadResult]:
+    """Load every validated batch of `streams` not loaded yet, oldest first, one transaction each."""
+    ensure_meta(con)
+    done = loaded_batch_ids(con)
+    results = []
+    for source, stream in streams:
+        for batch in complete_batches(landing_root, source, stream):
+            if batch.name in done:
+                continue
+            if not is_validated(batch):
+                log.warning("%s__%s: batch %s is not validated yet; it waits for the next load",
+                            source, stream, batch.name)
+                continue
+            manifest = read_manifest(batch)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = merge_batch(con, batch)
+                _advance_watermarks(con, manifest)
+                con.execute(
+                    "INSERT INTO meta.batches VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, now(), ?)",
+                    [manifest["batch_id"], source, stream, manifest.get("run_id", ""), result.rows_landed,
+                     result.rows_changed, manifest.get("pages", 0), manifest.get("requests", 0), json.dumps(manifest)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            results.append(result)
+    return results
+
+
+def read_watermarks(con, source: str, stream: str) -> dict[str, str]:
+    if con is None:
+        return {}
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' AND table_name = 'watermarks'"
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    return dict(con.execute(
+        "SELECT partition_id, cursor_value FROM meta.watermarks WHERE source = ? AND stream = ?", [source, stream]
+    ).fetchall())

@@ -1,0 +1,211 @@
+"""The steps of one daily run, as plain functions: the Airflow DAG only wires them together.
+
+Each step is idempotent and can be rerun on its own: extract lands a new immutable batch, validate
+checks batches that have no verdict yet, load applies validated batches not loaded yet, transform
+rebuilds the marts, publish swaps in a new published set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow.parquet as pq
+
+from extractors.engine import extract_stream
+from extractors.landing import complete_batches, read_manifest, write_json_atomic
+from extractors.sources import build_source
+from extractors.streams import Window, parse_timestamp
+from opskpi.config import Config
+from opskpi.load import VALIDATION_FILE, ensure_meta, load_pending, loaded_batch_ids, read_watermarks
+from opskpi.publish import publish as publish_marts
+from opskpi.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+
+
+class GuardFailure(RuntimeError):
+    """A landed batch failed a critical expectation and was quarantined."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one run covers: the reporting day, the instant data is judged at, and an id for lineage."""
+
+    run_date: date
+    as_of: datetime
+    run_id: str
+    full_refresh: bool = False
+
+    @classmethod
+    def for_date(cls, config: Config, run_date: date, run_id: str, now: datetime | None = None,
+                 full_refresh: bool = False) -> RunContext:
+        tz = ZoneInfo(config.reporting.timezone)
+        end_of_day = datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        return cls(run_date=run_date, as_of=min(end_of_day, now), run_id=run_id, full_refresh=full_refresh)
+
+    def dbt_vars(self, config: Config) -> dict[str, Any]:
+        return {
+            "run_date": self.run_date.isoformat(),
+            "as_of": self.as_of.isoformat(),
+            "reporting_timezone": config.reporting.timezone,
+            "default_slo_target_pct": config.availability.default_slo_target_pct,
+            "downtime_urgencies": config.availability.downtime_urgencies,
+            "downtime_priorities": config.availability.downtime_priorities,
+        }
+
+
+def _warehouse(config: Config) -> Warehouse:
+    return Warehouse(config.warehouse_path)
+
+
+def stream_windows(config: Config, source: str, stream, watermarks: dict[str, str], ctx: RunContext) -> dict:
+    """Per partition: from the watermark minus the lookback (or the history start) to the run's as-of."""
+    lookback = timedelta(seconds=config.lookback_seconds(source))
+    history_start = ctx.as_of - timedelta(days=config.history_days)
+    windows = {}
+    for partition in stream.partitions:
+        mark = None if ctx.full_refresh else watermarks.get(partition.id)
+        if mark is None:
+            start = history_start
+        else:
+            # A backfill of an earlier day still re-reads the margin before its own end.
+            start = min(parse_timestamp(mark) - lookback, ctx.as_of - lookback)
+        windows[partition.id] = Window(start=start, end=ctx.as_of)
+    return windows
+
+
+def extract(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
+    source = build_source(source_name, config.source_settings(source_name))
+    with _warehouse(config).connect(read_only=True) as con:
+        marks = {s.name: read_watermarks(con, source_name, s.name) for s in source.streams}
+    client = source.client()
+    summary = {}
+    for stream in source.streams:
+        windows = stream_windows(config, source_name, stream, marks[stream.name], ctx)
+        result = extract_stream(client, stream, windows, config.landing_dir, run_id=ctx.run_id,
+                                progress=lambda p: log.info("progress %s", json.dumps(p)))
+        summary[stream.key] = {"rows": result.rows, "pages": result.pages, "requests": result.requests,
+                               "seconds": round(result.seconds, 2), "batch": result.batch_dir.name}
+        log.info("extracted %s: %s", stream.key, summary[stream.key])
+    return summary
+
+
+def _stream_names(config: Config, sources: list[str] | None = None) -> list[tuple[str, str]]:
+    names = []
+    for source_name in sources or config.enabled_sources():
+        source = build_source(source_name, config.source_settings(source_name, with_secret=False))
+        names += [(source_name, s.name) for s in source.streams]
+    return names
+
+
+def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
+    """Check every landed batch of the source without a verdict; quarantine the ones that fail."""
+    from expectations.runner import validate_frame
+
+    warehouse = _warehouse(config)
+    with warehouse.connect(read_only=True) as con:
+        loaded = loaded_batch_ids(con) if con is not None and _has_meta(con) else set()
+    summary: dict[str, Any] = {}
+    failures = []
+    records = []
+    for _, stream_name in _stream_names(config, [source_name]):
+        for batch in complete_batches(config.landing_dir, source_name, stream_name):
+            if batch.name in loaded or (batch / VALIDATION_FILE).exists():
+                continue
+            manifest = read_manifest(batch)
+            frame = pq.read_table([str(batch / f) for f in manifest["files"]]).to_pandas()
+            outcome = validate_frame(frame, f"{source_name}__{stream_name}", manifest["primary_key"])
+            verdict = {**outcome.as_dict(), "batch_id": batch.name, "evaluated_at": datetime.now(UTC).isoformat()}
+            write_json_atomic(batch / VALIDATION_FILE, verdict)
+            records.append((batch.name, source_name, stream_name, outcome))
+            summary[f"{source_name}__{stream_name}"] = {"batch": batch.name, "success": outcome.success,
+                                                         "rows": len(frame)}
+            if not outcome.success:
+                target = config.quarantine_dir / source_name / stream_name / batch.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(batch), str(target))
+                failures.append(f"{source_name}__{stream_name} batch {batch.name} quarantined to {target}: "
+                                + "; ".join(f.describe() for f in outcome.critical))
+    if records:
+        with warehouse.connect() as con:
+            ensure_meta(con)
+            for batch_id, src, stream_name, outcome in records:
+                con.execute(
+                    "INSERT INTO meta.validation_results VALUES (?, ?, ?, ?, now(), ?, ?)",
+                    [batch_id, src, stream_name, outcome.success,
+                     json.dumps([f.__dict__ for f in outcome.failures], default=str),
+                     json.dumps(outcome.result, default=str)],
+                )
+    if failures:
+        raise GuardFailure("data quality guard failed: " + " | ".join(failures))
+    return summary
+
+
+def _has_meta(con) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' AND table_name = 'batches'"
+    ).fetchone()[0] > 0
+
+
+def write_config_tables(con, config: Config) -> None:
+    """The service → team / SLO mapping from the config, replaced whole on every load."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute("CREATE TABLE IF NOT EXISTS raw.config__services "
+                "(service_id VARCHAR, team VARCHAR, slo_target_pct DOUBLE)")
+    con.execute("DELETE FROM raw.config__services")
+    rows = [(sid, svc.team, svc.slo_target_pct) for sid, svc in sorted(config.services.items())]
+    if rows:
+        con.executemany("INSERT INTO raw.config__services VALUES (?, ?, ?)", rows)
+
+
+def load(config: Config, ctx: RunContext) -> dict[str, Any]:
+    with _warehouse(config).connect() as con:
+        results = load_pending(con, config.landing_dir, _stream_names(config))
+        con.execute("BEGIN TRANSACTION")
+        write_config_tables(con, config)
+        con.execute("COMMIT")
+    return {r.batch_id: {"table": r.table, "rows_landed": r.rows_landed, "rows_changed": r.rows_changed}
+            for r in results}
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def transform(config: Config, ctx: RunContext) -> dict[str, Any]:
+    """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run."""
+    env = {
+        **os.environ,
+        "OPSKPI_WAREHOUSE": str(config.warehouse_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
+        "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
+    }
+    command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+               "--vars", json.dumps(ctx.dbt_vars(config))]
+    with _warehouse(config).lock():
+        completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    tail = "\n".join(completed.stdout.strip().splitlines()[-25:])
+    if completed.returncode != 0:
+        raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n{tail}\n{completed.stderr[-2000:]}")
+    log.info("dbt build:\n%s", tail)
+    return {"dbt": tail.splitlines()[-1] if tail else ""}
+
+
+def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
+    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id)

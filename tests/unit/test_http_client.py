@@ -1,0 +1,79 @@
+"""The HTTP engine: retries, waits the server asks for, permission errors, redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from extractors.http import ExtractError, HttpClient, PermissionDenied, RetryPolicy
+from tests.scripted_server import ScriptedServer
+
+
+def _client(server: ScriptedServer, waits: list[float], **kw) -> HttpClient:
+    return HttpClient(server.base_url, sleep=waits.append, clock=lambda: 1_000_000.0,
+                      retry=RetryPolicy(max_attempts=4, backoff_base_s=0.5), secrets=["s3cret-token"], **kw)
+
+
+def test_retry_after_is_honoured_then_succeeds():
+    replies = iter([(429, {"Retry-After": "7"}, {"error": "slow down"}), (200, {}, {"ok": 1})])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        body, _ = _client(server, waits).request_json("GET", "/x")
+    assert body == {"ok": 1}
+    assert waits == [7.0]
+
+
+def test_github_403_with_remaining_zero_waits_until_reset():
+    replies = iter([
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000030"}, {"message": "API rate limit exceeded"}),
+        (200, {}, []),
+    ])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        client = _client(server, waits)
+        client.request_json("GET", "/repos/a/b/pulls")
+    assert waits == [30.0]
+    assert client.stats.rate_limit_waits == 1
+
+
+def test_403_without_rate_limit_signal_is_a_permission_error_and_not_retried():
+    with ScriptedServer(lambda *a: (403, {}, {"message": "Resource not accessible by integration"})) as server:
+        waits: list[float] = []
+        with pytest.raises(PermissionDenied) as err:
+            _client(server, waits).request_json("GET", "/repos/a/b/pulls")
+    assert waits == []
+    assert len(server.requests) == 1
+    assert "Resource not accessible" in str(err.value)
+
+
+def test_5xx_backs_off_exponentially_then_gives_up_with_a_clear_message():
+    with ScriptedServer(lambda *a: (503, {}, "<html>busy</html>")) as server:
+        waits: list[float] = []
+        with pytest.raises(ExtractError, match="giving up on GET .*/y after 4 attempts: HTTP 503"):
+            _client(server, waits).request_json("GET", "/y", context="pagerduty__incidents")
+    assert len(waits) == 3
+    # base 0.5 doubled each time, with jitter in [0.5, 1.5)
+    for attempt, wait in enumerate(waits):
+        assert 0.25 * 2**attempt <= wait < 0.75 * 2**attempt
+
+
+def test_200_with_html_body_is_retried_as_a_transport_error():
+    replies = iter([(200, {"Content-Type": "text/html"}, "<html>proxy error</html>"), (200, {}, {"ok": True})])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        body, _ = _client(server, waits).request_json("GET", "/z")
+    assert body == {"ok": True}
+    assert len(waits) == 1
+
+
+def test_server_asking_for_too_long_a_wait_fails_instead_of_stalling():
+    with ScriptedServer(lambda *a: (429, {"Retry-After": "86400"}, {})) as server:
+        with pytest.raises(ExtractError, match="asks to wait 86400s"):
+            _client(server, []).request_json("GET", "/z")
+
+
+def test_secrets_are_redacted_from_errors():
+    with ScriptedServer(lambda *a: (400, {}, {"message": "bad token s3cret-token"})) as server:
+        with pytest.raises(ExtractError) as err:
+            _client(server, []).request_json("GET", "/q?token=s3cret-token")
+    assert "s3cret-token" not in str(err.value)
+    assert "***" in str(err.value)
