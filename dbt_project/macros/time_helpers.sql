@@ -1,0 +1,24 @@
+{#- Time arithmetic used across models. All stored timestamps are TIMESTAMPTZ (instants, UTC). -#}
+
+{#- API timestamp string -> TIMESTAMPTZ. DuckDB's cast accepts `Z`, `+00:00` and Jira's `+0000` / `-0800`. -#}
+{% macro api_timestamp(json_text_expr) -%}
+    cast({{ json_text_expr }} as timestamptz)
+{%- endmacro %}
+
+
+{#- Exact elapsed seconds (DOUBLE) between two instants, computed from integer microseconds. -#}
+{% macro seconds_between(start_expr, end_expr) -%}
+    ((epoch_us({{ end_expr }}) - epoch_us({{ start_expr }})) / 1000000.0)
+{%- endmacro %}
+
+
+{#- The calendar day (in the reporting time zone) that an instant falls on. Independent of the session TZ. -#}
+{% macro to_local_date(ts_expr) -%}
+    cast(timezone({{ reporting_tz() }}, {{ ts_expr }}) as date)
+{%- endmacro %}
+
+
+{#- Local midnight at the start of a DATE, as a UTC instant. -#}
+{% macro local_midnight_utc(date_expr) -%}
+    timezone({{ reporting_tz() }}, cast({{ date_expr }} as timestamp))
+{%- endmacro %}

@@ -1,0 +1,36 @@
+-- The reporting calendar: one row per day (in the reporting time zone) from the first day in the
+-- data window (local day of the earliest incident created up to as_of) to run_date inclusive, with
+-- the day's real bounds in UTC (local midnights) and its real length (82800 / 90000 s on DST changes).
+
+with bounds as (
+
+    select
+        least(coalesce(min({{ to_local_date('created_at') }}), {{ run_date() }}), {{ run_date() }}) as first_day,
+        {{ run_date() }} as last_day
+    from {{ ref('stg_pagerduty__incidents') }}
+    where created_at <= {{ as_of() }}
+
+),
+
+days as (
+
+    {{ day_spine('first_day', 'last_day', from_clause='bounds') }}
+
+),
+
+bounded as (
+
+    select
+        day,
+        {{ local_midnight_utc('day') }} as day_start_at,
+        {{ local_midnight_utc('day + 1') }} as day_end_at
+    from days
+
+)
+
+select
+    day,
+    day_start_at,
+    day_end_at,
+    cast((epoch_us(day_end_at) - epoch_us(day_start_at)) // 1000000 as bigint) as day_length_s
+from bounded

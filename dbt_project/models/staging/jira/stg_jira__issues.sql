@@ -1,0 +1,30 @@
+with source as (
+
+    select id, updated, record, _loaded_at
+    from {{ source('jira', 'issues') }}
+
+),
+
+renamed as (
+
+    select
+        id as issue_id,
+        record->>'$.key' as issue_key,
+        record->>'$.fields.project.key' as project_key,
+        record->>'$.fields.summary' as summary,
+        record->>'$.fields.issuetype.name' as issue_type,
+        record->>'$.fields.status.name' as status_name,
+        record->>'$.fields.status.statusCategory.key' as status_category,
+        record->>'$.fields.priority.name' as priority_name,
+        json_extract_string(record, '$.fields.labels[*]') as labels,
+        -- Jira renders `2024-01-02T10:11:12.000+0000` (offset without colon); the cast handles it
+        {{ api_timestamp("record->>'$.fields.created'") }} as created_at,
+        updated as updated_at,
+        {{ api_timestamp("record->>'$.fields.resolutiondate'") }} as resolved_at,
+        _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,270 @@
+"""Run the opskpi dbt project against a throwaway DuckDB warehouse built from hand-made API records.
+
+The raw tables are created exactly as the loader creates them (typed keys + `record JSON` +
+`_batch_id`, `_loaded_at`); records are shaped like the real API objects and serialised with json.dumps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+LOADED_AT = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+BATCH_ID = "test-batch"
+
+RAW_DDL = """
+create schema if not exists raw;
+create table raw.pagerduty__incidents (
+    id VARCHAR primary key, created_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.pagerduty__services (
+    id VARCHAR primary key, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.jira__issues (
+    id VARCHAR primary key, updated TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.github__pulls (
+    repo VARCHAR, number BIGINT, updated_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR,
+    _loaded_at TIMESTAMPTZ, primary key (repo, number)
+);
+create table raw.config__services (service_id VARCHAR, team VARCHAR, slo_target_pct DOUBLE);
+"""
+
+
+def dbt_executable() -> Path:
+    """The dbt CLI of the running interpreter's environment (works from any venv)."""
+    return Path(sys.executable).parent / "dbt"
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """API timestamp string (`Z`, `+01:00`, Jira's `+0000`) -> aware datetime, as the loader types keys."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+# --- API-shaped record builders ------------------------------------------------------------------
+
+
+def pd_service(service_id: str, name: str, teams: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    return {
+        "id": service_id,
+        "summary": name,
+        "type": "service",
+        "self": f"https://api.pagerduty.com/services/{service_id}",
+        "name": name,
+        "status": "active",
+        "created_at": "2015-11-06T11:12:51-05:00",
+        "teams": [{"id": tid, "type": "team_reference", "summary": tname} for tid, tname in teams],
+        "incident_urgency_rule": {"type": "constant", "urgency": "high"},
+    }
+
+
+def pd_incident(
+    incident_id: str,
+    service: tuple[str, str],
+    created_at: str,
+    resolved_at: str | None = None,
+    *,
+    urgency: str = "high",
+    status: str | None = None,
+    priority: Mapping[str, Any] | None = None,
+    number: int = 1,
+    omit_resolved_at: bool = False,
+) -> dict[str, Any]:
+    """A PagerDuty incident; `status` defaults to resolved/acknowledged from resolved_at.
+
+    omit_resolved_at builds a pre-2023 payload without `resolved_at` (only last_status_change_at).
+    """
+    status = status or ("resolved" if resolved_at else "acknowledged")
+    service_id, service_name = service
+    record: dict[str, Any] = {
+        "id": incident_id,
+        "type": "incident",
+        "summary": f"[#{number}] {incident_id}",
+        "incident_number": number,
+        "title": f"Incident {incident_id}",
+        "created_at": created_at,
+        "updated_at": resolved_at or created_at,
+        "status": status,
+        "incident_key": f"key-{incident_id}",
+        "service": {"id": service_id, "type": "service_reference", "summary": service_name},
+        "assignments": [],
+        "last_status_change_at": resolved_at or created_at,
+        "resolved_at": resolved_at,
+        "priority": dict(priority) if priority else None,
+        "urgency": urgency,
+        "teams": [],
+        "acknowledgements": [],
+    }
+    if omit_resolved_at:
+        del record["resolved_at"]
+    return record
+
+
+def jira_issue(
+    issue_id: str,
+    key: str,
+    created: str,
+    updated: str,
+    resolutiondate: str | None,
+    *,
+    status: tuple[str, str] = ("In Progress", "indeterminate"),
+    issuetype: str = "Bug",
+    priority: str | None = "High",
+    labels: Sequence[str] = (),
+) -> dict[str, Any]:
+    status_name, category = status
+    return {
+        "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+        "id": issue_id,
+        "self": f"https://example.atlassian.net/rest/api/3/issue/{issue_id}",
+        "key": key,
+        "fields": {
+            "created": created,
+            "updated": updated,
+            "resolutiondate": resolutiondate,
+            "labels": list(labels),
+            "summary": f"Summary of {key}",
+            "issuetype": {"id": "10004", "name": issuetype, "subtask": False},
+            "priority": {"id": "2", "name": priority} if priority else None,
+            "status": {"id": "3", "name": status_name, "statusCategory": {"id": 4, "key": category}},
+            "project": {"id": "10000", "key": key.split("-")[0], "name": "Example"},
+        },
+    }
+
+
+def github_pull(
+    number: int,
+    created_at: str,
+    updated_at: str,
+    *,
+    state: str = "open",
+    closed_at: str | None = None,
+    merged_at: str | None = None,
+    labels: Sequence[str] = (),
+    draft: bool = False,
+    author: str = "octocat",
+    base_ref: str = "main",
+) -> dict[str, Any]:
+    return {
+        "id": 1_000_000 + number,
+        "node_id": f"PR_{number}",
+        "number": number,
+        "state": state,
+        "locked": False,
+        "title": f"PR {number}",
+        "user": {"login": author, "id": 1, "type": "User"},
+        "labels": [{"id": i, "name": name, "color": "f29513"} for i, name in enumerate(labels)],
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "closed_at": closed_at,
+        "merged_at": merged_at,
+        "merge_commit_sha": f"{number:040x}",
+        "head": {"ref": f"feature-{number}", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+        "base": {"ref": base_ref, "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+        "draft": draft,
+    }
+
+
+# --- warehouse and dbt ---------------------------------------------------------------------------
+
+
+@dataclass
+class RawData:
+    pagerduty_services: list[dict[str, Any]] = field(default_factory=list)
+    pagerduty_incidents: list[dict[str, Any]] = field(default_factory=list)
+    jira_issues: list[dict[str, Any]] = field(default_factory=list)
+    github_pulls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (repo, record)
+    config_services: list[tuple[str, str | None, float | None]] = field(default_factory=list)
+
+
+def create_warehouse(path: Path, data: RawData) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(RAW_DDL)
+        for rec in data.pagerduty_services:
+            con.execute(
+                "insert into raw.pagerduty__services values (?, ?::JSON, ?, ?)",
+                [rec["id"], json.dumps(rec), BATCH_ID, LOADED_AT],
+            )
+        for rec in data.pagerduty_incidents:
+            con.execute(
+                "insert into raw.pagerduty__incidents values (?, ?, ?::JSON, ?, ?)",
+                [rec["id"], parse_ts(rec["created_at"]), json.dumps(rec), BATCH_ID, LOADED_AT],
+            )
+        for rec in data.jira_issues:
+            con.execute(
+                "insert into raw.jira__issues values (?, ?, ?::JSON, ?, ?)",
+                [rec["id"], parse_ts(rec["fields"]["updated"]), json.dumps(rec), BATCH_ID, LOADED_AT],
+            )
+        for repo, rec in data.github_pulls:
+            con.execute(
+                "insert into raw.github__pulls values (?, ?, ?, ?::JSON, ?, ?)",
+                [repo, rec["number"], parse_ts(rec["updated_at"]), json.dumps(rec), BATCH_ID, LOADED_AT],
+            )
+        con.executemany("insert into raw.config__services values (?, ?, ?)", data.config_services)
+    finally:
+        con.close()
+
+
+def dbt_build_command(dbt_vars: Mapping[str, Any]) -> list[str]:
+    """The pipeline's dbt invocation (project and profiles dirs are absolute: cwd may be anywhere)."""
+    return [
+        str(dbt_executable()),
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--vars",
+        json.dumps(dict(dbt_vars)),
+    ]
+
+
+def run_dbt_build(
+    warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    """`dbt build` on `warehouse`; target/ and logs/ go to work_dir so parallel runs never share them."""
+    env = {
+        **os.environ,
+        "OPSKPI_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
+    }
+    return subprocess.run(
+        dbt_build_command(dbt_vars), cwd=work_dir, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def build_scenario(work_dir: Path, data: RawData, dbt_vars: Mapping[str, Any]) -> Path:
+    """Fresh warehouse + one `dbt build`; raises AssertionError with dbt's output if the build fails."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = work_dir / "warehouse.duckdb"
+    create_warehouse(warehouse, data)
+    result = run_dbt_build(warehouse, dbt_vars, work_dir)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"dbt build failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr}"
+        )
+    return warehouse
+
+
+def query(warehouse: Path, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        cur = con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
