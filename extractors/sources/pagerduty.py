@@ -35,7 +35,7 @@ def creation_windows(start: datetime, end: datetime, step: timedelta = MAX_WINDO
 
 
 def split_incident_request(request: PageRequest) -> list[PageRequest]:
-    """Halve a creation window that holds more incidents than the offset cap lets us page through."""
+    """Halve a creation window that holds more records than the offset cap lets us page through."""
     since, until = request.param("since"), request.param("until")
     if since is None or until is None:
         raise PaginationError(
@@ -76,6 +76,43 @@ def build(settings: Mapping[str, Any]) -> Source:
             params=base + (("date_range", "all"),) + tuple(("statuses[]", s) for s in OPEN_STATUSES),
         )
 
+    def log_entry_requests(partition: Partition, window: Window):
+        # Entries are append-only: a creation window from the watermark is complete. `is_overview`
+        # keeps the state changes (trigger, acknowledge, resolve…) and drops notification noise.
+        start = window.start or window.end - MAX_WINDOW
+        base = (("time_zone", "UTC"), ("is_overview", "true"), ("total", "true"))
+        for since, until in creation_windows(start, window.end):
+            yield PageRequest("GET", "/log_entries", params=base + (("since", iso_z(since)), ("until", iso_z(until))))
+
+    def team_requests(partition: Partition, window: Window):
+        yield PageRequest("GET", "/teams")
+
+    teams = Stream(
+        source="pagerduty",
+        name="teams",
+        columns=(Column("id"), Column("name")),
+        primary_key=("id",),
+        records_key="teams",
+        paginator=lambda: OffsetPaginator(limit=limit, records_key="teams"),
+        requests=team_requests,
+    )
+    log_entries = Stream(
+        source="pagerduty",
+        name="log_entries",
+        columns=(
+            Column("id"),
+            Column("type"),
+            Column("incident_id", "incident.id"),
+            Column("created_at", kind="timestamp"),
+        ),
+        primary_key=("id",),
+        cursor="created_at",
+        records_key="log_entries",
+        paginator=lambda: OffsetPaginator(limit=limit, records_key="log_entries"),
+        requests=log_entry_requests,
+        split=split_incident_request,
+        timestamps=("created_at",),
+    )
     services = Stream(
         source="pagerduty",
         name="services",
@@ -106,4 +143,4 @@ def build(settings: Mapping[str, Any]) -> Source:
         timestamps=("created_at", "updated_at", "resolved_at"),
         ordered=(("created_at", "resolved_at"),),
     )
-    return Source("pagerduty", client, (services, incidents))
+    return Source("pagerduty", client, (services, teams, incidents, log_entries))
