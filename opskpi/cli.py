@@ -77,19 +77,50 @@ def run(args: argparse.Namespace) -> int:
     conf = {"config": str(Path(args.config).resolve()), "run_date": run_date.isoformat(),
             "full_refresh": bool(args.full_refresh), "sources": args.sources or []}
     dag_run = dag.test(logical_date=logical, run_conf=conf)
-    state = str(getattr(dag_run, "state", "unknown"))
-    print_summary(config, dag_run, time.monotonic() - started)
+    state = str(dag_run.state)
+    print_summary(config, dag_run.dag_id, dag_run.run_id, state, time.monotonic() - started)
     return 0 if state.endswith("success") else 1
 
 
-def print_summary(config, dag_run, seconds: float) -> None:
+def print_summary(config, dag_id: str, run_id: str, state: str, seconds: float) -> None:
+    """Tasks and their states, then what each stream fetched and loaded in this run."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = session.execute(
+            select(TaskInstance.task_id, TaskInstance.state, TaskInstance.start_date, TaskInstance.end_date)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.start_date)
+        ).all()
     print()
-    print(f"run {getattr(dag_run, 'run_id', '?')}: {getattr(dag_run, 'state', '?')} in {seconds:.1f}s")
-    for ti in sorted(getattr(dag_run, "task_instances", None) or [], key=lambda t: t.task_id):
-        print(f"  {ti.task_id:<22} {str(ti.state):<16}")
+    print(f"run {run_id}: {state.split('.')[-1]} in {seconds:.1f}s")
+    for task_id, ti_state, start, end in tis:
+        took = f"{(end - start).total_seconds():6.1f}s" if start and end else "      -"
+        print(f"  {task_id:<22} {str(ti_state).split('.')[-1]:<16} {took}")
+    for line in stream_summary(config, run_id):
+        print(line)
     published = config.published_dir / "opskpi.duckdb"
     if published.exists():
         print(f"published marts: {published}  (Parquet: {config.published_dir / 'parquet'})")
+
+
+def stream_summary(config, run_id: str) -> list[str]:
+    import duckdb
+
+    if not config.warehouse_path.exists():
+        return []
+    try:
+        with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+            rows = con.execute(
+                """SELECT source || '__' || stream, sum(requests), sum(pages), sum(rows_landed), sum(rows_changed)
+                   FROM meta.batches WHERE run_id = ? GROUP BY 1 ORDER BY 1""", [run_id]).fetchall()
+    except duckdb.Error:
+        return []
+    lines = [f"  {'stream':<26} {'requests':>8} {'pages':>6} {'records':>8} {'changed':>8}"]
+    lines += [f"  {s:<26} {r:>8} {p:>6} {n:>8} {c:>8}" for s, r, p, n, c in rows]
+    return lines if rows else []
 
 
 def main(argv: list[str] | None = None) -> int:

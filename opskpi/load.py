@@ -54,7 +54,7 @@ class LoadResult:
     rows_changed: int
 
 
-def _ensure_table(con, table: str, columns: dict[str, str]) -> None:
+def ensure_raw_table(con, table: str, columns: dict[str, str]) -> None:
     """Create the raw table, or add columns a newer stream declaration introduced."""
     col_sql = ", ".join(f"{quote_ident(n)} {SQL_TYPES[k]}" for n, k in columns.items())
     con.execute(
@@ -76,7 +76,7 @@ def merge_batch(con: duckdb.DuckDBPyConnection, batch: Path) -> LoadResult:
     kinds: dict[str, str] = manifest["column_kinds"]
     pk: list[str] = manifest["primary_key"]
     cursor: str | None = manifest.get("cursor")
-    _ensure_table(con, table, kinds)
+    ensure_raw_table(con, table, kinds)
     target = f"raw.{quote_ident(table)}"
     files = [str(batch / f) for f in manifest["files"]]
     casts = ", ".join(f"CAST({quote_ident(n)} AS {SQL_TYPES[k]}) AS {quote_ident(n)}" for n, k in kinds.items())

@@ -26,7 +26,14 @@ from extractors.landing import complete_batches, read_manifest, write_json_atomi
 from extractors.sources import build_source
 from extractors.streams import Window, parse_timestamp
 from opskpi.config import Config
-from opskpi.load import VALIDATION_FILE, ensure_meta, load_pending, loaded_batch_ids, read_watermarks
+from opskpi.load import (
+    VALIDATION_FILE,
+    ensure_meta,
+    ensure_raw_table,
+    load_pending,
+    loaded_batch_ids,
+    read_watermarks,
+)
 from opskpi.publish import publish as publish_marts
 from opskpi.warehouse import Warehouse
 
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+SOURCES = ("jira", "pagerduty", "github")
 
 
 class GuardFailure(RuntimeError):
@@ -172,8 +180,17 @@ def write_config_tables(con, config: Config) -> None:
         con.executemany("INSERT INTO raw.config__services VALUES (?, ?, ?)", rows)
 
 
+def declared_streams():
+    """Every stream of every source, enabled or not: dbt needs their raw tables to exist."""
+    placeholder = {"base_url": "http://unused", "email": "", "projects": [], "repos": []}
+    return [s for name in SOURCES for s in build_source(name, placeholder).streams]
+
+
 def load(config: Config, ctx: RunContext) -> dict[str, Any]:
     with _warehouse(config).connect() as con:
+        ensure_meta(con)
+        for stream in declared_streams():
+            ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns})
         results = load_pending(con, config.landing_dir, _stream_names(config))
         con.execute("BEGIN TRANSACTION")
         write_config_tables(con, config)
