@@ -1,0 +1,130 @@
+"""CLI: `python -m emulator --port PORT --seed N --now ISO8601 [--scale demo] [--host 127.0.0.1]`.
+
+Prints exactly one line, `emulator listening on http://HOST:PORT`, once the socket accepts connections, so
+scripts can wait for it; SIGTERM and SIGINT stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from emulator.auth import DEMO_JIRA_EMAIL, ENV_VARS, Credentials
+from emulator.config import (
+    DEFAULT_HOST,
+    DEFAULT_NOW,
+    DEFAULT_PORT,
+    DEFAULT_SCALE,
+    DEFAULT_SEED,
+    EmulatorConfig,
+)
+from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE
+from emulator.server import make_server
+from emulator.timefmt import TimeFormatError, parse_iso, zone
+from emulator.timeline import SCALES
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description="Deterministic Jira Cloud / PagerDuty / GitHub REST API emulator. Base URLs: "
+        "http://HOST:PORT/jira, /pagerduty, /github; control endpoints under /__emulator/.",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default: {DEFAULT_HOST})")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"TCP port; 0 picks a free one (default: {DEFAULT_PORT})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"data generator seed (default: {DEFAULT_SEED})"
+    )
+    p.add_argument(
+        "--now",
+        default=DEFAULT_NOW,
+        help=f"start value of the emulated clock, ISO 8601 (default: {DEFAULT_NOW})",
+    )
+    p.add_argument(
+        "--scale",
+        default=DEFAULT_SCALE,
+        choices=sorted(SCALES),
+        help=f"data volume (default: {DEFAULT_SCALE})",
+    )
+    p.add_argument(
+        "--jira-email", help=f"Jira API user (default: ${ENV_VARS['jira_email']} or {DEMO_JIRA_EMAIL})"
+    )
+    p.add_argument(
+        "--jira-token", help=f"Jira API token (default: ${ENV_VARS['jira_token']} or the demo token)"
+    )
+    p.add_argument(
+        "--pagerduty-token",
+        help=f"PagerDuty API key (default: ${ENV_VARS['pagerduty_token']} or the demo token)",
+    )
+    p.add_argument(
+        "--github-token", help=f"GitHub token (default: ${ENV_VARS['github_token']} or the demo token)"
+    )
+    p.add_argument(
+        "--jira-time-zone",
+        default=DEFAULT_JIRA_TIME_ZONE,
+        help=f"time zone of the Jira API user (default: {DEFAULT_JIRA_TIME_ZONE})",
+    )
+    p.add_argument(
+        "--pagerduty-time-zone",
+        default=DEFAULT_PAGERDUTY_TIME_ZONE,
+        help=f"PagerDuty account time zone (default: {DEFAULT_PAGERDUTY_TIME_ZONE})",
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="log one line per request to stderr (never credentials)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        parse_iso(args.now)
+        zone(args.jira_time_zone)
+        zone(args.pagerduty_time_zone)
+    except TimeFormatError as exc:
+        parser.error(str(exc))
+    creds = Credentials.resolve(
+        jira_email=args.jira_email,
+        jira_token=args.jira_token,
+        pagerduty_token=args.pagerduty_token,
+        github_token=args.github_token,
+    )
+    config = EmulatorConfig(
+        seed=args.seed,
+        now=args.now,
+        scale=args.scale,
+        credentials=creds,
+        jira_time_zone=args.jira_time_zone,
+        pagerduty_time_zone=args.pagerduty_time_zone,
+    )
+    try:
+        server = make_server(config, args.host, args.port, args.verbose)
+    except OSError as exc:
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"emulator listening on http://{server.server_name}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.close_connections()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

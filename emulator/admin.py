@@ -1,0 +1,65 @@
+"""Unauthenticated control endpoints under `/__emulator/`: health, clock advance and request statistics.
+
+They sit outside the three API prefixes so no real client can reach them by accident, and they need no
+credentials because tests and the demo drive them directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emulator.routing import Request, Response, Router, json_response
+from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, iso_z
+
+if TYPE_CHECKING:
+    from emulator.server import EmulatorApp
+
+_UNITS = {"days": DAY, "hours": HOUR, "minutes": MINUTE, "seconds": SECOND}
+
+
+class AdminApi:
+    name = "__emulator"
+
+    def __init__(self, app: EmulatorApp) -> None:
+        self.app = app
+        self.router = Router()
+        self.router.add("GET", "/health", self.health)
+        self.router.add("GET", "/stats", self.stats)
+        self.router.add("POST", "/reset-stats", self.reset_stats)
+        self.router.add("POST", "/advance", self.advance)
+
+    def health(self, req: Request) -> Response:
+        return json_response(
+            200,
+            {
+                "status": "ok",
+                "now": self.app.clock.iso(),
+                "seed": self.app.config.seed,
+                "scale": self.app.config.scale,
+            },
+        )
+
+    def stats(self, req: Request) -> Response:
+        return json_response(200, self.app.stats.snapshot())
+
+    def reset_stats(self, req: Request) -> Response:
+        self.app.stats.reset()
+        return json_response(200, {"status": "ok"})
+
+    def advance(self, req: Request) -> Response:
+        try:
+            body = req.json_body()
+            if not isinstance(body, dict) or not set(body) & set(_UNITS) or set(body) - set(_UNITS):
+                raise ValueError
+            ms = sum(int(float(body.get(unit, 0)) * size) for unit, size in _UNITS.items())
+            if ms < 0:
+                raise ValueError
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return json_response(
+                400, {"error": 'expected JSON like {"days": 1} or {"hours": 6}; time only moves forward'}
+            )
+        now = self.app.clock.advance(ms)
+        return json_response(200, {"now": iso_z(now)})
+
+    def not_found(self, req: Request) -> Response:
+        return json_response(404, {"error": f"no admin endpoint {req.method} {req.path}"})

@@ -1,0 +1,24 @@
+"""Start-up settings shared by the CLI and the Python API, with the documented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emulator.auth import Credentials
+from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_SEED = 42
+DEFAULT_NOW = "2026-11-20T06:00:00Z"
+DEFAULT_SCALE = "demo"
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    seed: int = DEFAULT_SEED
+    now: str = DEFAULT_NOW
+    scale: str = DEFAULT_SCALE
+    credentials: Credentials = field(default_factory=Credentials)
+    jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE
+    pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE

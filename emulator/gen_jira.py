@@ -1,0 +1,425 @@
+"""Deterministic Jira site: projects, workflow statuses and issues with full change histories.
+
+An issue is its creation plus a list of change events (status transitions with their resolution changes,
+label/assignee/priority edits, rank noise, comments). Fields at the clock are folded from the events, so
+`fields.status`, `resolutiondate`, `updated` and the changelog always agree.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from emulator.ids import rng
+from emulator.timefmt import DAY, HOUR, MINUTE
+from emulator.timeline import Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+
+
+@dataclass(frozen=True)
+class JiraStatus:
+    id: str
+    name: str
+    category: str  # new | indeterminate | done
+
+
+@dataclass(frozen=True)
+class JiraIssueType:
+    id: str
+    name: str
+    description: str
+    avatar_id: int
+
+
+@dataclass(frozen=True)
+class JiraProject:
+    id: str
+    key: str
+    name: str
+    lead: int
+    weight: float
+
+
+STATUSES = {
+    s.id: s
+    for s in (
+        JiraStatus("10000", "To Do", "new"),
+        JiraStatus("3", "In Progress", "indeterminate"),
+        JiraStatus("10001", "In Review", "indeterminate"),
+        JiraStatus("10002", "Done", "done"),
+        JiraStatus("10003", "Won't Do", "done"),
+    )
+}
+TODO, IN_PROGRESS, IN_REVIEW, DONE, WONT_DO = "10000", "3", "10001", "10002", "10003"
+RESOLUTIONS = {DONE: ("10000", "Done"), WONT_DO: ("10001", "Won't Do")}
+CATEGORIES = {  # key -> (id, colorName, name)
+    "new": (2, "blue-gray", "To Do"),
+    "indeterminate": (4, "yellow", "In Progress"),
+    "done": (3, "green", "Done"),
+}
+ISSUE_TYPES = {
+    t.id: t
+    for t in (
+        JiraIssueType("10001", "Task", "A small, distinct piece of work.", 10318),
+        JiraIssueType("10004", "Bug", "A problem or error.", 10303),
+        JiraIssueType("10002", "Story", "A user-facing feature, written from the user's view.", 10315),
+        JiraIssueType(
+            "10005", "Incident", "An unplanned interruption or reduction in quality of service.", 10300
+        ),
+    )
+}
+PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
+LABELS = ("backend", "frontend", "customer-reported", "tech-debt", "security", "flaky-test", "p1")
+
+_PROJECTS = (("OPS", "Operations", 0.6), ("WEB", "Web Platform", 0.4), ("PAY", "Payments", 0.3))
+_SYSTEMS = ("checkout-api", "auth-service", "api-gateway", "payments-worker", "web-frontend")
+_SUMMARIES = {
+    "10004": (
+        "Login fails with SSO when the email has uppercase letters",
+        "Checkout total rounds incorrectly for JPY",
+        "Crash on Android 15 when opening receipts",
+        "Fehlermeldung beim Export nach CSV (Umlaute kaputt)",
+        "Search returns duplicates after reindex",
+        "Timeout calling the payments provider from {sys}",
+        "Dates shown one day off for users in UTC−08:00",
+    ),
+    "10001": (
+        "Rotate database credentials for {sys}",
+        "Upgrade Postgres to 16 on {sys}",
+        "Add SLO dashboards for {sys}",
+        "Remove feature flag new_checkout_flow",
+        "Write the on-call runbook for {sys}",
+    ),
+    "10002": (
+        "As a customer I can save my card for later",
+        "As an admin I can export audit logs",
+        "Support Apple Pay in checkout",
+        "Show delivery ETA on the order page – “beta”",
+        "Allow <script>-free HTML & Markdown in order notes",
+    ),
+    "10005": (
+        "Postmortem follow-up: {sys} outage",
+        "Customer-reported: orders stuck in pending",
+        "Incident: elevated 5xx on {sys}",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class JiraChange:
+    field: str
+    fieldtype: str
+    field_id: str
+    from_value: str | None
+    from_string: str | None
+    to_value: str | None
+    to_string: str | None
+
+
+@dataclass(frozen=True)
+class JiraEvent:
+    """A change by one author at one time; history_id is None for comments (not changelog entries)."""
+
+    at_ms: int
+    author: int
+    changes: tuple[JiraChange, ...]
+    history_id: str | None
+
+
+@dataclass(frozen=True)
+class JiraIssue:
+    n: int
+    id: str
+    key: str
+    project_key: str
+    issuetype_id: str
+    summary: str
+    created_ms: int
+    reporter: int
+    priority_id: str | None
+    labels: tuple[str, ...]
+    assignee: str | None  # accountId
+    events: tuple[JiraEvent, ...]
+    scenario: str | None = None
+
+    @property
+    def number(self) -> int:
+        return int(self.key.rsplit("-", 1)[1])
+
+
+@dataclass(frozen=True)
+class JiraIssueState:
+    status_id: str
+    priority_id: str | None
+    labels: tuple[str, ...]
+    assignee: str | None
+    resolution_ms: int | None
+    updated_ms: int
+    status_change_ms: int
+    histories: tuple[JiraEvent, ...]
+    comments: int
+
+    @property
+    def category(self) -> str:
+        return STATUSES[self.status_id].category
+
+
+def issue_state(issue: JiraIssue, now_ms: int) -> JiraIssueState | None:
+    if issue.created_ms > now_ms:
+        return None
+    status, priority, labels, assignee = TODO, issue.priority_id, issue.labels, issue.assignee
+    resolution_ms: int | None = None
+    updated = status_change = issue.created_ms
+    histories = []
+    comments = 0
+    for ev in issue.events:
+        if ev.at_ms > now_ms:
+            break
+        updated = ev.at_ms
+        if ev.history_id is None:
+            comments += 1
+            continue
+        histories.append(ev)
+        for ch in ev.changes:
+            if ch.field == "status":
+                status = ch.to_value or status
+                if STATUSES[status].category != STATUSES[ch.from_value or TODO].category:
+                    status_change = ev.at_ms
+                resolution_ms = ev.at_ms if STATUSES[status].category == "done" else None
+            elif ch.field == "labels":
+                labels = tuple((ch.to_string or "").split())
+            elif ch.field == "assignee":
+                assignee = ch.to_value
+            elif ch.field == "priority":
+                priority = ch.to_value
+    return JiraIssueState(
+        status, priority, labels, assignee, resolution_ms, updated, status_change, tuple(histories), comments
+    )
+
+
+@dataclass
+class JiraData:
+    user_time_zone: str
+    people: tuple[Person, ...]
+    projects: tuple[JiraProject, ...]
+    issues: tuple[JiraIssue, ...]
+
+    def __post_init__(self) -> None:
+        self.by_id = {i.id: i for i in self.issues}
+        self.by_key = {i.key: i for i in self.issues}
+        self.project = {p.key: p for p in self.projects}
+        self.person_by_account = {p.jira_account_id: p for p in self.people}
+        self._views = ViewCache(self._compute_views)
+
+    def _compute_views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
+        out = []
+        for issue in self.issues:
+            if issue.created_ms > now_ms:
+                continue
+            state = issue_state(issue, now_ms)
+            if state is not None:
+                out.append((issue, state))
+        return out
+
+    def views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
+        """Issues that exist at now_ms with their fields, in creation (= id) order."""
+        return self._views.get(now_ms)
+
+
+# --- timelines ---------------------------------------------------------------------------------------------
+
+
+def _status_flow(r: random.Random, created: int) -> list[tuple[int, str]]:
+    """(time, new status) transitions for an ordinary issue."""
+    roll = r.random()
+    if roll < 0.10:
+        return []  # backlog that nobody touches
+    if roll < 0.15:
+        return [(created + pick_duration(r, [(1.0, DAY, 20 * DAY)]), WONT_DO)]
+    t = created + pick_duration(r, [(0.5, 30 * MINUTE, DAY), (0.35, DAY, 5 * DAY), (0.15, 5 * DAY, 15 * DAY)])
+    flow = [(t, IN_PROGRESS)]
+    t += pick_duration(r, [(0.4, HOUR, DAY), (0.4, DAY, 5 * DAY), (0.2, 5 * DAY, 12 * DAY)])
+    if r.random() < 0.6:
+        flow.append((t, IN_REVIEW))
+        t += pick_duration(r, [(1.0, HOUR, 3 * DAY)])
+    flow.append((t, DONE))
+    if r.random() < 0.08:
+        t += pick_duration(r, [(1.0, DAY, 6 * DAY)])
+        flow.append((t, IN_PROGRESS))
+        t += pick_duration(r, [(1.0, 2 * HOUR, 3 * DAY)])
+        flow.append((t, DONE))
+    return flow
+
+
+def _planted_flow(scenario: str, created: int, anchor: int) -> list[tuple[int, str]]:
+    return {
+        "finishes_soon": [(anchor - 3 * DAY, IN_PROGRESS), (anchor + 10 * HOUR, DONE)],
+        "reopened": [
+            (anchor - 19 * DAY, IN_PROGRESS),
+            (anchor - 10 * DAY, DONE),
+            (anchor - 6 * DAY, IN_PROGRESS),
+            (anchor - 2 * DAY, DONE),
+        ],
+        "noisy": [(anchor - 29 * DAY, IN_PROGRESS), (anchor - 3 * DAY, DONE)],
+        "no_priority": [(anchor - 7 * DAY, IN_PROGRESS)],
+    }.get(scenario, [])
+
+
+def _status_change(frm: str, to: str) -> tuple[JiraChange, ...]:
+    changes = [JiraChange("status", "jira", "status", frm, STATUSES[frm].name, to, STATUSES[to].name)]
+    if to in RESOLUTIONS and frm not in RESOLUTIONS:
+        rid, rname = RESOLUTIONS[to]
+        changes.append(JiraChange("resolution", "jira", "resolution", None, None, rid, rname))
+    elif frm in RESOLUTIONS and to not in RESOLUTIONS:
+        rid, rname = RESOLUTIONS[frm]
+        changes.append(JiraChange("resolution", "jira", "resolution", rid, rname, None, None))
+    return tuple(changes)
+
+
+def _build_issue(
+    seed: int,
+    n: int,
+    key: str,
+    project: JiraProject,
+    created: int,
+    scenario: str | None,
+    people: tuple[Person, ...],
+    anchor: int,
+) -> JiraIssue:
+    r = rng(seed, "jira-issue", n)
+    issuetype = weighted(r, [(0.35, "10004"), (0.30, "10001"), (0.25, "10002"), (0.10, "10005")])
+    priority = (
+        None
+        if r.random() < 0.15
+        else weighted(r, [(0.05, "1"), (0.2, "2"), (0.5, "3"), (0.2, "4"), (0.05, "5")])
+    )
+    if scenario == "no_priority":
+        priority = None
+    labels = tuple(sorted(r.sample(LABELS, r.choice((0, 1, 1, 2)))))
+    assignee = None if r.random() < 0.2 else people[r.randrange(len(people))].jira_account_id
+    reporter = r.randrange(len(people))
+    summary = r.choice(_SUMMARIES[issuetype]).format(sys=r.choice(_SYSTEMS))
+    created += r.randint(0, 999)
+
+    flow = _planted_flow(scenario, created, anchor) if scenario else _status_flow(r, created)
+    flow = [(t + r.randint(0, 999), s) for t, s in flow]
+    raw: list[tuple[int, str, object]] = [(t, "status", s) for t, s in flow]
+    horizon = flow[-1][0] if flow else created + 14 * DAY
+    for _ in range(r.choice((0, 0, 1, 1, 2, 3))):
+        kind = weighted(r, [(0.4, "comment"), (0.25, "labels"), (0.2, "assignee"), (0.15, "priority")])
+        raw.append((r.randint(created + MINUTE, max(created + MINUTE, horizon)), kind, None))
+    if scenario == "noisy" or (scenario is None and r.random() < 0.04):
+        for _ in range(r.randint(25, 45)):
+            raw.append((r.randint(created + MINUTE, max(created + 2 * MINUTE, horizon)), "rank", None))
+    raw.sort(key=lambda x: x[0])
+
+    events = []
+    status, cur_labels, cur_assignee, cur_priority = TODO, labels, assignee, priority
+    account_index = {p.jira_account_id: p.index for p in people}
+    for k, (at, kind, value) in enumerate(raw):
+        author = account_index[cur_assignee] if cur_assignee is not None else reporter
+        history_id: str | None = str(100000 + n * 400 + k)
+        if kind == "status":
+            changes = _status_change(status, value)  # type: ignore[arg-type]
+            status = value  # type: ignore[assignment]
+        elif kind == "labels":
+            new = tuple(sorted(set(cur_labels) ^ {r.choice(LABELS)}))
+            changes = (
+                JiraChange("labels", "jira", "labels", None, " ".join(cur_labels), None, " ".join(new)),
+            )
+            cur_labels = new
+        elif kind == "assignee":
+            new_a = people[r.randrange(len(people))]
+            old = None if cur_assignee is None else people[account_index[cur_assignee]]
+            changes = (
+                JiraChange(
+                    "assignee",
+                    "jira",
+                    "assignee",
+                    old and old.jira_account_id,
+                    old and old.name,
+                    new_a.jira_account_id,
+                    new_a.name,
+                ),
+            )
+            cur_assignee, author = new_a.jira_account_id, new_a.index
+        elif kind == "priority":
+            new_p = r.choice(sorted(PRIORITIES))
+            changes = (
+                JiraChange(
+                    "priority",
+                    "jira",
+                    "priority",
+                    cur_priority,
+                    PRIORITIES.get(cur_priority or "", None),
+                    new_p,
+                    PRIORITIES[new_p],
+                ),
+            )
+            cur_priority = new_p
+        elif kind == "rank":
+            changes = (
+                JiraChange(
+                    "Rank",
+                    "custom",
+                    "customfield_10019",
+                    None,
+                    "",
+                    None,
+                    r.choice(("Ranked higher", "Ranked lower")),
+                ),
+            )
+        else:
+            changes, history_id = (), None
+        events.append(JiraEvent(at, author, changes, history_id))
+    return JiraIssue(
+        n=n,
+        id=str(10001 + n),
+        key=key,
+        project_key=project.key,
+        issuetype_id=issuetype,
+        summary=summary,
+        created_ms=created,
+        reporter=reporter,
+        priority_id=priority,
+        labels=labels,
+        assignee=assignee,
+        events=tuple(events),
+        scenario=scenario,
+    )
+
+
+def build_jira(
+    seed: int, window: Window, scale: Scale, people: tuple[Person, ...], user_time_zone: str
+) -> JiraData:
+    projects = tuple(
+        JiraProject(
+            str(10000 + i),
+            *_PROJECTS[i % len(_PROJECTS)][:2],
+            lead=i % len(people),
+            weight=_PROJECTS[i % len(_PROJECTS)][2],
+        )
+        for i in range(scale.jira_projects)
+    )
+    arr = rng(seed, "jira", "arrivals")
+    skeleton: list[tuple[int, int, JiraProject, str | None]] = []
+    for t in arrivals(arr, window.start_ms, window.end_ms, scale.issues_per_day):
+        skeleton.append((t, len(skeleton), weighted(arr, [(p.weight, p) for p in projects]), None))
+    a = window.anchor_ms
+    for offset, scenario in (
+        (-30 * DAY, "noisy"),
+        (-20 * DAY, "reopened"),
+        (-8 * DAY, "no_priority"),
+        (-5 * DAY, "finishes_soon"),
+        (6 * HOUR, "future"),
+    ):
+        skeleton.append((a + offset, len(skeleton), projects[0], scenario))
+    skeleton.sort(key=lambda s: (s[0], s[1]))
+
+    numbering = rng(seed, "jira", "numbering")
+    counters = {p.key: numbering.randint(40, 900) for p in projects}
+    issues = []
+    for n, (at, _, project, scenario) in enumerate(skeleton):
+        counters[project.key] += 1
+        key = f"{project.key}-{counters[project.key]}"
+        issues.append(_build_issue(seed, n, key, project, at, scenario, people, a))
+    return JiraData(user_time_zone=user_time_zone, people=people, projects=projects, issues=tuple(issues))

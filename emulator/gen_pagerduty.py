@@ -1,0 +1,512 @@
+"""Deterministic PagerDuty account: teams, users, escalation policies, services and incident timelines.
+
+An incident is its list of log-entry events (trigger, assign, notify, acknowledge, resolve; re-triggers for
+reopened incidents). Status, `resolved_at`, `updated_at`, acknowledgements and assignments are folded from the
+events visible at the clock, so the incident list and the log entries can never disagree.
+
+Besides natural Poisson arrivals, a few incidents are planted relative to the start clock so every seed has
+the cases the availability mart is tested against (open at the clock, reopened, overlapping, spanning
+midnight, HTML in the title, new incidents shortly after the start)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from emulator.ids import hex_id, pd_id, rng
+from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day
+from emulator.timeline import Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+
+_TEAMS = (
+    ("Platform", "Runs the shared platform: edge gateway, identity and build tooling."),
+    ("Payments", "Owns checkout, payment capture, refunds and payouts."),
+    ("Growth", "Customer web experience and reporting."),
+)
+
+# name, team index, description, share of incidents, share of low urgency, urgency rule
+_SERVICES = (
+    ("api-gateway", 0, "Edge gateway in front of all public APIs", 0.26, 0.30, "constant"),
+    ("auth-service", 0, "Login, sessions and API tokens", 0.16, 0.30, "constant"),
+    ("checkout-api", 1, "Checkout and order placement", 0.24, 0.25, "constant"),
+    ("payments-worker", 1, "Async capture, refunds & payouts", 0.18, 0.45, "use_support_hours"),
+    ("web-frontend", 2, "Customer web app", 0.16, 0.50, "use_support_hours"),
+    ("legacy-reporting", 2, "Nightly reporting batch (being retired)", 0.0, 0.0, "constant"),
+)
+
+_PRIORITIES = (
+    ("P1", "Critical: widespread customer impact"),
+    ("P2", "High: significant impact on a key flow"),
+    ("P3", "Moderate: partial or degraded service"),
+    ("P4", "Low: minor impact, workaround exists"),
+    ("P5", "Informational"),
+)
+
+_PLAIN_TITLES = (
+    "High error rate on {svc}",
+    "{svc}: p99 latency above 2s for 10 minutes",
+    "Health check failing for {svc} in eu-west-1",
+    "Disk usage above 95% on {host}",
+    "CPU throttling on {host}",
+    "Queue backlog above 10k messages for {svc}",
+    "5xx spike after deploy of {svc}",
+    "TLS certificate for {svc}.acme.internal expires in 3 days",
+    "Memory leak suspected in {svc} (OOMKilled x3)",
+    "Synthetic check failed: login flow via {svc}",
+)
+_UNICODE_TITLES = (
+    "Datenbankverbindungen erschöpft – {svc}",
+    "数据库连接超时 ({svc})",
+    "🔥 Checkout conversion dropped 40% ({svc})",
+    "Zahlungsanbieter antwortet nicht: „timeout“ ({svc})",
+    "Latência elevada em {svc} — região São Paulo",
+)
+_HTML_TITLES = (
+    "[FIRING:1] <b>{svc}</b> error budget burn > 10x & paging",
+    'Alert: <b>{svc}</b> returned "503 Service Unavailable" & retries exhausted',
+    "Synthetic check <i>checkout</i> failed on {svc}: 'Pay now' button missing",
+)
+
+# Overview entries are the ones `is_overview=true` keeps.
+OVERVIEW_KINDS = frozenset({"trigger", "acknowledge", "resolve"})
+
+
+@dataclass(frozen=True)
+class PdTeam:
+    id: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PdUser:
+    id: str
+    person: Person
+    role: str
+
+
+@dataclass(frozen=True)
+class PdPriority:
+    id: str
+    name: str
+    description: str
+    order: int
+
+
+@dataclass(frozen=True)
+class PdPolicy:
+    id: str
+    name: str
+    team_id: str
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PdService:
+    id: str
+    name: str
+    description: str
+    team_id: str
+    policy_id: str
+    created_ms: int
+    urgency_rule: str
+    weight: float
+    low_share: float
+
+
+@dataclass(frozen=True)
+class PdEvent:
+    """One log entry. agent is ("user"|"service", id); user_id is the assignee/notified/acknowledging user."""
+
+    at_ms: int
+    kind: str
+    log_id: str
+    agent: tuple[str, str]
+    channel: str
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PdIncident:
+    n: int
+    id: str
+    number: int
+    title: str
+    urgency: str
+    priority_id: str | None
+    incident_key: str
+    service_id: str
+    team_id: str
+    policy_id: str
+    created_ms: int
+    alert_count: int
+    events: tuple[PdEvent, ...]
+    scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class PdIncidentState:
+    status: str
+    updated_ms: int
+    last_status_change_ms: int
+    last_status_change_by: tuple[str, str]
+    last_trigger_ms: int
+    resolved_ms: int | None
+    acknowledgements: tuple[tuple[int, str], ...]
+    assignments: tuple[tuple[int, str], ...]
+    events: tuple[PdEvent, ...]
+
+
+def incident_state(incident: PdIncident, now_ms: int) -> PdIncidentState | None:
+    """Fold the events visible at now_ms; None when the incident does not exist yet."""
+    if incident.created_ms > now_ms:
+        return None
+    status = "triggered"
+    updated = last_change = last_trigger = incident.created_ms
+    changed_by: tuple[str, str] = incident.events[0].agent
+    resolved: int | None = None
+    acks: list[tuple[int, str]] = []
+    assignments: list[tuple[int, str]] = []
+    visible = []
+    for ev in incident.events:
+        if ev.at_ms > now_ms:
+            break
+        visible.append(ev)
+        if ev.kind == "notify":
+            continue
+        updated = ev.at_ms
+        if ev.kind == "assign" and ev.user_id:
+            assignments = [(ev.at_ms, ev.user_id)]
+            continue
+        status = {"trigger": "triggered", "acknowledge": "acknowledged", "resolve": "resolved"}[ev.kind]
+        last_change, changed_by = ev.at_ms, ev.agent
+        if ev.kind == "trigger":
+            last_trigger, acks, resolved = ev.at_ms, [], None
+        elif ev.kind == "acknowledge" and ev.user_id:
+            acks.append((ev.at_ms, ev.user_id))
+        else:
+            resolved, acks, assignments = ev.at_ms, [], []
+    if status == "triggered":
+        last_change = updated
+    return PdIncidentState(
+        status=status,
+        updated_ms=updated,
+        last_status_change_ms=last_change,
+        last_status_change_by=changed_by,
+        last_trigger_ms=last_trigger,
+        resolved_ms=resolved,
+        acknowledgements=tuple(acks),
+        assignments=tuple(assignments),
+        events=tuple(visible),
+    )
+
+
+@dataclass
+class PagerDutyData:
+    account_time_zone: str
+    teams: tuple[PdTeam, ...]
+    users: tuple[PdUser, ...]
+    priorities: tuple[PdPriority, ...]
+    policies: tuple[PdPolicy, ...]
+    services: tuple[PdService, ...]
+    incidents: tuple[PdIncident, ...]
+    created_ms: int
+    by_id: dict[str, PdIncident] = field(default_factory=dict)
+    log_index: dict[str, tuple[PdIncident, PdEvent]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {i.id: i for i in self.incidents}
+        self.log_index = {ev.log_id: (i, ev) for i in self.incidents for ev in i.events}
+        self.team = {t.id: t for t in self.teams}
+        self.user = {u.id: u for u in self.users}
+        self.priority = {p.id: p for p in self.priorities}
+        self.policy = {p.id: p for p in self.policies}
+        self.service = {s.id: s for s in self.services}
+        self._views = ViewCache(self._compute_views)
+
+    def _compute_views(self, now_ms: int) -> list[tuple[PdIncident, PdIncidentState]]:
+        out = []
+        for inc in self.incidents:
+            if inc.created_ms > now_ms:
+                break
+            state = incident_state(inc, now_ms)
+            if state is not None:
+                out.append((inc, state))
+        return out
+
+    def views(self, now_ms: int) -> list[tuple[PdIncident, PdIncidentState]]:
+        """Incidents that exist at now_ms with their state, ordered by creation (= incident number)."""
+        return self._views.get(now_ms)
+
+
+# --- planted scenarios: creation relative to the anchor, plan as (offset from creation, kind) ---
+
+
+def _planted(window: Window, r: random.Random) -> list[tuple[int, str]]:
+    a = window.anchor_ms
+    midnight = floor_day(a - 4 * DAY) - 50 * MINUTE
+    afternoon = floor_day(a - 10 * DAY) + 14 * HOUR
+    return [
+        (a - 12 * DAY + r.randint(0, 3600) * SECOND, "html_title"),
+        (afternoon, "overlap_a"),
+        (afternoon + 30 * MINUTE, "overlap_b"),
+        (a - 9 * DAY, "long_open"),
+        (a - 6 * DAY - 3 * HOUR, "reopened"),
+        (midnight, "midnight"),
+        (a - 26 * HOUR, "reopened_open"),
+        (a - 3 * HOUR, "open_acknowledged"),
+        (a - 25 * MINUTE, "open_triggered"),
+        (a + 5 * HOUR, "future"),
+        (a + 30 * HOUR, "future"),
+    ]
+
+
+def _scenario_plan(scenario: str, created_ms: int, anchor_ms: int) -> list[tuple[int, str]]:
+    until_anchor = anchor_ms - created_ms
+    plans = {
+        "open_triggered": [(0, "trigger"), (until_anchor + 3 * HOUR, "resolve")],
+        "open_acknowledged": [
+            (0, "trigger"),
+            (10 * MINUTE, "acknowledge"),
+            (until_anchor + 20 * HOUR, "resolve"),
+        ],
+        "long_open": [(0, "trigger"), (7 * MINUTE, "acknowledge"), (until_anchor + 12 * DAY, "resolve")],
+        "reopened": [
+            (0, "trigger"),
+            (4 * MINUTE, "acknowledge"),
+            (44 * MINUTE, "resolve"),
+            (2 * HOUR + 44 * MINUTE, "trigger"),
+            (2 * HOUR + 50 * MINUTE, "acknowledge"),
+            (3 * HOUR + 50 * MINUTE, "resolve"),
+        ],
+        "reopened_open": [
+            (0, "trigger"),
+            (6 * MINUTE, "acknowledge"),
+            (60 * MINUTE, "resolve"),
+            (until_anchor - 40 * MINUTE, "trigger"),
+            (until_anchor + 2 * HOUR, "resolve"),
+        ],
+        "midnight": [(0, "trigger"), (9 * MINUTE, "acknowledge"), (2 * HOUR + 20 * MINUTE, "resolve")],
+        "overlap_a": [(0, "trigger"), (5 * MINUTE, "acknowledge"), (2 * HOUR, "resolve")],
+        "overlap_b": [(0, "trigger"), (30 * MINUTE, "resolve")],
+    }
+    return plans.get(scenario, [])
+
+
+def _natural_plan(r: random.Random) -> list[tuple[int, str]]:
+    plan = [(0, "trigger")]
+    tta = pick_duration(
+        r, [(0.6, MINUTE, 10 * MINUTE), (0.3, 10 * MINUTE, 45 * MINUTE), (0.1, 45 * MINUTE, 3 * HOUR)]
+    )
+    ttr = pick_duration(
+        r,
+        [
+            # Most pages are handled within the hour; a long tail of slow fixes and forgotten incidents.
+            (0.55, 5 * MINUTE, 45 * MINUTE),
+            (0.30, 45 * MINUTE, 3 * HOUR),
+            (0.12, 3 * HOUR, 12 * HOUR),
+            (0.025, 12 * HOUR, 30 * HOUR),
+            (0.005, 2 * DAY, 4 * DAY),
+        ],
+    )
+    if r.random() < 0.75:
+        ttr = max(ttr, tta + 2 * MINUTE)
+        plan.append((tta, "acknowledge"))
+    plan.append((ttr, "resolve"))
+    if r.random() < 0.06:
+        again = ttr + pick_duration(r, [(1.0, 10 * MINUTE, 8 * HOUR)])
+        plan.append((again, "trigger"))
+        ack = again
+        if r.random() < 0.6:
+            ack = again + pick_duration(r, [(1.0, 2 * MINUTE, 20 * MINUTE)])
+            plan.append((ack, "acknowledge"))
+        plan.append((ack + pick_duration(r, [(1.0, 10 * MINUTE, 4 * HOUR)]), "resolve"))
+    return plan
+
+
+def _title(r: random.Random, service: PdService, kind: str) -> str:
+    pool = {"plain": _PLAIN_TITLES, "unicode": _UNICODE_TITLES, "html": _HTML_TITLES}[kind]
+    host = f"{service.name}-{r.randint(1, 12):02d}.prod.acme.internal"
+    return r.choice(pool).format(svc=service.name, host=host)
+
+
+def _build_incident(
+    seed: int,
+    n: int,
+    number: int,
+    created_ms: int,
+    service: PdService,
+    scenario: str | None,
+    policy: PdPolicy,
+    priorities: tuple[PdPriority, ...],
+    anchor_ms: int,
+) -> PdIncident:
+    r = rng(seed, "incident", n)
+    urgency = "low" if r.random() < service.low_share else "high"
+    priority = None
+    if r.random() >= 0.3:
+        priority = weighted(r, list(zip((0.1, 0.2, 0.35, 0.25, 0.1), priorities, strict=True))).id
+    title_kind = weighted(r, [(0.82, "plain"), (0.12, "unicode"), (0.06, "html")])
+    plan = _scenario_plan(scenario, created_ms, anchor_ms) if scenario else []
+    if not plan:
+        plan = _natural_plan(r)
+    if scenario == "html_title":
+        title_kind = "html"
+    elif scenario == "overlap_b":
+        urgency, priority = "low", None
+    elif scenario in ("overlap_a", "midnight", "open_triggered", "reopened_open"):
+        urgency = "high"
+    title = _title(r, service, title_kind)
+    responder = r.choice(policy.user_ids)
+    events: list[PdEvent] = []
+    acked_by: str | None = None
+    for k, (offset, kind) in enumerate(sorted(plan, key=lambda p: p[0])):
+        at = created_ms + offset // SECOND * SECOND
+        log_id = pd_id("R", 14, seed, "log", n, k)
+        if kind == "trigger":
+            channel = weighted(r, [(0.7, "api"), (0.2, "email"), (0.1, "nagios")])
+            events.append(PdEvent(at, "trigger", log_id, ("service", service.id), channel))
+            events.append(
+                PdEvent(
+                    at,
+                    "assign",
+                    pd_id("R", 14, seed, "log", n, k, "assign"),
+                    ("service", service.id),
+                    "auto",
+                    responder,
+                )
+            )
+            if urgency == "high":
+                events.append(
+                    PdEvent(
+                        at + r.randint(5, 60) * SECOND,
+                        "notify",
+                        pd_id("R", 14, seed, "log", n, k, "notify"),
+                        ("user", responder),
+                        "auto",
+                        responder,
+                    )
+                )
+            acked_by = None
+        elif kind == "acknowledge":
+            acked_by = responder
+            channel = weighted(r, [(0.6, "website"), (0.3, "sms"), (0.1, "email")])
+            events.append(PdEvent(at, "acknowledge", log_id, ("user", responder), channel, responder))
+        else:
+            if acked_by or r.random() < 0.5:
+                events.append(
+                    PdEvent(
+                        at,
+                        "resolve",
+                        log_id,
+                        ("user", acked_by or responder),
+                        "website",
+                        acked_by or responder,
+                    )
+                )
+            else:
+                events.append(PdEvent(at, "resolve", log_id, ("service", service.id), "api"))
+    events.sort(key=lambda e: e.at_ms)
+    return PdIncident(
+        n=n,
+        id=pd_id("Q", 14, seed, "incident", n),
+        number=number,
+        title=title,
+        urgency=urgency,
+        priority_id=priority,
+        incident_key=hex_id(32, seed, "incident-key", n),
+        service_id=service.id,
+        team_id=service.team_id,
+        policy_id=service.policy_id,
+        created_ms=created_ms,
+        alert_count=r.choice((1, 1, 1, 1, 2, 2, 3, 5)),
+        events=tuple(events),
+        scenario=scenario,
+    )
+
+
+def build_pagerduty(
+    seed: int, window: Window, scale: Scale, people: tuple[Person, ...], account_time_zone: str
+) -> PagerDutyData:
+    r = rng(seed, "pagerduty", "config")
+    teams = tuple(
+        PdTeam(pd_id("P", 7, seed, "team", i), *_TEAMS[i % len(_TEAMS)]) for i in range(scale.pd_teams)
+    )
+    users = tuple(
+        PdUser(p.pagerduty_id, p, "admin" if p.index == 0 else "user")
+        for p in people[: max(6, len(people) // 2 + 2)]
+    )
+    priorities = tuple(
+        PdPriority(pd_id("P", 7, seed, "priority", i), name, desc, i)
+        for i, (name, desc) in enumerate(_PRIORITIES)
+    )
+    policies = tuple(
+        PdPolicy(
+            pd_id("P", 7, seed, "policy", i),
+            f"{team.name} on-call",
+            team.id,
+            tuple(u.id for j, u in enumerate(users) if j % len(teams) == i),
+        )
+        for i, team in enumerate(teams)
+    )
+    services = []
+    for i in range(scale.pd_services):
+        name, team_idx, desc, weight, low, rule = _SERVICES[i % len(_SERVICES)]
+        team_idx %= len(teams)
+        services.append(
+            PdService(
+                id=pd_id("P", 7, seed, "service", i),
+                name=name if i < len(_SERVICES) else f"{name}-{i // len(_SERVICES)}",
+                description=desc,
+                team_id=teams[team_idx].id,
+                policy_id=policies[team_idx].id,
+                created_ms=window.start_ms - r.randint(200, 900) * DAY + r.randint(0, DAY // SECOND) * SECOND,
+                urgency_rule=rule,
+                weight=weight,
+                low_share=low,
+            )
+        )
+    busy = [(s.weight, s) for s in services if s.weight > 0]
+
+    arr = rng(seed, "pagerduty", "arrivals")
+    skeleton: list[tuple[int, int, PdService, str | None]] = []
+    for t in arrivals(arr, window.start_ms, window.end_ms, scale.incidents_per_day):
+        svc = weighted(arr, busy)
+        skeleton.append((t, len(skeleton), svc, None))
+        if arr.random() < 0.12:  # a second page on the same service while the first is still open
+            skeleton.append((t + arr.randint(3 * 60, 45 * 60) * SECOND, len(skeleton), svc, None))
+    plant = rng(seed, "pagerduty", "planted")
+    overlap_service = weighted(plant, busy)
+    for at, scenario in _planted(window, plant):
+        svc = overlap_service if scenario.startswith("overlap") else weighted(plant, busy)
+        skeleton.append((at, len(skeleton), svc, scenario))
+    skeleton.sort(key=lambda s: (s[0], s[1]))
+
+    policy_by_id = {p.id: p for p in policies}
+    first_number = rng(seed, "pagerduty", "numbering").randint(1200, 4800)
+    incidents = tuple(
+        _build_incident(
+            seed,
+            n,
+            first_number + n,
+            at,
+            svc,
+            scenario,
+            policy_by_id[svc.policy_id],
+            priorities,
+            window.anchor_ms,
+        )
+        for n, (at, _, svc, scenario) in enumerate(skeleton)
+    )
+    ids = [x.id for x in (*teams, *users, *priorities, *policies, *services)]
+    if len(set(ids)) != len(ids) or len({i.id for i in incidents}) != len(incidents):
+        raise RuntimeError("generated PagerDuty ids collide; change the id length")
+    return PagerDutyData(
+        account_time_zone=account_time_zone,
+        teams=teams,
+        users=users,
+        priorities=priorities,
+        policies=policies,
+        services=tuple(services),
+        incidents=incidents,
+        created_ms=window.start_ms - 1000 * DAY,
+    )

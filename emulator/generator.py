@@ -1,0 +1,52 @@
+"""The deterministic world: everything all three APIs serve, built once from (seed, start clock, scale).
+
+Each source keeps full timelines for [start - history, start + future]; the APIs fold them at the current
+clock. Entities draw from per-entity random streams (see `ids.rng`), so a later large scale can build records
+lazily by index instead of materialising them all here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emulator.gen_github import GitHubData, build_github
+from emulator.gen_jira import JiraData, build_jira
+from emulator.gen_pagerduty import PagerDutyData, build_pagerduty
+from emulator.timeline import SCALES, Person, Scale, Window, build_people
+
+DEFAULT_JIRA_TIME_ZONE = "America/Los_Angeles"
+DEFAULT_PAGERDUTY_TIME_ZONE = "Europe/Berlin"
+
+
+@dataclass
+class World:
+    seed: int
+    scale: Scale
+    window: Window
+    people: tuple[Person, ...]
+    pagerduty: PagerDutyData
+    jira: JiraData
+    github: GitHubData
+
+
+def build_world(
+    seed: int,
+    anchor_ms: int,
+    scale: str = "demo",
+    jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE,
+    pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE,
+) -> World:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; available: {', '.join(sorted(SCALES))}")
+    spec = SCALES[scale]
+    window = Window.around(anchor_ms, spec)
+    people = build_people(seed, spec.people)
+    return World(
+        seed=seed,
+        scale=spec,
+        window=window,
+        people=people,
+        pagerduty=build_pagerduty(seed, window, spec, people, pagerduty_time_zone),
+        jira=build_jira(seed, window, spec, people, jira_time_zone),
+        github=build_github(seed, window, spec, people),
+    )
