@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,16 +47,48 @@ def _records(stream: Stream, body: Any) -> list[dict[str, Any]]:
     return records
 
 
+def request_key(request: PageRequest) -> str:
+    """Identifies a walk across runs, for its stored ETag."""
+    params = "&".join(f"{k}={v}" for k, v in sorted(request.params))
+    return f"{request.method} {request.path}?{params}"
+
+
+@dataclass
+class _Run:
+    """Mutable state of one stream's extraction."""
+
+    writer: LandingWriter
+    etags_in: dict[str, str]
+    etags_out: dict[str, str] = field(default_factory=dict)
+    pages: int = 0
+    not_modified: int = 0
+    children: dict[str, list[tuple[Partition, dict[str, str]]]] = field(default_factory=dict)
+
+
 def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Window, partition: Partition,
-          writer: LandingWriter, counters: dict[str, int]) -> None:
+          state: _Run, child_streams: list[Stream]) -> None:
     paginator = stream.paginator()
     page = paginator.first(request)
     context = f"{stream.key}[{partition.id or '*'}]"
+    key = request_key(page)
+    headers = None
+    if stream.conditional and key in state.etags_in:
+        headers = {"If-None-Match": state.etags_in[key]}
+    first = True
     while page is not None:
         body, response = client.request_json(
-            page.method, page.path, params=list(page.params) or None, json_body=page.json_body, context=context
+            page.method, page.path, params=list(page.params) or None, json_body=page.json_body,
+            headers=headers if first else None, context=context,
         )
-        counters["pages"] += 1
+        state.pages += 1
+        if first and stream.conditional:
+            if response.status_code == 304:
+                state.etags_out[key] = state.etags_in[key]
+                state.not_modified += 1
+                return
+            if response.headers.get("ETag"):
+                state.etags_out[key] = response.headers["ETag"]
+        first = False
         stop = False
         for record in _records(stream, body):
             if not isinstance(record, dict):
@@ -64,73 +96,103 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
             if stream.stop_when is not None and stream.stop_when(record, window):
                 stop = True
                 break
-            writer.add(record, partition, counters["pages"])
+            state.writer.add(record, partition, state.pages)
+            for child in child_streams:
+                ref = child.parent_ref(record) if child.parent_ref else {}
+                if ref is not None:
+                    state.children.setdefault(child.name, []).append((partition, ref))
         if stop:
             return
         page = paginator.next(page, body, response)
 
 
-def extract_stream(
+def extract_streams(
     client: HttpClient,
-    stream: Stream,
-    windows: dict[str, Window],
+    streams: list[Stream],
+    windows: dict[str, dict[str, Window]],
     landing_root: Path,
     *,
+    etags: dict[str, dict[str, str]] | None = None,
     run_id: str = "",
     progress: ProgressHook | None = None,
-) -> StreamResult:
-    """Read every partition of `stream` within its window into one new landing batch.
+) -> list[StreamResult]:
+    """Extract `streams` of one source, parents before their children, each into a new landing batch.
 
-    `windows` maps partition id to the window to read (from that partition's watermark). Requests
-    that would pass an offset cap are split with the stream's `split` and re-read; the duplicates
-    this lands are harmless because the loader keeps one row per primary key.
+    `windows[stream][partition]` is the window to read. A child stream is read for the parent
+    records landed by this same call. Requests that would pass an offset cap are split with the
+    stream's `split` and re-read; the duplicates this lands are harmless because the loader keeps
+    one row per primary key.
     """
+    ordered = sorted(streams, key=lambda s: s.parent is not None)
+    pending_children: dict[str, list[tuple[Partition, dict[str, str]]]] = {}
+    results = []
+    for stream in ordered:
+        children = [s for s in streams if s.parent == stream.name]
+        if stream.parent is None:
+            work = [(p, windows[stream.name][p.id]) for p in stream.partitions]
+        else:
+            refs = pending_children.get(stream.name, [])
+            work = [(Partition(p.id, {**p.values, **ref}), windows[stream.name].get(p.id, _any(windows[stream.name])))
+                    for p, ref in refs]
+        result, state = _extract_one(client, stream, work, children, landing_root,
+                                     (etags or {}).get(stream.name, {}), run_id, progress)
+        for name, refs in state.children.items():
+            pending_children.setdefault(name, []).extend(refs)
+        results.append(result)
+    return results
+
+
+def _any(windows: dict[str, Window]) -> Window:
+    return next(iter(windows.values()))
+
+
+def _extract_one(client, stream, work, children, landing_root, etags_in, run_id, progress):
     started = time.monotonic()
     before = client.stats.requests
-    writer = LandingWriter(landing_root, stream, new_batch_id())
-    counters = {"pages": 0}
+    state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in)
     partitions_meta: dict[str, dict[str, Any]] = {}
     try:
-        for partition in stream.partitions:
-            window = windows[partition.id]
+        for partition, window in work:
             queue = list(stream.requests(partition, window))
-            pages_before = counters["pages"]
+            pages_before = state.pages
             while queue:
                 request = queue.pop(0)
                 try:
-                    _walk(client, stream, request, window, partition, writer, counters)
+                    _walk(client, stream, request, window, partition, state, children)
                 except OffsetCapReached:
                     if stream.split is None:
                         raise
                     parts = stream.split(request)
                     log.info("%s: query passes the offset cap, split into %d", stream.key, len(parts))
                     queue[:0] = parts
-            partitions_meta[partition.id] = {
+            meta = partitions_meta.setdefault(partition.id, {
                 "window_start": window.start.isoformat() if window.start else None,
-                "window_end": window.end.isoformat(),
-                "pages": counters["pages"] - pages_before,
-                **writer.partitions.get(partition.id, {"rows": 0, "max_cursor": None}),
-            }
-            if progress:
-                progress({"stream": stream.key, "partition": partition.id, **partitions_meta[partition.id]})
+                "window_end": window.end.isoformat(), "pages": 0})
+            meta["pages"] += state.pages - pages_before
+            meta.update(state.writer.partitions.get(partition.id, {"rows": 0, "max_cursor": None}))
+            if progress and stream.parent is None:
+                progress({"stream": stream.key, "partition": partition.id, **meta})
         manifest = {
             "run_id": run_id,
             "extracted_at": datetime.now(UTC).isoformat(),
-            "pages": counters["pages"],
+            "pages": state.pages,
             "requests": client.stats.requests - before,
-            "client_http_totals": client.stats.as_dict(),
+            "not_modified": state.not_modified,
+            "etags": state.etags_out,
+            "parent": stream.parent,
             "partitions": partitions_meta,
         }
-        final = writer.commit(manifest)
+        final = state.writer.commit(manifest)
     except BaseException:
-        writer.abort()
+        state.writer.abort()
         raise
-    return StreamResult(
-        stream=stream.key,
-        batch_dir=final,
-        rows=manifest.get("rows", writer._seq),
-        pages=counters["pages"],
-        requests=manifest["requests"],
-        seconds=time.monotonic() - started,
-        manifest=manifest,
-    )
+    result = StreamResult(stream=stream.key, batch_dir=final, rows=state.writer.rows, pages=state.pages,
+                          requests=manifest["requests"], seconds=time.monotonic() - started, manifest=manifest)
+    return result, state
+
+
+def extract_stream(client: HttpClient, stream: Stream, windows: dict[str, Window], landing_root: Path, *,
+                   run_id: str = "", progress: ProgressHook | None = None) -> StreamResult:
+    """One stream without children (tests and simple callers)."""
+    return extract_streams(client, [stream], {stream.name: windows}, landing_root, run_id=run_id,
+                           progress=progress)[0]

@@ -74,6 +74,10 @@ class LandingWriter:
         if len(self._buffer["_seq"]) >= self.rows_per_part:
             self._flush()
 
+    @property
+    def rows(self) -> int:
+        return self._seq
+
     def _track_cursor(self, stats: dict[str, Any], value: str | None) -> None:
         if value is None:
             return

@@ -76,6 +76,14 @@ class Stream:
     timestamps: tuple[str, ...] = ()
     # Pairs (earlier, later) that must be ordered when both are present, e.g. created ≤ resolved.
     ordered: tuple[tuple[str, str], ...] = ()
+    # A child stream is read once per record of its parent (same source) landed in the same run:
+    # `parent_ref` turns a parent record into context values (None skips it), which the child's
+    # `requests` see as partition values and its columns can pick with `partition_key`.
+    parent: str | None = None
+    parent_ref: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
+    # Send If-None-Match with the ETag kept from the last run for the first page of each request;
+    # a 304 means that walk has nothing new (GitHub does not count 304s against the rate limit).
+    conditional: bool = False
 
     @property
     def key(self) -> str:

@@ -35,6 +35,8 @@ META_DDL = [
         batch_id VARCHAR, source VARCHAR, stream VARCHAR, run_id VARCHAR, status VARCHAR,
         rows_landed BIGINT, rows_changed BIGINT, pages BIGINT, requests BIGINT,
         loaded_at TIMESTAMPTZ, manifest JSON)""",
+    """CREATE TABLE IF NOT EXISTS meta.http_etags (
+        source VARCHAR, stream VARCHAR, request_key VARCHAR, etag VARCHAR, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS meta.validation_results (
         batch_id VARCHAR, source VARCHAR, stream VARCHAR, success BOOLEAN, evaluated_at TIMESTAMPTZ,
         failed_expectations JSON, result JSON)""",
@@ -133,6 +135,29 @@ def _advance_watermarks(con, manifest: dict[str, Any]) -> None:
         )
 
 
+def _store_etags(con, manifest: dict[str, Any]) -> None:
+    """Keep the ETags of this batch's walks; they are only valid once its records are loaded."""
+    for key, etag in (manifest.get("etags") or {}).items():
+        con.execute("DELETE FROM meta.http_etags WHERE source = ? AND stream = ? AND request_key = ?",
+                    [manifest["source"], manifest["stream"], key])
+        con.execute("INSERT INTO meta.http_etags VALUES (?, ?, ?, ?, ?)",
+                    [manifest["source"], manifest["stream"], key, etag, manifest["batch_id"]])
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchone()[0] > 0
+
+
+def read_etags(con, source: str, stream: str) -> dict[str, str]:
+    if con is None or not _table_exists(con, "meta", "http_etags"):
+        return {}
+    return dict(con.execute(
+        "SELECT request_key, etag FROM meta.http_etags WHERE source = ? AND stream = ?", [source, stream]
+    ).fetchall())
+
+
 def loaded_batch_ids(con) -> set[str]:
     return {r[0] for r in con.execute("SELECT batch_id FROM meta.batches WHERE status = 'loaded'").fetchall()}
 
@@ -162,6 +187,7 @@ def load_pending(
             try:
                 result = merge_batch(con, batch)
                 _advance_watermarks(con, manifest)
+                _store_etags(con, manifest)
                 con.execute(
                     "INSERT INTO meta.batches VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, now(), ?)",
                     [manifest["batch_id"], source, stream, manifest.get("run_id", ""), result.rows_landed,
@@ -176,12 +202,7 @@ def load_pending(
 
 
 def read_watermarks(con, source: str, stream: str) -> dict[str, str]:
-    if con is None:
-        return {}
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' AND table_name = 'watermarks'"
-    ).fetchone()[0]
-    if not exists:
+    if con is None or not _table_exists(con, "meta", "watermarks"):
         return {}
     return dict(con.execute(
         "SELECT partition_id, cursor_value FROM meta.watermarks WHERE source = ? AND stream = ?", [source, stream]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 
-from extractors.engine import extract_stream
+from extractors.engine import extract_streams
 from extractors.landing import complete_batches, read_manifest, write_json_atomic
 from extractors.sources import build_source
 from extractors.streams import Window, parse_timestamp
@@ -32,6 +32,7 @@ from opskpi.load import (
     ensure_raw_table,
     load_pending,
     loaded_batch_ids,
+    read_etags,
     read_watermarks,
 )
 from opskpi.publish import publish as publish_marts
@@ -100,15 +101,16 @@ def extract(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]
     source = build_source(source_name, config.source_settings(source_name))
     with _warehouse(config).connect(read_only=True) as con:
         marks = {s.name: read_watermarks(con, source_name, s.name) for s in source.streams}
-    client = source.client()
+        etags = {s.name: read_etags(con, source_name, s.name) for s in source.streams if s.conditional}
+    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in source.streams}
+    results = extract_streams(source.client(), list(source.streams), windows, config.landing_dir,
+                              etags=etags, run_id=ctx.run_id,
+                              progress=lambda p: log.info("progress %s", json.dumps(p)))
     summary = {}
-    for stream in source.streams:
-        windows = stream_windows(config, source_name, stream, marks[stream.name], ctx)
-        result = extract_stream(client, stream, windows, config.landing_dir, run_id=ctx.run_id,
-                                progress=lambda p: log.info("progress %s", json.dumps(p)))
-        summary[stream.key] = {"rows": result.rows, "pages": result.pages, "requests": result.requests,
-                               "seconds": round(result.seconds, 2), "batch": result.batch_dir.name}
-        log.info("extracted %s: %s", stream.key, summary[stream.key])
+    for result in results:
+        summary[result.stream] = {"rows": result.rows, "pages": result.pages, "requests": result.requests,
+                                  "seconds": round(result.seconds, 2), "batch": result.batch_dir.name}
+        log.info("extracted %s: %s", result.stream, summary[result.stream])
     return summary
 
 

@@ -133,3 +133,40 @@ def test_link_header_loop_is_detected(tmp_path):
                      requests=lambda p, w: [PageRequest("GET", "/start")])
     with ScriptedServer(handler) as server, pytest.raises(PaginationError, match="points back"):
         extract_stream(_client(server), stream, {"": WINDOW}, tmp_path)
+
+
+def test_child_streams_follow_parents_and_conditional_requests_skip_unchanged(tmp_path):
+    from extractors.engine import extract_streams
+    from tests.scripted_server import ScriptedServer
+
+    def handler(method, path, body, headers):
+        if "/commits" not in path:
+            if headers.get("if-none-match") == '"v1"':
+                return 304, {}, b""
+            return 200, {"ETag": '"v1"'}, [{"id": "1", "number": 1}, {"id": "2", "number": 2}, {"id": "3"}]
+        number = path.split("/")[2]
+        return 200, {}, [{"sha": f"{number}a"}, {"sha": f"{number}b"}]
+
+    parent = _stream(name="pulls", records_key=None, paginator=lambda: LinkHeaderPaginator(),
+                     requests=lambda p, w: [PageRequest("GET", "/pulls")], conditional=True)
+    child = _stream(name="commits", records_key=None, paginator=lambda: LinkHeaderPaginator(),
+                    columns=(Column("id", "sha"), Column("number", partition_key="number")),
+                    requests=lambda p, w: [PageRequest("GET", f"/pulls/{p.values['number']}/commits")],
+                    parent="pulls",
+                    parent_ref=lambda r: {"number": str(r["number"])} if "number" in r else None)
+    windows = {"pulls": {"": WINDOW}, "commits": {"": WINDOW}}
+    with ScriptedServer(handler) as server:
+        first = extract_streams(_client(server), [child, parent], windows, tmp_path)
+        etags = {"pulls": first[0].manifest["etags"]}
+        second = extract_streams(_client(server), [child, parent], windows, tmp_path / "again", etags=etags)
+    pulls, commits = first
+    assert pulls.stream == "t__pulls" and pulls.rows == 3
+    assert commits.rows == 4, "one walk per parent with a ref; the record without a number is skipped"
+    landed = pq.read_table([str(commits.batch_dir / f) for f in commits.manifest["files"]]).to_pylist()
+    assert [(r["id"], r["number"]) for r in landed] == [("1a", "1"), ("1b", "1"), ("2a", "2"), ("2b", "2")]
+    # Second run: the parent's first page answers 304, so nothing is landed and no child is read.
+    assert [r.rows for r in second] == [0, 0]
+    assert second[0].manifest["not_modified"] == 1
+    assert second[0].manifest["etags"] == etags["pulls"]
+    assert [r["headers"].get("if-none-match") for r in server.requests if r["path"] == "/pulls?per_page=100"] == [
+        None, '"v1"']
