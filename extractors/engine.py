@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors.http import HttpClient
-from extractors.landing import LandingWriter, new_batch_id
+from extractors.landing import LandingWriter, new_batch_id, read_manifest
 from extractors.pagination import OffsetCapReached, PageRequest, PaginationError
 from extractors.streams import Partition, Stream, Window
 
@@ -183,6 +183,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             "partitions": partitions_meta,
         }
         final = state.writer.commit(manifest)
+        manifest = read_manifest(final)
     except BaseException:
         state.writer.abort()
         raise
