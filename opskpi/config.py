@@ -179,6 +179,53 @@ class AvailabilityConfig:
 
 
 @dataclass
+class IncidentsConfig:
+    # Jira issue types that count as incidents beside PagerDuty's (empty: PagerDuty only).
+    jira_issue_types: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DoraConfig:
+    production_environments: list[str] = field(default_factory=lambda: ["production", "prod"])
+    attribution_window: str = "24h"
+    hotfix_labels: list[str] = field(default_factory=lambda: ["hotfix"])
+    benchmark_year: int = 2023
+    # repo -> service ids, tying deployments to the incidents they may have caused.
+    repo_services: dict[str, list[str]] = field(default_factory=dict)
+    # repo -> team; repos not listed land in team "unassigned".
+    repo_teams: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, key: str) -> None:
+        parse_duration(self.attribution_window, f"{key}.attribution_window")
+        for repo, services in self.repo_services.items():
+            if not isinstance(services, list):
+                raise ConfigError(f"{key}.repo_services.{repo}: expected a list of PagerDuty service ids")
+
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+@dataclass
+class SecurityConfig:
+    sla_days: dict[str, int] = field(default_factory=lambda: {"critical": 15, "high": 30, "medium": 90, "low": 180})
+
+    def validate(self, key: str) -> None:
+        for severity, days in self.sla_days.items():
+            if severity not in SEVERITIES:
+                raise ConfigError(f"{key}.sla_days.{severity}: unknown severity; use {', '.join(SEVERITIES)}")
+            if not isinstance(days, int) or days < 1:
+                raise ConfigError(f"{key}.sla_days.{severity}: {days!r} must be a positive number of days")
+        self.sla_days = {**{"critical": 15, "high": 30, "medium": 90, "low": 180}, **self.sla_days}
+
+
+@dataclass
+class JiraFlowConfig:
+    # Jira project key -> team; projects not listed land in team "unassigned".
+    project_teams: dict[str, str] = field(default_factory=dict)
+    bug_issue_types: list[str] = field(default_factory=lambda: ["Bug"])
+
+
+@dataclass
 class ReportingConfig:
     timezone: str = "UTC"
 
@@ -199,6 +246,10 @@ class Config:
     sources: dict[str, Any]
     services: dict[str, ServiceConfig]
     availability: AvailabilityConfig
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    dora: DoraConfig = field(default_factory=DoraConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    jira_flow: JiraFlowConfig = field(default_factory=JiraFlowConfig)
     path: Path | None = None
 
     @property
@@ -237,7 +288,8 @@ class Config:
         return [name for name, source in self.sources.items() if source.enabled]
 
 
-TOP_LEVEL = {"data_dir", "history_days", "reporting", "sources", "services", "availability"}
+TOP_LEVEL = {"data_dir", "history_days", "reporting", "sources", "services", "availability", "incidents", "dora",
+             "security", "jira_flow"}
 
 
 def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
@@ -272,6 +324,10 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
         sources=sources,
         services=services,
         availability=_build(AvailabilityConfig, raw.get("availability"), "availability"),
+        incidents=_build(IncidentsConfig, raw.get("incidents"), "incidents"),
+        dora=_build(DoraConfig, raw.get("dora"), "dora"),
+        security=_build(SecurityConfig, raw.get("security"), "security"),
+        jira_flow=_build(JiraFlowConfig, raw.get("jira_flow"), "jira_flow"),
         path=path,
     )
 

@@ -25,7 +25,7 @@ from extractors.engine import extract_streams
 from extractors.landing import complete_batches, read_manifest, write_json_atomic
 from extractors.sources import build_source
 from extractors.streams import Window, parse_timestamp
-from opskpi.config import Config
+from opskpi.config import Config, parse_duration
 from opskpi.load import (
     VALIDATION_FILE,
     ensure_meta,
@@ -74,6 +74,13 @@ class RunContext:
             "default_slo_target_pct": config.availability.default_slo_target_pct,
             "downtime_urgencies": config.availability.downtime_urgencies,
             "downtime_priorities": config.availability.downtime_priorities,
+            "jira_incident_issue_types": config.incidents.jira_issue_types,
+            "dora_production_environments": config.dora.production_environments,
+            "dora_attribution_window_s": parse_duration(config.dora.attribution_window, "dora.attribution_window"),
+            "dora_hotfix_labels": config.dora.hotfix_labels,
+            "dora_benchmark_year": config.dora.benchmark_year,
+            "security_sla_days": config.security.sla_days,
+            "jira_bug_issue_types": config.jira_flow.bug_issue_types,
         }
 
 
@@ -180,6 +187,21 @@ def write_config_tables(con, config: Config) -> None:
     rows = [(sid, svc.team, svc.slo_target_pct) for sid, svc in sorted(config.services.items())]
     if rows:
         con.executemany("INSERT INTO raw.config__services VALUES (?, ?, ?)", rows)
+    # Repositories: team and the PagerDuty services their deployments can break.
+    con.execute("CREATE OR REPLACE TABLE raw.config__repos (repo VARCHAR, team VARCHAR)")
+    repos = sorted(set(config.dora.repo_teams) | set(config.dora.repo_services))
+    if repos:
+        con.executemany("INSERT INTO raw.config__repos VALUES (?, ?)",
+                        [(r, config.dora.repo_teams.get(r, "unassigned")) for r in repos])
+    con.execute("CREATE OR REPLACE TABLE raw.config__repo_services (repo VARCHAR, service_id VARCHAR)")
+    pairs = [(r, s) for r, services in sorted(config.dora.repo_services.items()) for s in services]
+    if pairs:
+        con.executemany("INSERT INTO raw.config__repo_services VALUES (?, ?)", pairs)
+    # Jira projects: team.
+    con.execute("CREATE OR REPLACE TABLE raw.config__projects (project_key VARCHAR, team VARCHAR)")
+    if config.jira_flow.project_teams:
+        con.executemany("INSERT INTO raw.config__projects VALUES (?, ?)",
+                        sorted(config.jira_flow.project_teams.items()))
 
 
 def declared_streams():
