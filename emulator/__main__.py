@@ -21,6 +21,7 @@ from emulator.config import (
     DEFAULT_SEED,
     EmulatorConfig,
 )
+from emulator.faults import KINDS, FaultPlan
 from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE
 from emulator.server import make_server
 from emulator.timefmt import TimeFormatError, parse_iso, zone
@@ -80,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--verbose", action="store_true", help="log one line per request to stderr (never credentials)"
     )
+    p.add_argument("--fault-rate", type=float, default=0.0,
+                   help="share of API requests answered with a fault, 0..1 (default: 0)")
+    p.add_argument("--faults", default=",".join(KINDS),
+                   help=f"comma-separated fault kinds to draw from (default: all: {','.join(KINDS)})")
+    p.add_argument("--fault-seed", type=int, default=0,
+                   help="seed of the fault sequence, so a failing run can be replayed (default: 0)")
+    p.add_argument("--fault-delay", type=float, default=2.0,
+                   help="seconds a 'timeout' holds the connection and a 'slow' answer waits (default: 2)")
     return p
 
 
@@ -105,7 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         credentials=creds,
         jira_time_zone=args.jira_time_zone,
         pagerduty_time_zone=args.pagerduty_time_zone,
+        fault_rate=args.fault_rate,
+        fault_kinds=tuple(k for k in args.faults.split(",") if k),
+        fault_seed=args.fault_seed,
+        fault_delay_s=args.fault_delay,
     )
+    try:
+        FaultPlan(rate=config.fault_rate, kinds=config.fault_kinds or KINDS)
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         server = make_server(config, args.host, args.port, args.verbose)
     except OSError as exc:

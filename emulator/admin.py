@@ -27,6 +27,8 @@ class AdminApi:
         self.router.add("GET", "/stats", self.stats)
         self.router.add("POST", "/reset-stats", self.reset_stats)
         self.router.add("POST", "/advance", self.advance)
+        self.router.add("GET", "/faults", self.get_faults)
+        self.router.add("POST", "/faults", self.set_faults)
 
     def health(self, req: Request) -> Response:
         return json_response(
@@ -60,6 +62,21 @@ class AdminApi:
             )
         now = self.app.clock.advance(ms)
         return json_response(200, {"now": iso_z(now)})
+
+    def get_faults(self, req: Request) -> Response:
+        return json_response(200, self.app.faults.snapshot())
+
+    def set_faults(self, req: Request) -> Response:
+        """`{"rate": 0.2, "kinds": ["429", "reset"], "seed": 7}`: any subset; a seed restarts the sequence."""
+        try:
+            body = req.json_body()
+            allowed = {"rate", "kinds", "seed", "delay_s", "retry_after_s"}
+            if not isinstance(body, dict) or set(body) - allowed:
+                raise ValueError(f"expected a JSON object with keys among {sorted(allowed)}")
+            self.app.faults.update(**body)
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(200, self.app.faults.snapshot())
 
     def not_found(self, req: Request) -> Response:
         return json_response(404, {"error": f"no admin endpoint {req.method} {req.path}"})

@@ -22,3 +22,7 @@ class EmulatorConfig:
     credentials: Credentials = field(default_factory=Credentials)
     jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE
     pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = ()  # empty: every kind
+    fault_seed: int = 0
+    fault_delay_s: float = 2.0

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import struct
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -24,6 +26,7 @@ from emulator.admin import AdminApi
 from emulator.auth import Credentials
 from emulator.clock import Clock
 from emulator.config import DEFAULT_HOST, DEFAULT_NOW, DEFAULT_SCALE, DEFAULT_SEED, EmulatorConfig
+from emulator.faults import KINDS, FaultPlan, status_fault
 from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE, build_world
 from emulator.github import GitHubApi
 from emulator.jira import JiraApi
@@ -50,6 +53,8 @@ class EmulatorApp:
             "pagerduty": PagerDutyApi(self.world, config.credentials),
             "github": GitHubApi(self.world, config.credentials),
         }
+        self.faults = FaultPlan(rate=config.fault_rate, kinds=tuple(config.fault_kinds) or KINDS,
+                                seed=config.fault_seed, delay_s=config.fault_delay_s)
         self.admin = AdminApi(self)
 
     def handle(
@@ -128,10 +133,33 @@ class _Handler(BaseHTTPRequestHandler):
         method = "GET" if self.command == "HEAD" else self.command
         body = self._read_body()
         host = self.headers.get("Host") or f"{self.server.server_name}:{self.server.server_port}"
+        api = self.path.lstrip("/").partition("/")[0].partition("?")[0]
+        fault = self.server.app.faults.draw() if api in ("jira", "pagerduty", "github") else None
+        if fault is not None and self._inject(fault, api):
+            return
         resp = self.server.app.handle(method, self.path, dict(self.headers.items()), body, f"http://{host}")
-        self._write(resp, head_only=self.command == "HEAD")
+        self._write(resp, head_only=self.command == "HEAD", truncate=fault == "truncate")
 
-    def _write(self, resp: Response, head_only: bool) -> None:
+    def _inject(self, fault: str, api: str) -> bool:
+        """Act out a fault; True when the request is fully handled (no real answer follows)."""
+        plan = self.server.app.faults
+        if fault in ("slow", "timeout"):
+            time.sleep(plan.delay_s)
+        if fault in ("slow", "truncate"):
+            return False
+        if fault in ("timeout", "reset"):
+            self.close_connection = True
+            try:  # RST instead of FIN: the client sees a dropped connection, not an empty answer
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return True
+        status, headers, payload = status_fault(fault, api, plan.retry_after_s)
+        self._write(Response(status=status, headers=headers, body=payload), head_only=False)
+        return True
+
+    def _write(self, resp: Response, head_only: bool, truncate: bool = False) -> None:
         try:
             reason = HTTPStatus(resp.status).phrase
         except ValueError:
@@ -148,6 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        if truncate and not bodyless:  # promise the whole body, send half, hang up
+            self.close_connection = True
+            self.wfile.write(head + resp.body[: len(resp.body) // 2])
+            return
         self.wfile.write(head if bodyless or head_only else head + resp.body)  # one write per response
         if self.server.verbose:
             self.log_message('"%s" %s %s', self.requestline, resp.status, len(resp.body))
@@ -276,6 +308,10 @@ def start_emulator(
     jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE,
     pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE,
     verbose: bool = False,
+    fault_rate: float = 0.0,
+    fault_kinds: tuple[str, ...] = (),
+    fault_seed: int = 0,
+    fault_delay_s: float = 2.0,
 ) -> EmulatorHandle:
     """Build the world and serve it on host:port (0 = a free port) from a daemon thread.
 
@@ -295,5 +331,9 @@ def start_emulator(
         credentials=creds,
         jira_time_zone=jira_time_zone,
         pagerduty_time_zone=pagerduty_time_zone,
+        fault_rate=fault_rate,
+        fault_kinds=tuple(fault_kinds),
+        fault_seed=fault_seed,
+        fault_delay_s=fault_delay_s,
     )
     return EmulatorHandle(make_server(config, host, port, verbose))
