@@ -301,10 +301,10 @@ def _natural_plan(r: random.Random) -> list[tuple[int, str]]:
         r,
         [
             # Most pages are handled within the hour; a long tail of slow fixes and forgotten incidents.
-            (0.55, 5 * MINUTE, 45 * MINUTE),
-            (0.30, 45 * MINUTE, 3 * HOUR),
-            (0.12, 3 * HOUR, 12 * HOUR),
-            (0.025, 12 * HOUR, 30 * HOUR),
+            (0.60, 5 * MINUTE, 30 * MINUTE),
+            (0.30, 30 * MINUTE, 2 * HOUR),
+            (0.08, 2 * HOUR, 8 * HOUR),
+            (0.015, 8 * HOUR, 30 * HOUR),
             (0.005, 2 * DAY, 4 * DAY),
         ],
     )
