@@ -30,6 +30,7 @@ def airflow_env(airflow_home: Path, config_path: Path) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
@@ -90,15 +91,17 @@ def print_summary(config, dag_id: str, run_id: str, state: str, seconds: float) 
 
     with create_session() as session:
         tis = session.execute(
-            select(TaskInstance.task_id, TaskInstance.state, TaskInstance.start_date, TaskInstance.end_date)
+            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.start_date,
+                   TaskInstance.end_date)
             .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
             .order_by(TaskInstance.start_date)
         ).all()
     print()
     print(f"run {run_id}: {state.split('.')[-1]} in {seconds:.1f}s")
-    for task_id, ti_state, start, end in tis:
+    for task_id, map_index, ti_state, start, end in tis:
         took = f"{(end - start).total_seconds():6.1f}s" if start and end else "      -"
-        print(f"  {task_id:<22} {str(ti_state).split('.')[-1]:<16} {took}")
+        name = task_id if map_index is None or map_index < 0 else f"{task_id}[{map_index}]"
+        print(f"  {name:<26} {str(ti_state).split('.')[-1]:<16} {took}")
     for line in stream_summary(config, run_id):
         print(line)
     published = config.published_dir / "opskpi.duckdb"

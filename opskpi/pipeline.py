@@ -7,6 +7,7 @@ rebuilds the marts, publish swaps in a new published set.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -104,20 +105,37 @@ def stream_windows(config: Config, source: str, stream, watermarks: dict[str, st
     return windows
 
 
-def extract(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
+def partitions(config: Config, source_name: str) -> list[str]:
+    """Partition ids of a source (repositories, projects…): the unit Airflow maps extract tasks over."""
+    source = build_source(source_name, config.source_settings(source_name, with_secret=False))
+    ids = {p.id for s in source.streams if s.parent is None for p in s.partitions}
+    return sorted(ids)
+
+
+def _only(stream, wanted: set[str]):
+    """The stream restricted to the wanted partitions; unpartitioned streams ("") run in the "" task."""
+    kept = tuple(p for p in stream.partitions if p.id in wanted)
+    return dataclasses.replace(stream, partitions=kept) if kept else None
+
+
+def extract(config: Config, source_name: str, ctx: RunContext, partition: str | None = None) -> dict[str, Any]:
+    """Read every stream of a source (or one partition of it, for a mapped task) into new landing batches."""
     source = build_source(source_name, config.source_settings(source_name))
+    streams = list(source.streams)
+    if partition is not None:
+        streams = [s for s in (_only(s, {partition}) for s in streams) if s is not None]
     with _warehouse(config).connect(read_only=True) as con:
-        marks = {s.name: read_watermarks(con, source_name, s.name) for s in source.streams}
-        etags = {s.name: read_etags(con, source_name, s.name) for s in source.streams if s.conditional}
-    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in source.streams}
-    results = extract_streams(source.client(), list(source.streams), windows, config.landing_dir,
+        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
+        etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
+    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+    results = extract_streams(source.client(), streams, windows, config.landing_dir,
                               etags=etags, run_id=ctx.run_id,
                               progress=lambda p: log.info("progress %s", json.dumps(p)))
     summary = {}
     for result in results:
         summary[result.stream] = {"rows": result.rows, "pages": result.pages, "requests": result.requests,
                                   "seconds": round(result.seconds, 2), "batch": result.batch_dir.name}
-        log.info("extracted %s: %s", result.stream, summary[result.stream])
+        log.info("extracted %s%s: %s", result.stream, f"[{partition}]" if partition else "", summary[result.stream])
     return summary
 
 
