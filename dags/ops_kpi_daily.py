@@ -24,6 +24,8 @@ from opskpi_notifiers import deadline_missed, notify_failure
 
 SOURCES = ("jira", "pagerduty", "github")
 DEFAULT_CONFIG = os.environ.get("OPSKPI_CONFIG", "config/demo.yml")
+# Cron of the nightly run, in UTC; "none" leaves the DAG to manual and API triggers only.
+SCHEDULE_CRON = os.environ.get("OPSKPI_SCHEDULE", "0 0 * * *")
 RAW_ASSETS = {s: Asset(name=f"opskpi.raw.{s}", uri=f"opskpi://warehouse/raw/{s}") for s in SOURCES}
 MARTS_ASSET = Asset(name="opskpi.published.marts", uri="opskpi://published/marts")
 # Opt-in: a deadline alert for a late nightly run (set by deployments; `dag.test()` in Airflow 3.3.2 cannot
@@ -37,19 +39,28 @@ DEADLINE = (DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
 def _run(step: str, source: str | None = None, **kwargs):
     """Build the config and run context from this DAG run, then call one pipeline step."""
     from opskpi import pipeline
-    from opskpi.config import load_config
+    from opskpi.config import ConfigError, load_config
 
     context = get_current_context()
     params = context["params"]
-    config = load_config(params["config"])
+    try:
+        config = load_config(params["config"])
+    except ConfigError as exc:
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"configuration error: {exc}") from None  # retrying cannot fix it
     if source is not None and (source not in config.enabled_sources() or
                                (params.get("sources") and source not in params["sources"])):
         from airflow.exceptions import AirflowSkipException
 
         raise AirflowSkipException(f"source {source} is not enabled for this run")
-    interval_start = context.get("data_interval_start") or context["logical_date"]
-    run_date = (pendulum.parse(params["run_date"]).date() if params.get("run_date")
-                else interval_start.in_timezone(config.reporting.timezone).date())
+    if params.get("run_date"):
+        run_date = pendulum.parse(params["run_date"]).date()
+    else:
+        # Scheduled runs cover their data interval; a manual run without one covers the day it was asked for.
+        moment = (context.get("data_interval_start") or context.get("logical_date")
+                  or context["dag_run"].run_after)
+        run_date = pendulum.instance(moment).in_timezone(config.reporting.timezone).date()
     ctx = pipeline.RunContext.for_date(config, run_date, run_id=context["run_id"],
                                        full_refresh=bool(params.get("full_refresh")))
     if step == "partitions":
@@ -81,7 +92,7 @@ def source_group(source: str):
 @dag(
     dag_id="ops_kpi_daily",
     # A data-interval timetable: each run covers one explicit day (Airflow 3's plain cron has none).
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    schedule=None if SCHEDULE_CRON == "none" else CronDataIntervalTimetable(SCHEDULE_CRON, timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

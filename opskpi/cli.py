@@ -126,6 +126,23 @@ def stream_summary(config, run_id: str) -> list[str]:
     return lines if rows else []
 
 
+def replay(args: argparse.Namespace) -> int:
+    from opskpi.pipeline import GuardFailure
+    from opskpi.replay import replay as replay_batch
+
+    config = load_config(args.config)
+    try:
+        summary = replay_batch(config, args.batch, publish=args.publish)
+    except GuardFailure as exc:
+        print(f"the batch failed again and is back in quarantine: {exc}", file=sys.stderr)
+        return 1
+    loaded = sum(v["rows_landed"] for v in summary["load"].values())
+    print(f"replayed {summary['source']}__{summary['stream']} batch {summary['batch']}: validated, "
+          f"{loaded} records loaded" + ("; marts rebuilt and published" if args.publish else
+                                        "; the marts pick it up on the next run (or replay with --publish)"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opskpi", description="Operational KPI warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,11 +151,25 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--date", help="reporting day YYYY-MM-DD (default: today, UTC)")
     run_p.add_argument("--full-refresh", action="store_true", help="ignore watermarks and re-read the history")
     run_p.add_argument("--sources", type=lambda s: [x for x in s.split(",") if x], help="e.g. pagerduty,github")
+    setup_p = sub.add_parser("setup", help="migrate the Airflow metadata DB of $AIRFLOW_HOME and create the pools")
+    setup_p.add_argument("--airflow-home", help="default: $AIRFLOW_HOME")
+    replay_p = sub.add_parser("replay", help="move a quarantined batch back to landing, validate and load it")
+    replay_p.add_argument("--config", required=True, help="YAML config, e.g. config/demo.yml")
+    replay_p.add_argument("--batch", required=True, help="the batch directory under <data_dir>/quarantine/")
+    replay_p.add_argument("--publish", action="store_true", help="then rebuild the marts and publish them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "run":
             return run(args)
+        if args.command == "setup":
+            home = Path(args.airflow_home or os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+            os.environ["AIRFLOW_HOME"] = str(home)
+            prepare_airflow(home)
+            print(f"Airflow home {home}: database migrated, pools {', '.join(POOLS)} set")
+            return 0
+        if args.command == "replay":
+            return replay(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
