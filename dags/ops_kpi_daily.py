@@ -1,4 +1,4 @@
-"""ops_kpi_daily: extract → validate → load → dbt build → publish, once per reporting day.
+"""ops_kpi_daily: extract → validate → load → dbt build → publish → report, once per reporting day.
 
 Wiring only: every task calls a function in `opskpi.pipeline`, imported inside the task so parsing
 this file stays cheap and never opens the warehouse. Per source, extract tasks are mapped over the
@@ -128,10 +128,14 @@ def ops_kpi_daily():
         return _run("publish")
 
     @task
+    def report():
+        return _run("report")
+
+    @task
     def done():
         return "ok"
 
-    validated >> load() >> dbt_build() >> publish() >> done()
+    validated >> load() >> dbt_build() >> publish() >> report() >> done()
 
 
 ops_kpi_daily()

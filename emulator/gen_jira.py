@@ -1,8 +1,13 @@
 """Deterministic Jira site: projects, workflow statuses and issues with full change histories.
 
 An issue is its creation plus a list of change events (status transitions with their resolution changes,
-label/assignee/priority edits, rank noise, comments). Fields at the clock are folded from the events, so
-`fields.status`, `resolutiondate`, `updated` and the changelog always agree.
+label/assignee/priority edits, rank noise, moves between projects, comments). Fields at the clock are folded
+from the events, so `fields.status`, `resolutiondate`, `updated`, the key and the changelog always agree.
+
+What flow metrics must survive is planted on purpose and also occurs at random: issues reopened and closed
+again, closed without ever being in progress, moved to another project (the key changes, the id stays),
+deleted (they vanish from every answer), with hundreds of changelog entries, and a workflow status renamed
+part-way through the history (changelog strings keep the name of their time; the id never changes).
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ STATUSES = {
     )
 }
 TODO, IN_PROGRESS, IN_REVIEW, DONE, WONT_DO = "10000", "3", "10001", "10002", "10003"
+# Status renamed by an admin at (anchor + offset): its id and category stay, its name changes.
+STATUS_RENAMES = {IN_REVIEW: (-40 * DAY, "Code Review")}
 RESOLUTIONS = {DONE: ("10000", "Done"), WONT_DO: ("10001", "Won't Do")}
 CATEGORIES = {  # key -> (id, colorName, name)
     "new": (2, "blue-gray", "To Do"),
@@ -140,10 +147,15 @@ class JiraIssue:
     assignee: str | None  # accountId
     events: tuple[JiraEvent, ...]
     scenario: str | None = None
+    deleted_ms: int | None = None  # gone from every answer from this instant on
+    keys: tuple[str, ...] = ()  # every key the issue has had (moves), oldest first; empty = just `key`
 
     @property
     def number(self) -> int:
         return int(self.key.rsplit("-", 1)[1])
+
+    def exists(self, now_ms: int) -> bool:
+        return self.created_ms <= now_ms and (self.deleted_ms is None or now_ms < self.deleted_ms)
 
 
 @dataclass(frozen=True)
@@ -157,16 +169,23 @@ class JiraIssueState:
     status_change_ms: int
     histories: tuple[JiraEvent, ...]
     comments: int
+    key: str = ""  # current key (changes when the issue moves to another project)
+    project_key: str = ""
 
     @property
     def category(self) -> str:
         return STATUSES[self.status_id].category
+
+    @property
+    def number(self) -> int:
+        return int(self.key.rsplit("-", 1)[1])
 
 
 def issue_state(issue: JiraIssue, now_ms: int) -> JiraIssueState | None:
     if issue.created_ms > now_ms:
         return None
     status, priority, labels, assignee = TODO, issue.priority_id, issue.labels, issue.assignee
+    key, project_key = (issue.keys or (issue.key,))[0], issue.project_key
     resolution_ms: int | None = None
     updated = status_change = issue.created_ms
     histories = []
@@ -191,8 +210,21 @@ def issue_state(issue: JiraIssue, now_ms: int) -> JiraIssueState | None:
                 assignee = ch.to_value
             elif ch.field == "priority":
                 priority = ch.to_value
+            elif ch.field == "Key":
+                key = ch.to_string or key
+                project_key = key.rsplit("-", 1)[0]
     return JiraIssueState(
-        status, priority, labels, assignee, resolution_ms, updated, status_change, tuple(histories), comments
+        status,
+        priority,
+        labels,
+        assignee,
+        resolution_ms,
+        updated,
+        status_change,
+        tuple(histories),
+        comments,
+        key=key,
+        project_key=project_key,
     )
 
 
@@ -202,10 +234,12 @@ class JiraData:
     people: tuple[Person, ...]
     projects: tuple[JiraProject, ...]
     issues: tuple[JiraIssue, ...]
+    anchor_ms: int = 0
 
     def __post_init__(self) -> None:
         self.by_id = {i.id: i for i in self.issues}
-        self.by_key = {i.key: i for i in self.issues}
+        # Jira redirects a moved issue's former keys to it.
+        self.by_key = {k: i for i in self.issues for k in (i.keys or (i.key,))}
         self.project = {p.key: p for p in self.projects}
         self.person_by_account = {p.jira_account_id: p for p in self.people}
         self._views = ViewCache(self._compute_views)
@@ -213,7 +247,7 @@ class JiraData:
     def _compute_views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
         out = []
         for issue in self.issues:
-            if issue.created_ms > now_ms:
+            if not issue.exists(now_ms):
                 continue
             state = issue_state(issue, now_ms)
             if state is not None:
@@ -221,8 +255,19 @@ class JiraData:
         return out
 
     def views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
-        """Issues that exist at now_ms with their fields, in creation (= id) order."""
+        """Issues that exist at now_ms (created, not deleted) with their fields, in creation (= id) order."""
         return self._views.get(now_ms)
+
+    def status_name(self, status_id: str, at_ms: int) -> str:
+        """A status's name at an instant (names change when an admin renames a status; ids never do)."""
+        return status_name_at(status_id, at_ms, self.anchor_ms)
+
+
+def status_name_at(status_id: str, at_ms: int, anchor_ms: int) -> str:
+    renamed = STATUS_RENAMES.get(status_id)
+    if renamed is not None and at_ms >= anchor_ms + renamed[0]:
+        return renamed[1]
+    return STATUSES[status_id].name
 
 
 # --- timelines ---------------------------------------------------------------------------------------------
@@ -261,11 +306,33 @@ def _planted_flow(scenario: str, created: int, anchor: int) -> list[tuple[int, s
         ],
         "noisy": [(anchor - 29 * DAY, IN_PROGRESS), (anchor - 3 * DAY, DONE)],
         "no_priority": [(anchor - 7 * DAY, IN_PROGRESS)],
+        # Through "In Review" before the status is renamed "Code Review" (anchor - 40 d), and again after.
+        "renamed_review": [
+            (anchor - 50 * DAY, IN_PROGRESS),
+            (anchor - 45 * DAY, IN_REVIEW),
+            (anchor - 35 * DAY, IN_PROGRESS),
+            (anchor - 30 * DAY, IN_REVIEW),
+            (anchor - 28 * DAY, DONE),
+        ],
+        "very_noisy": [(anchor - 25 * DAY, IN_PROGRESS), (anchor - DAY, DONE)],
+        "moved": [(anchor - 12 * DAY, IN_PROGRESS), (anchor - 4 * DAY, DONE)],
+        "deleted": [(anchor - 6 * DAY, IN_PROGRESS)],
+        "straight_to_done": [(anchor - 3 * DAY, DONE)],  # never in an `indeterminate` status
     }.get(scenario, [])
 
 
-def _status_change(frm: str, to: str) -> tuple[JiraChange, ...]:
-    changes = [JiraChange("status", "jira", "status", frm, STATUSES[frm].name, to, STATUSES[to].name)]
+def _status_change(frm: str, to: str, at: int, anchor: int) -> tuple[JiraChange, ...]:
+    changes = [
+        JiraChange(
+            "status",
+            "jira",
+            "status",
+            frm,
+            status_name_at(frm, at, anchor),
+            to,
+            status_name_at(to, at, anchor),
+        )
+    ]
     if to in RESOLUTIONS and frm not in RESOLUTIONS:
         rid, rname = RESOLUTIONS[to]
         changes.append(JiraChange("resolution", "jira", "resolution", None, None, rid, rname))
@@ -284,7 +351,10 @@ def _build_issue(
     scenario: str | None,
     people: tuple[Person, ...],
     anchor: int,
+    move: tuple[int, JiraProject, JiraProject, str] | None = None,
+    deleted_ms: int | None = None,
 ) -> JiraIssue:
+    """`move` = (when, from project, to project, new key): the issue changes project and key, keeps its id."""
     r = rng(seed, "jira-issue", n)
     issuetype = weighted(r, [(0.35, "10004"), (0.30, "10001"), (0.25, "10002"), (0.10, "10005")])
     priority = (
@@ -310,6 +380,13 @@ def _build_issue(
     if scenario == "noisy" or (scenario is None and r.random() < 0.04):
         for _ in range(r.randint(25, 45)):
             raw.append((r.randint(created + MINUTE, max(created + 2 * MINUTE, horizon)), "rank", None))
+    # Hundreds of entries: several pages of `/issue/{key}/changelog` (ids stay below the next issue's range).
+    huge = rng(seed, "jira-huge", n)
+    if scenario == "very_noisy" or (scenario is None and huge.random() < 0.01):
+        for _ in range(huge.randint(230, 330)):
+            raw.append((huge.randint(created + MINUTE, max(created + 2 * MINUTE, horizon)), "rank", None))
+    if move is not None:
+        raw.append((move[0], "move", move))
     raw.sort(key=lambda x: x[0])
 
     events = []
@@ -319,8 +396,14 @@ def _build_issue(
         author = account_index[cur_assignee] if cur_assignee is not None else reporter
         history_id: str | None = str(100000 + n * 400 + k)
         if kind == "status":
-            changes = _status_change(status, value)  # type: ignore[arg-type]
+            changes = _status_change(status, value, at, anchor)  # type: ignore[arg-type]
             status = value  # type: ignore[assignment]
+        elif kind == "move":
+            _, src, dst, new_key = value  # type: ignore[misc]
+            changes = (
+                JiraChange("project", "jira", "project", src.id, src.name, dst.id, dst.name),
+                JiraChange("Key", "jira", "issuekey", None, key, None, new_key),
+            )
         elif kind == "labels":
             new = tuple(sorted(set(cur_labels) ^ {r.choice(LABELS)}))
             changes = (
@@ -385,6 +468,8 @@ def _build_issue(
         assignee=assignee,
         events=tuple(events),
         scenario=scenario,
+        deleted_ms=deleted_ms,
+        keys=(key, move[3]) if move is not None else (),
     )
 
 
@@ -411,15 +496,50 @@ def build_jira(
         (-8 * DAY, "no_priority"),
         (-5 * DAY, "finishes_soon"),
         (6 * HOUR, "future"),
+        (-55 * DAY, "renamed_review"),
+        (-26 * DAY, "very_noisy"),
+        (-14 * DAY, "moved"),
+        (-9 * DAY, "deleted"),
+        (-4 * DAY, "straight_to_done"),
     ):
         skeleton.append((a + offset, len(skeleton), projects[0], scenario))
     skeleton.sort(key=lambda s: (s[0], s[1]))
 
+    # Moves and deletions first: a move takes the next number of its target project at its time.
+    moves: dict[int, tuple[int, JiraProject]] = {}
+    deletions: dict[int, int] = {}
+    for n, (at, _, project, scenario) in enumerate(skeleton):
+        others = [p for p in projects if p.key != project.key]
+        chance = rng(seed, "jira-move", n)
+        if others and scenario == "moved":
+            moves[n] = (a - 10 * DAY, others[0])
+        elif others and scenario is None and chance.random() < 0.03:
+            moves[n] = (at + pick_duration(chance, [(1.0, HOUR, 20 * DAY)]), chance.choice(others))
+        gone = rng(seed, "jira-delete", n)
+        if scenario == "deleted":
+            deletions[n] = a + 12 * HOUR  # seen by a first run, gone after `advance {"days": 1}`
+        elif scenario is None and gone.random() < 0.02:
+            deletions[n] = at + pick_duration(gone, [(1.0, HOUR, 30 * DAY)])
+
     numbering = rng(seed, "jira", "numbering")
     counters = {p.key: numbering.randint(40, 900) for p in projects}
+    keys: dict[tuple[int, str], str] = {}
+    allocations = [(at, n, "create", project) for n, (at, _, project, _) in enumerate(skeleton)]
+    allocations += [(at, n, "move", target) for n, (at, target) in moves.items()]
+    for _, n, kind, project in sorted(allocations, key=lambda x: (x[0], x[1], x[2])):
+        counters[project.key] += 1
+        keys[(n, kind)] = f"{project.key}-{counters[project.key]}"
+
     issues = []
     for n, (at, _, project, scenario) in enumerate(skeleton):
-        counters[project.key] += 1
-        key = f"{project.key}-{counters[project.key]}"
-        issues.append(_build_issue(seed, n, key, project, at, scenario, people, a))
-    return JiraData(user_time_zone=user_time_zone, people=people, projects=projects, issues=tuple(issues))
+        move = None
+        if n in moves:
+            move = (moves[n][0], project, moves[n][1], keys[(n, "move")])
+        issues.append(
+            _build_issue(
+                seed, n, keys[(n, "create")], project, at, scenario, people, a, move, deletions.get(n)
+            )
+        )
+    return JiraData(
+        user_time_zone=user_time_zone, people=people, projects=projects, issues=tuple(issues), anchor_ms=a
+    )

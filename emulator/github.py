@@ -18,18 +18,30 @@ from emulator.gen_github import (
     DEPENDABOT,
     LABELS,
     ORG_LOGIN,
+    PULL_COMMITS_CAP,
+    REPO_SERVICES,
+    REPO_TEAMS,
+    GhCommit,
+    GhDeployment,
     GhPull,
     GhPullState,
+    GhRelease,
     GhRepo,
+    GhRun,
+    GhRunState,
+    deployment_statuses,
     head_sha,
     merge_commit_sha,
     pull_state,
+    repo_kind,
+    run_state,
+    visible_commits,
 )
 from emulator.generator import World
 from emulator.ids import node_id, sha, small_int
 from emulator.ratelimit import RateLimiter
 from emulator.routing import Request, Response, Router, json_response
-from emulator.timefmt import DAY, iso_z
+from emulator.timefmt import DAY, SECOND, TimeFormatError, iso_z, parse_iso
 from emulator.timeline import Person, ViewCache
 
 API_VERSION = "2022-11-28"
@@ -123,6 +135,13 @@ class GitHubApi:
         r.add("GET", "/orgs/{org}", self.get_org)
         r.add("GET", "/orgs/{org}/repos", self.list_org_repos)
         r.add("GET", "/organizations/{org_id}/repos", self.list_org_repos)
+        for prefix in ("/repos/{owner}/{repo}", "/repositories/{repo_id}"):
+            r.add("GET", prefix + "/pulls/{pull_number}/commits", self.list_pull_commits)
+            r.add("GET", prefix + "/deployments", self.list_deployments)
+            r.add("GET", prefix + "/deployments/{deployment_id}", self.get_deployment)
+            r.add("GET", prefix + "/deployments/{deployment_id}/statuses", self.list_deployment_statuses)
+            r.add("GET", prefix + "/releases", self.list_releases)
+            r.add("GET", prefix + "/actions/runs", self.list_workflow_runs)
         r.add("GET", "/user", self.get_user)
         r.add("GET", "/rate_limit", self.rate_limit)
 
@@ -268,6 +287,11 @@ class GitHubApi:
             "watchers": 0,
             "default_branch": repo.default_branch,
             "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
+            # Organisation custom properties: who owns the repository and which PagerDuty services it can break.
+            "custom_properties": {
+                "team": REPO_TEAMS.get(repo_kind(repo)),
+                "pagerduty-services": list(REPO_SERVICES.get(repo_kind(repo), ())),
+            },
         }
         if full:
             out |= {"organization": self._org_user(req), "network_count": 0, "subscribers_count": 3}
@@ -375,7 +399,7 @@ class GitHubApi:
                 "comments": pull.comments if closed else min(pull.comments, st.comments + 1),
                 "review_comments": pull.review_comments,
                 "maintainer_can_modify": False,
-                "commits": 1 + st.pushes,
+                "commits": len(visible_commits(self.data.commits(pull), req.now_ms)),
                 "additions": pull.additions,
                 "deletions": pull.deletions,
                 "changed_files": pull.changed_files,
@@ -398,9 +422,8 @@ class GitHubApi:
             return None
         return self.data.repo_by_name.get(params["repo"].lower())
 
-    def _paginate(
-        self, req: Request, rows: list[Any], link_path: str, render: Callable[[Any], Any]
-    ) -> Response:
+    @staticmethod
+    def _page_params(req: Request) -> tuple[int, int]:
         try:
             per_page = int(req.param("per_page") or 30)
         except ValueError:
@@ -410,6 +433,17 @@ class GitHubApi:
             page = max(1, int(req.param("page") or 1))
         except ValueError:
             page = 1
+        return per_page, page
+
+    def _paginate(
+        self, req: Request, rows: list[Any], link_path: str, render: Callable[[Any], Any]
+    ) -> Response:
+        items, headers = self._page(req, rows, link_path)
+        return json_response(200, [render(item) for item in items], headers=headers)
+
+    def _page(self, req: Request, rows: list[Any], link_path: str) -> tuple[list[Any], list[tuple[str, str]]]:
+        """The requested page of `rows` and its `Link` header (URLs over /repositories/{id}/…)."""
+        per_page, page = self._page_params(req)
         last = max(1, math.ceil(len(rows) / per_page))
         items = rows[(page - 1) * per_page : page * per_page]
         keep = [(k, v) for k, v in req.query if k != "page"]
@@ -425,7 +459,7 @@ class GitHubApi:
         if page > 1:
             links.append(f'<{url(1)}>; rel="first"')
         headers = [("Link", ", ".join(links))] if links else []
-        return json_response(200, [render(item) for item in items], headers=headers)
+        return items, headers
 
     # --- handlers ------------------------------------------------------------------------------------------
 
@@ -545,6 +579,277 @@ class GitHubApi:
             req, repos, f"/organizations/{self.data.org_id}/repos", lambda r: self._repo(req, r)
         )
 
+    # --- DORA sources: PR commits, deployments, statuses, releases, workflow runs ----------------------------
+
+    def _commit(self, req: Request, repo: GhRepo, commit: GhCommit, parent: str) -> dict[str, Any]:
+        api = f"{req.base}/repos/{repo.full_name}"
+        person = commit.author
+        email = f"{person.login.split('[')[0]}@users.noreply.github.com" if person is DEPENDABOT else person.email
+        signature = {"name": person.name, "email": email, "date": iso_z(commit.authored_ms)}
+        committer = {"name": person.name, "email": email, "date": iso_z(commit.committed_ms)}
+        user = self._user(req, person) if commit.author_linked else None
+        return {
+            "sha": commit.sha,
+            "node_id": node_id("C", commit.sha),
+            "commit": {
+                "author": signature,
+                "committer": committer,
+                "message": commit.message,
+                "tree": {"sha": sha(commit.sha, "tree"), "url": f"{api}/git/trees/{sha(commit.sha, 'tree')}"},
+                "url": f"{api}/git/commits/{commit.sha}",
+                "comment_count": 0,
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None,
+                                 "verified_at": None},
+            },
+            "url": f"{api}/commits/{commit.sha}",
+            "html_url": f"{req.base}/web/{repo.full_name}/commit/{commit.sha}",
+            "comments_url": f"{api}/commits/{commit.sha}/comments",
+            "author": user,
+            "committer": user,
+            "parents": [{"sha": parent, "url": f"{api}/commits/{parent}", "html_url":
+                         f"{req.base}/web/{repo.full_name}/commit/{parent}"}],
+        }
+
+    def list_pull_commits(self, req: Request) -> Response:
+        """Oldest first, and never more than the first 250 commits however many the branch has (the real cap:
+        the pull request's `commits` count says how many there are)."""
+        repo = self._find_repo(req)
+        doc = f"{DOCS}/pulls/pulls#list-commits-on-a-pull-request"
+        number = req.path_params["pull_number"]
+        pull = self.data.pull_by_number.get((repo.index, int(number))) if repo and number.isdigit() else None
+        if repo is None or pull is None or pull.created_ms > req.now_ms:
+            return _not_found(doc)
+        commits = visible_commits(self.data.commits(pull), req.now_ms)[:PULL_COMMITS_CAP]
+        parents = [self._base_sha(pull, pull_state(pull, req.now_ms))] + [c.sha for c in commits]
+        rows = list(zip(commits, parents, strict=False))
+        return self._paginate(req, rows, f"/repositories/{repo.id}/pulls/{pull.number}/commits",
+                              lambda row: self._commit(req, repo, row[0], row[1]))
+
+    def _deployment_updated_ms(self, dep: GhDeployment, now_ms: int) -> int:
+        return max([dep.created_ms] + [at for _, at, _ in deployment_statuses(dep, now_ms)])
+
+    def _deployment(self, req: Request, repo: GhRepo, dep: GhDeployment) -> dict[str, Any]:
+        api = f"{req.base}/repos/{repo.full_name}"
+        return {
+            "url": f"{api}/deployments/{dep.id}",
+            "id": dep.id,
+            "node_id": node_id("DE", dep.id),
+            "task": "deploy",
+            "original_environment": dep.environment,
+            "environment": dep.environment,
+            "description": dep.description,
+            "created_at": iso_z(dep.created_ms),
+            "updated_at": iso_z(self._deployment_updated_ms(dep, req.now_ms)),
+            "statuses_url": f"{api}/deployments/{dep.id}/statuses",
+            "repository_url": api,
+            "creator": self._user(req, dep.creator),
+            "sha": dep.sha,
+            "ref": dep.ref,
+            "payload": {},
+            "transient_environment": False,
+            "production_environment": dep.production,
+            "performed_via_github_app": None,
+        }
+
+    def list_deployments(self, req: Request) -> Response:
+        """Newest first; `sha`, `ref`, `task` and `environment` filter by exact value."""
+        repo = self._find_repo(req)
+        if repo is None:
+            return _not_found(f"{DOCS}/deployments/deployments#list-deployments")
+        rows = [d for d in self.data.deployments_by_repo[repo.index] if d.created_ms <= req.now_ms]
+        for name, value_of in (("sha", lambda d: d.sha), ("ref", lambda d: d.ref), ("task", lambda d: "deploy"),
+                               ("environment", lambda d: d.environment)):
+            wanted = req.param(name)
+            if wanted:
+                rows = [d for d in rows if value_of(d) == wanted]
+        rows.sort(key=lambda d: (d.created_ms, d.id), reverse=True)
+        return self._paginate(req, rows, f"/repositories/{repo.id}/deployments",
+                              lambda d: self._deployment(req, repo, d))
+
+    def _find_deployment(self, req: Request) -> tuple[GhRepo | None, GhDeployment | None]:
+        repo = self._find_repo(req)
+        raw = req.path_params["deployment_id"]
+        dep = self.data.deployment_by_id.get(int(raw)) if raw.isdigit() else None
+        if repo is None or dep is None or dep.repo_index != repo.index or dep.created_ms > req.now_ms:
+            return repo, None
+        return repo, dep
+
+    def get_deployment(self, req: Request) -> Response:
+        repo, dep = self._find_deployment(req)
+        if dep is None:
+            return _not_found(f"{DOCS}/deployments/deployments#get-a-deployment")
+        return json_response(200, self._deployment(req, repo, dep))
+
+    def list_deployment_statuses(self, req: Request) -> Response:
+        """Newest first. Statuses keep arriving after the deployment was created (and `updated_at` moves)."""
+        repo, dep = self._find_deployment(req)
+        if dep is None:
+            return _not_found(f"{DOCS}/deployments/statuses#list-deployment-statuses")
+        api = f"{req.base}/repos/{repo.full_name}"
+        rows = sorted(deployment_statuses(dep, req.now_ms), key=lambda s: (s[1], s[0]), reverse=True)
+
+        def render(row: tuple[int, int, str]) -> dict[str, Any]:
+            status_id, at, state = row
+            return {
+                "url": f"{api}/deployments/{dep.id}/statuses/{status_id}",
+                "id": status_id,
+                "node_id": node_id("DES", status_id),
+                "state": state,
+                "creator": self._user(req, dep.creator),
+                "description": {"in_progress": "Deploying", "success": "Deployment finished successfully.",
+                                "failure": "Deployment failed: health checks did not pass",
+                                "error": "Deployment errored: could not reach the cluster",
+                                "inactive": "Superseded by a newer deployment"}.get(state, ""),
+                "environment": dep.environment,
+                "target_url": f"https://deploy.acme.example/{repo.name}/{dep.id}",
+                "created_at": iso_z(at),
+                "updated_at": iso_z(at),
+                "deployment_url": f"{api}/deployments/{dep.id}",
+                "repository_url": api,
+                "environment_url": f"https://{repo.name}.acme.example" if dep.production else "",
+                "log_url": f"https://deploy.acme.example/{repo.name}/{dep.id}/log",
+                "performed_via_github_app": None,
+            }
+
+        return self._paginate(req, rows, f"/repositories/{repo.id}/deployments/{dep.id}/statuses", render)
+
+    def _release(self, req: Request, repo: GhRepo, rel: GhRelease) -> dict[str, Any]:
+        api = f"{req.base}/repos/{repo.full_name}"
+        web = f"{req.base}/web/{repo.full_name}"
+        draft = req.now_ms < rel.published_ms
+        return {
+            "url": f"{api}/releases/{rel.id}",
+            "assets_url": f"{api}/releases/{rel.id}/assets",
+            "upload_url": f"{api}/releases/{rel.id}/assets{{?name,label}}",
+            "html_url": f"{web}/releases/{'untagged-' + str(rel.id) if draft else 'tag/' + rel.tag}",
+            "id": rel.id,
+            "author": self._user(req, rel.author),
+            "node_id": node_id("RE", rel.id),
+            "tag_name": rel.tag,
+            "target_commitish": rel.target,
+            "name": rel.name,
+            "draft": draft,
+            "immutable": False,
+            "prerelease": rel.prerelease,
+            "created_at": iso_z(rel.created_ms),
+            "updated_at": iso_z(rel.created_ms if draft else rel.published_ms),
+            "published_at": None if draft else iso_z(rel.published_ms),
+            "assets": [],
+            "tarball_url": None if draft else f"{api}/tarball/{rel.tag}",
+            "zipball_url": None if draft else f"{api}/zipball/{rel.tag}",
+            "body": f"Release {rel.tag}",
+        }
+
+    def list_releases(self, req: Request) -> Response:
+        """Newest first, drafts included (the token can push). Only the first 1,000 results can be paged to: a
+        page starting past them is refused, although `Link` still offers it."""
+        repo = self._find_repo(req)
+        doc = f"{DOCS}/releases/releases#list-releases"
+        if repo is None:
+            return _not_found(doc)
+        per_page, page = self._page_params(req)
+        if (page - 1) * per_page >= 1000:
+            return json_response(422, {"message": "Only the first 1000 results are available.",
+                                       "documentation_url": doc, "status": "422"})
+        rows = [x for x in self.data.releases_by_repo[repo.index] if x.created_ms <= req.now_ms]
+        rows.sort(key=lambda x: (x.created_ms, x.id), reverse=True)
+        return self._paginate(req, rows, f"/repositories/{repo.id}/releases", lambda x: self._release(req, repo, x))
+
+    def _run(self, req: Request, repo: GhRepo, run: GhRun, st: GhRunState, repo_json: dict[str, Any]) -> dict:
+        api = f"{req.base}/repos/{repo.full_name}"
+        web = f"{req.base}/web/{repo.full_name}"
+        actor = self._user(req, run.actor)
+        return {
+            "id": run.id,
+            "name": run.workflow.name,
+            "node_id": node_id("WFR", run.id),
+            "head_branch": run.head_branch,
+            "head_sha": run.head_sha,
+            "path": f"{run.workflow.path}@{run.head_branch}" if run.event != "pull_request"
+            else f"{run.workflow.path}@refs/pull/{run.pull_number}/merge",
+            "display_title": run.title,
+            "run_number": run.run_number,
+            "event": run.event,
+            "status": st.status,
+            "conclusion": st.conclusion,
+            "workflow_id": run.workflow.id,
+            "check_suite_id": run.id * 3 + 1,
+            "check_suite_node_id": node_id("CS", run.id),
+            "url": f"{api}/actions/runs/{run.id}",
+            "html_url": f"{web}/actions/runs/{run.id}",
+            "pull_requests": [] if run.pull_number is None else [
+                {"url": f"{api}/pulls/{run.pull_number}", "id": run.pull_number, "number": run.pull_number}],
+            "created_at": iso_z(run.created_ms),
+            "updated_at": iso_z(st.updated_ms),
+            "actor": actor,
+            "run_attempt": st.attempt,
+            "referenced_workflows": [],
+            "run_started_at": iso_z(st.started_ms),
+            "triggering_actor": actor,
+            "jobs_url": f"{api}/actions/runs/{run.id}/jobs",
+            "logs_url": f"{api}/actions/runs/{run.id}/logs",
+            "check_suite_url": f"{api}/check-suites/{run.id * 3 + 1}",
+            "artifacts_url": f"{api}/actions/runs/{run.id}/artifacts",
+            "cancel_url": f"{api}/actions/runs/{run.id}/cancel",
+            "rerun_url": f"{api}/actions/runs/{run.id}/rerun",
+            "previous_attempt_url": None if st.attempt == 1
+            else f"{api}/actions/runs/{run.id}/attempts/{st.attempt - 1}",
+            "workflow_url": f"{api}/actions/workflows/{run.workflow.id}",
+            "head_commit": {
+                "id": run.head_sha,
+                "tree_id": sha(run.head_sha, "tree"),
+                "message": run.title,
+                "timestamp": iso_z(run.created_ms - 30 * SECOND),
+                "author": {"name": run.actor.name, "email": run.actor.email},
+                "committer": {"name": "GitHub", "email": "noreply@github.com"},
+            },
+            "repository": repo_json,
+            "head_repository": repo_json,
+        }
+
+    def list_workflow_runs(self, req: Request) -> Response:
+        """`{"total_count", "workflow_runs"}`, newest first. With any of actor, branch, check_suite_id, created,
+        event, head_sha or status, at most the first 1,000 matches can be paged to (`total_count` still says how
+        many matched): the real cap that forces a client to narrow `created` windows."""
+        repo = self._find_repo(req)
+        doc = f"{DOCS}/actions/workflow-runs#list-workflow-runs-for-a-repository"
+        if repo is None:
+            return _not_found(doc)
+        created = req.param("created")
+        try:
+            bounds = _created_bounds(created) if created else None
+        except (ValueError, TimeFormatError):
+            return _invalid("created", created or "", doc)
+        rows = []
+        for run in self.data.runs_by_repo[repo.index]:
+            if run.created_ms > req.now_ms:
+                continue
+            if bounds is not None and not (bounds[0] <= run.created_ms <= bounds[1]):
+                continue
+            st = run_state(run, req.now_ms)
+            if st is None:
+                continue
+            rows.append((run, st))
+        for name, value_of in (("actor", lambda x: x[0].actor.login), ("branch", lambda x: x[0].head_branch),
+                               ("event", lambda x: x[0].event), ("head_sha", lambda x: x[0].head_sha),
+                               ("check_suite_id", lambda x: str(x[0].id * 3 + 1))):
+            wanted = req.param(name)
+            if wanted:
+                rows = [x for x in rows if value_of(x) == wanted]
+        status = req.param("status")
+        if status:
+            rows = [x for x in rows if status in (x[1].status, x[1].conclusion)]
+        rows.sort(key=lambda x: (x[0].created_ms, x[0].id), reverse=True)
+        total = len(rows)
+        filtered = any(req.param(k) for k in ("actor", "branch", "check_suite_id", "created", "event", "head_sha",
+                                                "status"))
+        if filtered:
+            rows = rows[:1000]
+        items, headers = self._page(req, rows, f"/repositories/{repo.id}/actions/runs")
+        repo_json = self._repo(req, repo)
+        body = {"total_count": total, "workflow_runs": [self._run(req, repo, r, st, repo_json) for r, st in items]}
+        return json_response(200, body, headers=headers)
+
     def get_user(self, req: Request) -> Response:
         if not (req.auth and req.auth.authenticated):
             return json_response(
@@ -594,3 +899,38 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         if candidate == "*" or candidate.removeprefix("W/") == wanted:
             return True
     return False
+
+
+def _created_bound(text: str, upper: bool) -> int:
+    """One end of a search-syntax date: `YYYY-MM-DD` covers the whole (UTC) day, a timestamp is exact."""
+    text = text.strip()
+    if len(text) == 10:
+        start = parse_iso(text + "T00:00:00Z")
+        return start + DAY - 1 if upper else start
+    return parse_iso(text)
+
+
+def _created_bounds(value: str) -> tuple[int, int]:
+    """GitHub's search date syntax for `created`: `>=X`, `>X`, `<=X`, `<X`, `X..Y`, `X..*`, `*..Y` or `X`
+    (inclusive bounds, in epoch ms)."""
+    value = value.strip()
+    low, high = -(2**62), 2**62
+    if ".." in value:
+        a, _, b = value.partition("..")
+        if a.strip() != "*":
+            low = _created_bound(a, upper=False)
+        if b.strip() != "*":
+            high = _created_bound(b, upper=True)
+    elif value.startswith(">="):
+        low = _created_bound(value[2:], upper=False)
+    elif value.startswith("<="):
+        high = _created_bound(value[2:], upper=True)
+    elif value.startswith(">"):
+        low = _created_bound(value[1:], upper=True) + 1
+    elif value.startswith("<"):
+        high = _created_bound(value[1:], upper=False) - 1
+    else:
+        low, high = _created_bound(value, upper=False), _created_bound(value, upper=True)
+    if low > high + 1:
+        raise ValueError(f"empty range {value!r}")
+    return low, high

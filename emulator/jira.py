@@ -3,7 +3,14 @@
 Behaviour that extractors must cope with is reproduced on purpose: `/search/jql` returns ids only unless
 `fields` is given, has no `total`, pages by an opaque `nextPageToken` (left out on the last page, which says
 `isLast: true`), caps `maxResults` at 100 for real fields and 5000 for id/key only, rejects unbounded JQL, and
-renders timestamps in the API user's time zone. The removed `/search` answers 410.
+renders timestamps in the API user's time zone. The removed `/search` answers 410. Embedded changelogs
+(`expand=changelog`) are cut to the newest 20 entries, newest first; `/issue/{key}/changelog` pages the full
+history oldest first. Deleted issues vanish from every answer; moved issues answer to their former keys too.
+
+Burst rate limit (off by default): `JiraApi.set_burst(limit)` or the environment variable
+`EMULATOR_JIRA_BURST=<limit>` (read at start-up; `EMULATOR_JIRA_RETRY_AFTER` sets the wait, default 1 s) lets
+`limit` authenticated requests through, answers the next one 429 with `Retry-After`, and starts a new burst,
+as if the client had waited. Counting requests instead of reading a wall clock keeps answers deterministic.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import base64
 import binascii
 import hashlib
 import json
+import os
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,7 +40,7 @@ from emulator.gen_jira import JiraIssueState as State
 from emulator.generator import World
 from emulator.ids import hex_id
 from emulator.routing import Request, Response, Router, json_response
-from emulator.timefmt import DAY, jira_timestamp, zone
+from emulator.timefmt import DAY, SECOND, jira_timestamp, to_datetime, zone
 
 CONTENT_TYPE = "application/json;charset=UTF-8"
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -74,6 +83,42 @@ def _error(status: int, *messages: str) -> Response:
     return json_response(status, {"errorMessages": list(messages), "errors": {}}, CONTENT_TYPE)
 
 
+class BurstLimiter:
+    """Jira's burst limit, counted: `limit` requests pass, the next gets 429 + Retry-After, then a new burst."""
+
+    def __init__(self, limit: int = 0, retry_after_s: int = 1) -> None:
+        self._lock = threading.Lock()
+        self.limit = 0
+        self.retry_after_s = 1
+        self.refused = 0
+        self._used = 0
+        self.configure(limit, retry_after_s)
+
+    def configure(self, limit: int, retry_after_s: int = 1) -> None:
+        if limit < 0 or retry_after_s < 0:
+            raise ValueError("burst limit and Retry-After must not be negative")
+        with self._lock:
+            self.limit, self.retry_after_s, self._used = int(limit), int(retry_after_s), 0
+
+    def check(self) -> bool:
+        """True when this request may pass; False = answer 429 (and the next request starts a new burst)."""
+        with self._lock:
+            if self.limit <= 0:
+                return True
+            if self._used < self.limit:
+                self._used += 1
+                return True
+            self._used = 0
+            self.refused += 1
+            return False
+
+    @classmethod
+    def from_env(cls) -> BurstLimiter:
+        limit = os.environ.get("EMULATOR_JIRA_BURST", "").strip()
+        wait = os.environ.get("EMULATOR_JIRA_RETRY_AFTER", "").strip()
+        return cls(int(limit) if limit else 0, int(wait) if wait else 1)
+
+
 class JiraApi:
     name = "jira"
 
@@ -83,6 +128,7 @@ class JiraApi:
         self.creds = creds
         self.tz = zone(self.data.user_time_zone)
         self.myself_id = hex_id(24, world.seed, "jira-myself")
+        self.burst = BurstLimiter.from_env()
         self.router = Router()
         for v in ("3", "2"):
             api = f"/rest/api/{v}"
@@ -90,7 +136,10 @@ class JiraApi:
             self.router.add("GET", f"{api}/myself", self.myself)
             self.router.add("GET", f"{api}/field", self.fields)
             self.router.add("GET", f"{api}/project", self.projects)
+            self.router.add("GET", f"{api}/project/search", self.project_search)
             self.router.add("GET", f"{api}/project/{{projectIdOrKey}}", self.project)
+            self.router.add("GET", f"{api}/status", self.statuses)
+            self.router.add("GET", f"{api}/status/{{idOrName}}", self.status)
             self.router.add("GET", f"{api}/search/jql", self.search)
             self.router.add("POST", f"{api}/search/jql", self.search)
             self.router.add("POST", f"{api}/search/approximate-count", self.approximate_count)
@@ -102,7 +151,21 @@ class JiraApi:
     # --- plumbing used by the server -----------------------------------------------------------------------
 
     def authenticate(self, req: Request) -> Response | None:
-        return jira_check(req, self.creds)
+        refused = jira_check(req, self.creds)
+        if refused is not None or self.burst.check():
+            return refused
+        wait = self.burst.retry_after_s
+        reset = to_datetime(req.now_ms + wait * SECOND).strftime("%Y-%m-%dT%H:%MZ")
+        return json_response(
+            429,
+            {"errorMessages": ["Rate limit exceeded."], "errors": {}},
+            CONTENT_TYPE,
+            [("Retry-After", str(wait)), ("X-RateLimit-Reset", reset), ("RateLimit-Reason", "jira-burst-based")],
+        )
+
+    def set_burst(self, limit: int, retry_after_s: int = 1) -> None:
+        """Turn the burst limit on (`limit` requests per burst) or off (0)."""
+        self.burst.configure(limit, retry_after_s)
 
     def not_found(self, req: Request) -> Response:
         query = f"?{urlencode(req.query)}" if req.query else ""
@@ -164,7 +227,7 @@ class JiraApi:
             "self": f"{self._api(req)}/status/{status.id}",
             "description": "",
             "iconUrl": f"{req.base}/images/icons/statuses/generic.png",
-            "name": status.name,
+            "name": self.data.status_name(status.id, req.now_ms),
             "id": status.id,
             "statusCategory": {
                 "self": f"{self._api(req)}/statuscategory/{cat_id}",
@@ -193,7 +256,7 @@ class JiraApi:
                 "hierarchyLevel": 0,
             }
         if name == "project":
-            return self._project(req, issue.project_key)
+            return self._project(req, state.project_key)
         if name == "status":
             return self._status(req, state.status_id)
         if name == "priority":
@@ -301,7 +364,7 @@ class JiraApi:
                 "expand": ISSUE_EXPAND,
                 "id": issue.id,
                 "self": f"{self._api(req)}/issue/{issue.id}",
-                "key": issue.key,
+                "key": state.key,
                 "fields": {name: self._field_value(req, name, issue, state) for name in fields},
             }
         if "changelog" in expand:
@@ -333,9 +396,13 @@ class JiraApi:
             return selected, False
         return ([] if wants_key else None), True
 
-    def _specs(self) -> dict[str, jql.FieldSpec]:
+    def _specs(self, now_ms: int) -> dict[str, jql.FieldSpec]:
         projects = self.data.project
-        status_known = frozenset({s.name.lower() for s in STATUSES.values()} | set(STATUSES))
+        status_known = frozenset(
+            {s.name.lower() for s in STATUSES.values()}
+            | {self.data.status_name(s, self.world.window.end_ms).lower() for s in STATUSES}
+            | set(STATUSES)
+        )
         cat_known = frozenset(
             set(CATEGORIES)
             | {v[2].lower() for v in CATEGORIES.values()}
@@ -353,14 +420,16 @@ class JiraApi:
             cid, _, cname = CATEGORIES[row[1].category]
             return (row[1].category, cname.lower(), str(cid))
 
-        key = jql.FieldSpec("key", lambda row: (row[0].project_key, row[0].number, int(row[0].id)))
+        key = jql.FieldSpec(
+            "key", lambda row: (row[1].project_key, row[1].number, int(row[0].id), row[0].keys)
+        )
         specs = {
             "project": jql.FieldSpec(
                 "enum",
                 lambda row: (
-                    row[0].project_key.lower(),
-                    projects[row[0].project_key].name.lower(),
-                    projects[row[0].project_key].id,
+                    row[1].project_key.lower(),
+                    projects[row[1].project_key].name.lower(),
+                    projects[row[1].project_key].id,
                 ),
                 frozenset(
                     {p.key.lower() for p in projects.values()}
@@ -372,7 +441,9 @@ class JiraApi:
             "created": jql.FieldSpec("date", lambda row: row[0].created_ms),
             "resolved": jql.FieldSpec("date", lambda row: row[1].resolution_ms),
             "status": jql.FieldSpec(
-                "enum", lambda row: (STATUSES[row[1].status_id].name.lower(), row[1].status_id), status_known
+                "enum",
+                lambda row: (self.data.status_name(row[1].status_id, now_ms).lower(), row[1].status_id),
+                status_known,
             ),
             "statuscategory": jql.FieldSpec("enum", cat, cat_known),
             "issuetype": jql.FieldSpec(
@@ -416,7 +487,7 @@ class JiraApi:
             query = jql.parse(text)
             if query.where is None:
                 return _error(400, UNBOUNDED)
-            ctx = jql.Context(self._specs(), req.now_ms, self.tz, current_user=self.myself_id)
+            ctx = jql.Context(self._specs(req.now_ms), req.now_ms, self.tz, current_user=self.myself_id)
             keep = jql.predicate(query.where, ctx)
             rows = [row for row in self.data.views(req.now_ms) if keep(row)]
             return jql.sort_rows(rows, query.order or (("key", False),), ctx)
@@ -516,7 +587,7 @@ class JiraApi:
     def _find(self, req: Request) -> tuple[JiraIssue, State] | None:
         ident = req.path_params["issueIdOrKey"]
         issue = self.data.by_id.get(ident) or self.data.by_key.get(ident.upper())
-        if issue is None or issue.created_ms > req.now_ms:
+        if issue is None or not issue.exists(req.now_ms):
             return None
         state = issue_state(issue, req.now_ms)
         return None if state is None else (issue, state)
@@ -625,6 +696,49 @@ class JiraApi:
 
     def projects(self, req: Request) -> Response:
         return json_response(200, [self._project(req, p.key) for p in self.data.projects], CONTENT_TYPE)
+
+    def project_search(self, req: Request) -> Response:
+        """`GET /project/search`: offset pages (`startAt`, `maxResults` ≤ 50), filtered by `keys` and `query`."""
+        try:
+            start = max(0, int(req.param("startAt") or 0))
+            size = min(max(1, int(req.param("maxResults") or 50)), 50)
+        except ValueError:
+            return _error(400, "The startAt and maxResults parameters must be integers.")
+        wanted = {k.strip().upper() for part in req.params("keys") for k in part.split(",") if k.strip()}
+        query = (req.param("query") or "").strip().lower()
+        found = [
+            p
+            for p in sorted(self.data.projects, key=lambda p: p.key)
+            if (not wanted or p.key in wanted) and (query in p.key.lower() or query in p.name.lower())
+        ]
+        page = found[start : start + size]
+        url = f"{self._api(req)}/project/search"
+        extra = [("keys", k) for k in sorted(wanted)] + ([("query", query)] if query else [])
+        payload: dict[str, Any] = {"self": f"{url}?{urlencode([('startAt', start), ('maxResults', size), *extra])}"}
+        if start + len(page) < len(found):
+            payload["nextPage"] = f"{url}?{urlencode([('startAt', start + len(page)), ('maxResults', size), *extra])}"
+        payload |= {
+            "maxResults": size,
+            "startAt": start,
+            "total": len(found),
+            "isLast": start + len(page) >= len(found),
+            "values": [
+                {**self._project(req, p.key), "isPrivate": False, "style": "classic", "properties": {}}
+                for p in page
+            ],
+        }
+        return json_response(200, payload, CONTENT_TYPE)
+
+    def statuses(self, req: Request) -> Response:
+        """`GET /status`: every workflow status with its current name and its category (a plain list)."""
+        return json_response(200, [self._status(req, sid) for sid in STATUSES], CONTENT_TYPE)
+
+    def status(self, req: Request) -> Response:
+        ident = req.path_params["idOrName"].lower()
+        for sid in STATUSES:
+            if ident in (sid, self.data.status_name(sid, req.now_ms).lower()):
+                return json_response(200, self._status(req, sid), CONTENT_TYPE)
+        return _error(404, f"The status with id '{req.path_params['idOrName']}' does not exist.")
 
     def project(self, req: Request) -> Response:
         ident = req.path_params["projectIdOrKey"]

@@ -415,17 +415,28 @@ def _clause_predicate(clause: Clause, ctx: Context) -> Callable[[Any], bool]:
         if op in ("=", "in"):
             return lambda row: bool(wanted & {v.lower() for v in spec.get(row)})
         return lambda row: not (wanted & {v.lower() for v in spec.get(row)})
-    if spec.kind == "key":  # row value: (PROJECT, number, id); literal: (PROJECT, number) or ("#id", id)
+    if spec.kind == "key":
+        # row value: (PROJECT, number, id[, former keys]); literal: (PROJECT, number) or ("#id", id).
+        # A moved issue answers to its former keys too (Jira redirects them), but sorts by its current one.
 
         def key_of(row: Any, lit: tuple[str, int]) -> tuple[str, int]:
-            project, number, issue_id = spec.get(row)
+            project, number, issue_id = spec.get(row)[:3]
             return ("#id", issue_id) if lit[0] == "#id" else (project, number)
 
+        def is_key(row: Any, lit: tuple[str, int]) -> bool:
+            if key_of(row, lit) == lit:
+                return True
+            value = spec.get(row)
+            former = value[3] if len(value) > 3 else ()
+            return lit[0] != "#id" and any(
+                (k.rsplit("-", 1)[0].upper(), int(k.rsplit("-", 1)[1])) == lit for k in former
+            )
+
         if op in ("in", "not in"):
-            return lambda row: any(key_of(row, lit) == lit for lit in literals) == (op == "in")
+            return lambda row: any(is_key(row, lit) for lit in literals) == (op == "in")
         key_lit = literals[0]
         if op in ("=", "!="):
-            return lambda row: (key_of(row, key_lit) == key_lit) == (op == "=")
+            return lambda row: is_key(row, key_lit) == (op == "=")
         return lambda row: (
             key_of(row, key_lit)[0] == key_lit[0] and _compare(op, key_of(row, key_lit), key_lit)
         )

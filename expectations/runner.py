@@ -4,6 +4,11 @@ Suites live as JSON files beside this module (`suites/<source>__<stream>.json`),
 Validation runs on pandas DataFrames in an ephemeral context: GX's DuckDB SQL path is broken
 upstream, and a file context would add state we do not need. Timestamp columns listed in the
 suite's meta get a parsed `<column>__utc` twin so ordering rules compare instants, not strings.
+
+Beside each suite's own rules, every batch gets the generic ones (`GENERIC_EXPECTATIONS`): a record
+the landing writer flagged in `_problem` (not an object, a key that is an object, an integer column
+that is not an integer, a timestamp the warehouse cannot cast, invalid Unicode) fails the batch, so a
+record that would break the load is quarantined with its reason instead.
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ for noisy in ("great_expectations", "great_expectations._docs_decorators"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# Checked on every batch whatever its suite says (when the batch has the column).
+GENERIC_EXPECTATIONS = [
+    {
+        "type": "expect_column_values_to_be_null",
+        "kwargs": {"column": "_problem"},
+        "meta": {"severity": "critical", "rule": "every record can be stored as the stream declares it"},
+    },
+]
+
+
 @dataclass
 class Failure:
     expectation: str
@@ -30,12 +45,15 @@ class Failure:
     severity: str
     unexpected_count: int
     example: dict[str, Any] | None
+    rule: str | None = None
 
     def describe(self) -> str:
         target = self.kwargs.get("column") or self.kwargs.get("column_list") or (
             f"{self.kwargs.get('column_A')} >= {self.kwargs.get('column_B')}"
         )
         text = f"{self.expectation} on {target}: {self.unexpected_count} bad row(s)"
+        if self.rule:
+            text += f" ({self.rule})"
         if self.example is not None:
             text += f"; example: {json.dumps(self.example, default=str)[:400]}"
         return text
@@ -122,7 +140,7 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_columns: list[str] | No
     context = _context()
     expectations = [
         {k: v for k, v in e.items() if k != "id"} for e in document["expectations"]
-    ]
+    ] + [e for e in GENERIC_EXPECTATIONS if e["kwargs"]["column"] in prepared.columns]
     suite = gx.ExpectationSuite(name=f"{suite_name}", expectations=expectations)
     try:
         context.suites.delete(suite_name)
@@ -142,7 +160,8 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_columns: list[str] | No
         definition = asset.get_batch_definition("whole")
     except (KeyError, ValueError):
         definition = asset.add_batch_definition_whole_dataframe("whole")
-    index_columns = [c for c in (id_columns or []) if c in prepared.columns]
+    # The record's key, then where it was read (page, position): names even a record without a key.
+    index_columns = [c for c in [*(id_columns or []), "_page", "_seq"] if c in prepared.columns]
     result_format: dict[str, Any] = {"result_format": "COMPLETE", "partial_unexpected_count": 3}
     if index_columns:
         result_format["unexpected_index_column_names"] = index_columns
@@ -160,6 +179,7 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_columns: list[str] | No
             severity=(item.expectation_config.meta or {}).get("severity", "critical"),
             unexpected_count=int(details.get("unexpected_count") or 0),
             example=_example(prepared, details, index_columns),
+            rule=(item.expectation_config.meta or {}).get("rule"),
         ))
     outcome = Outcome(
         suite=suite_name,

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from extractors.crashpoints import crashpoint
 from extractors.http import HttpClient
 from extractors.landing import LandingWriter, new_batch_id, read_manifest
 from extractors.pagination import OffsetCapReached, PageRequest, PaginationError
-from extractors.streams import Partition, Stream, Window
+from extractors.streams import WINDOW_END, Partition, Stream, Window
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,23 @@ class StreamResult:
     manifest: dict[str, Any]
 
 
-def _records(stream: Stream, body: Any) -> list[dict[str, Any]]:
+# Pages one partition may read in one run unless the caller says otherwise: far above any real need,
+# low enough that a server sending an endless chain of fresh `Link`s or tokens is stopped.
+DEFAULT_MAX_PAGES = 10_000
+
+
+def _records(stream: Stream, body: Any) -> list[Any]:
+    """The records of a page. A body of the wrong shape is an error; a record of the wrong shape is not:
+    it is landed and flagged, and the guard quarantines its batch naming it."""
     if body is None:
         return []
-    records = body if stream.records_key is None else body.get(stream.records_key)
+    if stream.records_key is None:
+        records = body
+    elif isinstance(body, dict):
+        records = body.get(stream.records_key)
+    else:
+        raise PaginationError(f"{stream.key}: expected an object with {stream.records_key!r}, "
+                              f"got a {type(body).__name__}")
     if not isinstance(records, list):
         raise PaginationError(
             f"{stream.key}: expected a list of records under {stream.records_key or 'the body'}, "
@@ -62,7 +76,11 @@ class _Run:
     etags_out: dict[str, str] = field(default_factory=dict)
     pages: int = 0
     not_modified: int = 0
-    children: dict[str, list[tuple[Partition, dict[str, str]]]] = field(default_factory=dict)
+    max_pages: int = DEFAULT_MAX_PAGES
+    partition_start: int = 0  # `pages` when the current partition began: its page budget counts from here
+    # child name -> (parent partition, ref, records taken from the parent or None to request them)
+    children: dict[str, list[tuple[Partition, dict[str, str], list[dict[str, Any]] | None]]] = field(
+        default_factory=dict)
 
 
 def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Window, partition: Partition,
@@ -81,6 +99,10 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
             headers=headers if first else None, context=context,
         )
         state.pages += 1
+        if state.pages - state.partition_start > state.max_pages:
+            raise PaginationError(client.redact(
+                f"{context}: more than {state.max_pages} pages in one run: stopping a runaway pagination "
+                f"(raise sources.{stream.source}.max_pages if the data is really this large)"))
         if first and stream.conditional:
             if response.status_code == 304:
                 state.etags_out[key] = state.etags_in[key]
@@ -90,9 +112,14 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
                 state.etags_out[key] = response.headers["ETag"]
         first = False
         stop = False
-        for record in _records(stream, body):
-            if not isinstance(record, dict):
-                raise PaginationError(f"{context}: a record is a {type(record).__name__}, not an object")
+        try:
+            records = _records(stream, body)
+        except PaginationError as exc:
+            raise PaginationError(client.redact(f"{context}: {exc} ({page.method} {client.url(page.path)})")) from None
+        for record in records:
+            if not isinstance(record, dict):  # landed and flagged: the guard names it and quarantines the batch
+                state.writer.add(record, partition, state.pages)
+                continue
             if stream.stop_when is not None and stream.stop_when(record, window):
                 stop = True
                 break
@@ -100,10 +127,17 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
             for child in child_streams:
                 ref = child.parent_ref(record) if child.parent_ref else {}
                 if ref is not None:
-                    state.children.setdefault(child.name, []).append((partition, ref))
+                    inline = child.from_parent(record) if child.from_parent else None
+                    state.children.setdefault(child.name, []).append((partition, ref, inline))
+        crashpoint("extract.page")
         if stop:
             return
-        page = paginator.next(page, body, response)
+        try:
+            page = paginator.next(page, body, response)
+        except OffsetCapReached:
+            raise
+        except PaginationError as exc:
+            raise PaginationError(client.redact(f"{context}: {exc}")) from None
 
 
 def extract_streams(
@@ -115,27 +149,32 @@ def extract_streams(
     etags: dict[str, dict[str, str]] | None = None,
     run_id: str = "",
     progress: ProgressHook | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> list[StreamResult]:
     """Extract `streams` of one source, parents before their children, each into a new landing batch.
 
     `windows[stream][partition]` is the window to read. A child stream is read for the parent
-    records landed by this same call. Requests that would pass an offset cap are split with the
+    records landed by this same call, once per distinct ref (a parent record seen twice, e.g. updated
+    while we paged, counts once: its last version); records a child takes from the parent record land
+    without a request, on page 0. Requests that would pass an offset cap are split with the
     stream's `split` and re-read; the duplicates this lands are harmless because the loader keeps
-    one row per primary key.
+    one row per primary key. A partition that reads more than `max_pages` pages is stopped as a
+    runaway (a server whose pagination never ends).
     """
     ordered = sorted(streams, key=lambda s: s.parent is not None)
-    pending_children: dict[str, list[tuple[Partition, dict[str, str]]]] = {}
+    pending_children: dict[str, list[tuple[Partition, dict[str, str], list[dict[str, Any]] | None]]] = {}
     results = []
     for stream in ordered:
         children = [s for s in streams if s.parent == stream.name]
         if stream.parent is None:
-            work = [(p, windows[stream.name][p.id]) for p in stream.partitions]
+            work = [(p, windows[stream.name][p.id], None) for p in stream.partitions]
         else:
-            refs = pending_children.get(stream.name, [])
-            work = [(Partition(p.id, {**p.values, **ref}), windows[stream.name].get(p.id, _any(windows[stream.name])))
-                    for p, ref in refs]
+            distinct = {(p.id, tuple(sorted(ref.items()))): (p, ref, inline)
+                        for p, ref, inline in pending_children.get(stream.name, [])}
+            work = [(Partition(p.id, {**p.values, **ref}), windows[stream.name].get(p.id, _any(windows[stream.name])),
+                     inline) for p, ref, inline in distinct.values()]
         result, state = _extract_one(client, stream, work, children, landing_root,
-                                     (etags or {}).get(stream.name, {}), run_id, progress)
+                                     (etags or {}).get(stream.name, {}), run_id, progress, max_pages)
         for name, refs in state.children.items():
             pending_children.setdefault(name, []).extend(refs)
         results.append(result)
@@ -146,15 +185,21 @@ def _any(windows: dict[str, Window]) -> Window:
     return next(iter(windows.values()))
 
 
-def _extract_one(client, stream, work, children, landing_root, etags_in, run_id, progress):
+def _extract_one(client, stream, work, children, landing_root, etags_in, run_id, progress,
+                 max_pages=DEFAULT_MAX_PAGES):
     started = time.monotonic()
     before = client.stats.requests
-    state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in)
+    state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in,
+                 max_pages=max_pages)
     partitions_meta: dict[str, dict[str, Any]] = {}
     try:
-        for partition, window in work:
-            queue = list(stream.requests(partition, window))
-            pages_before = state.pages
+        for partition, window, inline in work:
+            partition = Partition(partition.id, {**partition.values, WINDOW_END: window.end.isoformat()})
+            pages_before = state.partition_start = state.pages
+            if inline is not None:
+                for record in inline:
+                    state.writer.add(record, partition, 0)
+            queue = [] if inline is not None else list(stream.requests(partition, window))
             while queue:
                 request = queue.pop(0)
                 try:

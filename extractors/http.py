@@ -8,14 +8,17 @@ means a fix to retry behaviour reaches all three sources at once.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import logging
 import random
+import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -37,8 +40,21 @@ class PermissionDenied(ExtractError):
         self.body = body
 
 
+# `scheme://user:password@host`: credentials a server (or a Link header) put into a URL.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@'\"<>]*(?::[^/\s@'\"<>]*)?@")
+# Query parameters that carry secrets in the wild (signed URLs, OAuth, API keys).
+_SECRET_PARAMS = re.compile(
+    r"(?i)([?&;](?:access_token|refresh_token|token|api_key|apikey|api-key|key|client_secret|password|secret"
+    r"|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#\s'\"<>]+"
+)
+
+
 class Redactor:
-    """Replaces every configured secret with *** in text that may reach logs or exceptions."""
+    """Replaces every configured secret with *** in text that may reach logs or exceptions.
+
+    Besides the configured secrets it masks what no configuration can list: credentials embedded in a
+    URL (`https://user:pass@host`) and secret-looking query parameters (`?access_token=…`).
+    """
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
@@ -46,7 +62,8 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        text = _URL_CREDENTIALS.sub(r"\1***@", text)
+        return _SECRET_PARAMS.sub(r"\1***", text)
 
 
 @dataclass
@@ -82,6 +99,30 @@ class RetryPolicy:
     default_rate_limit_wait_s: float = 60.0
 
 
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_READ_TIMEOUT_S = 60.0
+
+
+def client_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`HttpClient` keyword arguments a source's settings may tune (today: the read timeout)."""
+    read = float(settings.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
+    return {"timeout": (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)}
+
+
+_PORTS = {"http": 80, "https": 443}
+
+
+class _RedactUrls(logging.Filter):
+    """urllib3 logs request lines at DEBUG: mask credentials and secret parameters in their URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = Redactor()(record.getMessage()), ()
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactUrls())
+
+
 class HttpClient:
     """A `requests.Session` bound to one base URL and one credential."""
 
@@ -92,7 +133,7 @@ class HttpClient:
         auth: requests.auth.AuthBase | None = None,
         headers: dict[str, str] | None = None,
         secrets: Iterable[str] = (),
-        timeout: tuple[float, float] = (5.0, 60.0),
+        timeout: tuple[float, float] = (DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S),
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -103,6 +144,11 @@ class HttpClient:
         self.session.auth = auth
         self.session.headers.update({"User-Agent": "opskpi/0.1 (+https://github.com/opskpi)"})
         self.session.headers.update(headers or {})
+        secrets = list(secrets)
+        if isinstance(auth, requests.auth.HTTPBasicAuth):
+            # The header value is the base64 of user:token: an echo of it leaks the token as surely.
+            pair = f"{auth.username}:{auth.password}".encode()
+            secrets += [str(auth.password), base64.b64encode(pair).decode()]
         self.redact = Redactor(secrets)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -111,10 +157,32 @@ class HttpClient:
         self._clock = clock
         self._rng = rng or random.Random()
 
+    @staticmethod
+    def options(settings: Mapping[str, Any]) -> dict[str, Any]:
+        """What a source's settings tune in its client: `HttpClient(..., **HttpClient.options(settings))`."""
+        return client_options(settings)
+
     def url(self, path_or_url: str) -> str:
-        if path_or_url.startswith(("http://", "https://")):
-            return path_or_url
-        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+        """An absolute URL for a path, or an absolute URL the server gave (a `Link`) checked first.
+
+        The session sends our credentials with every request, so a URL from a response may only point
+        at the configured API origin; credentials embedded in it are dropped (requests would otherwise
+        send them instead of ours).
+        """
+        if not path_or_url.startswith(("http://", "https://")):
+            return f"{self.base_url}/{path_or_url.lstrip('/')}"
+        given, base = urlsplit(path_or_url), urlsplit(self.base_url)
+        try:
+            same = (given.scheme, given.hostname, given.port or _PORTS.get(given.scheme)) == (
+                base.scheme, base.hostname, base.port or _PORTS.get(base.scheme))
+        except ValueError:  # a port that is not a number
+            same = False
+        if not same:
+            raise ExtractError(self.redact(
+                f"refusing to follow {path_or_url[:300]}: it is not on the configured API "
+                f"{base.scheme}://{base.netloc}, and the request would carry our credentials there"))
+        netloc = given.hostname + (f":{given.port}" if given.port else "")
+        return urlunsplit((given.scheme, netloc, given.path, given.query, given.fragment))
 
     def request_json(
         self,
@@ -131,11 +199,25 @@ class HttpClient:
         A 2xx whose body is not JSON (a truncated body, an HTML error page from a proxy) is retried
         like a 5xx: it is a transport problem, not data. Returns (None, response) for 304 and 204.
         """
-        url = self.url(path_or_url)
+        try:
+            url = self.url(path_or_url)
+        except ExtractError as exc:
+            raise ExtractError(f"{context}: {exc}" if context else str(exc)) from None
         attempt = 0
+        unsignalled_limits = 0
         while True:
             attempt += 1
-            problem, wait_s, response = self._attempt(method, url, params, json_body, headers)
+            try:
+                problem, wait_s, response = self._attempt(method, url, params, json_body, headers)
+            except PermissionDenied as exc:  # not worth retrying: name the stream it failed for
+                raise PermissionDenied(self.redact(f"{context}: {exc}" if context else str(exc)),
+                                       exc.status, exc.body) from None
+            except ExtractError as exc:
+                raise ExtractError(self.redact(f"{context}: {exc}" if context else str(exc))) from None
+            if wait_s is not None and response is not None and self._unsignalled_limit(response):
+                # A secondary limit that names no wait: at least a minute, doubling on each repeat (GitHub).
+                unsignalled_limits += 1
+                wait_s = self.retry.default_rate_limit_wait_s * 2 ** (unsignalled_limits - 1)
             if problem is None and response is not None:
                 if response.status_code in (204, 304):
                     return None, response
@@ -207,21 +289,31 @@ class HttpClient:
                 parsed = email.utils.parsedate_to_datetime(retry_after)
                 if parsed is not None:
                     return max(0.0, parsed.timestamp() - self._clock())
-        if h.get("x-ratelimit-remaining") == "0" and h.get("x-ratelimit-reset"):
+        if h.get("x-ratelimit-remaining") == "0":
             try:
-                return max(1.0, float(h["x-ratelimit-reset"]) - self._clock())
+                return max(1.0, float(h.get("x-ratelimit-reset") or "") - self._clock())
             except ValueError:
-                pass
+                return self.retry.default_rate_limit_wait_s  # out of quota, reset unknown
         if h.get("ratelimit-reset"):  # PagerDuty: seconds until the window resets
             try:
                 return max(0.0, float(h["ratelimit-reset"]))
             except ValueError:
                 pass
-        if response.status_code == 403:
-            try:
-                message = str(json.loads(response.text).get("message", ""))
-            except (ValueError, AttributeError):
-                message = ""
-            if "rate limit" in message.lower():
-                return self.retry.default_rate_limit_wait_s
+        if self._unsignalled_limit(response):
+            return self.retry.default_rate_limit_wait_s
         return None
+
+    @staticmethod
+    def _unsignalled_limit(response: requests.Response) -> bool:
+        """A 403/429 whose message speaks of a rate limit but whose headers name no wait (GitHub's secondary
+        limits): wait at least a minute, then back off exponentially, as GitHub asks."""
+        if response.status_code not in (403, 429):
+            return False
+        h = response.headers
+        if h.get("Retry-After") or h.get("x-ratelimit-remaining") == "0" or h.get("ratelimit-reset"):
+            return False
+        try:
+            message = str(json.loads(response.text).get("message", ""))
+        except (ValueError, AttributeError):
+            return False
+        return "rate limit" in message.lower()

@@ -3,14 +3,27 @@
 A batch is written under `<batch>.partial/` and renamed into place only after its manifest is on
 disk, so a reader that sees `<batch>/_manifest.json` sees a complete batch. Records are flushed to a
 new part every `rows_per_part` rows, so memory stays flat however long the stream is.
+
+A `.partial` directory left by a crashed writer is never read (`complete_batches` skips it) and is
+removed by `sweep_partials` once the process that wrote it is gone.
+
+Every record lands, whatever its shape. One the warehouse could not store as declared (not an object,
+an object where a key or timestamp belongs, an integer column that is not an integer, a timestamp the
+warehouse cannot cast, text that is not valid Unicode) lands with the reason in `_problem`, and the
+guard quarantines its batch naming the record and the rule, instead of the load failing later.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
+import re
 import secrets
 import shutil
+import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +31,59 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extractors.streams import Partition, Stream, parse_timestamp
+from extractors.crashpoints import crashpoint
+from extractors.streams import Column, Partition, Stream, parse_timestamp
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
+PARTIAL = ".partial"
+OWNER = "_owner.json"
+PROBLEM = "_problem"
+# A partial directory whose owner cannot be identified is removed once it is this old.
+STALE_PARTIAL_S = 24 * 3600
+# What the warehouse casts without loss: BIGINT, and ISO-8601 instants with an explicit offset.
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def value_problem(column: Column, node: Any) -> str | None:
+    """Why a typed column's raw value cannot be stored as declared, or None when it can (or is absent)."""
+    if node is None:
+        return None
+    if isinstance(node, (dict, list)):
+        return f"{column.name} is {'an object' if isinstance(node, dict) else 'a list'}, not a {column.kind}"
+    if column.kind == "integer":
+        text = "true" if node is True else "false" if node is False else str(node)
+        if isinstance(node, bool) or not _INTEGER.match(text):
+            return f"{column.name}: {text[:80]!r} is not an integer"
+    if column.kind == "timestamp":
+        text = str(node)
+        if not _ISO_INSTANT.match(text):
+            return f"{column.name}: {text[:80]!r} is not an ISO-8601 timestamp with a UTC offset"
+        try:
+            parse_timestamp(text).astimezone(UTC)
+        except (ValueError, OverflowError):
+            return f"{column.name}: {text[:80]!r} is not a valid instant"
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone UTF-16 surrogate, e.g. from a JSON "\ud800" escape
+        return False
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def new_batch_id(now: datetime | None = None) -> str:
@@ -44,32 +107,58 @@ class LandingWriter:
         self.stream = stream
         self.batch_id = batch_id
         self.final_dir = batch_dir(landing_root, stream, batch_id)
-        self.dir = self.final_dir.with_name(batch_id + ".partial")
+        self.dir = self.final_dir.with_name(batch_id + PARTIAL)
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
+        # Who writes here: `sweep_partials` removes the directory once that process is gone.
+        (self.dir / OWNER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
         self.rows_per_part = rows_per_part
         self.schema = pa.schema(
             [pa.field(c.name, pa.string()) for c in stream.columns]
             + [pa.field("_partition", pa.string()), pa.field("_page", pa.int64()), pa.field("_seq", pa.int64())]
-            + [pa.field("record", pa.string())]
+            + [pa.field("record", pa.string()), pa.field(PROBLEM, pa.string())]
         )
         self._buffer: dict[str, list[Any]] = {f.name: [] for f in self.schema}
         self._seq = 0
         self.files: list[str] = []
         self.partitions: dict[str, dict[str, Any]] = {}
 
-    def add(self, record: dict[str, Any], partition: Partition, page: int = 0) -> None:
+    def add(self, record: Any, partition: Partition, page: int = 0) -> None:
+        problems = []
+        if not isinstance(record, dict):
+            problems.append(f"the record is {'a list' if isinstance(record, list) else type(record).__name__}, "
+                            "not an object")
         for column in self.stream.columns:
-            self._buffer[column.name].append(column.value(record, partition.values))
+            if isinstance(record, dict):
+                if column.partition_key is None:
+                    problem = value_problem(column, column.raw(record))
+                    if problem:
+                        problems.append(problem)
+                value = column.value(record, partition.values)
+            else:
+                value = partition.values.get(column.partition_key) if column.partition_key else None
+            if value is not None and not _utf8(value):
+                problems.append(f"{column.name} is not valid Unicode")
+                value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+            self._buffer[column.name].append(value)
+        try:
+            text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # NaN or Infinity: not JSON, whatever Python's parser let through
+            problems.append("the record holds NaN or Infinity, which JSON does not allow")
+            text = json.dumps(_finite(record), ensure_ascii=False, separators=(",", ":"))
+        if not _utf8(text):
+            problems.append("the record holds text that is not valid Unicode (a lone surrogate)")
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
         self._buffer["_partition"].append(partition.id)
         self._buffer["_page"].append(page)
         self._buffer["_seq"].append(self._seq)
-        self._buffer["record"].append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        self._buffer["record"].append(text)
+        self._buffer[PROBLEM].append("; ".join(problems) or None)
         self._seq += 1
         stats = self.partitions.setdefault(partition.id, {"rows": 0, "max_cursor": None})
         stats["rows"] += 1
-        if self.stream.cursor:
+        if self.stream.cursor and not problems:
             self._track_cursor(stats, self._buffer[self.stream.cursor][-1])
         if len(self._buffer["_seq"]) >= self.rows_per_part:
             self._flush()
@@ -84,7 +173,7 @@ class LandingWriter:
         if self.stream.column(self.stream.cursor).kind == "timestamp":
             try:
                 value = parse_timestamp(value).astimezone(UTC).isoformat()
-            except ValueError:
+            except (ValueError, OverflowError):
                 return  # the guard reports unparseable timestamps; they never move a watermark
         if stats["max_cursor"] is None or value > stats["max_cursor"]:
             stats["max_cursor"] = value
@@ -121,7 +210,9 @@ class LandingWriter:
             "written_at": datetime.now(UTC).isoformat(),
         }
         write_json_atomic(self.dir / MANIFEST, manifest)
+        crashpoint("landing.before_rename")
         os.replace(self.dir, self.final_dir)
+        (self.final_dir / OWNER).unlink(missing_ok=True)
         return self.final_dir
 
     def abort(self) -> None:
@@ -132,9 +223,50 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return json.loads((directory / MANIFEST).read_text())
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def complete_batches(landing_root: Path, source: str, stream: str) -> list[Path]:
-    """Batches whose manifest exists, oldest first. Partial directories are ignored."""
+    """Batches whose manifest exists, oldest first. Partial directories are ignored, even one a crash
+    left with its manifest already written (the rename is what publishes a batch)."""
     root = landing_root / source / stream
     if not root.exists():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and not p.name.endswith(PARTIAL) and (p / MANIFEST).exists())
+
+
+def sweep_partials(landing_root: Path, now: float | None = None) -> list[Path]:
+    """Remove `.partial` batch directories whose writer is gone (crashed or killed); returns them.
+
+    A directory whose owner process still runs on this host is left alone (a parallel extract is
+    writing it). Without a readable owner it is removed once older than a day.
+    """
+    removed: list[Path] = []
+    if not landing_root.exists():
+        return removed
+    now = time.time() if now is None else now
+    host = socket.gethostname()
+    for partial in landing_root.glob(f"*/*/*{PARTIAL}"):
+        if not partial.is_dir():
+            continue
+        try:
+            owner = json.loads((partial / OWNER).read_text())
+            stale = owner.get("host") == host and not _pid_alive(int(owner["pid"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                stale = now - partial.stat().st_mtime > STALE_PARTIAL_S
+            except FileNotFoundError:
+                continue
+        if stale:
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+            log.warning("removed the unfinished landing batch %s left by a crashed run", partial)
+    return removed

@@ -16,6 +16,10 @@ from extractors.pagination import PageRequest, Paginator
 
 ColumnKind = Literal["string", "integer", "timestamp"]
 
+# The end of the window a record was read in (ISO-8601 UTC), offered to columns as a partition value:
+# `Column("read_at", kind="timestamp", partition_key=WINDOW_END)` stamps snapshot-like streams with their read.
+WINDOW_END = "_window_end"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -26,14 +30,19 @@ class Column:
     kind: ColumnKind = "string"
     partition_key: str | None = None
 
-    def value(self, record: dict[str, Any], partition: dict[str, str]) -> str | None:
-        if self.partition_key is not None:
-            return partition.get(self.partition_key)
+    def raw(self, record: dict[str, Any]) -> Any:
+        """The value at `path` as the API sent it (None when absent)."""
         node: Any = record
         for part in (self.path or self.name).split("."):
             if not isinstance(node, dict):
                 return None
             node = node.get(part)
+        return node
+
+    def value(self, record: dict[str, Any], partition: dict[str, str]) -> str | None:
+        if self.partition_key is not None:
+            return partition.get(self.partition_key)
+        node = self.raw(record)
         if node is None or isinstance(node, (dict, list)):
             return None if node is None else str(node)
         if isinstance(node, bool):
@@ -81,6 +90,10 @@ class Stream:
     # `requests` see as partition values and its columns can pick with `partition_key`.
     parent: str | None = None
     parent_ref: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
+    # A child may take its records straight from the parent record when the parent carries them complete
+    # (an embedded list that was not cut): `from_parent` returns those records and no request is sent;
+    # None means "not complete here", and the child's `requests` are read as usual.
+    from_parent: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None
     # Send If-None-Match with the ETag kept from the last run for the first page of each request;
     # a 304 means that walk has nothing new (GitHub does not count 304s against the rate limit).
     conditional: bool = False

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from opskpi.config import ConfigError, load_config
+from opskpi.warehouse import WarehouseBusy, run_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POOLS = {
@@ -61,6 +62,11 @@ def prepare_airflow(airflow_home: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.check_secrets()
+    with run_lock(config.data_dir):  # a second run on the same data refuses here, before any request
+        return _run_dag(config, args)
+
+
+def _run_dag(config, args: argparse.Namespace) -> int:
     run_date = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date()
     airflow_home = config.data_dir / "airflow"
     os.environ.update(airflow_env(airflow_home, Path(args.config).resolve()))
@@ -143,6 +149,27 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Regenerate a day's report from marts.kpi_daily_snapshot (and that day's pipeline_health_daily rows)."""
+    from opskpi.report import ReportDataError, generate_report
+    from opskpi.warehouse import Warehouse
+
+    config = load_config(args.config)
+    run_date = date.fromisoformat(args.date)
+    out = config.published_dir / "report"
+    try:
+        if args.source == "warehouse":
+            with Warehouse(config.warehouse_path).lock():
+                result = generate_report(config.warehouse_path, out, run_date, config.report.title)
+        else:
+            result = generate_report(config.published_dir / "opskpi.duckdb", out, run_date, config.report.title)
+    except ReportDataError as exc:
+        print(f"no report: {exc}", file=sys.stderr)
+        return 1
+    print(f"report for {run_date}: {result['dir']}/index.html ({result['kpis']} KPI values, run {result['run_id']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opskpi", description="Operational KPI warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     replay_p.add_argument("--config", required=True, help="YAML config, e.g. config/demo.yml")
     replay_p.add_argument("--batch", required=True, help="the batch directory under <data_dir>/quarantine/")
     replay_p.add_argument("--publish", action="store_true", help="then rebuild the marts and publish them")
+    report_p = sub.add_parser("report", help="write a day's KPI report from the snapshot table (no delivery)")
+    report_p.add_argument("--config", required=True, help="YAML config, e.g. config/demo.yml")
+    report_p.add_argument("--date", required=True, help="reporting day YYYY-MM-DD")
+    report_p.add_argument("--from", dest="source", choices=("published", "warehouse"), default="published",
+                          help="read the published marts (default) or the live warehouse (waits for its lock)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -170,9 +202,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "replay":
             return replay(args)
+        if args.command == "report":
+            return report(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"busy: {exc}", file=sys.stderr)
+        return 3
     return 1
 
 

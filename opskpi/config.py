@@ -54,8 +54,15 @@ def _interpolate(value: Any, key: str) -> Any:
 
 
 def _check_url(value: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a URL string, found {type(value).__name__}")
     parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    try:
+        port_ok = parsed.port is None or 0 < parsed.port
+    except ValueError:  # a port that is not a number or above 65535
+        port_ok = False
+    if (parsed.scheme not in ("http", "https") or not parsed.hostname or not port_ok
+            or any(c.isspace() or ord(c) < 32 for c in value) or parsed.query or parsed.fragment):
         raise ConfigError(f"{key}: {value!r} is not an http(s) URL; write e.g. https://acme.atlassian.net")
     if parsed.username or parsed.password:
         raise ConfigError(f"{key}: the URL carries credentials; put the token in the variable named by token_env")
@@ -89,6 +96,18 @@ def _secret(env_name: str, key: str) -> str:
     return value
 
 
+def _check_transport(source: Any, key: str) -> None:
+    """The settings every source shares: how long to wait for an answer, how many pages to allow."""
+    if parse_duration(source.read_timeout, f"{key}.read_timeout") < 1:
+        raise ConfigError(f"{key}.read_timeout: must be at least 1s, e.g. '30s'")
+    if not isinstance(source.max_pages, int) or isinstance(source.max_pages, bool) or source.max_pages < 1:
+        raise ConfigError(f"{key}.max_pages: {source.max_pages!r} must be a positive whole number, e.g. 10000")
+
+
+def _transport_settings(source: Any) -> dict[str, Any]:
+    return {"read_timeout_s": parse_duration(source.read_timeout, "read_timeout"), "max_pages": source.max_pages}
+
+
 @dataclass
 class JiraConfig:
     base_url: str = ""
@@ -98,17 +117,28 @@ class JiraConfig:
     lookback: str = "1h"
     page_size: int = 100
     enabled: bool = True
+    # Longest silence tolerated while waiting for an answer (a stalled request is retried).
+    read_timeout: str = "60s"
+    # Pages read per partition in one run before the walk is stopped as a runaway.
+    max_pages: int = 10_000
+    # Re-list every issue id (deleted issues never show up in an `updated` query) when the last
+    # reconciliation is at least this old; '0d' = every run.
+    reconcile_every: str = "7d"
 
     def validate(self, key: str) -> None:
         self.base_url = _check_url(self.base_url, f"{key}.base_url")
+        _check_transport(self, key)
         if not self.email:
             raise ConfigError(f"{key}.email: required (the Atlassian account that owns the API token)")
         if not self.projects or not all(isinstance(p, str) and p for p in self.projects):
             raise ConfigError(f"{key}.projects: list at least one Jira project key, e.g. [OPS]")
         parse_duration(self.lookback, f"{key}.lookback")
+        parse_duration(self.reconcile_every, f"{key}.reconcile_every")
 
     def settings(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "email": self.email, "projects": self.projects, "page_size": self.page_size}
+        return {**_transport_settings(self),
+                "base_url": self.base_url, "email": self.email, "projects": self.projects, "page_size": self.page_size,
+                "reconcile_every_s": parse_duration(self.reconcile_every, "sources.jira.reconcile_every")}
 
 
 @dataclass
@@ -118,15 +148,20 @@ class PagerDutyConfig:
     lookback: str = "30d"
     page_size: int = 100
     enabled: bool = True
+    # Longest silence tolerated while waiting for an answer (a stalled request is retried).
+    read_timeout: str = "60s"
+    # Pages read per partition in one run before the walk is stopped as a runaway.
+    max_pages: int = 10_000
 
     def validate(self, key: str) -> None:
         self.base_url = _check_url(self.base_url, f"{key}.base_url")
+        _check_transport(self, key)
         parse_duration(self.lookback, f"{key}.lookback")
         if not 1 <= self.page_size <= 100:
             raise ConfigError(f"{key}.page_size: {self.page_size} is outside PagerDuty's 1..100")
 
     def settings(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "page_size": self.page_size}
+        return {**_transport_settings(self), "base_url": self.base_url, "page_size": self.page_size}
 
 
 @dataclass
@@ -137,20 +172,41 @@ class GitHubConfig:
     lookback: str = "1d"
     page_size: int = 100
     enabled: bool = True
+    # Longest silence tolerated while waiting for an answer (a stalled request is retried).
+    read_timeout: str = "60s"
+    # Pages read per partition in one run before the walk is stopped as a runaway.
+    max_pages: int = 10_000
+    # Deployments (with their statuses) and releases created this recently are re-read every run:
+    # statuses arrive after the deployment, drafts are published after they are created.
+    deployments_lookback: str = "3d"
+    # Workflow runs created this recently are re-read every run (re-runs change them for ~30 days).
+    workflow_runs_lookback: str = "30d"
+    # Extract only these deployment environments (exact names, one filtered walk each); [] = all.
+    deployment_environments: list[str] = field(default_factory=list)
 
     def validate(self, key: str) -> None:
         self.base_url = _check_url(self.base_url, f"{key}.base_url")
+        _check_transport(self, key)
         if not self.repos:
             raise ConfigError(f"{key}.repos: list at least one repository as owner/name")
         for i, repo in enumerate(self.repos):
             if not isinstance(repo, str) or repo.count("/") != 1 or repo.startswith("/") or repo.endswith("/"):
                 raise ConfigError(f"{key}.repos[{i}]: {repo!r} is not of the form owner/name")
         parse_duration(self.lookback, f"{key}.lookback")
+        parse_duration(self.deployments_lookback, f"{key}.deployments_lookback")
+        parse_duration(self.workflow_runs_lookback, f"{key}.workflow_runs_lookback")
+        if not isinstance(self.deployment_environments, list) or not all(
+                isinstance(e, str) and e for e in self.deployment_environments):
+            raise ConfigError(f"{key}.deployment_environments: a list of environment names, e.g. [production]")
         if not 1 <= self.page_size <= 100:
             raise ConfigError(f"{key}.page_size: {self.page_size} is outside GitHub's 1..100")
 
     def settings(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "repos": self.repos, "page_size": self.page_size}
+        return {**_transport_settings(self),
+                "base_url": self.base_url, "repos": self.repos, "page_size": self.page_size,
+                "deployments_lookback_s": parse_duration(self.deployments_lookback, "deployments_lookback"),
+                "workflow_runs_lookback_s": parse_duration(self.workflow_runs_lookback, "workflow_runs_lookback"),
+                "deployment_environments": list(self.deployment_environments)}
 
 
 SOURCE_TYPES = {"jira": JiraConfig, "pagerduty": PagerDutyConfig, "github": GitHubConfig}
@@ -194,12 +250,18 @@ class DoraConfig:
     repo_services: dict[str, list[str]] = field(default_factory=dict)
     # repo -> team; repos not listed land in team "unassigned".
     repo_teams: dict[str, str] = field(default_factory=dict)
+    # repo -> workflow (name or file): its successful runs on the default branch are the repo's
+    # deployments instead of GitHub deployments.
+    deploy_workflows: dict[str, str] = field(default_factory=dict)
 
     def validate(self, key: str) -> None:
         parse_duration(self.attribution_window, f"{key}.attribution_window")
         for repo, services in self.repo_services.items():
             if not isinstance(services, list):
                 raise ConfigError(f"{key}.repo_services.{repo}: expected a list of PagerDuty service ids")
+        for repo, workflow in self.deploy_workflows.items():
+            if not isinstance(workflow, str) or not workflow:
+                raise ConfigError(f"{key}.deploy_workflows.{repo}: expected a workflow name or file, e.g. deploy.yml")
 
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -239,6 +301,37 @@ class ReportingConfig:
 
 
 @dataclass
+class ReportConfig:
+    """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
+
+    title: str = "Ops KPI report"
+    # Slack-compatible incoming webhook: the variable holding its URL (the URL is a secret). Unset = no post.
+    slack_webhook_env: str | None = None
+    # E-mail: sent when email_to lists someone.
+    email_to: list[str] = field(default_factory=list)
+    email_from: str = "opskpi@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+
+    def validate(self, key: str) -> None:
+        if not isinstance(self.title, str) or not self.title.strip():
+            raise ConfigError(f"{key}.title: give the report a title, e.g. 'Ops KPI report'")
+        if not isinstance(self.email_to, list) or not all(isinstance(a, str) and "@" in a for a in self.email_to):
+            raise ConfigError(f"{key}.email_to: {self.email_to!r} must be a list of e-mail addresses")
+        if self.email_to and "@" not in str(self.email_from):
+            raise ConfigError(f"{key}.email_from: {self.email_from!r} is not an e-mail address")
+        if not isinstance(self.smtp_port, int) or not 0 < self.smtp_port < 65536:
+            raise ConfigError(f"{key}.smtp_port: {self.smtp_port!r} is not a TCP port, e.g. 587")
+        for name in ("slack_webhook_env", "smtp_password_env"):
+            value = getattr(self, name)
+            if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(value)):
+                raise ConfigError(f"{key}.{name}: {value!r} must be the name of an environment variable, not a value")
+
+
+@dataclass
 class Config:
     data_dir: Path
     history_days: int
@@ -250,6 +343,7 @@ class Config:
     dora: DoraConfig = field(default_factory=DoraConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     jira_flow: JiraFlowConfig = field(default_factory=JiraFlowConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     path: Path | None = None
 
     @property
@@ -289,7 +383,7 @@ class Config:
 
 
 TOP_LEVEL = {"data_dir", "history_days", "reporting", "sources", "services", "availability", "incidents", "dora",
-             "security", "jira_flow"}
+             "security", "jira_flow", "report"}
 
 
 def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
@@ -328,6 +422,7 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
         dora=_build(DoraConfig, raw.get("dora"), "dora"),
         security=_build(SecurityConfig, raw.get("security"), "security"),
         jira_flow=_build(JiraFlowConfig, raw.get("jira_flow"), "jira_flow"),
+        report=_build(ReportConfig, raw.get("report"), "report"),
         path=path,
     )
 

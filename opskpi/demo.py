@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"published DuckDB: {published}")
     print(f"published Parquet: {config.published_dir / 'parquet'}/")
+    print(f"nightly report: {config.published_dir / 'report' / 'latest' / 'index.html'}")
     for line in headline(published, run_date):
         print(line)
     print("HTTP requests this run, per stream (from the landing manifests):")

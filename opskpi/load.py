@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from extractors.landing import complete_batches, read_manifest
+from extractors.crashpoints import crashpoint
+from extractors.landing import complete_batches, read_manifest, write_json_atomic
 from extractors.streams import parse_timestamp
 from opskpi.warehouse import quote_ident
 
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "timestamp": "TIMESTAMPTZ"}
 VALIDATION_FILE = "_validation.json"
+LOAD_ERROR_FILE = "_load_error.json"
+# What DuckDB raises when a value cannot be stored as declared: the batch, not the warehouse, is at fault.
+DATA_ERRORS = (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)
 
 META_DDL = [
     "CREATE SCHEMA IF NOT EXISTS raw",
@@ -168,9 +173,15 @@ def is_validated(batch: Path) -> bool:
 
 
 def load_pending(
-    con: duckdb.DuckDBPyConnection, landing_root: Path, streams: list[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection, landing_root: Path, streams: list[tuple[str, str]],
+    quarantine_root: Path | None = None, rejected: list[str] | None = None,
 ) -> list[LoadResult]:
-    """Load every validated batch of `streams` not loaded yet, oldest first, one transaction each."""
+    """Load every validated batch of `streams` not loaded yet, oldest first, one transaction each.
+
+    With `quarantine_root`, a batch the warehouse refuses for its data (a value that does not cast)
+    is rolled back, moved there with `_load_error.json` and named in `rejected`, and loading goes on:
+    one bad batch never blocks every later load. Other errors roll back and propagate.
+    """
     ensure_meta(con)
     done = loaded_batch_ids(con)
     results = []
@@ -193,10 +204,26 @@ def load_pending(
                     [manifest["batch_id"], source, stream, manifest.get("run_id", ""), result.rows_landed,
                      result.rows_changed, manifest.get("pages", 0), manifest.get("requests", 0), json.dumps(manifest)],
                 )
+                crashpoint("load.merged")
                 con.execute("COMMIT")
+            except DATA_ERRORS as exc:
+                con.execute("ROLLBACK")
+                if quarantine_root is None:
+                    raise
+                target = quarantine_root / source / stream / batch.name
+                write_json_atomic(batch / LOAD_ERROR_FILE, {"batch_id": batch.name, "error": str(exc)[:2000]})
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(batch), str(target))
+                message = (f"source {source}, stream {stream} ({source}__{stream}): batch {batch.name} "
+                           f"refused by the warehouse and quarantined to {target}: {str(exc).splitlines()[0][:400]}")
+                log.error(message)
+                if rejected is not None:
+                    rejected.append(message)
+                continue
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            crashpoint("load.committed")
             results.append(result)
     return results
 

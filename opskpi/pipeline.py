@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 
+from extractors.crashpoints import crashpoint
 from extractors.engine import extract_streams
-from extractors.landing import complete_batches, read_manifest, write_json_atomic
+from extractors.landing import complete_batches, read_manifest, sweep_partials, write_json_atomic
 from extractors.sources import build_source
 from extractors.streams import Window, parse_timestamp
 from opskpi.config import Config, parse_duration
@@ -80,8 +81,10 @@ class RunContext:
             "dora_attribution_window_s": parse_duration(config.dora.attribution_window, "dora.attribution_window"),
             "dora_hotfix_labels": config.dora.hotfix_labels,
             "dora_benchmark_year": config.dora.benchmark_year,
+            "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,
             "jira_bug_issue_types": config.jira_flow.bug_issue_types,
+            "run_id": self.run_id,
         }
 
 
@@ -128,9 +131,11 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
         marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
         etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
     windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+    sweep_partials(config.landing_dir)  # unfinished batches of crashed runs
     results = extract_streams(source.client(), streams, windows, config.landing_dir,
                               etags=etags, run_id=ctx.run_id,
-                              progress=lambda p: log.info("progress %s", json.dumps(p)))
+                              progress=lambda p: log.info("progress %s", json.dumps(p)),
+                              max_pages=config.sources[source_name].max_pages)
     summary = {}
     for result in results:
         summary[result.stream] = {"rows": result.rows, "pages": result.pages, "requests": result.requests,
@@ -159,22 +164,27 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     records = []
     for _, stream_name in _stream_names(config, [source_name]):
         for batch in complete_batches(config.landing_dir, source_name, stream_name):
-            if batch.name in loaded or (batch / VALIDATION_FILE).exists():
+            if batch.name in loaded:
+                continue
+            if (batch / VALIDATION_FILE).exists():
+                earlier = json.loads((batch / VALIDATION_FILE).read_text())
+                if earlier.get("success") is not True:  # a crash came between the verdict and the move
+                    failures.append(_quarantine(config, source_name, stream_name, batch, "; ".join(
+                        f"{f['expectation']} on {f['kwargs'].get('column') or f['kwargs']}"
+                        for f in earlier.get("failures", []) if f.get("severity") == "critical")))
                 continue
             manifest = read_manifest(batch)
             frame = pq.read_table([str(batch / f) for f in manifest["files"]]).to_pandas()
             outcome = validate_frame(frame, f"{source_name}__{stream_name}", manifest["primary_key"])
             verdict = {**outcome.as_dict(), "batch_id": batch.name, "evaluated_at": datetime.now(UTC).isoformat()}
             write_json_atomic(batch / VALIDATION_FILE, verdict)
+            crashpoint("validate.verdict")
             records.append((batch.name, source_name, stream_name, outcome))
             summary[f"{source_name}__{stream_name}"] = {"batch": batch.name, "success": outcome.success,
                                                          "rows": len(frame)}
             if not outcome.success:
-                target = config.quarantine_dir / source_name / stream_name / batch.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(batch), str(target))
-                failures.append(f"{source_name}__{stream_name} batch {batch.name} quarantined to {target}: "
-                                + "; ".join(f.describe() for f in outcome.critical))
+                failures.append(_quarantine(config, source_name, stream_name, batch,
+                                            "; ".join(f.describe() for f in outcome.critical)))
     if records:
         with warehouse.connect() as con:
             ensure_meta(con)
@@ -188,6 +198,17 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     if failures:
         raise GuardFailure("data quality guard failed: " + " | ".join(failures))
     return summary
+
+
+def _quarantine(config: Config, source: str, stream: str, batch: Path, reasons: str) -> str:
+    """Move a failed batch out of landing (the loader never sees it again); returns the message to raise."""
+    target = config.quarantine_dir / source / stream / batch.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():  # a replayed batch that failed again: keep the newest copy
+        shutil.rmtree(target)
+    shutil.move(str(batch), str(target))
+    return (f"source {source}, stream {stream} ({source}__{stream}): batch {batch.name} quarantined to {target}: "
+            + reasons)
 
 
 def _has_meta(con) -> bool:
@@ -233,10 +254,13 @@ def load(config: Config, ctx: RunContext) -> dict[str, Any]:
         ensure_meta(con)
         for stream in declared_streams():
             ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns})
-        results = load_pending(con, config.landing_dir, _stream_names(config))
+        rejected: list[str] = []
+        results = load_pending(con, config.landing_dir, _stream_names(config), config.quarantine_dir, rejected)
         con.execute("BEGIN TRANSACTION")
         write_config_tables(con, config)
         con.execute("COMMIT")
+    if rejected:
+        raise GuardFailure("the warehouse refused batches: " + " | ".join(rejected))
     return {r.batch_id: {"table": r.table, "rows_landed": r.rows_landed, "rows_changed": r.rows_changed}
             for r in results}
 
@@ -246,19 +270,26 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def transform(config: Config, ctx: RunContext) -> dict[str, Any]:
-    """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run."""
+def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, Any]:
+    """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
+
+    `tests=False` builds the models only (`dbt run`), for replays that test once at the end.
+    """
+    # dbt needs no API token: keep them out of its environment (and so out of anything it may log).
+    tokens = {source.token_env for source in config.sources.values()}
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in tokens},
         "OPSKPI_WAREHOUSE": str(config.warehouse_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
     }
-    command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-               "--vars", json.dumps(ctx.dbt_vars(config))]
-    with _warehouse(config).lock():
-        completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    command = [dbt_executable(), "build" if tests else "run", "--project-dir", str(DBT_PROJECT),
+               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
+    with _warehouse(config).lock() as lock_fd:
+        # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
+        # so the next run waits for it instead of writing the warehouse beside it.
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=(lock_fd,))
     tail = "\n".join(completed.stdout.strip().splitlines()[-25:])
     if completed.returncode != 0:
         raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n{tail}\n{completed.stderr[-2000:]}")
@@ -268,3 +299,17 @@ def transform(config: Config, ctx: RunContext) -> dict[str, Any]:
 
 def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
     return publish_marts(_warehouse(config), config.published_dir, ctx.run_id)
+
+
+def report(config: Config, ctx: RunContext) -> dict[str, Any]:
+    """The nightly report of the run's day from the published marts (kpi_daily_snapshot): written to
+    published/report/<date>/ and latest/, then sent by webhook / e-mail when `report:` configures them."""
+    from opskpi.report import generate_report
+    from opskpi.report.deliver import deliver
+
+    result = generate_report(config.published_dir / "opskpi.duckdb", config.published_dir / "report",
+                             ctx.run_date, config.report.title)
+    subject, chat_text = result.pop("subject"), result.pop("chat_text")
+    result["delivery"] = deliver(config.report, Path(result["dir"]), ctx.run_id, subject, chat_text)
+    log.info("report: %s", result)
+    return result

@@ -1,14 +1,20 @@
 """Publish the marts for BI: a new DuckDB file and Parquet files, swapped in atomically.
 
 Readers (BI tools, notebooks) never open the live warehouse: they read `published/`. The DuckDB file
-is built under a temporary name and renamed over the old one; the Parquet files go to a fresh
-version directory and a symlink is repointed. A reader therefore always sees one complete set,
+is built under a temporary name and renamed over the old one; the Parquet files and the manifest go
+to a fresh version directory and one symlink, `current`, is repointed (`parquet` and `manifest.json`
+point through it, so they always change together). A reader therefore always sees one complete set,
 old or new, and a reader holding the old file open keeps reading it undisturbed.
+
+Everything happens under the warehouse lock, so two publishes never race; a publish killed half way
+leaves only a temporary file or an unfinished version directory, which readers never see and the
+next publish removes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from datetime import UTC, datetime
@@ -17,10 +23,16 @@ from typing import Any
 
 import duckdb
 
+from extractors.crashpoints import crashpoint
 from opskpi.warehouse import Warehouse, quote_ident
+
+log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMA = "marts"
 KEEP_VERSIONS = 3
+DB_NAME = "opskpi.duckdb"
+CURRENT = "current"
+VERSION_MANIFEST = "manifest.json"
 
 
 def _swap_symlink(link: Path, target: str) -> None:
@@ -31,15 +43,50 @@ def _swap_symlink(link: Path, target: str) -> None:
     os.replace(tmp, link)
 
 
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _current_version(published_dir: Path) -> str | None:
+    link = published_dir / CURRENT
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def clean_stale(published_dir: Path) -> list[Path]:
+    """Remove what a killed publish left: temporary DuckDB files, half-made symlinks, version
+    directories without a manifest. Call under the warehouse lock (no publish is running)."""
+    removed = []
+    for tmp in [*published_dir.glob(".opskpi.*.duckdb.tmp*"), *published_dir.glob(".*.new")]:
+        if tmp.is_symlink() or tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    versions = published_dir / "versions"
+    current = _current_version(published_dir)
+    if versions.exists():
+        for version in versions.iterdir():
+            if version.is_dir() and version.name != current and not (version / VERSION_MANIFEST).exists():
+                shutil.rmtree(version, ignore_errors=True)
+                removed.append(version)
+    if removed:
+        log.warning("removed %d leftovers of an interrupted publish: %s", len(removed),
+                    ", ".join(p.name for p in removed))
+    return removed
+
+
 def publish(warehouse: Warehouse, published_dir: Path, run_id: str) -> dict[str, Any]:
     published_dir.mkdir(parents=True, exist_ok=True)
-    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    version_dir = published_dir / "versions" / version
-    parquet_dir = version_dir / "parquet"
-    parquet_dir.mkdir(parents=True)
-    tmp_db = published_dir / f".opskpi.{version}.duckdb.tmp"
     tables: dict[str, int] = {}
     with warehouse.lock():
+        clean_stale(published_dir)
+        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        version_dir = published_dir / "versions" / version
+        parquet_dir = version_dir / "parquet"
+        parquet_dir.mkdir(parents=True)
+        tmp_db = published_dir / f".opskpi.{version}.duckdb.tmp"
         con = duckdb.connect(str(tmp_db))
         try:
             con.execute(f"ATTACH {_literal(str(warehouse.path))} AS live (READ_ONLY)")
@@ -57,21 +104,31 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str) -> dict[str,
             con.execute("CHECKPOINT")
         finally:
             con.close()
-    manifest = {"run_id": run_id, "published_at": datetime.now(UTC).isoformat(), "version": version,
-                "tables": tables, "duckdb_library_version": duckdb.__version__}
-    (version_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp_db, published_dir / "opskpi.duckdb")
-    _swap_symlink(published_dir / "parquet", os.path.relpath(parquet_dir, published_dir))
-    _swap_symlink(published_dir / "manifest.json", os.path.relpath(version_dir / "manifest.json", published_dir))
-    _prune(published_dir / "versions", keep=version)
+        with open(tmp_db, "rb") as handle:
+            os.fsync(handle.fileno())
+        manifest = {"run_id": run_id, "published_at": datetime.now(UTC).isoformat(), "version": version,
+                    "tables": tables, "duckdb_library_version": duckdb.__version__}
+        # The manifest marks the version directory complete (clean_stale keeps only those).
+        tmp_manifest = version_dir / f".{VERSION_MANIFEST}.tmp"
+        tmp_manifest.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp_manifest, version_dir / VERSION_MANIFEST)
+        crashpoint("publish.built")
+        os.replace(tmp_db, published_dir / DB_NAME)
+        crashpoint("publish.swapped_db")
+        _swap_symlink(published_dir / CURRENT, os.path.relpath(version_dir, published_dir))
+        for name, target in (("parquet", f"{CURRENT}/parquet"), (VERSION_MANIFEST, f"{CURRENT}/{VERSION_MANIFEST}")):
+            link = published_dir / name
+            if not link.is_symlink() or os.readlink(link) != target:  # once: older layouts linked a version
+                _swap_symlink(link, target)
+        _fsync_dir(published_dir)
+        _prune(published_dir / "versions", keep=version)
     return manifest
 
 
 def _prune(versions_dir: Path, keep: str) -> None:
-    versions = sorted(p for p in versions_dir.iterdir() if p.is_dir())
-    for old in versions[:-KEEP_VERSIONS]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+    versions = sorted(p for p in versions_dir.iterdir() if p.is_dir() and p.name != keep)
+    for old in versions[:-(KEEP_VERSIONS - 1)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _literal(text: str) -> str:

@@ -3,7 +3,12 @@
 DuckDB allows one read-write process or many readers, never both, and fails fast on a conflict.
 Every step that opens the warehouse takes an exclusive file lock first, so a second run (or a
 backfill next to the nightly run) waits its turn with a clear message instead of crashing on
-DuckDB's lock or interleaving writes.
+DuckDB's lock or interleaving writes. The lock is an `flock` on `warehouse.duckdb.lock`: the kernel
+drops it when its holder dies, however it dies, so a crashed run never leaves the warehouse locked.
+A child process that writes the warehouse (dbt) inherits the locked descriptor and holds the lock
+until it exits, even if the parent is killed first.
+
+`OPSKPI_LOCK_TIMEOUT_S` (default 3600) bounds the wait; past it the step fails naming the holder.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,8 +28,11 @@ import duckdb
 log = logging.getLogger(__name__)
 
 
+DEFAULT_LOCK_TIMEOUT_S = 3600.0
+
+
 class WarehouseBusy(RuntimeError):
-    pass
+    """Another process held the warehouse lock for longer than we were willing to wait."""
 
 
 def quote_ident(name: str) -> str:
@@ -31,7 +41,10 @@ def quote_ident(name: str) -> str:
 
 
 @contextmanager
-def exclusive_lock(lock_path: Path, timeout_s: float, poll_s: float = 0.5) -> Iterator[None]:
+def exclusive_lock(lock_path: Path, timeout_s: float, poll_s: float = 0.5, busy: str | None = None) -> Iterator[int]:
+    """Hold an exclusive `flock` on `lock_path`; yields the locked descriptor (pass it to a child that
+    must keep the lock: `subprocess.run(..., pass_fds=[fd])`). `busy` is the message raised when the
+    wait times out, with `{holder}` and `{timeout}` filled in."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -42,19 +55,23 @@ def exclusive_lock(lock_path: Path, timeout_s: float, poll_s: float = 0.5) -> It
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or "another process"
                 if time.monotonic() >= deadline:
+                    if busy is not None:
+                        raise WarehouseBusy(busy.format(holder=holder, timeout=f"{timeout_s:.0f}s")) from None
                     raise WarehouseBusy(
-                        f"the warehouse {lock_path.with_suffix('')} is in use by {holder} for more than "
-                        f"{timeout_s:.0f}s; wait for that run to finish or stop it, then retry"
+                        f"the warehouse {lock_path.with_suffix('')} is in use by {holder}: waited "
+                        f"{timeout_s:.0f}s for it; another opskpi run is writing it, so wait for that run "
+                        f"to finish (or stop it) and retry; OPSKPI_LOCK_TIMEOUT_S sets how long to wait"
                     ) from None
                 if not announced:
-                    log.warning("waiting for the warehouse lock held by %s", holder)
+                    log.warning("the warehouse is in use by %s: waiting up to %.0fs for it", holder, timeout_s)
                     announced = True
                 time.sleep(poll_s)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-        yield
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}".encode(), 0)
+        yield fd
     finally:
         try:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -62,16 +79,33 @@ def exclusive_lock(lock_path: Path, timeout_s: float, poll_s: float = 0.5) -> It
             os.close(fd)
 
 
+RUN_LOCK = ".opskpi-run.lock"
+
+
+@contextmanager
+def run_lock(data_dir: Path) -> Iterator[int]:
+    """One `opskpi run` per data directory at a time: a second one is refused at once, saying who runs."""
+    with exclusive_lock(
+        Path(data_dir) / RUN_LOCK, 0.0,
+        busy=f"another opskpi run is using the data directory {data_dir} ({{holder}}); wait for it to finish, "
+             "or stop it, then run again",
+    ) as fd:
+        yield fd
+
+
 class Warehouse:
-    def __init__(self, path: Path, lock_timeout_s: float = 3600.0):
+    def __init__(self, path: Path, lock_timeout_s: float | None = None):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        if lock_timeout_s is None:
+            lock_timeout_s = float(os.environ.get("OPSKPI_LOCK_TIMEOUT_S") or DEFAULT_LOCK_TIMEOUT_S)
         self.lock_timeout_s = lock_timeout_s
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        with exclusive_lock(self.lock_path, self.lock_timeout_s):
-            yield
+    def lock(self) -> Iterator[int]:
+        """The exclusive lock; yields its descriptor for a child process that must hold it too."""
+        with exclusive_lock(self.lock_path, self.lock_timeout_s) as fd:
+            yield fd
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -49,17 +49,23 @@
 {%- endmacro %}
 
 
-{#- A list var ("a,b" strings are accepted too) as a lower-cased DuckDB VARCHAR[] literal. -#}
-{% macro lowercase_list_literal(var_name, default) -%}
+{#- A list var ("a,b" strings are accepted too) as a Python list of trimmed, lower-cased strings. -#}
+{% macro lowercase_list_values(var_name, default) -%}
     {%- set values = var(var_name, default) -%}
     {%- if values is none -%}
         {%- set values = [] -%}
     {%- elif values is string -%}
-        {%- set values = values.split(',') | map('trim') | reject('equalto', '') | list -%}
+        {%- set values = values.split(',') -%}
     {%- endif -%}
+    {{ return(values | map('string') | map('trim') | map('lower') | reject('equalto', '') | list) }}
+{%- endmacro %}
+
+
+{#- A list var ("a,b" strings are accepted too) as a lower-cased DuckDB VARCHAR[] literal. -#}
+{% macro lowercase_list_literal(var_name, default) -%}
     [
-    {%- for value in values -%}
-        '{{ value | string | trim | lower | replace("'", "''") }}'{{ ", " if not loop.last }}
+    {%- for value in lowercase_list_values(var_name, default) -%}
+        '{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}
     {%- endfor -%}
     ]::varchar[]
 {%- endmacro %}
@@ -72,4 +78,31 @@
 
 {% macro downtime_priorities() -%}
     {{ lowercase_list_literal('downtime_priorities', []) }}
+{%- endmacro %}
+
+
+{#- Jira issue type names (case-insensitive) that count as incidents; default [] = Jira incidents off. -#}
+{% macro jira_incident_issue_types() -%}
+    {{ lowercase_list_literal('jira_incident_issue_types', []) }}
+{%- endmacro %}
+
+
+{% macro jira_incidents_enabled() -%}
+    {{ return(lowercase_list_values('jira_incident_issue_types', []) | length > 0) }}
+{%- endmacro %}
+
+
+{#- SQL predicate: the Jira issue type column names an incident type (always false when the var is empty). -#}
+{% macro is_jira_incident_type(issue_type_expr) -%}
+    list_contains({{ jira_incident_issue_types() }}, lower({{ issue_type_expr }}))
+{%- endmacro %}
+
+
+{#- SQL predicate: an incident with this urgency / priority name counts as downtime (case-insensitive). -#}
+{% macro is_downtime_incident(urgency_expr, priority_expr) -%}
+    coalesce(
+        list_contains({{ downtime_urgencies() }}, lower({{ urgency_expr }}))
+        or list_contains({{ downtime_priorities() }}, lower({{ priority_expr }})),
+        false
+    )
 {%- endmacro %}

@@ -1,20 +1,55 @@
-"""GitHub REST: pull requests per repository.
+"""GitHub REST: pull requests and their commits, deployments and their statuses, releases, workflow runs.
 
-`/pulls` has no `since`: we read `sort=updated&direction=desc` and stop at the first record older
-than the window's start (the watermark minus a lookback, which also absorbs records that move
-between pages while we read).
+None of these lists has a `since`, so each stream decides how far back a run re-reads:
+
+- `pulls`: `sort=updated&direction=desc`, stop at the first record older than the window's start (the
+  watermark minus the lookback, which also absorbs records that move between pages while we read).
+- `pull_commits` (child of `pulls`): re-read for every merged pull request the run landed, i.e. every one
+  updated since the last run; the API lists at most the first 250 commits of a pull request (oldest first, so
+  the first commit is always there; the staging model flags pull requests at the cap).
+- `deployments`: newest first, stop below `deployments_lookback` (default 3 days) or the window's start,
+  whichever is earlier; `deployment_statuses` (child) is re-read for every deployment landed, because statuses
+  arrive after the deployment is created.
+- `releases`: newest first like deployments (drafts are published later); the API refuses to page past the
+  first 1,000 results, so we stop there instead of asking.
+- `workflow_runs`: `created` windows covering `workflow_runs_lookback` (default 30 days, re-runs change runs)
+  or the window, whichever is longer; a window whose `total_count` passes the 1,000-results cap of filtered
+  queries is halved until each query fits.
+
+Every list is read with `If-None-Match` on its first page where the request is the same from run to run
+(`pulls`, `pull_commits`, `deployments`, `deployment_statuses`, `releases`): a 304 means nothing changed
+and costs no rate limit. A 304 on a parent's first page also skips its children: a new status moves its
+deployment's `updated_at`, so it changes the first page unless the deployment is older than the newest 100;
+such a status is picked up with the next new deployment (any change to the first page re-reads the whole
+re-read span).
+
+Extracting every environment (not only `dora.production_environments`) is deliberate: which environments are
+production is a KPI definition, matched case-insensitively in dbt, while the API's `environment` filter is an
+exact match and would force a re-extract whenever the definition changes. `deployment_environments` restricts
+extraction when staging volume matters (statuses cost one request per deployment).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from extractors.http import HttpClient
-from extractors.pagination import LinkHeaderPaginator, PageRequest
+from extractors.pagination import LinkHeaderPaginator, OffsetCapReached, PageRequest, PaginationError
 from extractors.sources import Source
 from extractors.streams import Column, Partition, Stream, Window, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+RESULTS_CAP = 1000  # releases, and workflow runs filtered by `created` (or any other filter)
+PULL_COMMITS_CAP = 250
+MIN_RUNS_SLICE = timedelta(seconds=1)
 
 
 def repo_path(repo: str) -> str:
@@ -24,18 +59,108 @@ def repo_path(repo: str) -> str:
     return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
 
 
-def updated_before_window(record: dict[str, Any], window: Window) -> bool:
-    if window.start is None or not record.get("updated_at"):
+def _older_than(record: dict[str, Any], field: str, start: datetime | None) -> bool:
+    if start is None or not record.get(field):
         return False
     try:
-        return parse_timestamp(record["updated_at"]) < window.start
+        return parse_timestamp(record[field]) < start
     except ValueError:
         return False  # keep it: the guard will name the bad timestamp
+
+
+def updated_before_window(record: dict[str, Any], window: Window) -> bool:
+    return _older_than(record, "updated_at", window.start)
+
+
+def reread_start(window: Window, reread: timedelta) -> datetime | None:
+    """The earlier of the window's start and `reread` before its end: what a run must list again."""
+    if window.start is None:
+        return None
+    return min(window.start, window.end - reread)
+
+
+def iso_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def created_range(start: datetime, end: datetime) -> str:
+    """`created` in search syntax, both ends inclusive and whole seconds: [start, end - 1 s]."""
+    start = start.astimezone(UTC).replace(microsecond=0)
+    last = (end.astimezone(UTC) - timedelta(microseconds=1)).replace(microsecond=0)
+    return f"{iso_z(start)}..{iso_z(last)}"
+
+
+def parse_created_range(value: str) -> tuple[datetime, datetime]:
+    """Inverse of `created_range`: (start, end) with end exclusive."""
+    low, _, high = value.partition("..")
+    return parse_timestamp(low), parse_timestamp(high) + timedelta(seconds=1)
+
+
+def split_runs_request(request: PageRequest) -> list[PageRequest]:
+    """Halve a `created` window that matches more runs than one filtered query may return."""
+    created = request.param("created")
+    if not created or ".." not in created:
+        raise PaginationError("a workflow-run query passes the 1,000-results cap and has no created window to split")
+    start, end = parse_created_range(created)
+    if end - start <= MIN_RUNS_SLICE:
+        raise PaginationError(f"more than {RESULTS_CAP} workflow runs created within {created}")
+    mid = start + timedelta(seconds=((end - start).total_seconds() // 2))
+    return [request.with_params(created=created_range(start, mid)),
+            request.with_params(created=created_range(mid, end))]
+
+
+@dataclass
+class CappedLinkPaginator(LinkHeaderPaginator):
+    """Link paging for lists that only serve their first `cap` results.
+
+    `records_key`/`total_key` set (workflow runs): a first page whose `total_count` passes the cap raises
+    OffsetCapReached so the stream narrows the query. Otherwise (releases) the walk stops quietly once `cap`
+    records were read, instead of following a `next` link the API would answer with an error.
+    """
+
+    cap: int = RESULTS_CAP
+    records_key: str | None = None
+    total_key: str | None = None
+    _rows: int = 0
+    _pages: int = 0
+
+    def next(self, request: PageRequest, body: Any, response: requests.Response) -> PageRequest | None:
+        self._pages += 1
+        records = body.get(self.records_key) if self.records_key and isinstance(body, dict) else body
+        self._rows += len(records or [])
+        if self.total_key and self._pages == 1 and isinstance(body, dict):
+            total = body.get(self.total_key)
+            if isinstance(total, int) and total > self.cap:
+                raise OffsetCapReached(f"{total} results match, more than the {self.cap} a filtered query returns")
+        if self._rows >= self.cap and response.links.get("next"):
+            log.warning("GitHub serves only the first %d results of %s: older ones are not read",
+                        self.cap, request.path)
+            return None
+        return super().next(request, body, response)
+
+
+def merged_pull_ref(record: dict[str, Any]) -> dict[str, str] | None:
+    """Commits are needed for lead time only: pull requests merged into the default branch."""
+    if not record.get("merged_at") or record.get("number") is None:
+        return None
+    base = record.get("base") or {}
+    default = (base.get("repo") or {}).get("default_branch")
+    if default and base.get("ref") != default:
+        return None
+    return {"pull_number": str(record["number"]), "pull_updated_at": str(record.get("updated_at") or "")}
+
+
+def deployment_ref(record: dict[str, Any]) -> dict[str, str] | None:
+    return None if record.get("id") is None else {"deployment_id": str(record["id"])}
 
 
 def build(settings: Mapping[str, Any]) -> Source:
     repos = list(settings["repos"])
     per_page = int(settings.get("page_size", 100))
+    deployments_reread = timedelta(seconds=int(settings.get("deployments_lookback_s", 3 * 86400)))
+    runs_reread = timedelta(seconds=int(settings.get("workflow_runs_lookback_s", 30 * 86400)))
+    environments = list(settings.get("deployment_environments") or [])
+    partitions = tuple(Partition(repo, {"repo": repo}) for repo in repos)
 
     def client() -> HttpClient:
         return HttpClient(
@@ -46,7 +171,13 @@ def build(settings: Mapping[str, Any]) -> Source:
                 "X-GitHub-Api-Version": "2022-11-28",
             },
             secrets=[settings["token"]],
+            **HttpClient.options(settings),
         )
+
+    def link_paginator() -> LinkHeaderPaginator:
+        return LinkHeaderPaginator(per_page=per_page)
+
+    # --- pull requests and their commits -----------------------------------------------------------------
 
     def pull_requests(partition: Partition, window: Window):
         yield PageRequest(
@@ -70,11 +201,167 @@ def build(settings: Mapping[str, Any]) -> Source:
         primary_key=("repo", "number"),
         cursor="updated_at",
         records_key=None,
-        paginator=lambda: LinkHeaderPaginator(per_page=per_page),
+        paginator=link_paginator,
         requests=pull_requests,
-        partitions=tuple(Partition(repo, {"repo": repo}) for repo in repos),
+        partitions=partitions,
         stop_when=updated_before_window,
         timestamps=("created_at", "updated_at", "closed_at", "merged_at"),
         ordered=(("created_at", "merged_at"), ("created_at", "closed_at")),
+        conditional=True,
     )
-    return Source("github", client, (pulls,))
+
+    def commit_requests(partition: Partition, window: Window):
+        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/pulls/{partition.values['pull_number']}"
+                                 "/commits")
+
+    pull_commits = Stream(
+        source="github",
+        name="pull_commits",
+        columns=(
+            Column("repo", partition_key="repo"),
+            Column("pull_number", kind="integer", partition_key="pull_number"),
+            Column("sha"),
+            Column("author_date", "commit.author.date", kind="timestamp"),
+            Column("committer_date", "commit.committer.date", kind="timestamp"),
+            # The pull request's updated_at when its commits were listed: the newest listing of a pull
+            # request wins the merge, so commits dropped by a force-push keep an older value (staging drops them).
+            Column("pull_updated_at", kind="timestamp", partition_key="pull_updated_at"),
+        ),
+        primary_key=("repo", "pull_number", "sha"),
+        cursor="pull_updated_at",
+        records_key=None,
+        paginator=lambda: CappedLinkPaginator(per_page=per_page, cap=PULL_COMMITS_CAP),
+        requests=commit_requests,
+        partitions=partitions,
+        timestamps=("author_date", "committer_date", "pull_updated_at"),
+        parent="pulls",
+        parent_ref=merged_pull_ref,
+        conditional=True,
+    )
+
+    # --- deployments and their statuses --------------------------------------------------------------------
+
+    def deployment_requests(partition: Partition, window: Window):
+        path = f"{repo_path(partition.values['repo'])}/deployments"
+        if not environments:
+            yield PageRequest("GET", path)
+        for environment in environments:
+            yield PageRequest("GET", path, params=(("environment", environment),))
+
+    deployments = Stream(
+        source="github",
+        name="deployments",
+        columns=(
+            Column("repo", partition_key="repo"),
+            Column("id", kind="integer"),
+            Column("environment"),
+            Column("sha"),
+            Column("created_at", kind="timestamp"),
+            Column("updated_at", kind="timestamp"),
+        ),
+        primary_key=("repo", "id"),
+        cursor="updated_at",
+        records_key=None,
+        paginator=link_paginator,
+        requests=deployment_requests,
+        partitions=partitions,
+        stop_when=lambda record, window: _older_than(record, "created_at",
+                                                     reread_start(window, deployments_reread)),
+        timestamps=("created_at", "updated_at"),
+        ordered=(("created_at", "updated_at"),),
+        conditional=True,
+    )
+
+    def status_requests(partition: Partition, window: Window):
+        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/deployments/"
+                                 f"{partition.values['deployment_id']}/statuses")
+
+    deployment_statuses = Stream(
+        source="github",
+        name="deployment_statuses",
+        columns=(
+            Column("repo", partition_key="repo"),
+            Column("deployment_id", kind="integer", partition_key="deployment_id"),
+            Column("id", kind="integer"),
+            Column("state"),
+            Column("environment"),
+            Column("created_at", kind="timestamp"),
+        ),
+        primary_key=("repo", "deployment_id", "id"),
+        records_key=None,
+        paginator=link_paginator,
+        requests=status_requests,
+        partitions=partitions,
+        timestamps=("created_at",),
+        parent="deployments",
+        parent_ref=deployment_ref,
+        conditional=True,
+    )
+
+    # --- releases --------------------------------------------------------------------------------------------
+
+    def release_requests(partition: Partition, window: Window):
+        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/releases")
+
+    releases = Stream(
+        source="github",
+        name="releases",
+        columns=(
+            Column("repo", partition_key="repo"),
+            Column("id", kind="integer"),
+            Column("tag_name"),
+            Column("created_at", kind="timestamp"),
+            Column("published_at", kind="timestamp"),
+        ),
+        primary_key=("repo", "id"),
+        cursor="created_at",
+        records_key=None,
+        paginator=lambda: CappedLinkPaginator(per_page=per_page, cap=RESULTS_CAP),
+        requests=release_requests,
+        partitions=partitions,
+        stop_when=lambda record, window: _older_than(record, "created_at",
+                                                     reread_start(window, deployments_reread)),
+        timestamps=("created_at", "published_at"),
+        ordered=(("created_at", "published_at"),),
+        conditional=True,
+    )
+
+    # --- Actions workflow runs ----------------------------------------------------------------------------
+
+    def run_requests(partition: Partition, window: Window):
+        start = reread_start(window, runs_reread) or window.end - runs_reread
+        if start >= window.end:
+            return
+        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/actions/runs",
+                          params=(("created", created_range(start, window.end)),))
+
+    workflow_runs = Stream(
+        source="github",
+        name="workflow_runs",
+        columns=(
+            Column("repo", partition_key="repo"),
+            Column("id", kind="integer"),
+            Column("workflow_id", kind="integer"),
+            Column("name"),
+            Column("event"),
+            Column("head_branch"),
+            Column("status"),
+            Column("conclusion"),
+            Column("run_attempt", kind="integer"),
+            Column("created_at", kind="timestamp"),
+            Column("updated_at", kind="timestamp"),
+            Column("run_started_at", kind="timestamp"),
+        ),
+        primary_key=("repo", "id"),
+        cursor="updated_at",
+        records_key="workflow_runs",
+        paginator=lambda: CappedLinkPaginator(per_page=per_page, cap=RESULTS_CAP, records_key="workflow_runs",
+                                              total_key="total_count"),
+        requests=run_requests,
+        partitions=partitions,
+        split=split_runs_request,
+        timestamps=("created_at", "updated_at", "run_started_at"),
+        ordered=(("created_at", "updated_at"),),
+    )
+    return Source("github", client,
+                  (pulls, pull_commits, deployments, deployment_statuses, releases, workflow_runs))

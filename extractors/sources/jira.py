@@ -1,27 +1,43 @@
-"""Jira Cloud: issues through the enhanced search (`/rest/api/3/search/jql`).
+"""Jira Cloud: issues with their full changelogs, projects, statuses, and a periodic id reconciliation.
 
 Incremental by `updated` written as epoch milliseconds: quoted JQL dates are read in the API user's
 time zone to the minute and silently skip updates, numbers are absolute.
+
+- `issues`: `POST /rest/api/3/search/jql` with the fields the models read and `expand=changelog`.
+- `issue_changelogs` (child of `issues`): one row per changelog entry. The search embeds at most the
+  newest ~20 entries; when its `total` says more exist, `GET /rest/api/3/issue/{id}/changelog` is paged
+  (oldest first) for that issue; otherwise the embedded entries land as they are, without a request.
+- `projects` (`GET /rest/api/3/project/search`) and `statuses` (`GET /rest/api/3/status`: status id →
+  status category; a renamed status keeps its id).
+- `issue_ids`: the reconciliation. Deleted issues never appear in an `updated` query, so every
+  `reconcile_every` the ids of all issues of the projects are listed (`fields=id`, up to 5000 a page),
+  each stamped with the end of the window it was read in (`reconciled_at`). An issue id missing from the
+  newest reconciliation is gone (deleted, or moved out of the configured projects).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
 from extractors.http import HttpClient
-from extractors.pagination import PageRequest, TokenPaginator
+from extractors.pagination import PageRequest, PaginationError, TokenPaginator
 from extractors.sources import Source
-from extractors.streams import Column, Partition, Stream, Window
+from extractors.streams import WINDOW_END, Column, Partition, Stream, Window
 
 # The search answers ids only unless asked: name every field a model reads.
 ISSUE_FIELDS = (
     "summary", "status", "issuetype", "priority", "project", "labels",
     "created", "updated", "resolutiondate", "assignee",
 )
+CHANGELOG_PAGE = 100  # the most `/issue/{id}/changelog` returns per page
+PROJECT_PAGE = 50  # the most `/project/search` returns per page, and the most keys it takes at once
+RECONCILE_PAGE = 5000  # the enhanced search allows 5000 per page when only ids are asked for
+DEFAULT_RECONCILE_EVERY_S = 7 * 86400
 
 
 def jql_string(value: str) -> str:
@@ -33,17 +49,85 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def projects_clause(projects: list[str]) -> str:
+    return f"project in ({', '.join(jql_string(p) for p in projects)})"
+
+
 def issues_jql(projects: list[str], window: Window) -> str:
-    clauses = [f"project in ({', '.join(jql_string(p) for p in projects)})"]
+    clauses = [projects_clause(projects)]
     if window.start is not None:
         clauses.append(f"updated >= {epoch_ms(window.start)}")
     clauses.append(f"updated <= {epoch_ms(window.end)}")
     return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
 
 
+def complete_embedded_changelog(issue: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The issue's embedded changelog entries when they are all there; None when the search cut them."""
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, dict):
+        return None
+    histories = changelog.get("histories")
+    total = changelog.get("total")
+    if not isinstance(histories, list) or not isinstance(total, int) or int(changelog.get("startAt") or 0) != 0:
+        return None
+    return histories if len(histories) >= total else None
+
+
+def reconciliation_due(window: Window, every: timedelta) -> bool:
+    """The window starts at the last reconciliation's read (its watermark) minus the lookback, or at the
+    history start when there was none: a window at least `every` long means one is due."""
+    return window.start is None or window.end - window.start >= every
+
+
+@dataclass
+class JiraPagePaginator:
+    """Jira's offset pages (`startAt`/`maxResults`/`total`/`isLast`): `startAt` moves by the entries received
+    (the server may send fewer than asked) until `isLast`, or `total` when `isLast` is missing."""
+
+    page_size: int = 100
+    records_key: str = "values"
+    max_pages: int = 100_000
+    _pages: int = 0
+    _seen: set[int] = field(default_factory=set)
+
+    def first(self, request: PageRequest) -> PageRequest:
+        return request.with_params(startAt=0, maxResults=self.page_size)
+
+    def next(self, request: PageRequest, body: Any, response: requests.Response) -> PageRequest | None:
+        if not isinstance(body, dict):
+            return None
+        values = body.get(self.records_key) or []
+        start = int(body.get("startAt", request.param("startAt") or 0))
+        total = body.get("total")
+        is_last = body.get("isLast")
+        if is_last is True or (is_last is None and (not isinstance(total, int) or start + len(values) >= total)):
+            return None
+        if not values:
+            raise PaginationError("the server says there is more but returned an empty page")
+        following = start + len(values)
+        if following in self._seen:
+            raise PaginationError(f"startAt {following} was requested twice: the server is looping")
+        self._pages += 1
+        if self._pages >= self.max_pages:
+            raise PaginationError(f"more than {self.max_pages} pages: stopping a runaway pagination")
+        self._seen.add(following)
+        return request.with_params(startAt=following, maxResults=self.page_size)
+
+
+class SinglePage:
+    """An endpoint that answers everything at once (`GET /status`)."""
+
+    def first(self, request: PageRequest) -> PageRequest:
+        return request
+
+    def next(self, request: PageRequest, body: Any, response: requests.Response) -> PageRequest | None:
+        return None
+
+
 def build(settings: Mapping[str, Any]) -> Source:
     projects = list(settings["projects"])
     page_size = int(settings.get("page_size", 100))
+    reconcile_every = timedelta(seconds=int(settings.get("reconcile_every_s", DEFAULT_RECONCILE_EVERY_S)))
 
     def client() -> HttpClient:
         return HttpClient(
@@ -51,13 +135,33 @@ def build(settings: Mapping[str, Any]) -> Source:
             auth=requests.auth.HTTPBasicAuth(settings["email"], settings["token"]),
             headers={"Accept": "application/json"},
             secrets=[settings["token"]],
+            **HttpClient.options(settings),
         )
 
     def issue_requests(partition: Partition, window: Window):
         yield PageRequest(
             "POST", "/rest/api/3/search/jql",
-            json_body={"jql": issues_jql(projects, window), "fields": list(ISSUE_FIELDS)},
+            json_body={"jql": issues_jql(projects, window), "fields": list(ISSUE_FIELDS), "expand": "changelog"},
         )
+
+    def changelog_requests(partition: Partition, window: Window):
+        # By id: a moved issue's key changes, its id does not.
+        yield PageRequest("GET", f"/rest/api/3/issue/{partition.values['issue_id']}/changelog")
+
+    def project_requests(partition: Partition, window: Window):
+        for i in range(0, len(projects), PROJECT_PAGE):
+            yield PageRequest("GET", "/rest/api/3/project/search",
+                              params=tuple(("keys", key) for key in projects[i:i + PROJECT_PAGE]))
+
+    def status_requests(partition: Partition, window: Window):
+        yield PageRequest("GET", "/rest/api/3/status")
+
+    def reconcile_requests(partition: Partition, window: Window):
+        if not reconciliation_due(window, reconcile_every):
+            return
+        # Ordered by creation: a move between pages cannot shift an issue past the walk.
+        yield PageRequest("POST", "/rest/api/3/search/jql",
+                          json_body={"jql": projects_clause(projects) + " ORDER BY created ASC", "fields": ["id"]})
 
     issues = Stream(
         source="jira",
@@ -78,4 +182,50 @@ def build(settings: Mapping[str, Any]) -> Source:
         timestamps=("created", "updated", "resolutiondate"),
         ordered=(("created", "resolutiondate"), ("created", "updated")),
     )
-    return Source("jira", client, (issues,))
+    issue_changelogs = Stream(
+        source="jira",
+        name="issue_changelogs",
+        columns=(
+            Column("issue_id", partition_key="issue_id"),
+            Column("id"),
+            Column("created", kind="timestamp"),
+        ),
+        primary_key=("issue_id", "id"),
+        records_key="values",
+        paginator=lambda: JiraPagePaginator(page_size=CHANGELOG_PAGE, records_key="values"),
+        requests=changelog_requests,
+        parent="issues",
+        parent_ref=lambda issue: {"issue_id": str(issue["id"])} if issue.get("id") else None,
+        from_parent=complete_embedded_changelog,
+        timestamps=("created",),
+    )
+    project_stream = Stream(
+        source="jira",
+        name="projects",
+        columns=(Column("id"), Column("key"), Column("name")),
+        primary_key=("id",),
+        records_key="values",
+        paginator=lambda: JiraPagePaginator(page_size=PROJECT_PAGE, records_key="values"),
+        requests=project_requests,
+    )
+    statuses = Stream(
+        source="jira",
+        name="statuses",
+        columns=(Column("id"), Column("name"), Column("category", "statusCategory.key")),
+        primary_key=("id",),
+        records_key=None,
+        paginator=SinglePage,
+        requests=status_requests,
+    )
+    issue_ids = Stream(
+        source="jira",
+        name="issue_ids",
+        columns=(Column("id"), Column("reconciled_at", kind="timestamp", partition_key=WINDOW_END)),
+        primary_key=("id",),
+        cursor="reconciled_at",
+        records_key="issues",
+        paginator=lambda: TokenPaginator(page_size=RECONCILE_PAGE),
+        requests=reconcile_requests,
+        timestamps=("reconciled_at",),
+    )
+    return Source("jira", client, (issues, issue_changelogs, project_stream, statuses, issue_ids))

@@ -60,6 +60,7 @@ def build(settings: Mapping[str, Any]) -> Source:
                 "Accept": "application/vnd.pagerduty+json;version=2",
             },
             secrets=[settings["token"]],
+            **HttpClient.options(settings),
         )
 
     def service_requests(partition: Partition, window: Window):

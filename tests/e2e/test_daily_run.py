@@ -27,6 +27,21 @@ TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-
 SEED = 7  # not the demo's seed: the test must not depend on one data set
 
 
+# Opens the published file once, read-only, and keeps querying it until told to stop; then opens it
+# again (a new connection sees the newly published file). Prints the mart's row count each time.
+READER = """
+import sys, time, duckdb, pathlib
+path, stop = sys.argv[1], pathlib.Path(sys.argv[2])
+con = duckdb.connect(path, read_only=True)
+while not stop.exists():
+    print(con.execute("SELECT count(*) FROM marts.mart_availability_daily").fetchone()[0], flush=True)
+    time.sleep(0.2)
+con.close()
+with duckdb.connect(path, read_only=True) as again:
+    print(again.execute("SELECT count(*) FROM marts.mart_availability_daily").fetchone()[0], flush=True)
+"""
+
+
 def write_config(tmp_path: Path, base_url: str, repos: list[str], projects: list[str]) -> Path:
     config = {
         "data_dir": str(tmp_path / "data"),
@@ -94,9 +109,19 @@ def test_daily_run_then_incremental_day_match_the_api(tmp_path):
         assert (data_dir / "published" / "parquet" / "mart_availability_daily.parquet").exists()
 
         requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
+        # A BI reader holds the published file open read-only, in another process, all through the run.
+        reader = subprocess.Popen([sys.executable, "-c", READER, str(data_dir / "published" / "opskpi.duckdb"),
+                                   str(tmp_path / "stop-reader")], stdout=subprocess.PIPE, text=True)
         run_pipeline(config, "2026-11-20", tmp_path)
+        (tmp_path / "stop-reader").write_text("stop")
+        seen, _ = reader.communicate(timeout=60)
+        assert reader.returncode == 0, seen
+        observations = {line for line in seen.splitlines() if line}
+        old_set = f"{len(first)}"
         second = published_availability(data_dir)
         assert_matches(second, reference(base, date(2026, 11, 20)))
+        # Every look the reader took saw one complete set: the old one, or (reopening) the new one.
+        assert observations and observations <= {old_set, f"{len(second)}"}, observations
 
         with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
             batches = con.execute(
@@ -105,7 +130,10 @@ def test_daily_run_then_incremental_day_match_the_api(tmp_path):
         assert pulls[0] == pulls[1] > 0, "one row per pull request"
         runs = sorted({run for _, run, _ in batches})
         assert len(runs) == 2
-        full = {s: r for s, run, r in batches if run == runs[0]}
-        incremental = {s: r for s, run, r in batches if run == runs[1]}
+        full: dict[str, int] = {}
+        incremental: dict[str, int] = {}
+        for stream, run, spent in batches:  # one batch per stream and mapped partition (repository)
+            target = full if run == runs[0] else incremental
+            target[stream] = target.get(stream, 0) + spent
         # The second day re-reads only its lookback windows: fewer requests than the first run.
         assert incremental["github__pulls"] < full["github__pulls"]

@@ -38,7 +38,51 @@ create table raw.github__pulls (
     repo VARCHAR, number BIGINT, updated_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR,
     _loaded_at TIMESTAMPTZ, primary key (repo, number)
 );
+create table raw.pagerduty__log_entries (
+    id VARCHAR primary key, type VARCHAR, incident_id VARCHAR, created_at TIMESTAMPTZ, record JSON,
+    _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.pagerduty__teams (
+    id VARCHAR primary key, name VARCHAR, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
 create table raw.config__services (service_id VARCHAR, team VARCHAR, slo_target_pct DOUBLE);
+create table raw.github__pull_commits (
+    repo VARCHAR, pull_number BIGINT, sha VARCHAR, author_date TIMESTAMPTZ, committer_date TIMESTAMPTZ,
+    pull_updated_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.github__deployments (
+    repo VARCHAR, id BIGINT, environment VARCHAR, sha VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
+    record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.github__deployment_statuses (
+    repo VARCHAR, deployment_id BIGINT, id BIGINT, state VARCHAR, environment VARCHAR, created_at TIMESTAMPTZ,
+    record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.github__releases (
+    repo VARCHAR, id BIGINT, tag_name VARCHAR, created_at TIMESTAMPTZ, published_at TIMESTAMPTZ, record JSON,
+    _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.github__workflow_runs (
+    repo VARCHAR, id BIGINT, workflow_id BIGINT, name VARCHAR, event VARCHAR, head_branch VARCHAR, status VARCHAR,
+    conclusion VARCHAR, run_attempt BIGINT, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
+    run_started_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.config__repos (repo VARCHAR, team VARCHAR);
+create table raw.config__repo_services (repo VARCHAR, service_id VARCHAR);
+create table raw.jira__issue_changelogs (
+    issue_id VARCHAR, id VARCHAR, created TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ,
+    primary key (issue_id, id)
+);
+create table raw.jira__projects (
+    id VARCHAR primary key, key VARCHAR, name VARCHAR, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.jira__statuses (
+    id VARCHAR primary key, name VARCHAR, category VARCHAR, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.jira__issue_ids (
+    id VARCHAR primary key, reconciled_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
+create table raw.config__projects (project_key VARCHAR, team VARCHAR);
 """
 
 
@@ -109,6 +153,42 @@ def pd_incident(
     if omit_resolved_at:
         del record["resolved_at"]
     return record
+
+
+def pd_log_entry(
+    entry_id: str,
+    entry_type: str,
+    incident_id: str,
+    created_at: str,
+    *,
+    agent: tuple[str, str, str] = ("PUSER01", "user_reference", "Earline Greenholt"),
+    channel: str = "web_ui",
+) -> dict[str, Any]:
+    """A log entry as returned by `GET /log_entries?is_overview=true` (incident and agent are references)."""
+    agent_id, agent_type, agent_name = agent
+    return {
+        "id": entry_id,
+        "type": entry_type,
+        "summary": f"{entry_type} on {incident_id}",
+        "self": f"https://api.pagerduty.com/log_entries/{entry_id}?incident_id={incident_id}",
+        "created_at": created_at,
+        "agent": {"id": agent_id, "type": agent_type, "summary": agent_name},
+        "channel": {"type": channel},
+        "incident": {"id": incident_id, "type": "incident_reference", "summary": f"[#1] {incident_id}"},
+        "teams": [],
+        "contexts": [],
+    }
+
+
+def pd_team(team_id: str, name: str, description: str | None = None) -> dict[str, Any]:
+    return {
+        "id": team_id,
+        "type": "team",
+        "summary": name,
+        "self": f"https://api.pagerduty.com/teams/{team_id}",
+        "name": name,
+        "description": description,
+    }
 
 
 def jira_issue(
@@ -186,38 +266,92 @@ class RawData:
     jira_issues: list[dict[str, Any]] = field(default_factory=list)
     github_pulls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (repo, record)
     config_services: list[tuple[str, str | None, float | None]] = field(default_factory=list)
+    pagerduty_log_entries: list[dict[str, Any]] = field(default_factory=list)
+    pagerduty_teams: list[dict[str, Any]] = field(default_factory=list)
 
 
-def create_warehouse(path: Path, data: RawData) -> None:
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, key: Sequence[str], rows: list[list[Any]]) -> None:
+    """Replace rows by primary key (what the loader's merge does for a newer record); `key` = leading columns."""
+    if not rows:
+        return
+    placeholders = ", ".join("?" for _ in rows[0])
+    match = " and ".join(f"{column} = ?" for column in key)
+    for row in rows:
+        con.execute(f"delete from raw.{table} where {match}", row[: len(key)])
+        con.execute(f"insert into raw.{table} values ({placeholders})", row)
+
+
+def load_raw(
+    path: Path, data: RawData, *, loaded_at: datetime = LOADED_AT, batch_id: str = BATCH_ID
+) -> None:
+    """Merge `data` into an existing warehouse as one loader batch: rows replace rows with the same key and get
+    `_loaded_at = loaded_at`; the config mapping is replaced whole (as every load does)."""
     con = duckdb.connect(str(path))
     try:
-        con.execute(RAW_DDL)
-        for rec in data.pagerduty_services:
-            con.execute(
-                "insert into raw.pagerduty__services values (?, ?::JSON, ?, ?)",
-                [rec["id"], json.dumps(rec), BATCH_ID, LOADED_AT],
-            )
-        for rec in data.pagerduty_incidents:
-            con.execute(
-                "insert into raw.pagerduty__incidents values (?, ?, ?::JSON, ?, ?)",
-                [rec["id"], parse_ts(rec["created_at"]), json.dumps(rec), BATCH_ID, LOADED_AT],
-            )
-        for rec in data.jira_issues:
-            con.execute(
-                "insert into raw.jira__issues values (?, ?, ?::JSON, ?, ?)",
-                [rec["id"], parse_ts(rec["fields"]["updated"]), json.dumps(rec), BATCH_ID, LOADED_AT],
-            )
-        for repo, rec in data.github_pulls:
-            con.execute(
-                "insert into raw.github__pulls values (?, ?, ?, ?::JSON, ?, ?)",
-                [repo, rec["number"], parse_ts(rec["updated_at"]), json.dumps(rec), BATCH_ID, LOADED_AT],
-            )
+        _upsert(
+            con,
+            "pagerduty__services",
+            ["id"],
+            [[r["id"], json.dumps(r), batch_id, loaded_at] for r in data.pagerduty_services],
+        )
+        _upsert(
+            con,
+            "pagerduty__teams",
+            ["id"],
+            [[r["id"], r["name"], json.dumps(r), batch_id, loaded_at] for r in data.pagerduty_teams],
+        )
+        _upsert(
+            con,
+            "pagerduty__incidents",
+            ["id"],
+            [
+                [r["id"], parse_ts(r["created_at"]), json.dumps(r), batch_id, loaded_at]
+                for r in data.pagerduty_incidents
+            ],
+        )
+        _upsert(
+            con,
+            "pagerduty__log_entries",
+            ["id"],
+            [
+                [r["id"], r["type"], r["incident"]["id"], parse_ts(r["created_at"]), json.dumps(r), batch_id, loaded_at]
+                for r in data.pagerduty_log_entries
+            ],
+        )
+        _upsert(
+            con,
+            "jira__issues",
+            ["id"],
+            [
+                [r["id"], parse_ts(r["fields"]["updated"]), json.dumps(r), batch_id, loaded_at]
+                for r in data.jira_issues
+            ],
+        )
+        _upsert(
+            con,
+            "github__pulls",
+            ["repo", "number"],
+            [
+                [repo, r["number"], parse_ts(r["updated_at"]), json.dumps(r), batch_id, loaded_at]
+                for repo, r in data.github_pulls
+            ],
+        )
+        con.execute("delete from raw.config__services")
         con.executemany("insert into raw.config__services values (?, ?, ?)", data.config_services)
     finally:
         con.close()
 
 
-def dbt_build_command(dbt_vars: Mapping[str, Any]) -> list[str]:
+def create_warehouse(path: Path, data: RawData, *, loaded_at: datetime = LOADED_AT) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(RAW_DDL)
+    finally:
+        con.close()
+    load_raw(path, data, loaded_at=loaded_at)
+
+
+def dbt_build_command(dbt_vars: Mapping[str, Any], extra_args: Sequence[str] = ()) -> list[str]:
     """The pipeline's dbt invocation (project and profiles dirs are absolute: cwd may be anywhere)."""
     return [
         str(dbt_executable()),
@@ -228,13 +362,15 @@ def dbt_build_command(dbt_vars: Mapping[str, Any]) -> list[str]:
         str(DBT_PROJECT_DIR),
         "--vars",
         json.dumps(dict(dbt_vars)),
+        *extra_args,
     ]
 
 
 def run_dbt_build(
-    warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path
+    warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path, extra_args: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
     """`dbt build` on `warehouse`; target/ and logs/ go to work_dir so parallel runs never share them."""
+    work_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "OPSKPI_WAREHOUSE": str(warehouse),
@@ -243,8 +379,20 @@ def run_dbt_build(
         "DBT_LOG_PATH": str(work_dir / "logs"),
     }
     return subprocess.run(
-        dbt_build_command(dbt_vars), cwd=work_dir, env=env, capture_output=True, text=True, timeout=600
+        dbt_build_command(dbt_vars, extra_args), cwd=work_dir, env=env, capture_output=True, text=True, timeout=600
     )
+
+
+def check_dbt_build(
+    warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path, extra_args: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`run_dbt_build`, raising AssertionError with dbt's output if the build fails."""
+    result = run_dbt_build(warehouse, dbt_vars, work_dir, extra_args)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"dbt build failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr}"
+        )
+    return result
 
 
 def build_scenario(work_dir: Path, data: RawData, dbt_vars: Mapping[str, Any]) -> Path:
@@ -252,11 +400,7 @@ def build_scenario(work_dir: Path, data: RawData, dbt_vars: Mapping[str, Any]) -
     work_dir.mkdir(parents=True, exist_ok=True)
     warehouse = work_dir / "warehouse.duckdb"
     create_warehouse(warehouse, data)
-    result = run_dbt_build(warehouse, dbt_vars, work_dir)
-    if result.returncode != 0:
-        raise AssertionError(
-            f"dbt build failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr}"
-        )
+    check_dbt_build(warehouse, dbt_vars, work_dir)
     return warehouse
 
 

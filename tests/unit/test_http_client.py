@@ -77,3 +77,49 @@ def test_secrets_are_redacted_from_errors():
             _client(server, []).request_json("GET", "/q?token=s3cret-token")
     assert "s3cret-token" not in str(err.value)
     assert "***" in str(err.value)
+
+
+SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+             "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_github_secondary_limit_without_retry_after_waits_a_minute_then_doubles(status):
+    # §3.4: no retry-after and quota left -> wait >= 60 s, then back off exponentially (60, 120, ...),
+    # for a 429 exactly as for a 403 (a 429 used to get the 0.5 s transport backoff).
+    replies = iter([(status, {"x-ratelimit-remaining": "4000"}, SECONDARY)] * 2 + [(200, {}, [])])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        client = _client(server, waits)
+        client.request_json("GET", "/repos/a/b/deployments")
+    assert waits == [60.0, 120.0]
+    assert client.stats.rate_limit_waits == 2
+
+
+def test_secondary_limit_gives_up_instead_of_waiting_past_the_cap():
+    # 60, 120, 240, 480 s are waited; the 5th would be 960 s > max_wait_s 900 s: fail, naming the wait.
+    with ScriptedServer(lambda *a: (429, {}, SECONDARY)) as server:
+        waits: list[float] = []
+        client = HttpClient(server.base_url, sleep=waits.append, clock=lambda: 1_000_000.0,
+                            retry=RetryPolicy(max_attempts=10))
+        with pytest.raises(ExtractError, match="server asks to wait 960s"):
+            client.request_json("GET", "/x")
+    assert waits == [60.0, 120.0, 240.0, 480.0]
+
+
+def test_403_with_remaining_zero_but_no_reset_is_still_a_rate_limit():
+    # remaining == 0 alone is a rate-limit signal (§3.4), not a permission error; the reset is unknown -> 60 s.
+    replies = iter([(403, {"x-ratelimit-remaining": "0"}, {"message": "Forbidden"}), (200, {}, [])])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        _client(server, waits).request_json("GET", "/repos/a/b/releases")
+    assert waits == [60.0]
+
+
+def test_429_without_any_signal_keeps_the_short_transport_backoff():
+    # Jira / PagerDuty 429s without a header or GitHub message: exponential backoff from 0.5 s, as before.
+    replies = iter([(429, {}, {"errors": ["busy"]}), (200, {}, {})])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        _client(server, waits).request_json("GET", "/x")
+    assert len(waits) == 1 and 0.25 <= waits[0] < 0.75

@@ -24,8 +24,7 @@ downtime_incidents as (
         *,
         least(coalesce(resolved_at, {{ as_of() }}), {{ as_of() }}) as downtime_end_at
     from incidents
-    where list_contains({{ downtime_urgencies() }}, lower(urgency))
-       or list_contains({{ downtime_priorities() }}, lower(priority_name))
+    where {{ is_downtime_incident('urgency', 'priority_name') }}
 
 )
 

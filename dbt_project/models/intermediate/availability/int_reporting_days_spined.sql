@@ -1,14 +1,29 @@
 -- The reporting calendar: one row per day (in the reporting time zone) from the first day in the
--- data window (local day of the earliest incident created up to as_of) to run_date inclusive, with
--- the day's real bounds in UTC (local midnights) and its real length (82800 / 90000 s on DST changes).
+-- data window (local day of the earliest incident created up to as_of: PagerDuty incidents, and Jira
+-- issues of a type in var jira_incident_issue_types) to run_date inclusive, with the day's real bounds
+-- in UTC (local midnights) and its real length (82800 / 90000 s on DST changes).
 
-with bounds as (
+with first_incident_days as (
 
-    select
-        least(coalesce(min({{ to_local_date('created_at') }}), {{ run_date() }}), {{ run_date() }}) as first_day,
-        {{ run_date() }} as last_day
+    select min({{ to_local_date('created_at') }}) as first_day
     from {{ ref('stg_pagerduty__incidents') }}
     where created_at <= {{ as_of() }}
+
+    union all
+
+    select min({{ to_local_date('created_at') }}) as first_day
+    from {{ ref('stg_jira__issues') }}
+    where created_at <= {{ as_of() }}
+      and {{ is_jira_incident_type('issue_type') }}
+
+),
+
+bounds as (
+
+    select
+        least(coalesce(min(first_day), {{ run_date() }}), {{ run_date() }}) as first_day,
+        {{ run_date() }} as last_day
+    from first_incident_days
 
 ),
 

@@ -16,6 +16,7 @@ renamed as (
         record->>'$.user.login' as author_login,
         json_extract_string(record, '$.labels[*].name') as label_names,
         record->>'$.base.ref' as base_ref,
+        record->>'$.base.repo.default_branch' as base_default_branch,
         coalesce(cast(record->>'$.draft' as boolean), false) as is_draft,
         {{ api_timestamp("record->>'$.created_at'") }} as created_at,
         updated_at,

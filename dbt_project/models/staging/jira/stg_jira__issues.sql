@@ -11,10 +11,15 @@ renamed as (
         id as issue_id,
         record->>'$.key' as issue_key,
         record->>'$.fields.project.key' as project_key,
+        record->>'$.fields.project.name' as project_name,
         record->>'$.fields.summary' as summary,
         record->>'$.fields.issuetype.name' as issue_type,
         record->>'$.fields.status.name' as status_name,
         record->>'$.fields.status.statusCategory.key' as status_category,
+        record->>'$.fields.status.id' as status_id,
+        record->>'$.fields.project.id' as project_id,
+        -- entries the issue's changelog had when read (embedded changelog `total`; NULL without expand)
+        cast(record->>'$.changelog.total' as bigint) as changelog_total,
         record->>'$.fields.priority.name' as priority_name,
         json_extract_string(record, '$.fields.labels[*]') as labels,
         -- Jira renders `2024-01-02T10:11:12.000+0000` (offset without colon); the cast handles it

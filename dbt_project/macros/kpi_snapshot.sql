@@ -1,0 +1,98 @@
+{#-
+    The nightly KPI snapshot (marts.kpi_daily_snapshot): one small area model per KPI area feeds a union.
+
+    An area model (models/intermediate/kpi_snapshot/int_kpi_snapshot__<area>.sql) returns the rows of its
+    KPIs for every date of int_kpi_snapshot_windows, with exactly the columns of kpi_snapshot_area_columns().
+    The union (models/marts/kpi_snapshot/kpi_daily_snapshot.sql) lists the area models, keeps the run's date
+    (or, when the table is first created, every date), and stamps run_id and computed_at.
+-#}
+
+{#- The windows every KPI can be reported over: name -> length in days (ending with the snapshot date). -#}
+{% macro kpi_snapshot_windows() -%}
+    {{ return([('1d', 1), ('7d', 7), ('30d', 30)]) }}
+{%- endmacro %}
+
+
+{#- The columns (name, DuckDB type) an area model returns, in order. -#}
+{% macro kpi_snapshot_area_columns() -%}
+    {{ return([
+        ('snapshot_date', 'date'),
+        ('kpi', 'varchar'),
+        ('scope_type', 'varchar'),
+        ('scope_id', 'varchar'),
+        ('"window"', 'varchar'),
+        ('value', 'double'),
+        ('unit', 'varchar'),
+        ('sample_size', 'bigint'),
+    ]) }}
+{%- endmacro %}
+
+
+{#- A select list casting an area's columns to the contract's types (used by the union). -#}
+{% macro kpi_snapshot_area_select(relation) -%}
+    select
+    {%- for name, type in kpi_snapshot_area_columns() %}
+        cast({{ name }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ relation }}
+{%- endmacro %}
+
+
+{#-
+    The body of an area whose marts do not exist yet: no rows, the right columns. `marts` names the models
+    the area will read; when one of them appears in the project while the area still renders this
+    placeholder, the build logs a warning saying which area model to fill in.
+-#}
+{% macro kpi_area_pending(area, marts) -%}
+    {%- if execute -%}
+        {%- set present = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.name in marts -%}
+                {%- do present.append(node.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if present -%}
+            {%- do exceptions.warn("kpi_daily_snapshot: " ~ present | join(', ') ~ " exist(s) but the KPI area '" ~ area
+                ~ "' still renders kpi_area_pending(): fill in models/intermediate/kpi_snapshot/int_kpi_snapshot__"
+                ~ area ~ ".sql (see the model's YAML) so its KPIs reach the snapshot") -%}
+        {%- endif -%}
+    {%- endif -%}
+    select
+    {%- for name, type in kpi_snapshot_area_columns() %}
+        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    where false
+{%- endmacro %}
+
+
+{#-
+    The union of the area models, with a guard: every model tagged `kpi_snapshot_area` must be listed,
+    so an area that was added but not registered fails the build instead of silently missing.
+-#}
+{% macro kpi_snapshot_union(area_models) -%}
+    {%- if execute -%}
+        {%- set unlisted = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and 'kpi_snapshot_area' in node.tags
+                  and node.name not in area_models -%}
+                {%- do unlisted.append(node.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if unlisted -%}
+            {{ exceptions.raise_compiler_error("kpi_daily_snapshot: area model(s) " ~ unlisted | join(', ')
+                ~ " are tagged kpi_snapshot_area but not listed in kpi_daily_snapshot.sql; add them to `areas`") }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- for area in area_models %}
+    {{ kpi_snapshot_area_select(ref(area)) }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- Var `run_id` (the pipeline's run id; default 'manual') as a SQL string literal. -#}
+{% macro kpi_snapshot_run_id() -%}
+    {%- set value = var('run_id', 'manual') -%}
+    {%- set value = 'manual' if value is none or (value | string | trim) == '' else value | string -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}

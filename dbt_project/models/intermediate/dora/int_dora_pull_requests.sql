@@ -1,0 +1,113 @@
+-- Pull requests merged into their repository's default branch at or before as_of, with the first
+-- deployment of the same repository at or after the merge (NULL while pending), the lead-time spans in
+-- seconds as measured (may be negative through clock skew) and clamped at 0, and flags for data quality.
+-- first_commit_at is the earliest author date of the PR's commits (the PR's created_at without commits).
+
+with pulls as (
+
+    select *
+    from {{ ref('stg_github__pulls') }}
+    where merged_at is not null
+      and merged_at <= {{ as_of() }}
+      and base_ref = coalesce(base_default_branch, 'main')
+
+),
+
+commits as (
+
+    select
+        repo,
+        pull_number,
+        min(authored_at) as first_commit_at,
+        count(*) as commit_count
+    from {{ ref('stg_github__pull_commits') }}
+    group by repo, pull_number
+
+),
+
+first_deployment as (
+
+    select
+        pulls.repo,
+        pulls.pull_number,
+        deployments.deployment_id,
+        deployments.deployed_at
+    from pulls
+    inner join {{ ref('int_dora_deployments') }} as deployments
+        on pulls.repo = deployments.repo
+        and deployments.deployed_at >= pulls.merged_at
+    qualify row_number() over (
+        partition by pulls.repo, pulls.pull_number
+        order by deployments.deployed_at, deployments.deployment_id
+    ) = 1
+
+),
+
+joined as (
+
+    select
+        pulls.repo,
+        pulls.pull_number,
+        repos.team,
+        pulls.author_login,
+        pulls.title,
+        pulls.label_names,
+        pulls.created_at,
+        pulls.merged_at,
+        coalesce(commits.first_commit_at, pulls.created_at) as first_commit_at,
+        coalesce(commits.commit_count, 0) as commit_count,
+        first_deployment.deployment_id,
+        first_deployment.deployed_at
+    from pulls
+    inner join {{ ref('int_dora_repos') }} as repos
+        on pulls.repo = repos.repo
+    left join commits
+        on pulls.repo = commits.repo
+        and pulls.pull_number = commits.pull_number
+    left join first_deployment
+        on pulls.repo = first_deployment.repo
+        and pulls.pull_number = first_deployment.pull_number
+
+),
+
+spans as (
+
+    select
+        *,
+        {{ seconds_between('first_commit_at', 'created_at') }} as coding_s_measured,
+        {{ seconds_between('created_at', 'merged_at') }} as review_s_measured,
+        {{ seconds_between('merged_at', 'deployed_at') }} as deploy_s_measured,
+        {{ seconds_between('first_commit_at', 'deployed_at') }} as lead_time_s_measured
+    from joined
+
+)
+
+select
+    repo,
+    pull_number,
+    team,
+    author_login,
+    title,
+    created_at,
+    merged_at,
+    first_commit_at,
+    deployed_at,
+    deployment_id,
+    {{ dora_clamped('coding_s_measured') }} as coding_s,
+    {{ dora_clamped('review_s_measured') }} as review_s,
+    {{ dora_clamped('deploy_s_measured') }} as deploy_s,
+    {{ dora_clamped('lead_time_s_measured') }} as lead_time_s,
+    starts_with(coalesce(title, ''), 'Revert') as is_revert,
+    len(list_intersect(
+        list_transform(coalesce(label_names, []::varchar[]), label -> lower(label)),
+        {{ dora_hotfix_labels() }}
+    )) > 0 as is_hotfix,
+    deployed_at is null as is_pending,
+    commit_count,
+    commit_count = 0 as is_missing_commits,
+    commit_count >= 250 as is_commit_list_capped,
+    coding_s_measured < 0 as is_coding_clamped,
+    review_s_measured < 0 as is_review_clamped,
+    deploy_s_measured < 0 as is_deploy_clamped,
+    lead_time_s_measured < 0 as is_lead_time_clamped
+from spans

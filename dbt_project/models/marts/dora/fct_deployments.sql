@@ -1,0 +1,34 @@
+-- One row per DORA deployment (production, successful; see int_dora_deployments), with whether it
+-- failed and how that was decided: an incident on a mapped service in the attribution window
+-- (incident_window), else a revert (revert_pr), else a hotfix (hotfix_label). Several incidents after
+-- one deployment make one failed deployment; the first of them is the linked incident, and its
+-- resolved_at (when at or before as_of) is the restore time.
+
+with links as (
+
+    select *
+    from {{ ref('int_dora_failure_links') }}
+    qualify row_number() over (
+        partition by deployment_id
+        order by link_rank, linked_at, incident_id, pull_number
+    ) = 1
+
+)
+
+select
+    deployments.deployment_id,
+    deployments.repo,
+    deployments.team,
+    deployments.environment,
+    deployments.deployed_at,
+    links.deployment_id is not null as is_failed,
+    links.failure_link,
+    links.incident_id as linked_incident_id,
+    case when links.resolved_at <= {{ as_of() }} then links.resolved_at end as restored_at,
+    case
+        when links.resolved_at <= {{ as_of() }}
+            then {{ seconds_between('deployments.deployed_at', 'links.resolved_at') }}
+    end as time_to_restore_s
+from {{ ref('int_dora_deployments') }} as deployments
+left join links
+    on deployments.deployment_id = links.deployment_id

@@ -1,0 +1,133 @@
+-- One row per Jira issue id created up to as_of, as it stands now (an issue moved to another project keeps
+-- its id and shows its current key and project). Flow definitions: docs/metrics.md "Jira flow".
+--   first_in_progress_at  first entry into an `indeterminate` status (full changelog)
+--   last_done_at          last entry into a `done` status (a reopened and re-closed issue: the re-close)
+--   cycle_time_s          last_done_at - first_in_progress_at, for issues in `done` at as_of; NULL when the
+--                         issue never entered `indeterminate` (never started, or closed straight from `new`)
+--   lead_time_s           resolutiondate - created; NULL while unresolved (or resolved after as_of)
+--   reopen_count          changes from a `done` status to a status of another category
+--   is_deleted            missing from the newest id reconciliation although its last update is older than it
+--                         (deleted in Jira, or moved out of the configured projects)
+
+with issues as (
+
+    select *
+    from {{ ref('stg_jira__issues') }}
+    where created_at <= {{ as_of() }}
+
+),
+
+flow as (
+
+    select
+        issue_id,
+        min(changed_at) filter (where is_entry_to_indeterminate) as first_in_progress_at,
+        max(changed_at) filter (where is_entry_to_done) as last_done_at,
+        count(*) filter (where is_exit_from_done) as reopen_count,
+        arg_max(to_category, seq) as category_at_as_of
+    from {{ ref('int_jira__status_changes') }}
+    group by issue_id
+
+),
+
+statuses as (
+
+    select status_id, status_name, status_category
+    from {{ ref('stg_jira__statuses') }}
+
+),
+
+projects as (
+
+    select project_id, project_key
+    from {{ ref('stg_jira__projects') }}
+
+),
+
+project_teams as (
+
+    select project_key, team
+    from {{ ref('stg_jira__project_teams') }}
+
+),
+
+reconciliation as (
+
+    select max(reconciled_at) as last_reconciled_at
+    from {{ ref('stg_jira__issue_ids') }}
+
+),
+
+listed as (
+
+    select issue_ids.issue_id
+    from {{ ref('stg_jira__issue_ids') }} as issue_ids
+    inner join reconciliation
+        on issue_ids.reconciled_at = reconciliation.last_reconciled_at
+
+),
+
+joined as (
+
+    select
+        issues.issue_id,
+        issues.issue_key as key,
+        -- the projects stream has the current key of the issue's project (by id), the record the key it was read with
+        coalesce(projects.project_key, issues.project_key) as project,
+        issues.issue_type,
+        issues.priority_name as priority,
+        coalesce(statuses.status_name, issues.status_name) as status,
+        coalesce(statuses.status_category, issues.status_category) as status_category,
+        issues.created_at,
+        case when issues.resolved_at <= {{ as_of() }} then issues.resolved_at end as resolved_at,
+        flow.first_in_progress_at,
+        flow.last_done_at,
+        flow.category_at_as_of,
+        coalesce(flow.reopen_count, 0) as reopen_count,
+        coalesce(
+            reconciliation.last_reconciled_at is not null
+            and issues.updated_at < reconciliation.last_reconciled_at
+            and listed.issue_id is null,
+            false
+        ) as is_deleted
+    from issues
+    left join flow
+        on issues.issue_id = flow.issue_id
+    left join statuses
+        on issues.status_id = statuses.status_id
+    left join projects
+        on issues.project_id = projects.project_id
+    cross join reconciliation
+    left join listed
+        on issues.issue_id = listed.issue_id
+
+)
+
+select
+    joined.issue_id,
+    joined.key,
+    joined.project,
+    coalesce(project_teams.team, 'unassigned') as team,
+    joined.issue_type,
+    joined.priority,
+    joined.status,
+    joined.status_category,
+    joined.created_at,
+    joined.resolved_at,
+    joined.first_in_progress_at,
+    joined.last_done_at,
+    case
+        when joined.category_at_as_of = 'done'
+            and joined.first_in_progress_at is not null
+            and joined.last_done_at >= joined.first_in_progress_at
+            then {{ seconds_between('joined.first_in_progress_at', 'joined.last_done_at') }}
+    end as cycle_time_s,
+    case
+        when joined.resolved_at is not null
+            then {{ seconds_between('joined.created_at', 'joined.resolved_at') }}
+    end as lead_time_s,
+    joined.reopen_count,
+    joined.is_deleted
+from joined
+left join project_teams
+    on joined.project = project_teams.project_key

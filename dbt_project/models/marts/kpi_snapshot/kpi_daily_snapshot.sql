@@ -1,0 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_date',
+        on_schema_change='fail',
+        full_refresh=false,
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
+    )
+}}
+-- The nightly KPI snapshot: one row per KPI, scope and window for run_date, stamped with the run that
+-- computed it. A run replaces only its own date (delete+insert on snapshot_date); earlier dates are never
+-- touched, so the table is the history of what ops leads were shown. full_refresh=false: `dbt build
+-- --full-refresh` does not drop that history either.
+--
+-- When the table is created it is filled for every date the marts cover (first day in the data window to
+-- run_date); rows of dates before run_date carry run_id 'backfill:<run_id>' (reconstructed, not shown then).
+--
+-- Each KPI area is one model (models/intermediate/kpi_snapshot/int_kpi_snapshot__<area>.sql, tagged
+-- kpi_snapshot_area) listed here; an area whose marts do not exist yet renders no rows.
+
+{%- set areas = [
+    'int_kpi_snapshot__availability',
+    'int_kpi_snapshot__incidents',
+    'int_kpi_snapshot__dora',
+    'int_kpi_snapshot__jira_flow',
+    'int_kpi_snapshot__security',
+] %}
+
+with areas as (
+
+    {{ kpi_snapshot_union(areas) }}
+
+)
+
+select
+    snapshot_date,
+    kpi,
+    scope_type,
+    scope_id,
+    "window",
+    value,
+    unit,
+    sample_size,
+    case
+        when snapshot_date = {{ run_date() }} then {{ kpi_snapshot_run_id() }}
+        else 'backfill:' || {{ kpi_snapshot_run_id() }}
+    end as run_id,
+    now() as computed_at
+from areas
+{%- if is_incremental() %}
+where snapshot_date = {{ run_date() }}
+{%- else %}
+where snapshot_date <= {{ run_date() }}
+{%- endif %}

@@ -1,0 +1,31 @@
+-- One row per commit of a pull request's latest listing. The API lists at most the first 250 commits
+-- (oldest first), so the first commit is always present; commits a force-push removed keep an older
+-- pull_updated_at (the listing they came from) and are dropped here.
+
+with source as (
+
+    select repo, pull_number, sha, pull_updated_at, record, _loaded_at
+    from {{ source('github', 'pull_commits') }}
+
+),
+
+latest as (
+
+    select
+        *,
+        max(pull_updated_at) over (partition by repo, pull_number) as latest_listing_at
+    from source
+
+)
+
+select
+    repo,
+    pull_number,
+    sha as commit_sha,
+    {{ api_timestamp("record->>'$.commit.author.date'") }} as authored_at,
+    {{ api_timestamp("record->>'$.commit.committer.date'") }} as committed_at,
+    record->>'$.author.login' as author_login,
+    pull_updated_at as listed_at_pull_updated_at,
+    _loaded_at
+from latest
+where pull_updated_at is not distinct from latest_listing_at

@@ -1,0 +1,274 @@
+"""What the report says, independent of how it is rendered: tiles, statuses, formatted numbers, series.
+
+A tile shows one KPI for the org (or, for KPIs kept per service only, the worst service) over its headline
+window (7d when the KPI has it, else 30d, else 1d), the change against the same window 7 days earlier, and a
+status as a word and a tone (good / warn / bad / neutral), chosen by the catalog's status_rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from opskpi.report.data import HealthRow, KpiInfo, KpiValue, ReportData
+
+TILE_WINDOWS = ("7d", "30d", "1d")
+WINDOW_WORDS = {"1d": "day", "7d": "7 days", "30d": "30 days"}
+COMPARE_DAYS = 7
+TIER_WORDS = {1: "Elite", 2: "High", 3: "Medium", 4: "Low"}
+TIER_TONES = {1: "good", 2: "good", 3: "warn", 4: "bad"}
+ERROR_BUDGET_AT_RISK_PCT = 25.0
+SLA_WARN_PCT = 90.0
+AREA_TITLES = {"availability": "Availability", "incidents": "Incident response", "dora": "Delivery (DORA)",
+               "security": "Security posture", "jira_flow": "Jira flow", "other": "Other KPIs"}
+AREA_ORDER = ("availability", "incidents", "dora", "security", "jira_flow", "other")
+
+
+@dataclass(frozen=True)
+class Status:
+    word: str
+    tone: str  # good | warn | bad | neutral
+
+
+@dataclass(frozen=True)
+class Tile:
+    kpi: str
+    area: str
+    label: str
+    description: str
+    unit: str
+    window: str
+    scope_type: str
+    scope_id: str
+    scope_label: str
+    value: float | None
+    value_text: str
+    sample_size: int | None
+    previous: float | None
+    change: float | None
+    change_text: str
+    change_tone: str
+    status: Status
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- formatting -------------------------------------------------------------------------------------
+
+
+def fmt_duration(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    if s < 90:
+        return f"{sign}{s:.0f} s"
+    if s < 90 * 60:
+        minutes = s / 60
+        return f"{sign}{minutes:.1f} min" if minutes < 10 else f"{sign}{minutes:.0f} min"
+    if s < 48 * 3600:
+        return f"{sign}{s / 3600:.1f} h"
+    return f"{sign}{s / 86400:.1f} d"
+
+
+PRECISE_PCT_KPIS = {"availability"}  # three decimals: 99.9 and 99.95 must not look alike
+TARGET_KPIS = {"availability_slo_target"}
+
+
+def fmt_pct(value: float, kpi: str | None = None) -> str:
+    if value == 100:
+        return "100 %"
+    if kpi in PRECISE_PCT_KPIS:
+        return f"{value:.3f} %"
+    if kpi in TARGET_KPIS:
+        return f"{value:g} %"
+    return f"{value:.1f} %"
+
+
+def fmt_value(value: float | None, unit: str, kpi: str | None = None) -> str:
+    if value is None:
+        return "no data"
+    if unit == "pct":
+        return fmt_pct(value, kpi)
+    if unit == "s":
+        return fmt_duration(value)
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "per_day":
+        return f"{value:.2f} /day"
+    if unit == "tier":
+        return TIER_WORDS.get(round(value), f"{value:g}")
+    return f"{value:g}"
+
+
+def fmt_change(delta: float | None, unit: str) -> str:
+    if delta is None:
+        return "no comparison"
+    if unit == "tier":
+        return "tier changed" if delta else "same tier"
+    arrow = "▲" if delta > 0 else ("▼" if delta < 0 else "■")
+    sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
+    size = abs(delta)
+    if unit == "pct":
+        text = f"{size:.3f} pp" if size < 0.1 else f"{size:.1f} pp"
+    elif unit == "s":
+        text = fmt_duration(size)
+    elif unit == "count":
+        text = f"{size:,.0f}"
+    elif unit == "per_day":
+        text = f"{size:.2f} /day"
+    else:
+        text = f"{size:g}"
+    return f"{arrow} {sign}{text}"
+
+
+def axis_format(unit: str):
+    if unit == "s":
+        return fmt_duration
+    if unit == "pct":
+        return lambda v: f"{v:g} %"
+    return lambda v: f"{v:g}"
+
+
+# --- tiles ---------------------------------------------------------------------------------------------
+
+
+def _change_tone(delta: float | None, direction: str) -> str:
+    if delta is None or delta == 0 or direction not in ("higher", "lower"):
+        return "neutral"
+    better = delta > 0 if direction == "higher" else delta < 0
+    return "good" if better else "bad"
+
+
+def _pick_scope(data: ReportData, info: KpiInfo) -> tuple[KpiValue, str] | None:
+    """The org row in the headline window, else the worst scope (by direction) in that window."""
+    rows = [v for v in data.today() if v.kpi == info.kpi]
+    if not rows:
+        return None
+    window = next(w for w in TILE_WINDOWS + tuple(sorted({r.window for r in rows}))
+                  if any(r.window == w for r in rows))
+    in_window = [r for r in rows if r.window == window]
+    org = [r for r in in_window if r.scope_type == "org"]
+    if org:
+        return org[0], "org"
+    with_value = [r for r in in_window if r.value is not None] or in_window
+    worst = (max if info.direction == "lower" else min)(with_value, key=lambda r: (r.value is None, r.value or 0))
+    word = "highest" if info.direction == "lower" else "lowest"
+    return worst, f"{word}: {data.scope_name(worst.scope_type, worst.scope_id)}"
+
+
+def _status(data: ReportData, info: KpiInfo, row: KpiValue, change: float | None) -> Status:
+    rule = info.status_rule
+    if rule == "slo":
+        services = [v for v in data.today() if v.kpi == info.kpi and v.window == row.window
+                    and v.scope_type == "service" and v.value is not None]
+        judged = []
+        for v in services:
+            target = data.get(info.status_kpi or "", "service", v.scope_id, "30d")
+            if target is not None and target.value is not None:
+                judged.append(v.value < target.value)
+        if not judged:
+            return Status("No SLO data", "neutral")
+        missed = sum(judged)
+        if missed == 0:
+            return Status("SLO met", "good")
+        return Status(f"SLO missed: {missed} of {len(judged)} services", "bad")
+    if row.value is None:
+        return Status("No data", "neutral")
+    if rule == "error_budget":
+        if row.value < 0:
+            return Status("Budget exhausted", "bad")
+        if row.value < ERROR_BUDGET_AT_RISK_PCT:
+            return Status("Budget at risk", "warn")
+        return Status("Budget healthy", "good")
+    if rule == "dora_tier":
+        tier = data.get(info.status_kpi or "", row.scope_type, row.scope_id, "30d")
+        tiers = [tier] if tier is not None and tier.value is not None else [
+            v for v in data.today() if v.kpi == info.status_kpi and v.value is not None]
+        if not tiers:
+            return Status("No tier", "neutral")
+        worst = max(round(t.value) for t in tiers)
+        word = TIER_WORDS.get(worst, "Unknown")
+        return Status(word if len(tiers) == 1 else f"{word} (worst team)", TIER_TONES.get(worst, "neutral"))
+    if rule == "zero":
+        return Status("None open", "good") if row.value == 0 else Status("Needs attention", "bad")
+    if rule == "sla":
+        if row.value >= 100:
+            return Status("All within SLA", "good")
+        return Status("Some past SLA", "warn") if row.value >= SLA_WARN_PCT else Status("SLA breached", "bad")
+    if rule == "trend":
+        tone = _change_tone(change, info.direction)
+        if change is None:
+            return Status("No comparison", "neutral")
+        return Status({"good": "Better", "bad": "Worse"}.get(tone, "Steady"), "good" if tone == "good" else
+                      ("warn" if tone == "bad" else "neutral"))
+    return Status("", "neutral")
+
+
+def build_tiles(data: ReportData) -> list[Tile]:
+    tiles = []
+    for info in sorted(data.catalog.values(), key=lambda i: (i.display_order, i.kpi)):
+        if not info.tile:
+            continue
+        picked = _pick_scope(data, info)
+        if picked is None:
+            continue
+        row, scope_label = picked
+        before = data.get(row.kpi, row.scope_type, row.scope_id, row.window,
+                          data.report_date - timedelta(days=COMPARE_DAYS))
+        previous = before.value if before is not None else None
+        change = row.value - previous if row.value is not None and previous is not None else None
+        tiles.append(Tile(
+            kpi=info.kpi, area=info.area, label=info.label, description=info.description, unit=row.unit,
+            window=row.window, scope_type=row.scope_type, scope_id=row.scope_id, scope_label=scope_label,
+            value=row.value, value_text=fmt_value(row.value, row.unit, row.kpi), sample_size=row.sample_size,
+            previous=previous, change=change, change_text=fmt_change(change, row.unit),
+            change_tone=_change_tone(change, info.direction), status=_status(data, info, row, change),
+        ))
+    return tiles
+
+
+# --- series ----------------------------------------------------------------------------------------------
+
+
+def chart_days(data: ReportData, days: int = 30) -> list[date]:
+    return [data.report_date - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def series(data: ReportData, kpi: str, scope_type: str, scope_id: str, window: str,
+           days: list[date]) -> list[float | None]:
+    out = []
+    for day in days:
+        row = data.get(kpi, scope_type, scope_id, window, day)
+        out.append(row.value if row is not None else None)
+    return out
+
+
+def has_kpi(data: ReportData, *kpis: str) -> bool:
+    present = {v.kpi for v in data.values}
+    return any(k in present for k in kpis)
+
+
+def areas_present(data: ReportData) -> list[str]:
+    present = {data.catalog[v.kpi].area for v in data.today()}
+    return [a for a in AREA_ORDER if a in present] + sorted(present - set(AREA_ORDER))
+
+
+def health_by_source(rows: list[HealthRow]) -> list[dict[str, Any]]:
+    """Streams rolled up per source: latest load, summed counts, the freshest stream's data and lag."""
+    out = []
+    for source in sorted({r.source for r in rows}):
+        mine = [r for r in rows if r.source == source]
+        loads = [r.last_loaded_at for r in mine if r.last_loaded_at is not None]
+        newest = [r.newest_record_at for r in mine if r.newest_record_at is not None]
+        lags = [r.freshness_s for r in mine if r.freshness_s is not None]
+        checks = [f"{r.stream}: {r.failed_checks}" for r in mine if r.failed_checks]
+        out.append({
+            "source": source, "streams": len(mine), "last_loaded_at": max(loads, default=None),
+            "rows_landed": sum(r.rows_landed for r in mine), "rows_changed": sum(r.rows_changed for r in mine),
+            "validations": sum(r.validations_24h for r in mine),
+            "failed_validations": sum(r.failed_validations_24h for r in mine),
+            "failed_expectations": sum(r.failed_expectations_24h for r in mine), "checks": "; ".join(checks),
+            "newest_record_at": max(newest, default=None), "lag_s": min(lags, default=None),
+        })
+    return out

@@ -1,0 +1,280 @@
+"""The report as one self-contained HTML file: inline CSS and SVG, no script, nothing fetched.
+
+Every string that comes from data (KPI labels, scope names, teams, sources, check names, the title) goes
+through `html.escape`, so a service called `<script>` is shown as text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from opskpi.report import svg
+from opskpi.report.data import HealthRow, ReportData
+from opskpi.report.model import (
+    AREA_TITLES,
+    WINDOW_WORDS,
+    Tile,
+    areas_present,
+    axis_format,
+    build_tiles,
+    chart_days,
+    fmt_duration,
+    fmt_value,
+    has_kpi,
+    health_by_source,
+    series,
+)
+
+CSS = """
+:root { --good:#047857; --good-bg:#d1fae5; --warn:#92400e; --warn-bg:#fef3c7; --bad:#991b1b; --bad-bg:#fee2e2;
+  --neutral:#374151; --neutral-bg:#e5e7eb; --ink:#111827; --muted:#4b5563; --line:#d1d5db; --card:#ffffff; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: var(--ink); background: #f3f4f6; line-height: 1.4; }
+header, main, footer { max-width: 1200px; margin: 0 auto; padding: 0 16px; }
+header { padding-top: 20px; }
+h1 { font-size: 1.6rem; margin: 0 0 4px; }
+h2 { font-size: 1.2rem; margin: 28px 0 10px; }
+h3 { font-size: 0.95rem; margin: 0; font-weight: 600; }
+.meta, .note, footer { color: var(--muted); font-size: 0.85rem; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 12px; }
+.tile { background: var(--card); border-radius: 8px; padding: 12px 14px; border-left: 6px solid var(--neutral);
+  box-shadow: 0 1px 2px rgba(0,0,0,.08); break-inside: avoid; }
+.tile.tone-good { border-left-color: var(--good); } .tile.tone-warn { border-left-color: #d97706; }
+.tile.tone-bad { border-left-color: #dc2626; }
+.tile .value { font-size: 1.7rem; font-weight: 700; margin: 6px 0 2px; font-variant-numeric: tabular-nums; }
+.tile .scope, .tile .change { font-size: 0.82rem; margin: 2px 0; color: var(--muted); }
+.change.tone-good { color: var(--good); } .change.tone-bad { color: var(--bad); }
+.badge { display: inline-block; border-radius: 999px; padding: 2px 10px; font-size: 0.8rem; font-weight: 600;
+  margin-top: 6px; }
+.badge.tone-good { background: var(--good-bg); color: var(--good); }
+.badge.tone-warn { background: var(--warn-bg); color: var(--warn); }
+.badge.tone-bad { background: var(--bad-bg); color: var(--bad); }
+.badge.tone-neutral { background: var(--neutral-bg); color: var(--neutral); }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
+figure { margin: 0; background: var(--card); border-radius: 8px; padding: 10px; break-inside: avoid;
+  box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+figcaption { font-size: 0.9rem; font-weight: 600; margin-bottom: 4px; }
+svg.chart { width: 100%; height: auto; display: block; }
+svg .grid { stroke: #e5e7eb; stroke-width: 1; }
+svg .tick, svg .legend { font-size: 12px; fill: #4b5563; font-family: inherit; }
+.table-wrap { overflow-x: auto; background: var(--card); border-radius: 8px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+footer { padding: 24px 16px 32px; }
+@media (max-width: 600px) {
+  h1 { font-size: 1.3rem; }
+  .tiles { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px; }
+  .tile .value { font-size: 1.35rem; }
+  .charts { grid-template-columns: 1fr; }
+}
+@media print {
+  body { background: #fff; font-size: 11pt; }
+  header, main, footer { max-width: none; padding: 0; }
+  .tile, figure, .table-wrap { box-shadow: none; border: 1px solid var(--line); }
+  .tiles { grid-template-columns: repeat(4, 1fr); }
+  .charts { grid-template-columns: repeat(2, 1fr); }
+  section { break-inside: avoid-page; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+def e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+
+
+def render_tile(tile: Tile) -> str:
+    window = WINDOW_WORDS.get(tile.window, tile.window)
+    sample = f" · n={tile.sample_size}" if tile.sample_size is not None else ""
+    data_value = "" if tile.value is None else repr(tile.value)
+    return (
+        f'<article class="tile tone-{e(tile.status.tone)}" data-kpi="{e(tile.kpi)}" '
+        f'data-scope-type="{e(tile.scope_type)}" '
+        f'data-scope-id="{e(tile.scope_id)}" data-window="{e(tile.window)}" data-value="{e(data_value)}" '
+        f'title="{e(tile.description)}">'
+        f"<h3>{e(tile.label)}</h3>"
+        f'<p class="value">{e(tile.value_text)}</p>'
+        f'<p class="scope">{e(tile.scope_label)} · {e(window)}{e(sample)}</p>'
+        f'<p class="change tone-{e(tile.change_tone)}">{e(tile.change_text)} vs 7 days earlier</p>'
+        f'<p class="status"><span class="badge tone-{e(tile.status.tone)}">{e(tile.status.word or "—")}</span></p>'
+        "</article>"
+    )
+
+
+def _figure(caption: str, chart: str, note: str = "") -> str:
+    extra = f'<p class="note">{e(note)}</p>' if note else ""
+    return f"<figure><figcaption>{e(caption)}</figcaption>{chart}{extra}</figure>"
+
+
+def _labels(days) -> list[str]:
+    return [d.strftime("%b %d") for d in days]
+
+
+def availability_charts(data: ReportData) -> list[str]:
+    days = chart_days(data)
+    services = sorted({v.scope_id for v in data.values if v.kpi == "availability" and v.scope_type == "service"},
+                      key=lambda s: data.scope_name("service", s).lower())
+    figures = []
+    for sid in services:
+        values = series(data, "availability", "service", sid, "1d", days)
+        target = data.get("availability_slo_target", "service", sid, "30d")
+        slo = target.value if target is not None else None
+        known = [v for v in values if v is not None] + ([slo] if slo is not None else [])
+        if not known:
+            continue
+        low = min(known)
+        y_min = max(0.0, low - max((100 - low) * 0.3, 0.05))
+        thresholds = [svg.Threshold(f"SLO {slo:g} %", slo)] if slo is not None else []
+        name = data.scope_name("service", sid)
+        chart = svg.line_chart([svg.Series("daily availability", values)], _labels(days),
+                               title=f"Availability of {name}, last 30 days", y_format=lambda v: f"{v:g} %",
+                               thresholds=thresholds, y_min=y_min, y_max=100.0, flag_below=slo, height=180)
+        figures.append(_figure(f"{name}", chart))
+    return figures
+
+
+def _trend(data: ReportData, title: str, kpis: list[tuple[str, str]], window: str = "7d") -> str | None:
+    days = chart_days(data)
+    lines = []
+    for i, (kpi, name) in enumerate(kpis):
+        values = series(data, kpi, "org", "org", window, days)
+        if any(v is not None for v in values):
+            lines.append(svg.Series(name, values, svg.PALETTE[i % len(svg.PALETTE)], dashed=i % 2 == 1))
+    if not lines:
+        return None
+    unit = data.catalog[kpis[0][0]].unit
+    return _figure(title, svg.line_chart(lines, _labels(days), title=title, y_format=axis_format(unit), y_min=0.0))
+
+
+def trend_charts(data: ReportData) -> list[str]:
+    days = chart_days(data)
+    figures = [
+        _trend(data, "MTTA, rolling 7 days (org)", [("mtta_mean", "mean"), ("mtta_p50", "median")]),
+        _trend(data, "MTTR, rolling 7 days (org)", [("mttr_mean", "mean"), ("mttr_p50", "median")]),
+    ]
+    if has_kpi(data, "deployment_frequency", "lead_time_p50"):
+        deploys = series(data, "deployment_frequency", "org", "org", "7d", days)
+        lead = series(data, "lead_time_p50", "org", "org", "7d", days)
+        title = "Deployment frequency and lead time, rolling 7 days (org)"
+        figures.append(_figure(title, svg.bar_chart(
+            svg.Series("deployments /day", deploys, svg.PALETTE[2]), _labels(days), title=title,
+            line=svg.Series("lead time p50", lead, svg.PALETTE[1]), line_format=fmt_duration)))
+    severities = ("critical", "high", "medium", "low")
+    if has_kpi(data, *(f"alerts_open_{s}" for s in severities)):
+        layers = [svg.Series(s, series(data, f"alerts_open_{s}", "org", "org", "1d", days), svg.SEVERITY_COLOURS[s])
+                  for s in severities]
+        breach = svg.Series("past SLA", series(data, "alerts_in_breach", "org", "org", "1d", days), "#111827",
+                            dashed=True)
+        title = "Open security alerts by severity, with SLA breaches (org)"
+        figures.append(_figure(title, svg.stacked_area_chart(layers, _labels(days), title=title, lines=[breach])))
+    if has_kpi(data, "throughput", "cycle_time_p50"):
+        title = "Jira flow: throughput per day and cycle time p50, rolling 7 days (org)"
+        figures.append(_figure(title, svg.bar_chart(
+            svg.Series("issues done /day", series(data, "throughput", "org", "org", "1d", days), svg.PALETTE[3]),
+            _labels(days), title=title,
+            line=svg.Series("cycle time p50", series(data, "cycle_time_p50", "org", "org", "7d", days),
+                            svg.PALETTE[1]), line_format=fmt_duration)))
+    return [f for f in figures if f]
+
+
+def service_table(data: ReportData) -> str:
+    services = sorted({v.scope_id for v in data.today() if v.kpi == "availability" and v.scope_type == "service"},
+                      key=lambda s: data.scope_name("service", s).lower())
+    if not services:
+        return ""
+    rows = []
+    for sid in services:
+        cells = []
+        for window in ("1d", "7d", "30d"):
+            row = data.get("availability", "service", sid, window)
+            cells.append(fmt_value(row.value if row else None, "pct", "availability"))
+        slo = data.get("availability_slo_target", "service", sid, "30d")
+        budget = data.get("error_budget_remaining", "service", sid, "30d")
+        avail_7d = data.get("availability", "service", sid, "7d")
+        if slo is None or slo.value is None or avail_7d is None or avail_7d.value is None:
+            status, tone = "no data", "neutral"
+        elif avail_7d.value >= slo.value:
+            status, tone = "SLO met", "good"
+        else:
+            status, tone = "SLO missed", "bad"
+        team = data.scope_teams.get(("service", sid), "")
+        rows.append(
+            f'<tr data-service="{e(sid)}"><td>{e(data.scope_name("service", sid))}</td><td>{e(team)}</td>'
+            + "".join(f'<td class="num">{e(c)}</td>' for c in cells)
+            + f'<td class="num">{e(fmt_value(slo.value if slo else None, "pct", "availability_slo_target"))}</td>'
+            + f'<td class="num">{e(fmt_value(budget.value if budget else None, "pct"))}</td>'
+            + f'<td><span class="badge tone-{tone}">{e(status)}</span></td></tr>'
+        )
+    head = ('<tr><th>Service</th><th>Team</th><th class="num">Day</th><th class="num">7 days</th>'
+            '<th class="num">30 days</th><th class="num">SLO</th><th class="num">Error budget left</th>'
+            "<th>7-day status</th></tr>")
+    return (f'<section id="services"><h2>Availability by service</h2><div class="table-wrap"><table>'
+            f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></section>")
+
+
+def health_table(rows: list[HealthRow], computed_at: datetime | None) -> str:
+    if not rows:
+        return ('<section id="health"><h2>Data health</h2><p class="note">No load bookkeeping was recorded '
+                "for this date.</p></section>")
+    body = []
+    for r in health_by_source(rows):
+        badge = ('<span class="badge tone-bad">failed checks</span>' if r["failed_validations"]
+                 else '<span class="badge tone-warn">warnings</span>' if r["failed_expectations"]
+                 else '<span class="badge tone-good">ok</span>')
+        lag = fmt_duration(r["lag_s"]) if r["lag_s"] is not None else "unknown"
+        through = _ts(r["newest_record_at"]) if r["newest_record_at"] is not None else "unknown"
+        body.append(
+            f'<tr data-source="{e(r["source"])}"><td>{e(r["source"])}</td><td class="num">{r["streams"]}</td>'
+            f'<td>{e(_ts(r["last_loaded_at"]))}</td>'
+            f'<td class="num">{r["rows_landed"]:,}</td><td class="num">{r["rows_changed"]:,}</td>'
+            f'<td class="num">{r["validations"]}</td><td class="num">{r["failed_validations"]}</td>'
+            f'<td>{badge} {e(r["checks"])}</td><td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
+        )
+    head = ('<tr><th>Source</th><th class="num">Streams</th><th>Last successful load</th>'
+            '<th class="num">Rows loaded</th><th class="num">Rows changed</th><th class="num">Validations (24 h)</th>'
+            '<th class="num">Failed</th><th>Checks</th><th>Data through</th><th class="num">Freshness lag</th></tr>')
+    return (f'<section id="health"><h2>Data health</h2><p class="note">As recorded by the run at '
+            f"{e(_ts(computed_at))}: rows this run loaded; checks of the 24 hours before; data through = newest "
+            "record loaded, lag = to the end of the report day.</p><div class=\"table-wrap\"><table>"
+            f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table></div></section>")
+
+
+def render_html(data: ReportData, title: str = "Ops KPI report") -> str:
+    tiles = build_tiles(data)
+    sections = []
+    for area in areas_present(data):
+        area_tiles = [t for t in tiles if t.area == area]
+        if area_tiles:
+            sections.append(f'<section class="area" id="area-{e(area)}"><h2>{e(AREA_TITLES.get(area, area))}</h2>'
+                            f'<div class="tiles">{"".join(render_tile(t) for t in area_tiles)}</div></section>')
+    avail = availability_charts(data)
+    if avail:
+        sections.append('<section id="availability-charts"><h2>Availability per service, last 30 days, against '
+                        f'its SLO</h2><div class="charts">{"".join(avail)}</div></section>')
+    trends = trend_charts(data)
+    if trends:
+        sections.append(f'<section id="trends"><h2>Trends</h2><div class="charts">{"".join(trends)}</div></section>')
+    sections.append(service_table(data))
+    sections.append(health_table(data.health, data.health_computed_at))
+    meta = (f"Report for {data.report_date.isoformat()} · run {data.run_id or 'unknown'} · "
+            f"computed {_ts(data.computed_at)}")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)} · {e(data.report_date.isoformat())}</title>"
+        f"<style>{CSS}</style></head><body>"
+        f'<header><h1>{e(title)}</h1><p class="meta">{e(meta)}</p></header>'
+        f"<main>{''.join(sections)}</main>"
+        "<footer>Values from marts.kpi_daily_snapshot; windows end with the report date (calendar days of the "
+        "reporting time zone). Change: against the same window ending 7 days earlier. Definitions: "
+        "docs/metrics.md.</footer>"
+        "</body></html>\n"
+    )

@@ -1,0 +1,265 @@
+"""DORA end to end: the pipeline against the emulator (non-default seed) equals DORA computed independently.
+
+The reference below reads the emulator with plain `requests` (no pipeline code, no SQL) and applies the
+definitions of docs/metrics.md directly: production deployments timed at their first success status, the
+infra repository's successful Deploy runs instead, lead time from the earliest commit author date to the first
+deployment at or after the merge, change failures by incident / revert / hotfix within 24 h and before the
+next deployment, time to restore from the linked incident. Two runs: a first full one, then — after the clock
+moved a day, so a late deployment status and a re-run deploy arrive — an incremental one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+import yaml
+
+from emulator.server import start_emulator
+
+pytestmark = pytest.mark.e2e
+TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
+          "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
+GH = {"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}
+PD = {"Authorization": f"Token token={TOKENS['OPSKPI_PAGERDUTY_TOKEN']}"}
+SEED = 11  # not the demo's seed
+WINDOW = timedelta(hours=24)
+PRODUCTION = {"production", "prod"}
+DEPLOY_WORKFLOWS = {"acme/infra": "Deploy"}
+
+
+# --- plain reads of the emulator ---------------------------------------------------------------------------
+
+
+def ts(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def gh_all(url: str, params: dict | None = None, key: str | None = None) -> list[dict]:
+    out = []
+    response = requests.get(url, headers=GH, params={**(params or {}), "per_page": 100}, timeout=30)
+    while True:
+        response.raise_for_status()
+        body = response.json()
+        out += body[key] if key else body
+        nxt = response.links.get("next", {}).get("url")
+        if not nxt:
+            return out
+        response = requests.get(nxt, headers=GH, timeout=30)
+
+
+def pd_all(url: str, key: str, params: dict | None = None) -> list[dict]:
+    out, offset = [], 0
+    while True:
+        response = requests.get(url, headers=PD, params={**(params or {}), "limit": 100, "offset": offset},
+                                timeout=30)
+        response.raise_for_status()
+        body = response.json()
+        out += body[key]
+        if not body["more"]:
+            return out
+        offset += 100
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (what quantile_cont computes)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- the reference -------------------------------------------------------------------------------------------
+
+
+def org_mapping(base: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Teams and repo -> PagerDuty service ids from the repositories' custom properties."""
+    services = {s["name"]: s["id"] for s in pd_all(f"{base}/pagerduty/services", "services")}
+    teams, links = {}, {}
+    for repo in gh_all(f"{base}/github/orgs/acme/repos"):
+        props = repo["custom_properties"]
+        teams[repo["full_name"]] = props["team"]
+        links[repo["full_name"]] = [services[name] for name in props["pagerduty-services"]]
+    return teams, links
+
+
+def reference(base: str, teams: dict, links: dict, as_of: datetime) -> dict:
+    incidents = [i for i in pd_all(f"{base}/pagerduty/incidents", "incidents",
+                                   {"date_range": "all", "time_zone": "UTC"}) if ts(i["created_at"]) <= as_of]
+    deployments, pulls = [], []
+    for repo in teams:
+        api = f"{base}/github/repos/{repo}"
+        for pr in gh_all(f"{api}/pulls", {"state": "all"}):
+            merged = ts(pr["merged_at"])
+            if merged is None or merged > as_of or pr["base"]["ref"] != pr["base"]["repo"]["default_branch"]:
+                continue
+            commits = gh_all(f"{api}/pulls/{pr['number']}/commits")
+            first = min((ts(c["commit"]["author"]["date"]) for c in commits), default=ts(pr["created_at"]))
+            pulls.append({"repo": repo, "number": pr["number"], "merged_at": merged, "first_commit_at": first,
+                          "revert": pr["title"].startswith("Revert"),
+                          "hotfix": any(label["name"].lower() == "hotfix" for label in pr["labels"])})
+        if repo in DEPLOY_WORKFLOWS:
+            for run in gh_all(f"{api}/actions/runs", key="workflow_runs"):
+                if (run["name"] == DEPLOY_WORKFLOWS[repo] and run["status"] == "completed"
+                        and run["conclusion"] == "success" and run["head_branch"] == "main"
+                        and ts(run["updated_at"]) <= as_of):
+                    deployments.append({"id": f"run:{run['id']}", "repo": repo, "at": ts(run["updated_at"])})
+            continue
+        for d in gh_all(f"{api}/deployments"):
+            if d["environment"].lower() not in PRODUCTION:
+                continue
+            successes = [ts(s["created_at"]) for s in gh_all(f"{api}/deployments/{d['id']}/statuses")
+                         if s["state"] == "success" and ts(s["created_at"]) <= as_of]
+            if successes:
+                deployments.append({"id": str(d["id"]), "repo": repo, "at": min(successes)})
+
+    by_repo = defaultdict(list)
+    for d in deployments:
+        by_repo[d["repo"]].append(d)
+    for repo_deployments in by_repo.values():
+        repo_deployments.sort(key=lambda d: (d["at"], d["id"]))
+        for d, nxt in zip(repo_deployments, repo_deployments[1:] + [None], strict=True):
+            end = d["at"] + WINDOW
+
+            def inside(moment, d=d, nxt=nxt, end=end):
+                return d["at"] <= moment <= end and (nxt is None or moment < nxt["at"])
+
+            hits = sorted((ts(i["created_at"]), i["id"], ts(i["resolved_at"])) for i in incidents
+                          if i["service"]["id"] in links[d["repo"]] and inside(ts(i["created_at"])))
+            repo_pulls = [p for p in pulls if p["repo"] == d["repo"] and inside(p["merged_at"])]
+            d["link"], d["incident"], d["ttr"] = None, None, None
+            if hits:
+                d["link"], d["incident"] = "incident_window", hits[0][1]
+                resolved = hits[0][2]
+                if resolved is not None and resolved <= as_of:
+                    d["ttr"] = (resolved - d["at"]).total_seconds()
+            elif any(p["revert"] for p in repo_pulls):
+                d["link"] = "revert_pr"
+            elif any(p["hotfix"] for p in repo_pulls):
+                d["link"] = "hotfix_label"
+    for p in pulls:
+        after = [d for d in by_repo[p["repo"]] if d["at"] >= p["merged_at"]]
+        first = min(after, key=lambda d: (d["at"], d["id"]), default=None)
+        p["deployment"] = first["id"] if first else None
+        p["deployed_at"] = first["at"] if first else None
+        p["lead"] = None if first is None else max(0.0, (first["at"] - p["first_commit_at"]).total_seconds())
+    return {"deployments": {d["id"]: d for d in deployments}, "pulls": {(p["repo"], p["number"]): p for p in pulls}}
+
+
+def org_daily(ref: dict, day: date) -> tuple:
+    deps = [d for d in ref["deployments"].values() if d["at"].date() == day]
+    leads = [p["lead"] for p in ref["pulls"].values() if p["deployed_at"] and p["deployed_at"].date() == day]
+    failed = sum(d["link"] is not None for d in deps)
+    return (len(deps), failed, 100.0 * failed / len(deps) if deps else None, quantile(leads, 0.5),
+            quantile(leads, 0.9), len(leads))
+
+
+def org_tier_values(ref: dict, day: date) -> dict:
+    start = day - timedelta(days=29)
+    deps = [d for d in ref["deployments"].values() if start <= d["at"].date() <= day]
+    leads = [p["lead"] for p in ref["pulls"].values() if p["deployed_at"] and start <= p["deployed_at"].date() <= day]
+    failed = [d for d in deps if d["link"] is not None]
+    return {"deployment_frequency": len(deps) / 30, "lead_time": quantile(leads, 0.5),
+            "change_failure_rate": 100.0 * len(failed) / len(deps) if deps else None,
+            "time_to_restore": quantile([d["ttr"] for d in failed if d["ttr"] is not None], 0.5)}
+
+
+# --- the pipeline --------------------------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, base: str, teams: dict, links: dict) -> Path:
+    config = {
+        "data_dir": str(tmp_path / "data"),
+        "history_days": 400,
+        "reporting": {"timezone": "UTC"},
+        "sources": {
+            "jira": {"base_url": f"{base}/jira", "email": "demo@example.com", "projects": ["OPS", "WEB"]},
+            "pagerduty": {"base_url": f"{base}/pagerduty"},
+            "github": {"base_url": f"{base}/github", "repos": sorted(teams)},
+        },
+        "dora": {"repo_teams": teams, "repo_services": links, "deploy_workflows": DEPLOY_WORKFLOWS},
+    }
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_pipeline(config: Path, run_date: str, cwd: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "opskpi.cli", "run", "--config", str(config), "--date", run_date],
+        cwd=cwd, env={**os.environ, **TOKENS}, capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+
+
+def published(data_dir: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(data_dir / "published" / "opskpi.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def check(data_dir: Path, ref: dict, run_date: date) -> None:
+    got = {r[0]: r[1:] for r in published(data_dir, "select deployment_id, repo, deployed_at, is_failed, "
+                                                    "failure_link, linked_incident_id, time_to_restore_s "
+                                                    "from marts.fct_deployments")}
+    want = ref["deployments"]
+    assert set(got) == set(want), (sorted(set(want) - set(got))[:5], sorted(set(got) - set(want))[:5])
+    for key, d in want.items():
+        repo, at, failed, link, incident, ttr = got[key]
+        assert (repo, at, failed, link, incident) == (d["repo"], d["at"], d["link"] is not None, d["link"],
+                                                      d["incident"]), key
+        assert ttr == pytest.approx(d["ttr"]) if d["ttr"] is not None else ttr is None, key
+    pulls = {(r[0], r[1]): r[2:] for r in published(data_dir, "select repo, number, deployment_id, lead_time_s "
+                                                              "from marts.fct_pull_requests")}
+    assert set(pulls) == set(ref["pulls"])
+    for key, p in ref["pulls"].items():
+        assert pulls[key][0] == p["deployment"], key
+        assert pulls[key][1] == (pytest.approx(p["lead"]) if p["lead"] is not None else None), key
+    daily = {r[0]: r[1:] for r in published(data_dir, "select day, deployments, failed_deployments, "
+                                                      "change_failure_rate_pct, lead_time_s_p50, lead_time_s_p90, "
+                                                      "lead_time_sample_size from marts.mart_dora_daily "
+                                                      "where scope_type = 'org'")}
+    assert max(daily) == run_date and len(daily) == (run_date - min(daily)).days + 1
+    for day, row in daily.items():
+        assert row == pytest.approx(org_daily(ref, day)), day
+    tiers = {r[0]: r[1] for r in published(data_dir, "select metric, value from marts.mart_dora_tier "
+                                                     f"where scope_type = 'org' and day = '{run_date}'")}
+    assert tiers == pytest.approx(org_tier_values(ref, run_date))
+
+
+def test_dora_matches_the_api_after_a_full_and_an_incremental_run(tmp_path):
+    with start_emulator(seed=SEED, now="2026-11-20T06:00:00Z") as emulator:
+        base = emulator.base_url
+        teams, links = org_mapping(base)
+        config = write_config(tmp_path, base, teams, links)
+        data_dir = tmp_path / "data"
+
+        run_pipeline(config, "2026-11-19", tmp_path)
+        first = reference(base, teams, links, datetime(2026, 11, 20, tzinfo=UTC))
+        assert sum(d["link"] is not None for d in first["deployments"].values()) >= 3
+        assert {d["link"] for d in first["deployments"].values()} >= {"incident_window", None}
+        assert any(p["deployment"] is None for p in first["pulls"].values()), "pending pull requests exist"
+        assert any(k.startswith("run:") for k in first["deployments"]), "infra deploys through its workflow"
+        check(data_dir, first, date(2026, 11, 19))
+
+        requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
+        run_pipeline(config, "2026-11-20", tmp_path)
+        second = reference(base, teams, links, datetime(2026, 11, 21, tzinfo=UTC))
+        # What only an incremental run that re-reads recent history sees: the api deployment created
+        # 2026-11-19 22:00 whose success status arrived 2026-11-20 09:00, and the infra Deploy run that failed
+        # 10 days ago and was re-run successfully on 2026-11-20.
+        late = [d for d in second["deployments"].values() if d["repo"] == "acme/api"
+                and d["at"] == datetime(2026, 11, 20, 9, tzinfo=UTC)]
+        rerun = [d for k, d in second["deployments"].items() if k.startswith("run:") and k not in first["deployments"]
+                 and d["at"].date() == date(2026, 11, 20) and d["at"].hour >= 8]
+        assert late and rerun
+        check(data_dir, second, date(2026, 11, 20))

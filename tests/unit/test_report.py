@@ -1,0 +1,290 @@
+"""The KPI report: tiles and statuses from the snapshot, escaping, self-containment, files, CLI and delivery."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from opskpi import cli, pipeline
+from opskpi.report import ReportDataError, generate_report
+from opskpi.report.data import load_report_data
+from opskpi.report.deliver import DeliveryError, deliver
+from opskpi.report.model import build_tiles, fmt_duration
+from opskpi.report.page import render_html
+from opskpi.report.summary import render_markdown
+from opskpi.report.svg import Series, line_chart, nice_ticks
+from tests.conftest import config_dict
+from tests.report_fixtures import (
+    DORA_ROWS,
+    NASTY_CHECK,
+    NASTY_SERVICE,
+    NASTY_TEAM,
+    REPORT_DATE,
+    SECURITY_ROWS,
+    build_source,
+)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return build_source(tmp_path / "published.duckdb")
+
+
+def tiles_by_kpi(path: Path, day: date = REPORT_DATE):
+    return {t.kpi: t for t in build_tiles(load_report_data(path, day))}
+
+
+def test_tiles_show_snapshot_values_changes_and_statuses(source):
+    tiles = tiles_by_kpi(source)
+    avail = tiles["availability"]
+    assert (avail.scope_type, avail.window, avail.value, avail.value_text) == ("org", "7d", 99.5, "99.500 %")
+    assert avail.change == pytest.approx(0.5) and avail.change_text == "▲ +0.5 pp" and avail.change_tone == "good"
+    assert (avail.status.word, avail.status.tone) == ("SLO missed: 1 of 2 services", "bad")
+    budget = tiles["error_budget_remaining"]  # per service only: the worst service, named
+    assert (budget.scope_id, budget.value_text, budget.scope_label) == ("svc-b", "12.5 %", "lowest: Web & Mobile")
+    assert budget.change_text == "▼ -27.5 pp" and budget.change_tone == "bad"
+    assert (budget.status.word, budget.status.tone) == ("Budget at risk", "warn")
+    mttr = tiles["mttr_mean"]
+    assert (mttr.value_text, mttr.change_text, mttr.change_tone, mttr.status.word) == ("1.5 h", "▼ -30 min", "good",
+                                                                                        "Better")
+    mtta = tiles["mtta_p50"]
+    assert (mtta.value_text, mtta.change, mtta.change_text, mtta.status.word) == ("2.5 min", None, "no comparison",
+                                                                                   "No comparison")
+    opened = tiles["incidents_open"]
+    assert (opened.window, opened.value_text, opened.change_text, opened.status.word) == ("1d", "2", "■ ±0", "Steady")
+    # KPIs without rows (DORA, security, Jira flow) and non-tile KPIs get no tile
+    assert set(tiles) == {"availability", "error_budget_remaining", "mttr_mean", "mtta_p50", "incidents_open"}
+
+
+def test_absent_areas_are_hidden_and_appear_with_their_rows(tmp_path, source):
+    html = render_html(load_report_data(source, REPORT_DATE))
+    assert 'id="area-availability"' in html and 'id="area-incidents"' in html
+    assert "area-dora" not in html and "area-security" not in html and "Deployment frequency" not in html
+    assert "Open security alerts" not in html
+    full = build_source(tmp_path / "full.duckdb", extra_rows=DORA_ROWS + SECURITY_ROWS)
+    data = load_report_data(full, REPORT_DATE)
+    tiles = {t.kpi: t for t in build_tiles(data)}
+    deploys = tiles["deployment_frequency"]
+    assert (deploys.value_text, deploys.change_text, deploys.status.word, deploys.status.tone) == (
+        "1.50 /day", "▲ +0.50 /day", "High", "good")
+    assert (tiles["lead_time_p50"].value_text, tiles["lead_time_p50"].status.word) == ("30.0 h", "Medium (worst team)")
+    assert (tiles["alerts_open_critical"].status.word, tiles["alerts_open_critical"].status.tone) == (
+        "Needs attention", "bad")
+    assert tiles["sla_compliance"].status.word == "SLA breached"
+    html = render_html(data)
+    assert 'id="area-dora"' in html and 'id="area-security"' in html
+    assert "Deployment frequency and lead time" in html and "Open security alerts by severity" in html
+    assert "Jira flow" not in html
+
+
+def test_source_strings_are_escaped_everywhere(tmp_path, source):
+    title = 'Ops & <Leads> "nightly"'
+    data = load_report_data(source, REPORT_DATE)
+    html = render_html(data, title)
+    assert "<script" not in html.lower() and "<img" not in html.lower() and "<b>" not in html
+    assert "&lt;script&gt;alert(&quot;pwn&quot;)&lt;/script&gt; &amp; &#x27;Co&#x27;" in html
+    assert "Team &quot;Blue&quot; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "expect_column_values_to_not_be_null(&lt;img src=x onerror=alert(1)&gt;)" in html
+    assert "<h1>Ops &amp; &lt;Leads&gt; &quot;nightly&quot;</h1>" in html
+    assert "Web &amp; Mobile" in html and "Web & Mobile" not in html
+    markdown = render_markdown(data, title)
+    assert "<" not in markdown.replace("\\<", "")
+    # the JSON is data: the names are there verbatim, for consumers that escape for their own medium
+    generate_report(source, tmp_path / "report", REPORT_DATE, title)
+    payload = json.loads((tmp_path / "report" / "latest" / "kpis.json").read_text())
+    assert NASTY_SERVICE in {k["scope_name"] for k in payload["kpis"]}
+    assert NASTY_CHECK in {h["failed_checks"] for h in payload["health"]}
+    assert NASTY_TEAM  # used by the fixture
+
+
+def test_html_is_self_contained(source):
+    html = render_html(load_report_data(source, REPORT_DATE))
+    lowered = html.lower()
+    for forbidden in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "url(", "http://",
+                      "https://", "@font-face"):
+        assert forbidden not in lowered, forbidden
+    tags = re.findall(r"<[a-z][^>]*>", lowered)
+    assert tags and not [t for t in tags if re.search(r"\b(src|href|xlink:href|action|on[a-z]+)=", t)]
+    assert html.count("<svg") >= 4  # two service charts, MTTA and MTTR trends
+    assert "@media print" in html and "@media (max-width: 600px)" in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    # svc-b's dip under its SLO on 03-08 is flagged
+    assert html.count('class="below"') == 1
+
+
+def test_files_latest_and_regenerating_a_past_day(tmp_path, source):
+    out = tmp_path / "report"
+    first = generate_report(source, out, REPORT_DATE)
+    assert sorted(p.name for p in Path(first["dir"]).iterdir()) == ["index.html", "kpis.json", "summary.md"]
+    assert (out / "latest").resolve() == (out / "2026-03-10").resolve()
+    # an earlier day regenerated from the snapshot: its own directory, latest stays on the newest day
+    older = generate_report(source, out, date(2026, 3, 3))
+    assert Path(older["dir"]).name == "2026-03-03"
+    assert (out / "latest").resolve() == (out / "2026-03-10").resolve()
+    payload = json.loads((out / "2026-03-03" / "kpis.json").read_text())
+    assert payload["report_date"] == "2026-03-03" and payload["run_id"] == "run-35"
+    # rewriting a day replaces it whole; nothing temporary is left behind
+    generate_report(source, out, REPORT_DATE)
+    assert sorted(p.name for p in out.iterdir()) == ["2026-03-03", "2026-03-10", "latest"]
+    summary = (out / "latest" / "summary.md").read_text()
+    assert "Availability, org, 7 days: **99.500 %** (▲ +0.5 pp vs 7 days earlier) — **SLO missed: 1 of 2 services**" \
+        in summary
+    with pytest.raises(ReportDataError, match="no KPI snapshot for 2026-03-11"):
+        generate_report(source, out, date(2026, 3, 11))
+
+
+def test_cli_report_regenerates_from_the_published_file(tmp_path, source, monkeypatch, capsys):
+    raw = config_dict(data_dir=str(tmp_path / "data"), report={"title": "Nightly & <KPIs>"})
+    config_path = tmp_path / "opskpi.yml"
+    config_path.write_text(json.dumps(raw))
+    published = tmp_path / "data" / "published"
+    published.mkdir(parents=True)
+    source.rename(published / "opskpi.duckdb")
+    assert cli.main(["report", "--config", str(config_path), "--date", "2026-03-10"]) == 0
+    html = (published / "report" / "2026-03-10" / "index.html").read_text()
+    assert "<h1>Nightly &amp; &lt;KPIs&gt;</h1>" in html
+    assert "report for 2026-03-10" in capsys.readouterr().out
+    assert cli.main(["report", "--config", str(config_path), "--date", "2026-01-01"]) == 1
+    assert "no KPI snapshot for 2026-01-01" in capsys.readouterr().err
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: list[dict] = []
+    status = 200
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append({"path": self.path, "type": self.headers["Content-Type"], "body": json.loads(body)})
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    _Sink.received, _Sink.status = [], 200
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000/secret-part", _Sink
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Collect(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    handler = Collect()
+    with socket.socket() as probe:  # the controller checks readiness by connecting: it needs a real port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, handler
+    controller.stop()
+
+
+def test_pipeline_report_step_delivers_by_webhook_and_email_once(tmp_path, source, webhook, smtp_server,
+                                                                monkeypatch, make_config):
+    url, sink = webhook
+    port, mailbox = smtp_server
+    monkeypatch.setenv("TEST_REPORT_WEBHOOK", url)
+    config = make_config(data_dir=str(tmp_path / "data"), report={
+        "title": "Ops <KPIs>", "slack_webhook_env": "TEST_REPORT_WEBHOOK", "email_to": ["leads@example.com"],
+        "email_from": "opskpi@example.com", "smtp_host": "127.0.0.1", "smtp_port": port})
+    config.published_dir.mkdir(parents=True)
+    source.rename(config.published_dir / "opskpi.duckdb")
+    ctx = pipeline.RunContext(run_date=REPORT_DATE, as_of=None, run_id="run-42")
+    result = pipeline.report(config, ctx)
+    assert result["delivery"] == {"webhook": "delivered", "email": "delivered"}
+    assert (config.published_dir / "report" / "latest" / "index.html").exists()
+    assert len(sink.received) == 1
+    text = sink.received[0]["body"]["text"]
+    assert sink.received[0]["type"].startswith("application/json")
+    assert text.startswith("*Ops &lt;KPIs&gt;: 2026-03-10*")
+    assert "Availability (org, 7 days): *99.500 %* ▲ +0.5 pp — SLO missed: 1 of 2 services" in text
+    assert "&lt;script&gt;" not in text  # service names are not in the chat text, but escaping would apply
+    assert len(mailbox.messages) == 1
+    mail = mailbox.messages[0]
+    assert mail["To"] == "leads@example.com" and mail["Subject"] == "Ops <KPIs>: 2026-03-10"
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in mail.walk()
+             if not p.is_multipart()}
+    assert "**99.500 %**" in parts["text/plain"] and "<h1>Ops &lt;KPIs&gt;</h1>" in parts["text/html"]
+    # an Airflow retry of the step does not post or mail again for the same run
+    again = pipeline.report(config, ctx)
+    assert again["delivery"] == {"webhook": "already delivered", "email": "already delivered"}
+    assert len(sink.received) == 1 and len(mailbox.messages) == 1
+
+
+def test_failed_webhook_names_no_secret_and_email_still_goes(tmp_path, source, webhook, smtp_server, make_config,
+                                                            monkeypatch):
+    url, sink = webhook
+    sink.status = 500
+    port, mailbox = smtp_server
+    monkeypatch.setenv("TEST_REPORT_WEBHOOK", url)
+    config = make_config(data_dir=str(tmp_path / "data"), report={
+        "slack_webhook_env": "TEST_REPORT_WEBHOOK", "email_to": ["leads@example.com"], "smtp_host": "127.0.0.1",
+        "smtp_port": port})
+    day_dir = Path(generate_report(source, tmp_path / "report", REPORT_DATE)["dir"])
+    with pytest.raises(DeliveryError) as err:
+        deliver(config.report, day_dir, "run-42", "subject", "text")
+    assert "HTTP 500" in str(err.value) and "secret-part" not in str(err.value) and "127.0.0.1:" not in str(err.value)
+    assert len(mailbox.messages) == 1
+    # unset variable: a configuration error naming the key, the other channel unaffected
+    monkeypatch.delenv("TEST_REPORT_WEBHOOK")
+    with pytest.raises(DeliveryError, match="report.slack_webhook_env: environment variable TEST_REPORT_WEBHOOK"):
+        deliver(config.report, day_dir, "run-43", "subject", "text")
+    assert len(mailbox.messages) == 2
+
+
+def test_report_config_is_strict(make_config):
+    from opskpi.config import ConfigError
+
+    assert make_config().report.title == "Ops KPI report"
+    with pytest.raises(ConfigError, match="report.slack_webhook_env"):
+        make_config(report={"slack_webhook_env": "https://hooks.example.com/x"})
+    with pytest.raises(ConfigError, match="report.email_to"):
+        make_config(report={"email_to": "leads@example.com"})
+    with pytest.raises(ConfigError, match="report.colour"):
+        make_config(report={"colour": "red"})
+
+
+def test_svg_helpers():
+    assert nice_ticks(0, 100) == [0, 25, 50, 75, 100]
+    assert nice_ticks(99.2, 100) == [99.2, 99.4, 99.6, 99.8, 100.0]
+    chart = line_chart([Series("a <b>", [1.0, 2.0, None, 3.0, 4.0])], ["d1", "d2", "d3", "d4", "d5"], title="t & u")
+    assert chart.count("<polyline") == 2  # the missing day breaks the line
+    assert "<title>t &amp; u</title>" in chart and "a &lt;b&gt;" in chart
+    assert re.search(r'viewBox="0 0 \d+ \d+"', chart)
+    assert [fmt_duration(s) for s in (45, 150, 5400, 200_000)] == ["45 s", "2.5 min", "1.5 h", "2.3 d"]
+
+
+def test_data_health_panel_per_source(source):
+    html = render_html(load_report_data(source, REPORT_DATE))
+    rows = dict(re.findall(r'<tr data-source="(\w+)">(.*?)</tr>', html))
+    assert set(rows) == {"jira", "pagerduty"}
+    assert "2026-03-11 05:58 UTC" in rows["pagerduty"] and '<td class="num">120</td>' in rows["pagerduty"]
+    assert "60 min" in rows["pagerduty"] and "badge tone-good" in rows["pagerduty"]
+    assert "failed checks" in rows["jira"] and "44.0 h" in rows["jira"]
+    summary = render_markdown(load_report_data(source, REPORT_DATE))
+    assert "2 sources, 120 rows loaded by this run; largest freshness lag of a source 44.0 h" in summary
+    assert "failed checks in jira/issues: 1 batch(es)" in summary
