@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks (bench/run.py): not part of `make test`. dlt, the peer, goes into bench/.venv-dlt on first use.
+SCALE ?= medium
+LATENCY_MS ?= 20
+bench: $(STAMP)
+	$(BIN)/python -m bench --scale $(SCALE) --latency-ms $(LATENCY_MS) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""Unauthenticated control endpoints under `/__emulator/`: health, clock advance and request statistics.
+"""Unauthenticated control endpoints under `/__emulator/`: health, clock advance, request statistics, faults
+and run-time settings (latency, clock ticks, rate limits).
 
 They sit outside the three API prefixes so no real client can reach them by accident, and they need no
 credentials because tests and the demo drive them directly.
@@ -29,6 +30,8 @@ class AdminApi:
         self.router.add("POST", "/advance", self.advance)
         self.router.add("GET", "/faults", self.get_faults)
         self.router.add("POST", "/faults", self.set_faults)
+        self.router.add("GET", "/settings", self.get_settings)
+        self.router.add("POST", "/settings", self.set_settings)
 
     def health(self, req: Request) -> Response:
         return json_response(
@@ -77,6 +80,20 @@ class AdminApi:
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
             return json_response(400, {"error": str(exc)})
         return json_response(200, self.app.faults.snapshot())
+
+    def get_settings(self, req: Request) -> Response:
+        return json_response(200, self.app.settings())
+
+    def set_settings(self, req: Request) -> Response:
+        """`{"latency_ms": 50, "tick_ms": 1000, "github_rate_limit": 100, "jira_burst": 5, "retry_after_s": 2,
+        "github_secondary": {"status": 429, "refuse_next": 1}}`: any subset (see EmulatorApp.settings)."""
+        try:
+            body = req.json_body()
+            if not isinstance(body, dict):
+                raise ValueError("expected a JSON object")
+            return json_response(200, self.app.settings(**body))
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            return json_response(400, {"error": str(exc)})
 
     def not_found(self, req: Request) -> Response:
         return json_response(404, {"error": f"no admin endpoint {req.method} {req.path}"})

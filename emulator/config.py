@@ -26,3 +26,10 @@ class EmulatorConfig:
     fault_kinds: tuple[str, ...] = ()  # empty: every kind
     fault_seed: int = 0
     fault_delay_s: float = 2.0
+    latency_ms: float = 0.0  # added to every API request (not to /__emulator)
+    counts: tuple[tuple[str, int], ...] = ()  # explicit record counts overriding the scale preset
+    jira_burst: int | None = None  # None: EMULATOR_JIRA_BURST or off
+    github_rate_limit: int = 5000  # primary budget per token per emulated hour
+    github_secondary: int | None = None  # 403 or 429: refuse every `github_secondary_every`th request
+    github_secondary_every: int = 0
+    retry_after_s: int = 1  # Retry-After of the Jira burst limit and GitHub's secondary limit

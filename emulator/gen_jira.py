@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from emulator.ids import rng
+from emulator.ids import rng, unit
 from emulator.timefmt import DAY, HOUR, MINUTE
-from emulator.timeline import Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+from emulator.timeline import LazyRecords, Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
 
 
 @dataclass(frozen=True)
@@ -228,25 +228,81 @@ def issue_state(issue: JiraIssue, now_ms: int) -> JiraIssueState | None:
     )
 
 
+# Every event of an issue lies within this span after its creation (status flows end within ~40 days, moves
+# within 20): a JQL `updated >= X` only needs the issues created after X - MAX_ISSUE_LIFETIME.
+MAX_ISSUE_LIFETIME = 60 * DAY
+
+
+@dataclass(frozen=True)
+class IssueSkeleton:
+    """What is known of issue n without building it: enough to find, count and order issues cheaply."""
+
+    created_ms: int
+    project: JiraProject
+    key: str
+    scenario: str | None
+    move: tuple[int, JiraProject, JiraProject, str] | None  # (when, from, to, new key)
+    deleted_ms: int | None
+    jitter_ms: int | None  # bulk scales: the creation jitter, fixed here so created_ms is known unbuilt
+
+    @property
+    def exact_created_ms(self) -> int | None:
+        return None if self.jitter_ms is None else self.created_ms + self.jitter_ms
+
+    def key_at(self, now_ms: int) -> str:
+        return self.move[3] if self.move is not None and self.move[0] <= now_ms else self.key
+
+    def exists(self, now_ms: int) -> bool:
+        return self.created_ms <= now_ms and (self.deleted_ms is None or now_ms < self.deleted_ms)
+
+
 @dataclass
 class JiraData:
+    """The site: projects and issues built from their skeleton on demand (all at start-up on small scales,
+    lazily with a bounded cache on bulk ones)."""
+
     user_time_zone: str
     people: tuple[Person, ...]
     projects: tuple[JiraProject, ...]
-    issues: tuple[JiraIssue, ...]
+    skeleton: tuple[IssueSkeleton, ...]
     anchor_ms: int = 0
+    seed: int = 0
+    lazy: bool = False
+    noisy_share: float = 0.04
 
     def __post_init__(self) -> None:
-        self.by_id = {i.id: i for i in self.issues}
-        # Jira redirects a moved issue's former keys to it.
-        self.by_key = {k: i for i in self.issues for k in (i.keys or (i.key,))}
         self.project = {p.key: p for p in self.projects}
         self.person_by_account = {p.jira_account_id: p for p in self.people}
+        self._account_index = {p.jira_account_id: p.index for p in self.people}
+        # Jira redirects a moved issue's former keys to it.
+        self.n_by_key: dict[str, int] = {}
+        for n, sk in enumerate(self.skeleton):
+            self.n_by_key[sk.key] = n
+            if sk.move is not None:
+                self.n_by_key[sk.move[3]] = n
+        self.created = [sk.created_ms for sk in self.skeleton]
+        self.issues: LazyRecords[JiraIssue] = LazyRecords(len(self.skeleton), self._build,
+                                                          keep=20_000 if self.lazy else None)
+        if not self.lazy:
+            self.issues.warm()
+        self.by_id = _IdLookup(self)
+        self.by_key = _KeyLookup(self)
         self._views = ViewCache(self._compute_views)
+
+    def _build(self, n: int) -> JiraIssue:
+        sk = self.skeleton[n]
+        issue = _build_issue(self.seed, n, sk.key, sk.project, sk.created_ms, sk.scenario, self.people,
+                             self.anchor_ms, sk.move, sk.deleted_ms, jitter_ms=sk.jitter_ms,
+                             noisy_share=self.noisy_share, account_index=self._account_index)
+        assert not issue.events or issue.events[-1].at_ms - issue.created_ms <= MAX_ISSUE_LIFETIME, issue.key
+        return issue
 
     def _compute_views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
         out = []
-        for issue in self.issues:
+        for n, sk in enumerate(self.skeleton):
+            if sk.created_ms > now_ms:
+                break
+            issue = self.issues.get(n)
             if not issue.exists(now_ms):
                 continue
             state = issue_state(issue, now_ms)
@@ -255,12 +311,34 @@ class JiraData:
         return out
 
     def views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
-        """Issues that exist at now_ms (created, not deleted) with their fields, in creation (= id) order."""
+        """Issues that exist at now_ms (created, not deleted) with their fields, in creation (= id) order. Builds
+        every issue: for tests and small scales; JQL search narrows the candidates first (jira.py)."""
         return self._views.get(now_ms)
 
     def status_name(self, status_id: str, at_ms: int) -> str:
         """A status's name at an instant (names change when an admin renames a status; ids never do)."""
         return status_name_at(status_id, at_ms, self.anchor_ms)
+
+
+class _IdLookup:
+    """`data.by_id.get("10042")`: issue ids are 10001 + n."""
+
+    def __init__(self, data: JiraData) -> None:
+        self._data = data
+
+    def get(self, ident: str, default: JiraIssue | None = None) -> JiraIssue | None:
+        if not ident.isdigit() or not 0 <= int(ident) - 10001 < len(self._data.skeleton):
+            return default
+        return self._data.issues.get(int(ident) - 10001)
+
+
+class _KeyLookup:
+    def __init__(self, data: JiraData) -> None:
+        self._data = data
+
+    def get(self, key: str, default: JiraIssue | None = None) -> JiraIssue | None:
+        n = self._data.n_by_key.get(key)
+        return default if n is None else self._data.issues.get(n)
 
 
 def status_name_at(status_id: str, at_ms: int, anchor_ms: int) -> str:
@@ -353,8 +431,12 @@ def _build_issue(
     anchor: int,
     move: tuple[int, JiraProject, JiraProject, str] | None = None,
     deleted_ms: int | None = None,
+    jitter_ms: int | None = None,
+    noisy_share: float = 0.04,
+    account_index: dict[str, int] | None = None,
 ) -> JiraIssue:
-    """`move` = (when, from project, to project, new key): the issue changes project and key, keeps its id."""
+    """`move` = (when, from project, to project, new key): the issue changes project and key, keeps its id.
+    `jitter_ms` (bulk scales) fixes the sub-second creation jitter instead of drawing it."""
     r = rng(seed, "jira-issue", n)
     issuetype = weighted(r, [(0.35, "10004"), (0.30, "10001"), (0.25, "10002"), (0.10, "10005")])
     priority = (
@@ -368,7 +450,8 @@ def _build_issue(
     assignee = None if r.random() < 0.2 else people[r.randrange(len(people))].jira_account_id
     reporter = r.randrange(len(people))
     summary = r.choice(_SUMMARIES[issuetype]).format(sys=r.choice(_SYSTEMS))
-    created += r.randint(0, 999)
+    drawn = r.randint(0, 999)
+    created += drawn if jitter_ms is None else jitter_ms
 
     flow = _planted_flow(scenario, created, anchor) if scenario else _status_flow(r, created)
     flow = [(t + r.randint(0, 999), s) for t, s in flow]
@@ -377,7 +460,7 @@ def _build_issue(
     for _ in range(r.choice((0, 0, 1, 1, 2, 3))):
         kind = weighted(r, [(0.4, "comment"), (0.25, "labels"), (0.2, "assignee"), (0.15, "priority")])
         raw.append((r.randint(created + MINUTE, max(created + MINUTE, horizon)), kind, None))
-    if scenario == "noisy" or (scenario is None and r.random() < 0.04):
+    if scenario == "noisy" or (scenario is None and r.random() < noisy_share):
         for _ in range(r.randint(25, 45)):
             raw.append((r.randint(created + MINUTE, max(created + 2 * MINUTE, horizon)), "rank", None))
     # Hundreds of entries: several pages of `/issue/{key}/changelog` (ids stay below the next issue's range).
@@ -391,7 +474,7 @@ def _build_issue(
 
     events = []
     status, cur_labels, cur_assignee, cur_priority = TODO, labels, assignee, priority
-    account_index = {p.jira_account_id: p.index for p in people}
+    account_index = account_index or {p.jira_account_id: p.index for p in people}
     for k, (at, kind, value) in enumerate(raw):
         author = account_index[cur_assignee] if cur_assignee is not None else reporter
         history_id: str | None = str(100000 + n * 400 + k)
@@ -505,21 +588,26 @@ def build_jira(
         skeleton.append((a + offset, len(skeleton), projects[0], scenario))
     skeleton.sort(key=lambda s: (s[0], s[1]))
 
-    # Moves and deletions first: a move takes the next number of its target project at its time.
+    # Moves and deletions first: a move takes the next number of its target project at its time. Bulk scales
+    # decide with a cheap hash which records move or vanish, and draw the details only for those.
+    lazy = scale.lazy
     moves: dict[int, tuple[int, JiraProject]] = {}
     deletions: dict[int, int] = {}
+    others_of = {p.key: [o for o in projects if o.key != p.key] for p in projects}
     for n, (at, _, project, scenario) in enumerate(skeleton):
-        others = [p for p in projects if p.key != project.key]
-        chance = rng(seed, "jira-move", n)
+        others = others_of[project.key]
         if others and scenario == "moved":
             moves[n] = (a - 10 * DAY, others[0])
-        elif others and scenario is None and chance.random() < 0.03:
-            moves[n] = (at + pick_duration(chance, [(1.0, HOUR, 20 * DAY)]), chance.choice(others))
-        gone = rng(seed, "jira-delete", n)
+        elif others and scenario is None and (not lazy or unit(seed, "jira-move", n) < 0.03):
+            chance = rng(seed, "jira-move", n)
+            if chance.random() < 0.03 or lazy:
+                moves[n] = (at + pick_duration(chance, [(1.0, HOUR, 20 * DAY)]), chance.choice(others))
         if scenario == "deleted":
             deletions[n] = a + 12 * HOUR  # seen by a first run, gone after `advance {"days": 1}`
-        elif scenario is None and gone.random() < 0.02:
-            deletions[n] = at + pick_duration(gone, [(1.0, HOUR, 30 * DAY)])
+        elif scenario is None and (not lazy or unit(seed, "jira-delete", n) < 0.02):
+            gone = rng(seed, "jira-delete", n)
+            if gone.random() < 0.02 or lazy:
+                deletions[n] = at + pick_duration(gone, [(1.0, HOUR, 30 * DAY)])
 
     numbering = rng(seed, "jira", "numbering")
     counters = {p.key: numbering.randint(40, 900) for p in projects}
@@ -530,16 +618,12 @@ def build_jira(
         counters[project.key] += 1
         keys[(n, kind)] = f"{project.key}-{counters[project.key]}"
 
-    issues = []
+    frame = []
     for n, (at, _, project, scenario) in enumerate(skeleton):
         move = None
         if n in moves:
             move = (moves[n][0], project, moves[n][1], keys[(n, "move")])
-        issues.append(
-            _build_issue(
-                seed, n, keys[(n, "create")], project, at, scenario, people, a, move, deletions.get(n)
-            )
-        )
-    return JiraData(
-        user_time_zone=user_time_zone, people=people, projects=projects, issues=tuple(issues), anchor_ms=a
-    )
+        jitter = int(unit(seed, "jira-jitter", n) * 1000) if lazy else None
+        frame.append(IssueSkeleton(at, project, keys[(n, "create")], scenario, move, deletions.get(n), jitter))
+    return JiraData(user_time_zone=user_time_zone, people=people, projects=projects, skeleton=tuple(frame),
+                    anchor_ms=a, seed=seed, lazy=lazy, noisy_share=scale.jira_noisy_share)

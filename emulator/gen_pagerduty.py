@@ -11,11 +11,12 @@ midnight, HTML in the title, new incidents shortly after the start)."""
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from emulator.ids import hex_id, pd_id, rng
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day
-from emulator.timeline import Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+from emulator.timeline import LazyRecords, Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
 
 _TEAMS = (
     ("Platform", "Runs the shared platform: edge gateway, identity and build tooling."),
@@ -200,41 +201,91 @@ def incident_state(incident: PdIncident, now_ms: int) -> PdIncidentState | None:
     )
 
 
+# No incident stays open longer than this (natural ones resolve within ~5 days, the planted long one within 21):
+# a query for open incidents only needs to look at those created in the last MAX_INCIDENT_LIFETIME.
+MAX_INCIDENT_LIFETIME = 30 * DAY
+
+
 @dataclass
 class PagerDutyData:
+    """The account: configuration objects, and incidents built from their skeleton (creation time, service,
+    planted scenario) on demand. Small scales build every incident at start-up; bulk scales build them lazily
+    per record (`incidents` is a LazyRecords), so start-up stays fast and memory bounded."""
+
     account_time_zone: str
     teams: tuple[PdTeam, ...]
     users: tuple[PdUser, ...]
     priorities: tuple[PdPriority, ...]
     policies: tuple[PdPolicy, ...]
     services: tuple[PdService, ...]
-    incidents: tuple[PdIncident, ...]
+    skeleton: tuple[tuple[int, PdService, str | None], ...]  # (created, service, scenario), creation order
     created_ms: int
-    by_id: dict[str, PdIncident] = field(default_factory=dict)
+    seed: int = 0
+    first_number: int = 0
+    anchor_ms: int = 0
+    lazy: bool = False
+    by_id: dict[str, int] = field(default_factory=dict)  # incident id -> n
     log_index: dict[str, tuple[PdIncident, PdEvent]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.by_id = {i.id: i for i in self.incidents}
-        self.log_index = {ev.log_id: (i, ev) for i in self.incidents for ev in i.events}
         self.team = {t.id: t for t in self.teams}
         self.user = {u.id: u for u in self.users}
         self.priority = {p.id: p for p in self.priorities}
         self.policy = {p.id: p for p in self.policies}
         self.service = {s.id: s for s in self.services}
+        self.created = [at for at, _, _ in self.skeleton]
+        self.by_id = {pd_id("Q", 14, self.seed, "incident", n): n for n in range(len(self.skeleton))}
+        if len(self.by_id) != len(self.skeleton):
+            raise RuntimeError("generated PagerDuty ids collide; change the id length")
+        by_service: dict[str, list[int]] = {s.id: [] for s in self.services}
+        for at, svc, _ in self.skeleton:
+            by_service[svc.id].append(at)
+        self.created_by_service = by_service
+        self.incidents: LazyRecords[PdIncident] = LazyRecords(
+            len(self.skeleton), self._build, keep=20_000 if self.lazy else None, on_build=self._index_log)
+        if not self.lazy:
+            self.incidents.warm()
         self._views = ViewCache(self._compute_views)
+
+    def _build(self, n: int) -> PdIncident:
+        at, svc, scenario = self.skeleton[n]
+        inc = _build_incident(self.seed, n, self.first_number + n, at, svc, scenario, self.policy[svc.policy_id],
+                              self.priorities, self.anchor_ms)
+        assert inc.events[-1].at_ms - inc.created_ms <= MAX_INCIDENT_LIFETIME, inc.id
+        return inc
+
+    def _index_log(self, inc: PdIncident) -> None:
+        for ev in inc.events:
+            self.log_index[ev.log_id] = (inc, ev)
+
+    def incident(self, ident: str) -> PdIncident | None:
+        """By id, or by incident number as PagerDuty also accepts."""
+        n = self.by_id.get(ident)
+        if n is None and ident.isdigit() and 0 <= int(ident) - self.first_number < len(self.skeleton):
+            n = int(ident) - self.first_number
+        return None if n is None else self.incidents.get(n)
+
+    def index_range(self, lo_ms: int, hi_ms: int) -> range:
+        """Incident numbers n with lo_ms <= created < hi_ms (creation order = n order)."""
+        return range(bisect_left(self.created, lo_ms), bisect_left(self.created, hi_ms))
+
+    def last_created(self, service_id: str, now_ms: int) -> int | None:
+        times = self.created_by_service.get(service_id, [])
+        k = bisect_right(times, now_ms)
+        return times[k - 1] if k else None
 
     def _compute_views(self, now_ms: int) -> list[tuple[PdIncident, PdIncidentState]]:
         out = []
-        for inc in self.incidents:
-            if inc.created_ms > now_ms:
-                break
+        for n in range(bisect_right(self.created, now_ms)):
+            inc = self.incidents.get(n)
             state = incident_state(inc, now_ms)
             if state is not None:
                 out.append((inc, state))
         return out
 
     def views(self, now_ms: int) -> list[tuple[PdIncident, PdIncidentState]]:
-        """Incidents that exist at now_ms with their state, ordered by creation (= incident number)."""
+        """Incidents that exist at now_ms with their state, ordered by creation (= incident number). Builds every
+        incident: for tests and small scales; the API handlers use index ranges."""
         return self._views.get(now_ms)
 
 
@@ -321,6 +372,10 @@ def _natural_plan(r: random.Random) -> list[tuple[int, str]]:
             plan.append((ack, "acknowledge"))
         plan.append((ack + pick_duration(r, [(1.0, 10 * MINUTE, 4 * HOUR)]), "resolve"))
     return plan
+
+
+def incident_key(seed: int, n: int) -> str:
+    return hex_id(32, seed, "incident-key", n)
 
 
 def _title(r: random.Random, service: PdService, kind: str) -> str:
@@ -413,7 +468,7 @@ def _build_incident(
         title=title,
         urgency=urgency,
         priority_id=priority,
-        incident_key=hex_id(32, seed, "incident-key", n),
+        incident_key=incident_key(seed, n),
         service_id=service.id,
         team_id=service.team_id,
         policy_id=service.policy_id,
@@ -481,24 +536,9 @@ def build_pagerduty(
         skeleton.append((at, len(skeleton), svc, scenario))
     skeleton.sort(key=lambda s: (s[0], s[1]))
 
-    policy_by_id = {p.id: p for p in policies}
     first_number = rng(seed, "pagerduty", "numbering").randint(1200, 4800)
-    incidents = tuple(
-        _build_incident(
-            seed,
-            n,
-            first_number + n,
-            at,
-            svc,
-            scenario,
-            policy_by_id[svc.policy_id],
-            priorities,
-            window.anchor_ms,
-        )
-        for n, (at, _, svc, scenario) in enumerate(skeleton)
-    )
     ids = [x.id for x in (*teams, *users, *priorities, *policies, *services)]
-    if len(set(ids)) != len(ids) or len({i.id for i in incidents}) != len(incidents):
+    if len(set(ids)) != len(ids):
         raise RuntimeError("generated PagerDuty ids collide; change the id length")
     return PagerDutyData(
         account_time_zone=account_time_zone,
@@ -507,6 +547,10 @@ def build_pagerduty(
         priorities=priorities,
         policies=policies,
         services=tuple(services),
-        incidents=incidents,
+        skeleton=tuple((at, svc, scenario) for at, _, svc, scenario in skeleton),
         created_ms=window.start_ms - 1000 * DAY,
+        seed=seed,
+        first_number=first_number,
+        anchor_ms=window.anchor_ms,
+        lazy=scale.lazy,
     )

@@ -38,8 +38,9 @@ from emulator.gen_github import (
     visible_commits,
 )
 from emulator.generator import World
+from emulator.github_security import register as register_security_routes
 from emulator.ids import node_id, sha, small_int
-from emulator.ratelimit import RateLimiter
+from emulator.ratelimit import RateLimiter, SecondaryLimit
 from emulator.routing import Request, Response, Router, json_response
 from emulator.timefmt import DAY, SECOND, TimeFormatError, iso_z, parse_iso
 from emulator.timeline import Person, ViewCache
@@ -123,6 +124,7 @@ class GitHubApi:
         self.data = world.github
         self.creds = creds
         self.limits = RateLimiter({"token": 5000, "anonymous": 60})
+        self.secondary = SecondaryLimit()  # off until told (admin `/__emulator/settings`, `--github-secondary`)
         self._activity_view = ViewCache(self._activity)
         self._etag_salt = hashlib.sha256(("etag:" + creds.github_token).encode()).hexdigest()
         r = self.router = Router()
@@ -144,6 +146,7 @@ class GitHubApi:
             r.add("GET", prefix + "/actions/runs", self.list_workflow_runs)
         r.add("GET", "/user", self.get_user)
         r.add("GET", "/rate_limit", self.rate_limit)
+        register_security_routes(self)  # emulator/github_security.py: Dependabot, code and secret scanning alerts
 
     # --- plumbing used by the server -----------------------------------------------------------------------
 
@@ -173,6 +176,9 @@ class GitHubApi:
             resp.headers += self.limits.peek(ident.bucket, req.now_ms).headers() + common
             return resp
         quota = self.limits.peek(ident.bucket, req.now_ms)
+        if self.secondary.check():  # emulator/ratelimit.py: 403 or 429 with retry-after, quota left
+            headers = [("retry-after", str(self.secondary.retry_after_s))] + quota.headers() + common
+            return json_response(self.secondary.status, self.secondary.body(), headers=headers)
         if quota.remaining == 0:
             who = "user ID 1" if ident.authenticated else "127.0.0.1"
             resp = json_response(
@@ -308,6 +314,7 @@ class GitHubApi:
             "color": color,
             "default": default,
             "description": description,
+            "archived_by": None,  # required (null unless archived) in GitHub's current OpenAPI description
         }
 
     def _pull(
@@ -777,8 +784,7 @@ class GitHubApi:
             "check_suite_node_id": node_id("CS", run.id),
             "url": f"{api}/actions/runs/{run.id}",
             "html_url": f"{web}/actions/runs/{run.id}",
-            "pull_requests": [] if run.pull_number is None else [
-                {"url": f"{api}/pulls/{run.pull_number}", "id": run.pull_number, "number": run.pull_number}],
+            "pull_requests": self._run_pulls(req, repo, run),
             "created_at": iso_z(run.created_ms),
             "updated_at": iso_z(st.updated_ms),
             "actor": actor,
@@ -806,6 +812,18 @@ class GitHubApi:
             "repository": repo_json,
             "head_repository": repo_json,
         }
+
+    def _run_pulls(self, req: Request, repo: GhRepo, run: GhRun) -> list[dict[str, Any]]:
+        """GitHub's PullRequestMinimal: the pull request's id (not its number), head and base with their repo."""
+        pull = self.data.pull_by_number.get((repo.index, run.pull_number)) if run.pull_number else None
+        if pull is None:
+            return []
+        st = pull_state(pull, req.now_ms)
+        ref = {"id": repo.id, "url": f"{req.base}/repos/{repo.full_name}", "name": repo.name}
+        return [{"url": f"{req.base}/repos/{repo.full_name}/pulls/{pull.number}", "id": pull.id,
+                 "number": pull.number,
+                 "head": {"ref": run.head_branch, "sha": run.head_sha, "repo": ref},
+                 "base": {"ref": pull.base_ref, "sha": self._base_sha(pull, st), "repo": ref}}]
 
     def list_workflow_runs(self, req: Request) -> Response:
         """`{"total_count", "workflow_runs"}`, newest first. With any of actor, branch, check_suite_id, created,

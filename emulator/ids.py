@@ -49,3 +49,8 @@ def node_id(prefix: str, *parts: object) -> str:
 def small_int(low: int, high: int, *parts: object) -> int:
     """A stable integer in [low, high] for ids that must look numeric (label ids, user ids)."""
     return low + int.from_bytes(_digest(parts, 8), "big") % (high - low + 1)
+
+
+def unit(*parts: object) -> float:
+    """A stable uniform number in [0, 1) for one decision: ~2 us, where seeding a Random costs ~6 us."""
+    return int.from_bytes(_digest(parts, 8), "big") / 2**64

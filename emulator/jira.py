@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import threading
+from bisect import bisect_left, bisect_right
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,9 +30,11 @@ from emulator.auth import Credentials, jira_check
 from emulator.gen_jira import (
     CATEGORIES,
     ISSUE_TYPES,
+    MAX_ISSUE_LIFETIME,
     PRIORITIES,
     RESOLUTIONS,
     STATUSES,
+    JiraData,
     JiraEvent,
     JiraIssue,
     issue_state,
@@ -41,6 +44,7 @@ from emulator.generator import World
 from emulator.ids import hex_id
 from emulator.routing import Request, Response, Router, json_response
 from emulator.timefmt import DAY, SECOND, jira_timestamp, to_datetime, zone
+from emulator.timeline import QueryCache
 
 CONTENT_TYPE = "application/json;charset=UTF-8"
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -129,6 +133,7 @@ class JiraApi:
         self.tz = zone(self.data.user_time_zone)
         self.myself_id = hex_id(24, world.seed, "jira-myself")
         self.burst = BurstLimiter.from_env()
+        self._answers = QueryCache()  # each JQL's ordered answer at one clock value, reused by its pages
         self.router = Router()
         for v in ("3", "2"):
             api = f"/rest/api/{v}"
@@ -480,17 +485,45 @@ class JiraApi:
             specs[alias] = specs[target]
         return specs
 
-    def _run_jql(self, req: Request, text: str | None) -> list[tuple[JiraIssue, State]] | Response:
+    def _run_jql(self, req: Request, text: str | None) -> list[int] | Response:
+        """Issue numbers n matching the JQL at the clock, in order; computed once per (clock, query) and reused by
+        every page. Only issues created late enough to satisfy the query's `updated`/`created` lower bounds are
+        looked at, and each is built only when the query reads a field its skeleton does not know."""
         if not text or not text.strip():
             return _error(400, UNBOUNDED)
+        now = req.now_ms
         try:
             query = jql.parse(text)
             if query.where is None:
                 return _error(400, UNBOUNDED)
-            ctx = jql.Context(self._specs(req.now_ms), req.now_ms, self.tz, current_user=self.myself_id)
+            ctx = jql.Context(self._specs(now), now, self.tz, current_user=self.myself_id)
             keep = jql.predicate(query.where, ctx)
-            rows = [row for row in self.data.views(req.now_ms) if keep(row)]
-            return jql.sort_rows(rows, query.order or (("key", False),), ctx)
+            order = query.order or (("key", False),)
+            for name, _ in order:  # refuse unsortable fields before any work, as Jira does
+                spec = ctx.fields.get(name.lower())
+                if spec is None or not spec.sortable:
+                    raise jql.JqlError(f"Not able to sort using field '{name}'.")
+            since = _created_lower_bound(query.where, ctx)
+        except jql.JqlError as exc:
+            return _error(400, str(exc))
+
+        def answer() -> list[int]:
+            data = self.data
+            first = 0 if since is None else bisect_left(data.created, since - SECOND)
+            rows = []
+            for n in range(first, bisect_right(data.created, now)):
+                sk = data.skeleton[n]
+                if not sk.exists(now):
+                    continue
+                row = _LazyRow(data, n, now)
+                pair = (row.issue_view, row.state_view)
+                if row.missing() or not keep(pair):
+                    continue
+                rows.append(pair)
+            return [pair[0].n for pair in jql.sort_rows(rows, order, ctx)]
+
+        try:
+            return self._answers.get((now, " ".join(text.split())), answer)
         except jql.JqlError as exc:
             return _error(400, str(exc))
 
@@ -556,12 +589,13 @@ class JiraApi:
             return _error(400, BAD_TOKEN)
         page = rows[offset : offset + page_size]
         more = offset + len(page) < len(rows)
-        payload: dict[str, Any] = {
-            "issues": [
-                self._render_issue(req, issue, state, fields, expand, EMBEDDED_CHANGELOG_MAX["search"])
-                for issue, state in page
-            ]
-        }
+        payload: dict[str, Any] = {"issues": []}
+        for n in page:
+            issue = self.data.issues.get(n)
+            state = issue_state(issue, req.now_ms)
+            assert state is not None
+            payload["issues"].append(
+                self._render_issue(req, issue, state, fields, expand, EMBEDDED_CHANGELOG_MAX["search"]))
         if more:
             payload["nextPageToken"] = self._token(offset + len(page), text or "", req.now_ms)
         payload["isLast"] = not more
@@ -746,3 +780,107 @@ class JiraApi:
             if ident in (p.id, p.key) or ident.upper() == p.key:
                 return json_response(200, self._project(req, p.key), CONTENT_TYPE)
         return _error(404, "No project could be found with key '" + ident + "'.")
+
+
+_UPDATED = ("updated", "updateddate")
+_CREATED = ("created", "createddate")
+
+
+def _created_lower_bound(node: Any, ctx: jql.Context) -> int | None:
+    """The earliest creation time an issue matching `node` can have (None: no bound), from `updated`/`created`
+    lower bounds joined by AND/OR: an issue updated at t was created after t - MAX_ISSUE_LIFETIME."""
+    if isinstance(node, jql.Clause):
+        name = node.field.lower()
+        if node.op not in (">", ">=") or name not in _UPDATED + _CREATED or not isinstance(node.operand, jql.Value):
+            return None
+        value = jql.date_value(node.operand, node.field, ctx)
+        return value - MAX_ISSUE_LIFETIME if name in _UPDATED else value
+    if node.op == "not":
+        return None
+    bounds = [_created_lower_bound(item, ctx) for item in node.items]
+    if node.op == "and":
+        known = [b for b in bounds if b is not None]
+        return max(known) if known else None
+    return None if any(b is None for b in bounds) else min(bounds)  # type: ignore[type-var]
+
+
+class _LazyRow:
+    """Issue n at the clock for JQL evaluation: id, creation, keys and project come from the skeleton; any other
+    field builds the issue (bulk scales keep a bounded cache of built issues)."""
+
+    __slots__ = ("data", "n", "now", "_issue", "_state", "issue_view", "state_view")
+
+    def __init__(self, data: JiraData, n: int, now: int) -> None:
+        self.data, self.n, self.now = data, n, now
+        self._issue: JiraIssue | None = None
+        self._state: State | None = None
+        self.issue_view = _IssueView(self)
+        self.state_view = _StateView(self)
+
+    def issue(self) -> JiraIssue:
+        if self._issue is None:
+            self._issue = self.data.issues.get(self.n)
+        return self._issue
+
+    def state(self) -> State:
+        if self._state is None:
+            self._state = issue_state(self.issue(), self.now)
+        return self._state  # type: ignore[return-value]
+
+    def missing(self) -> bool:
+        """True when the issue does not exist yet at the clock (its exact creation is within its jitter)."""
+        sk = self.data.skeleton[self.n]
+        exact = sk.exact_created_ms
+        if exact is not None:
+            return exact > self.now
+        return sk.created_ms + SECOND > self.now and self.issue().created_ms > self.now
+
+
+class _IssueView:
+    __slots__ = ("_row",)
+
+    def __init__(self, row: _LazyRow) -> None:
+        self._row = row
+
+    @property
+    def n(self) -> int:
+        return self._row.n
+
+    @property
+    def id(self) -> str:
+        return str(10001 + self._row.n)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        sk = self._row.data.skeleton[self._row.n]
+        return (sk.key, sk.move[3]) if sk.move is not None else ()
+
+    @property
+    def created_ms(self) -> int:
+        exact = self._row.data.skeleton[self._row.n].exact_created_ms
+        return exact if exact is not None else self._row.issue().created_ms
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row.issue(), name)
+
+
+class _StateView:
+    __slots__ = ("_row",)
+
+    def __init__(self, row: _LazyRow) -> None:
+        self._row = row
+
+    @property
+    def key(self) -> str:
+        return self._row.data.skeleton[self._row.n].key_at(self._row.now)
+
+    @property
+    def project_key(self) -> str:
+        return self.key.rsplit("-", 1)[0]
+
+    @property
+    def number(self) -> int:
+        return int(self.key.rsplit("-", 1)[1])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row.state(), name)

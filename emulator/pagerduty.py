@@ -13,18 +13,20 @@ from typing import Any
 
 from emulator.auth import Credentials, pagerduty_check
 from emulator.gen_pagerduty import (
+    MAX_INCIDENT_LIFETIME,
     OVERVIEW_KINDS,
     PdEvent,
     PdIncident,
     PdIncidentState,
     PdService,
+    incident_key,
     incident_state,
 )
 from emulator.generator import World
 from emulator.ids import pd_id
 from emulator.routing import Request, Response, Router, json_response
 from emulator.timefmt import DAY, MINUTE, TimeFormatError, add_months, iso_in_zone, parse_iso, zone
-from emulator.timeline import ViewCache
+from emulator.timeline import QueryCache
 
 MAX_LIMIT = 100
 OFFSET_CAP = 10000
@@ -61,7 +63,7 @@ class PagerDutyApi:
         self.data = world.pagerduty
         self.creds = creds
         self.account_tz = zone(self.data.account_time_zone)
-        self._log_view = ViewCache(self._visible_log_entries)
+        self._answers = QueryCache()  # each list query's full answer at one clock value, reused by its pages
         r = self.router = Router()
         r.add("GET", "/incidents", self.list_incidents)
         r.add("GET", "/incidents/{id}", self.get_incident)
@@ -344,10 +346,11 @@ class PagerDutyApi:
             ],
             "alert_grouping": None
             if inc.alert_count == 1
-            else {
-                "grouping_type": "intelligent",
+            else {  # grouping_type is one of basic | advanced | rules (the OpenAPI enum; "intelligent" is a
+                # service-level alert grouping setting, not an incident's grouping type)
+                "grouping_type": "advanced",
                 "started_at": iso_in_zone(inc.created_ms, tz),
-                "ended_at": None,
+                "ended_at": iso_in_zone(st.resolved_ms, tz) if st.resolved_ms is not None else None,
                 "alert_grouping_active": not resolved,
             },
             "last_status_change_by": self._agent_ref(req, st.last_status_change_by),
@@ -362,7 +365,11 @@ class PagerDutyApi:
 
     def _service_status(self, now_ms: int) -> dict[str, str]:
         status: dict[str, str] = {}
-        for inc, st in self.data.views(now_ms):
+        for n in self.data.index_range(now_ms - MAX_INCIDENT_LIFETIME, now_ms + 1):  # open ones are recent
+            inc = self.data.incidents.get(n)
+            st = incident_state(inc, now_ms)
+            if st is None:
+                continue
             if st.status == "triggered":
                 status[inc.service_id] = "critical"
             elif st.status == "acknowledged" and status.get(inc.service_id) != "critical":
@@ -370,13 +377,10 @@ class PagerDutyApi:
         return status
 
     def _service(self, req: Request, svc: PdService, tz: Any, status: dict[str, str]) -> dict[str, Any]:
-        last = None
-        for inc, _ in self.data.views(req.now_ms):
-            if inc.service_id == svc.id:
-                last = inc.created_ms
+        last = self.data.last_created(svc.id, req.now_ms)
         supported = svc.urgency_rule == "use_support_hours"
         integration = pd_id("P", 7, svc.id, "integration")
-        return {
+        out = {
             "id": svc.id,
             "summary": svc.name,
             "type": "service",
@@ -388,7 +392,7 @@ class PagerDutyApi:
             "acknowledgement_timeout": None,
             "created_at": iso_in_zone(svc.created_ms, tz),
             "status": status.get(svc.id, "active"),
-            "last_incident_timestamp": None if last is None else iso_in_zone(last, tz),
+
             "alert_creation": "create_alerts_and_incidents",
             "alert_grouping_parameters": {"type": "intelligent"},
             "integrations": [
@@ -424,8 +428,14 @@ class PagerDutyApi:
             ),
             "scheduled_actions": [],
             "addons": [],
-            "auto_pause_notifications_parameters": {"enabled": False, "timeout": None},
+            "auto_pause_notifications_parameters": {"enabled": False, "timeout": 300},
         }
+        # Both are plain objects/strings in the OpenAPI document, never null: a value or no key at all.
+        if last is not None:
+            out["last_incident_timestamp"] = iso_in_zone(last, tz)
+        if not supported:
+            del out["support_hours"]
+        return out
 
     def _team(self, req: Request, tid: str) -> dict[str, Any]:
         t = self.data.team[tid]
@@ -513,24 +523,50 @@ class PagerDutyApi:
             return sort
         include = set(req.params("include[]"))
 
-        rows = []
-        for inc, st in self.data.views(req.now_ms):
-            if window is not None and not window[0] <= inc.created_ms < window[1]:
-                continue
-            if (statuses and st.status not in statuses) or (urgencies and inc.urgency not in urgencies):
-                continue
-            if (services and inc.service_id not in services) or (teams and inc.team_id not in teams):
-                continue
-            if key and inc.incident_key != key:
-                continue
-            if users and (st.status == "resolved" or not users & {uid for _, uid in st.assignments}):
-                continue
-            rows.append((inc, st))
-        for field, ascending in reversed(sort):
-            rows.sort(key=lambda row, f=field: _sort_value(row, f), reverse=not ascending)
-        return self._page(
-            req, "incidents", rows, lambda row: self._incident(req, row[0], row[1], tz, include)
-        )
+        now = req.now_ms
+        lo, hi = window if window is not None else (-(2**62), 2**62)
+        cache_key = ("incidents", now, lo, hi, frozenset(statuses), frozenset(urgencies), frozenset(services),
+                     frozenset(teams), frozenset(users), key, tuple(sort))
+
+        def answer() -> list[int] | range:
+            """Incident numbers n matching the query, in the requested order (built only where state matters)."""
+            data = self.data
+            found: list[int] | range = data.index_range(lo, min(hi, now + 1))  # created in the window, by now
+            if (statuses and "resolved" not in statuses) or users:  # only open incidents: only recent ones
+                found = range(max(found.start, data.index_range(now - MAX_INCIDENT_LIFETIME, now).start), found.stop)
+            if services or teams:
+                found = [n for n in found if (not services or data.skeleton[n][1].id in services)
+                         and (not teams or data.skeleton[n][1].team_id in teams)]
+            if key:
+                found = [n for n in found if incident_key(data.seed, n) == key]
+            stateful = statuses or urgencies or users or any(f in ("resolved_at", "urgency") for f, _ in sort)
+            if not stateful:
+                if sort == [("created_at", True)]:
+                    return found
+                order = list(found)
+                for name, ascending in reversed(sort):
+                    order.sort(key=lambda n: data.created[n] if name == "created_at" else n, reverse=not ascending)
+                return order
+            rows = []
+            for n in found:
+                inc = data.incidents.get(n)
+                st = incident_state(inc, now)
+                if st is None:
+                    continue
+                if (statuses and st.status not in statuses) or (urgencies and inc.urgency not in urgencies):
+                    continue
+                if users and (st.status == "resolved" or not users & {uid for _, uid in st.assignments}):
+                    continue
+                rows.append((inc, st))
+            for name, ascending in reversed(sort):
+                rows.sort(key=lambda row, f=name: _sort_value(row, f), reverse=not ascending)
+            return [inc.n for inc, _ in rows]
+
+        def render(n: int) -> dict[str, Any]:
+            inc = self.data.incidents.get(n)
+            return self._incident(req, inc, incident_state(inc, now), tz, include)  # type: ignore[arg-type]
+
+        return self._page(req, "incidents", self._answers.get(cache_key, answer), render)
 
     @staticmethod
     def _sort(raw: str | None) -> list[tuple[str, bool]] | Response:
@@ -549,12 +585,7 @@ class PagerDutyApi:
         return out
 
     def _visible(self, req: Request, ident: str) -> tuple[PdIncident, PdIncidentState] | None:
-        inc = self.data.by_id.get(ident)
-        if inc is None:
-            for candidate in self.data.incidents:  # PagerDuty also accepts the incident number
-                if str(candidate.number) == ident:
-                    inc = candidate
-                    break
+        inc = self.data.incident(ident)  # by id, or by incident number as PagerDuty also accepts
         state = incident_state(inc, req.now_ms) if inc is not None else None
         return None if state is None else (inc, state)  # type: ignore[return-value]
 
@@ -570,17 +601,6 @@ class PagerDutyApi:
 
     # --- log entries ---------------------------------------------------------------------------------------
 
-    def _visible_log_entries(self, now_ms: int) -> list[tuple[PdIncident, PdEvent]]:
-        keyed = [
-            ((ev.at_ms, inc.n, k), inc, ev)
-            for inc, st in self.data.views(now_ms)
-            for k, ev in enumerate(st.events)
-        ]
-        keyed.sort(
-            key=lambda e: e[0], reverse=True
-        )  # newest first; same-instant entries in reverse event order
-        return [(inc, ev) for _, inc, ev in keyed]
-
     def _log_list(self, req: Request, incident: PdIncident | None) -> Response:
         try:
             tz = self._tz(req, self.account_tz)
@@ -591,17 +611,37 @@ class PagerDutyApi:
             return window
         overview = (req.param("is_overview") or "").lower() == "true"
         teams, include = set(req.params("team_ids[]")), set(req.params("include[]"))
-        rows = [
-            (inc, ev)
-            for inc, ev in self._log_view.get(req.now_ms)
-            if (incident is None or inc.id == incident.id)
-            and (window is None or window[0] <= ev.at_ms < window[1])
-            and (not overview or ev.kind in OVERVIEW_KINDS)
-            and (not teams or inc.team_id in teams)
-        ]
-        return self._page(
-            req, "log_entries", rows, lambda row: self._log_entry(req, row[0], row[1], tz, include)
-        )
+        now = req.now_ms
+        lo, hi = window if window is not None else (-(2**62), 2**62)
+
+        def answer() -> list[tuple[int, int]]:
+            """(incident n, event index) of the matching entries, newest first; same-instant entries in reverse
+            event order. Entries of one window belong to incidents created at most MAX_INCIDENT_LIFETIME before
+            it, so only those are built."""
+            data = self.data
+            if incident is not None:
+                candidates: Any = [incident.n]
+            else:
+                candidates = data.index_range(max(lo, -(2**61)) - MAX_INCIDENT_LIFETIME, min(hi, now + 1))
+            keyed = []
+            for n in candidates:
+                if teams and data.skeleton[n][1].team_id not in teams:
+                    continue
+                inc = data.incidents.get(n)
+                for k, ev in enumerate(inc.events):
+                    if ev.at_ms > now or not lo <= ev.at_ms < hi or (overview and ev.kind not in OVERVIEW_KINDS):
+                        continue
+                    keyed.append((ev.at_ms, n, k))
+            keyed.sort(reverse=True)
+            return [(n, k) for _, n, k in keyed]
+
+        cache_key = ("log_entries", now, lo, hi, overview, frozenset(teams), incident.n if incident else None)
+
+        def render(row: tuple[int, int]) -> dict[str, Any]:
+            inc = self.data.incidents.get(row[0])
+            return self._log_entry(req, inc, inc.events[row[1]], tz, include)
+
+        return self._page(req, "log_entries", self._answers.get(cache_key, answer), render)
 
     def list_log_entries(self, req: Request) -> Response:
         return self._log_list(req, None)

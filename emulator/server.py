@@ -55,7 +55,58 @@ class EmulatorApp:
         }
         self.faults = FaultPlan(rate=config.fault_rate, kinds=tuple(config.fault_kinds) or KINDS,
                                 seed=config.fault_seed, delay_s=config.fault_delay_s)
+        self.latency_ms = 0.0
+        self.tick_ms = 0  # the clock moves this much after every API request: records change mid-walk
+        self.settings(
+            latency_ms=config.latency_ms,
+            github_rate_limit=config.github_rate_limit,
+            **({"jira_burst": config.jira_burst} if config.jira_burst is not None else {}),
+            **({"github_secondary": {"status": config.github_secondary, "every": config.github_secondary_every,
+                                     "retry_after_s": config.retry_after_s}}
+               if config.github_secondary else {}),
+            retry_after_s=config.retry_after_s if config.jira_burst is not None else None,
+        )
         self.admin = AdminApi(self)
+
+    SETTINGS = ("latency_ms", "tick_ms", "github_rate_limit", "github_secondary", "jira_burst", "retry_after_s")
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """Change run-time knobs (any subset of SETTINGS) and return them all; also `POST /__emulator/settings`.
+
+        `github_secondary` is `{"status": 403|429, "every": N, "refuse_next": N, "retry_after_s": S}` (any subset);
+        `retry_after_s` goes with `jira_burst` (the Jira 429's Retry-After)."""
+        unknown = set(changes) - set(self.SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown setting {sorted(unknown)[0]!r}; choose from {', '.join(self.SETTINGS)}")
+        github, jira = self.apis["github"], self.apis["jira"]
+        if changes.get("latency_ms") is not None:
+            if float(changes["latency_ms"]) < 0:
+                raise ValueError("latency_ms must not be negative")
+            self.latency_ms = float(changes["latency_ms"])
+        if changes.get("tick_ms") is not None:
+            if int(changes["tick_ms"]) < 0:
+                raise ValueError("tick_ms must not be negative: the clock only moves forward")
+            self.tick_ms = int(changes["tick_ms"])
+        if changes.get("github_rate_limit") is not None:
+            github.limits.set_limit("token", int(changes["github_rate_limit"]))
+        if changes.get("github_secondary") is not None:
+            secondary = changes["github_secondary"]
+            keys = {"status", "every", "refuse_next", "retry_after_s"}
+            if not isinstance(secondary, dict) or set(secondary) - keys:
+                raise ValueError(f"github_secondary: an object with keys among {sorted(keys)}")
+            github.secondary.configure(**secondary)
+        if changes.get("jira_burst") is not None or changes.get("retry_after_s") is not None:
+            wait = changes.get("retry_after_s")
+            jira.set_burst(int(changes.get("jira_burst", jira.burst.limit) or 0),
+                           int(wait) if wait is not None else jira.burst.retry_after_s)
+        return {
+            "latency_ms": self.latency_ms,
+            "tick_ms": self.tick_ms,
+            "github_rate_limit": github.limits.limit("token"),
+            "github_secondary": github.secondary.snapshot(),
+            "jira_burst": jira.burst.limit,
+            "retry_after_s": jira.burst.retry_after_s,
+        }
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes, origin: str
@@ -99,6 +150,9 @@ class EmulatorApp:
         except Exception:  # a bug in a handler must not kill the connection thread
             traceback.print_exc(file=sys.stderr)
             return api.internal_error(req)
+        finally:
+            if self.tick_ms:
+                self.clock.advance(self.tick_ms)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -134,7 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         host = self.headers.get("Host") or f"{self.server.server_name}:{self.server.server_port}"
         api = self.path.lstrip("/").partition("/")[0].partition("?")[0]
-        fault = self.server.app.faults.draw() if api in ("jira", "pagerduty", "github") else None
+        is_api = api in ("jira", "pagerduty", "github")
+        if is_api and self.server.app.latency_ms > 0:  # network and server time a real API costs
+            time.sleep(self.server.app.latency_ms / 1000)
+        fault = self.server.app.faults.draw() if is_api else None
         if fault is not None and self._inject(fault, api):
             return
         resp = self.server.app.handle(method, self.path, dict(self.headers.items()), body, f"http://{host}")
@@ -278,6 +335,10 @@ class EmulatorHandle:
     def stats(self) -> dict[str, dict[str, int]]:
         return self.app.stats.snapshot()
 
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """Run-time knobs: latency_ms, tick_ms, github_rate_limit, github_secondary, jira_burst, retry_after_s."""
+        return self.app.settings(**changes)
+
     def stop(self) -> None:
         if self._stopped:
             return
@@ -312,6 +373,13 @@ def start_emulator(
     fault_kinds: tuple[str, ...] = (),
     fault_seed: int = 0,
     fault_delay_s: float = 2.0,
+    latency_ms: float = 0.0,
+    counts: dict[str, int] | None = None,
+    jira_burst: int | None = None,
+    github_rate_limit: int = 5000,
+    github_secondary: int | None = None,
+    github_secondary_every: int = 0,
+    retry_after_s: int = 1,
 ) -> EmulatorHandle:
     """Build the world and serve it on host:port (0 = a free port) from a daemon thread.
 
@@ -335,5 +403,12 @@ def start_emulator(
         fault_kinds=tuple(fault_kinds),
         fault_seed=fault_seed,
         fault_delay_s=fault_delay_s,
+        latency_ms=latency_ms,
+        counts=tuple(sorted((counts or {}).items())),
+        jira_burst=jira_burst,
+        github_rate_limit=github_rate_limit,
+        github_secondary=github_secondary,
+        github_secondary_every=github_secondary_every,
+        retry_after_s=retry_after_s,
     )
     return EmulatorHandle(make_server(config, host, port, verbose))

@@ -11,9 +11,10 @@ import math
 import random
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from emulator.ids import hex_id, pd_id, rng, small_int
 from emulator.timefmt import DAY, SECOND
@@ -36,6 +37,55 @@ class Scale:
     gh_repos: int
     pulls_per_day: float
     people: int
+    # Bulk scales build records lazily (per record, per repository) instead of all at start-up; see scale.py.
+    lazy: bool = False
+    jira_noisy_share: float = 0.04  # share of ordinary issues with 25-45 rank changes in their changelog
+
+    def with_counts(self, counts: dict[str, int]) -> Scale:
+        """Explicit volumes (records created before the start clock) instead of the preset's: `incidents`,
+        `issues`, `pulls`, `repos`, `services`, `projects`, `teams`, `history_days`, `future_days`."""
+        unknown = set(counts) - set(COUNT_KEYS)
+        if unknown:
+            raise ValueError(f"unknown count {sorted(unknown)[0]!r}; choose from {', '.join(COUNT_KEYS)}")
+        if any(int(v) < 0 for v in counts.values()):
+            raise ValueError("counts must not be negative")
+        fields = dict(self.__dict__)
+        history = int(counts.get("history_days", self.history_days)) or 1
+        fields["history_days"] = history
+        fields["future_days"] = int(counts.get("future_days", self.future_days))
+        for key, (field, per_day) in COUNT_KEYS.items():
+            if key in counts and per_day:
+                fields[field] = max(int(counts[key]), 0) / history
+            elif key in counts and field not in ("history_days", "future_days"):
+                fields[field] = max(1, int(counts[key]))
+        fields["lazy"] = self.lazy or sum(int(counts.get(k, 0)) for k in ("incidents", "issues", "pulls")) > 20_000
+        fields["name"] = self.name + "+" + ",".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        return Scale(**fields)
+
+
+COUNT_KEYS = {  # key -> (Scale field, whether the field is a rate per day)
+    "incidents": ("incidents_per_day", True),
+    "issues": ("issues_per_day", True),
+    "pulls": ("pulls_per_day", True),
+    "repos": ("gh_repos", False),
+    "services": ("pd_services", False),
+    "projects": ("jira_projects", False),
+    "teams": ("pd_teams", False),
+    "history_days": ("history_days", False),
+    "future_days": ("future_days", False),
+}
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    """`incidents=5000,pulls=20000` -> {"incidents": 5000, "pulls": 20000}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"expected NAME=COUNT, got {part!r}")
+        out[key.strip()] = int(value)
+    Scale("check", 1, 0, 1, 1, 0, 1, 0, 1, 0, 1).with_counts(out)  # validates the names
+    return out
 
 
 SCALES = {
@@ -52,6 +102,39 @@ SCALES = {
         gh_repos=4,
         pulls_per_day=3.3,
         people=12,
+    ),
+    # About 1/10 of large: the benchmark default (~10,000 incidents, 20,000 issues, 30,000 pull requests).
+    "medium": Scale(
+        name="medium",
+        history_days=365,
+        future_days=30,
+        pd_teams=6,
+        pd_services=24,
+        incidents_per_day=10_000 / 365 / 1.12,  # 12 % of arrivals page twice
+        jira_projects=6,
+        issues_per_day=20_000 / 365,
+        gh_repos=16,
+        pulls_per_day=30_000 / 365,
+        people=40,
+        lazy=True,
+        jira_noisy_share=0.11,
+    ),
+    # At the start clock: >= 100,000 incidents, 200,000 issues (2,000,000 changelog entries), 300,000 pull
+    # requests, 50,000 deployments.
+    "large": Scale(
+        name="large",
+        history_days=365,
+        future_days=30,
+        pd_teams=12,
+        pd_services=60,
+        incidents_per_day=100_000 / 365 / 1.12,
+        jira_projects=20,
+        issues_per_day=200_000 / 365,
+        gh_repos=160,
+        pulls_per_day=300_000 / 365,
+        people=120,
+        lazy=True,
+        jira_noisy_share=0.11,
     ),
 }
 
@@ -175,3 +258,84 @@ class ViewCache(Generic[T]):
                 self._value = self._compute(now_ms)
                 self._key = now_ms
             return self._value  # type: ignore[return-value]
+
+
+class LazyRecords(Sequence[T]):
+    """Records built on demand from their index by a deterministic `build(n)`, kept in a bounded LRU.
+
+    `keep=None` keeps every record built (small scales build them all at start-up and never rebuild); a bound
+    keeps memory flat at bulk scales, where a record is rebuilt (identically: its own random stream) when needed
+    again. `on_build` sees each record the first time it is built (to fill secondary indexes)."""
+
+    def __init__(self, count: int, build: Callable[[int], T], keep: int | None = None,
+                 on_build: Callable[[T], None] | None = None) -> None:
+        self._count = count
+        self._build = build
+        self._keep = keep
+        self._on_build = on_build
+        self._cache: OrderedDict[int, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, n: int) -> T:
+        with self._lock:
+            found = self._cache.get(n)
+            if found is not None:
+                self._cache.move_to_end(n)
+                return found
+        record = self._build(n)
+        with self._lock:
+            if n not in self._cache and self._on_build is not None:
+                self._on_build(record)
+            self._cache[n] = record
+            if self._keep is not None and len(self._cache) > self._keep:
+                self._cache.popitem(last=False)
+        return record
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.get(n) for n in range(*index.indices(self._count))]
+        n = index + self._count if index < 0 else index
+        if not 0 <= n < self._count:
+            raise IndexError(index)
+        return self.get(n)
+
+    def __iter__(self) -> Iterator[T]:
+        for n in range(self._count):
+            yield self.get(n)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Sequence) and len(self) == len(other)
+                and all(a == b for a, b in zip(self, other, strict=True)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def warm(self) -> None:
+        for n in range(self._count):
+            self.get(n)
+
+
+class QueryCache:
+    """The full, filtered and sorted answer of a list query at one clock value, reused by its later pages.
+
+    A walk asks for page after page of the same query: computing the answer once and slicing it keeps every
+    page O(page) even at bulk scales. Keyed on everything but the paging parameters; a few entries only."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value

@@ -6,6 +6,7 @@ declarations (requests to send, where records are, when to stop, how to split a 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors.crashpoints import crashpoint
-from extractors.http import HttpClient
+from extractors.http import HttpClient, PermissionDenied
 from extractors.landing import LandingWriter, new_batch_id, read_manifest
 from extractors.pagination import OffsetCapReached, PageRequest, PaginationError
 from extractors.streams import WINDOW_END, Partition, Stream, Window
@@ -39,6 +40,8 @@ class StreamResult:
 # Pages one partition may read in one run unless the caller says otherwise: far above any real need,
 # low enough that a server sending an endless chain of fresh `Link`s or tokens is stopped.
 DEFAULT_MAX_PAGES = 10_000
+# What a stream's record hooks (stop_when, parent_ref, from_parent) raise on a record of the wrong shape.
+RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 
 
 def _records(stream: Stream, body: Any) -> list[Any]:
@@ -120,15 +123,25 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
             if not isinstance(record, dict):  # landed and flagged: the guard names it and quarantines the batch
                 state.writer.add(record, partition, state.pages)
                 continue
-            if stream.stop_when is not None and stream.stop_when(record, window):
-                stop = True
-                break
-            state.writer.add(record, partition, state.pages)
+            try:
+                if stream.stop_when is not None and stream.stop_when(record, window):
+                    stop = True
+                    break
+            except RECORD_ERRORS:
+                pass  # a malformed value: read on (harmless), the guard names the record
+            problems, refs = [], []
             for child in child_streams:
-                ref = child.parent_ref(record) if child.parent_ref else {}
+                try:
+                    ref = child.parent_ref(record) if child.parent_ref else {}
+                    inline = child.from_parent(record) if ref is not None and child.from_parent else None
+                except RECORD_ERRORS as exc:  # its children cannot be read: flag it rather than lose them quietly
+                    problems.append(f"its {child.name} cannot be read ({type(exc).__name__}: {str(exc)[:120]})")
+                    continue
                 if ref is not None:
-                    inline = child.from_parent(record) if child.from_parent else None
-                    state.children.setdefault(child.name, []).append((partition, ref, inline))
+                    refs.append((child.name, ref, inline))
+            state.writer.add(record, partition, state.pages, problems)
+            for name, ref, inline in refs:
+                state.children.setdefault(name, []).append((partition, ref, inline))
         crashpoint("extract.page")
         if stop:
             return
@@ -181,6 +194,24 @@ def extract_streams(
     return results
 
 
+def _not_enabled(stream: Stream, partition: Partition, exc: PermissionDenied,
+                 landed: dict[str, Any] | None) -> dict[str, Any]:
+    """A 403/404 that is not a rate limit on an `optional` stream, before any record of the partition landed:
+    the feature is not enabled there. Anything else (a required stream, or access lost in the middle of a
+    walk) stays an error."""
+    if not stream.optional or (landed or {}).get("rows"):
+        raise exc
+    message = exc.body
+    try:
+        parsed = json.loads(exc.body)
+        if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+            message = parsed["message"]
+    except ValueError:
+        pass
+    log.warning("%s[%s]: not enabled (HTTP %s: %s)", stream.key, partition.id or "*", exc.status, message)
+    return {"status": "not_enabled", "status_code": exc.status, "message": message[:500]}
+
+
 def _any(windows: dict[str, Window]) -> Window:
     return next(iter(windows.values()))
 
@@ -200,6 +231,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
                 for record in inline:
                     state.writer.add(record, partition, 0)
             queue = [] if inline is not None else list(stream.requests(partition, window))
+            coverage = {"status": "ok"}
             while queue:
                 request = queue.pop(0)
                 try:
@@ -210,11 +242,16 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
                     parts = stream.split(request)
                     log.info("%s: query passes the offset cap, split into %d", stream.key, len(parts))
                     queue[:0] = parts
+                except PermissionDenied as exc:
+                    coverage = _not_enabled(stream, partition, exc, state.writer.partitions.get(partition.id))
+                    queue.clear()
             meta = partitions_meta.setdefault(partition.id, {
                 "window_start": window.start.isoformat() if window.start else None,
                 "window_end": window.end.isoformat(), "pages": 0})
             meta["pages"] += state.pages - pages_before
             meta.update(state.writer.partitions.get(partition.id, {"rows": 0, "max_cursor": None}))
+            if meta.get("status") != "not_enabled":
+                meta.update(coverage)
             if progress and stream.parent is None:
                 progress({"stream": stream.key, "partition": partition.id, **meta})
         manifest = {

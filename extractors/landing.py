@@ -124,8 +124,9 @@ class LandingWriter:
         self.files: list[str] = []
         self.partitions: dict[str, dict[str, Any]] = {}
 
-    def add(self, record: Any, partition: Partition, page: int = 0) -> None:
-        problems = []
+    def add(self, record: Any, partition: Partition, page: int = 0, problems: list[str] | None = None) -> None:
+        """Buffer one record; `problems` are reasons found by the caller why it cannot be used as is."""
+        problems = list(problems or [])
         if not isinstance(record, dict):
             problems.append(f"the record is {'a list' if isinstance(record, list) else type(record).__name__}, "
                             "not an object")
@@ -247,7 +248,8 @@ def sweep_partials(landing_root: Path, now: float | None = None) -> list[Path]:
     """Remove `.partial` batch directories whose writer is gone (crashed or killed); returns them.
 
     A directory whose owner process still runs on this host is left alone (a parallel extract is
-    writing it). Without a readable owner it is removed once older than a day.
+    writing it), unless it has not changed for a day (its pid was reused); one written on another host
+    or without a readable owner is removed once it has not changed for a day.
     """
     removed: list[Path] = []
     if not landing_root.exists():
@@ -258,13 +260,14 @@ def sweep_partials(landing_root: Path, now: float | None = None) -> list[Path]:
         if not partial.is_dir():
             continue
         try:
+            stale = now - partial.stat().st_mtime > STALE_PARTIAL_S
+        except FileNotFoundError:
+            continue
+        try:
             owner = json.loads((partial / OWNER).read_text())
-            stale = owner.get("host") == host and not _pid_alive(int(owner["pid"]))
+            stale = stale or (owner.get("host") == host and not _pid_alive(int(owner["pid"])))
         except (OSError, ValueError, KeyError, TypeError):
-            try:
-                stale = now - partial.stat().st_mtime > STALE_PARTIAL_S
-            except FileNotFoundError:
-                continue
+            pass
         if stale:
             shutil.rmtree(partial, ignore_errors=True)
             removed.append(partial)

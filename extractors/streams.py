@@ -97,6 +97,10 @@ class Stream:
     # Send If-None-Match with the ETag kept from the last run for the first page of each request;
     # a 304 means that walk has nothing new (GitHub does not count 304s against the rate limit).
     conditional: bool = False
+    # A partition may answer "not enabled here" (403/404 that is not a rate limit, e.g. a repository without code
+    # scanning): the engine lands nothing for it, records {"status": "not_enabled", "status_code", "message"} in
+    # the manifest's partition entry, and goes on; the loader keeps it in meta.stream_coverage.
+    optional: bool = False
 
     @property
     def key(self) -> str:

@@ -45,6 +45,12 @@ META_DDL = [
     """CREATE TABLE IF NOT EXISTS meta.validation_results (
         batch_id VARCHAR, source VARCHAR, stream VARCHAR, success BOOLEAN, evaluated_at TIMESTAMPTZ,
         failed_expectations JSON, result JSON)""",
+    # Per loaded batch and partition: whether the API served it (`ok`) or answered that the feature is not
+    # enabled there (`not_enabled`, streams declared optional: e.g. a repository without code scanning).
+    """CREATE TABLE IF NOT EXISTS meta.stream_coverage (
+        source VARCHAR, stream VARCHAR, partition_id VARCHAR, status VARCHAR, status_code INTEGER,
+        message VARCHAR, rows BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ, run_id VARCHAR,
+        batch_id VARCHAR, extracted_at TIMESTAMPTZ)""",
 ]
 
 
@@ -149,6 +155,17 @@ def _store_etags(con, manifest: dict[str, Any]) -> None:
                     [manifest["source"], manifest["stream"], key, etag, manifest["batch_id"]])
 
 
+def _store_coverage(con, manifest: dict[str, Any]) -> None:
+    """One meta.stream_coverage row per partition the batch read (what the API answered for it)."""
+    for partition_id, meta in (manifest.get("partitions") or {}).items():
+        con.execute(
+            "INSERT INTO meta.stream_coverage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [manifest["source"], manifest["stream"], partition_id, meta.get("status", "ok"), meta.get("status_code"),
+             meta.get("message"), meta.get("rows", 0), meta.get("window_start"), meta.get("window_end"),
+             manifest.get("run_id", ""), manifest["batch_id"], manifest.get("extracted_at")],
+        )
+
+
 def _table_exists(con, schema: str, table: str) -> bool:
     return con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
@@ -199,6 +216,7 @@ def load_pending(
                 result = merge_batch(con, batch)
                 _advance_watermarks(con, manifest)
                 _store_etags(con, manifest)
+                _store_coverage(con, manifest)
                 con.execute(
                     "INSERT INTO meta.batches VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, now(), ?)",
                     [manifest["batch_id"], source, stream, manifest.get("run_id", ""), result.rows_landed,

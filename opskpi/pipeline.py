@@ -273,7 +273,7 @@ def dbt_executable() -> str:
 def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, Any]:
     """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
 
-    `tests=False` builds the models only (`dbt run`), for replays that test once at the end.
+    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end.
     """
     # dbt needs no API token: keep them out of its environment (and so out of anything it may log).
     tokens = {source.token_env for source in config.sources.values()}
@@ -284,15 +284,21 @@ def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, 
         "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
     }
-    command = [dbt_executable(), "build" if tests else "run", "--project-dir", str(DBT_PROJECT),
+    command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT),
                "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
+    if not tests:
+        command += ["--exclude-resource-type", "test"]
     with _warehouse(config).lock() as lock_fd:
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
         completed = subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=(lock_fd,))
     tail = "\n".join(completed.stdout.strip().splitlines()[-25:])
     if completed.returncode != 0:
-        raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n{tail}\n{completed.stderr[-2000:]}")
+        # Name what failed (a model error or a failing test), not just dbt's last lines.
+        failed = [line for line in completed.stdout.splitlines()
+                  if any(word in line for word in ("ERROR", "FAIL ", "Error in", "Database Error", "Runtime Error"))]
+        raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n" + "\n".join(failed[:30])
+                           + f"\n…\n{tail}\n{completed.stderr[-2000:]}")
     log.info("dbt build:\n%s", tail)
     return {"dbt": tail.splitlines()[-1] if tail else ""}
 

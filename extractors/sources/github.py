@@ -363,5 +363,6 @@ def build(settings: Mapping[str, Any]) -> Source:
         timestamps=("created_at", "updated_at", "run_started_at"),
         ordered=(("created_at", "updated_at"),),
     )
-    return Source("github", client,
-                  (pulls, pull_commits, deployments, deployment_statuses, releases, workflow_runs))
+    from extractors.sources.github_security import security_streams  # Dependabot, code and secret scanning alerts
+    return Source("github", client, (pulls, pull_commits, deployments, deployment_statuses, releases, workflow_runs,
+                                     *security_streams(settings, partitions, repo_path)))

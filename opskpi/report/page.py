@@ -62,6 +62,8 @@ svg .tick, svg .legend { font-size: 12px; fill: #4b5563; font-family: inherit; }
 .table-wrap { overflow-x: auto; background: var(--card); border-radius: 8px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
+td.wrap { white-space: normal; min-width: 16em; overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 footer { padding: 24px 16px 32px; }
 @media (max-width: 600px) {
@@ -235,7 +237,7 @@ def health_table(rows: list[HealthRow], computed_at: datetime | None) -> str:
             f'<td>{e(_ts(r["last_loaded_at"]))}</td>'
             f'<td class="num">{r["rows_landed"]:,}</td><td class="num">{r["rows_changed"]:,}</td>'
             f'<td class="num">{r["validations"]}</td><td class="num">{r["failed_validations"]}</td>'
-            f'<td>{badge} {e(r["checks"])}</td><td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
+            f'<td class="wrap">{badge} {e(r["checks"])}</td><td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
         )
     head = ('<tr><th>Source</th><th class="num">Streams</th><th>Last successful load</th>'
             '<th class="num">Rows loaded</th><th class="num">Rows changed</th><th class="num">Validations (24 h)</th>'

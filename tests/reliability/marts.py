@@ -10,9 +10,9 @@ from typing import Any
 
 import duckdb
 
-# Columns that describe the run rather than the data: when and by which run a row was computed.
-VOLATILE_COLUMNS = frozenset({"run_id", "computed_at", "last_loaded_at", "loaded_at", "_loaded_at", "_batch_id",
-                              "published_at"})
+# Columns that describe the run rather than the data: when, and by which run or batch, a row was computed.
+VOLATILE_COLUMNS = frozenset({"run_id", "batch_id", "_batch_id", "computed_at", "checked_at", "extracted_at",
+                              "last_loaded_at", "loaded_at", "_loaded_at", "published_at"})
 
 
 def _canonical(value: Any) -> str:

@@ -117,6 +117,8 @@ def test_canary_tokens_never_leak_and_published_files_carry_no_emails(tmp_path):
     assert len(emails) > 3, "the source data has e-mail addresses to look for"
     # ...and nowhere a BI user or a report reader can see them.
     published = data_dir / "published"
+    if hasattr(pipeline, "report"):  # the run writes its report under published/report: searched below
+        assert any((published / "report").rglob("*.html")), "the report is searched too"
     shown: dict[str, str | bytes] = table_texts(published / "opskpi.duckdb")
     for file in published.rglob("*"):
         if file.is_file():

@@ -82,3 +82,20 @@ def test_bad_config_exits_2_before_any_request(name, mutate, key, fix, emulator,
     assert err.startswith("configuration error: ") and key in err and fix in err, err
     assert emulator.stats() == {}, "no request may leave before the configuration is known good"
     assert not (tmp_path / "data").exists(), "nothing is written either"
+
+
+def test_read_timeout_and_page_budget_reach_the_extraction(tmp_path, monkeypatch):
+    from extractors.sources import build_source
+    from opskpi.config import parse_config
+
+    for variable, value in TOKENS.items():
+        monkeypatch.setenv(variable, value)
+    raw = good("http://127.0.0.1:1", str(tmp_path / "data"))
+    for settings in raw["sources"].values():
+        settings.update(read_timeout="7s", max_pages=42)
+    config = parse_config(raw, tmp_path)
+    for name in ("jira", "pagerduty", "github"):
+        client = build_source(name, config.source_settings(name)).client()
+        assert client.timeout == (5.0, 7.0), name
+        assert config.sources[name].max_pages == 42
+    assert parse_config(good("http://127.0.0.1:1", str(tmp_path)), tmp_path).sources["jira"].read_timeout == "60s"

@@ -217,7 +217,7 @@ def test_services_have_teams_and_one_is_quiet(emu, session):
         s["teams"] and s["teams"][0]["type"] == "team_reference" for s in services
     )
     assert len({s["teams"][0]["id"] for s in services}) == 3
-    quiet = [s for s in services if s["last_incident_timestamp"] is None]
+    quiet = [s for s in services if s.get("last_incident_timestamp") is None]
     assert len(quiet) == 1
     teams = session.get(emu.pagerduty_url + "/teams").json()["teams"]
     assert len(teams) == 3

@@ -1,25 +1,200 @@
 {{ config(tags=['kpi_snapshot_area']) }}
-{#-
-    KPI area "dora" of the nightly snapshot: a placeholder until the DORA marts exist (no rows, so the report
-    hides the DORA tiles and charts). To plug DORA in, replace the last line with a select over the marts
-    joined to int_kpi_snapshot_windows: one row per KPI, scope (org / team / repo), window and date, e.g.
+-- KPI area "dora" of the nightly snapshot (definitions: docs/metrics.md "DORA"). Scopes org / team / repo
+-- (those of mart_dora_daily) x windows 1d / 7d / 30d x every date whose window overlaps the mart's days.
+-- Counts come from mart_dora_daily (additive); percentiles are recomputed over the facts in the window
+-- (exact quantile_cont over fct_pull_requests / fct_deployments), never averaged from daily percentiles.
+--   deployment_frequency   deployments in the window / window days (per_day); sample_size = deployments
+--   change_failure_rate    100 x failed / deployments in the window (pct); NULL with 0 deployments;
+--                          sample_size = deployments
+--   lead_time_p50          median lead time (s) of the pull requests deployed in the window (local day of
+--                          deployed_at); sample_size = those pull requests
+--   time_to_restore_p50    median time to restore (s) of the failed deployments of the window with a
+--                          restored incident; sample_size = those deployments
+--   dora_tier_*            window 30d, scopes team and org: mart_dora_tier's tier of the date as its rank
+--                          (1 Elite, 2 High, 3 Medium, 4 Low; unit tier; the report maps rank -> word);
+--                          NULL when the metric has no data. sample_size = the 30d sample of the metric.
+-- Empty samples give NULL with sample_size 0. For window 1d the values equal mart_dora_daily's (tested).
 
-        with windows as (
-            select snapshot_date, "window", window_days, window_start_day from {{ ref('int_kpi_snapshot_windows') }}
-        ),
-        deploys as (select day, scope_type, scope_id, deployments from {{ ref('mart_dora_daily') }})
-        select w.snapshot_date, 'deployment_frequency' as kpi, d.scope_type, d.scope_id, w."window",
-               sum(d.deployments) / w.window_days as value, 'per_day' as unit, sum(d.deployments) as sample_size
-        from windows as w
-        inner join deploys as d on d.day between w.window_start_day and w.snapshot_date
-        group by all
+with windows as (
 
-    KPIs (seeds/kpi_catalog.csv already has a row for each; keep the names and units):
-      deployment_frequency (per_day), lead_time_p50 (s), change_failure_rate (pct), time_to_restore_p50 (s):
-        windows 1d / 7d / 30d; sample_size = deployments (lead time: deployed merged PRs; restore: failed
-        deployments with a resolved incident)
-      dora_tier_deployment_frequency, dora_tier_lead_time, dora_tier_change_failure_rate,
-      dora_tier_time_to_restore (unit tier: 1 Elite, 2 High, 3 Medium, 4 Low): window 30d, scopes team and org
--#}
+    select snapshot_date, "window", window_days, window_start_day
+    from {{ ref('int_kpi_snapshot_windows') }}
 
-{{ kpi_area_pending('dora', ['mart_dora_daily', 'mart_dora_tier']) }}
+),
+
+daily as (
+
+    select day, scope_type, scope_id, deployments, failed_deployments
+    from {{ ref('mart_dora_daily') }}
+    -- without any repository (GitHub not set up) the mart still has an empty org row per day: emit nothing
+    -- then, so the report keeps the DORA area hidden instead of showing 0 deployments
+    where exists (select 1 from {{ ref('mart_dora_daily') }} where scope_type = 'repo')
+
+),
+
+pull_requests as (
+
+    select {{ to_local_date('deployed_at') }} as day, repo, team, lead_time_s
+    from {{ ref('fct_pull_requests') }}
+    where deployed_at is not null
+
+),
+
+restored_deployments as (
+
+    select {{ to_local_date('deployed_at') }} as day, repo, team, time_to_restore_s
+    from {{ ref('fct_deployments') }}
+    where is_failed and time_to_restore_s is not null
+
+),
+
+scoped_pull_requests as (
+
+    select day, 'repo' as scope_type, repo as scope_id, lead_time_s from pull_requests
+    union all
+    select day, 'team', team, lead_time_s from pull_requests
+    union all
+    select day, 'org', 'org', lead_time_s from pull_requests
+
+),
+
+scoped_restores as (
+
+    select day, 'repo' as scope_type, repo as scope_id, time_to_restore_s from restored_deployments
+    union all
+    select day, 'team', team, time_to_restore_s from restored_deployments
+    union all
+    select day, 'org', 'org', time_to_restore_s from restored_deployments
+
+),
+
+-- the grid: every scope and window that overlaps the mart's days (the mart is dense per scope and day)
+deployment_windows as (
+
+    select
+        windows.snapshot_date,
+        windows."window",
+        windows.window_days,
+        windows.window_start_day,
+        daily.scope_type,
+        daily.scope_id,
+        sum(daily.deployments) as deployments,
+        sum(daily.failed_deployments) as failed_deployments
+    from windows
+    inner join daily
+        on daily.day between windows.window_start_day and windows.snapshot_date
+    group by 1, 2, 3, 4, 5, 6
+
+),
+
+lead_time_windows as (
+
+    select
+        windows.snapshot_date,
+        windows."window",
+        scoped_pull_requests.scope_type,
+        scoped_pull_requests.scope_id,
+        quantile_cont(scoped_pull_requests.lead_time_s, 0.5) as p50_s,
+        count(*) as sample_size
+    from windows
+    inner join scoped_pull_requests
+        on scoped_pull_requests.day between windows.window_start_day and windows.snapshot_date
+    group by 1, 2, 3, 4
+
+),
+
+restore_windows as (
+
+    select
+        windows.snapshot_date,
+        windows."window",
+        scoped_restores.scope_type,
+        scoped_restores.scope_id,
+        quantile_cont(scoped_restores.time_to_restore_s, 0.5) as p50_s,
+        count(*) as sample_size
+    from windows
+    inner join scoped_restores
+        on scoped_restores.day between windows.window_start_day and windows.snapshot_date
+    group by 1, 2, 3, 4
+
+),
+
+metrics as (
+
+    select
+        deployment_windows.snapshot_date,
+        deployment_windows."window",
+        deployment_windows.scope_type,
+        deployment_windows.scope_id,
+        deployment_windows.deployments / deployment_windows.window_days as deployment_frequency,
+        case
+            when deployment_windows.deployments > 0
+                then 100.0 * deployment_windows.failed_deployments / deployment_windows.deployments
+        end as change_failure_rate,
+        deployment_windows.deployments,
+        lead_time_windows.p50_s as lead_time_p50,
+        coalesce(lead_time_windows.sample_size, 0) as lead_time_sample_size,
+        restore_windows.p50_s as time_to_restore_p50,
+        coalesce(restore_windows.sample_size, 0) as restore_sample_size
+    from deployment_windows
+    left join lead_time_windows
+        on lead_time_windows.snapshot_date = deployment_windows.snapshot_date
+        and lead_time_windows."window" = deployment_windows."window"
+        and lead_time_windows.scope_type = deployment_windows.scope_type
+        and lead_time_windows.scope_id = deployment_windows.scope_id
+    left join restore_windows
+        on restore_windows.snapshot_date = deployment_windows.snapshot_date
+        and restore_windows."window" = deployment_windows."window"
+        and restore_windows.scope_type = deployment_windows.scope_type
+        and restore_windows.scope_id = deployment_windows.scope_id
+
+),
+
+tier_ranks as (
+
+    select distinct tier, tier_rank
+    from {{ ref('dora_tier_thresholds') }}
+    where benchmark_year = {{ dora_benchmark_year() }}
+
+),
+
+tiers as (
+
+    select
+        tier.day as snapshot_date,
+        tier.scope_type,
+        tier.scope_id,
+        'dora_tier_' || tier.metric as kpi,
+        tier_ranks.tier_rank as value,
+        case tier.metric
+            when 'lead_time' then metrics.lead_time_sample_size
+            when 'time_to_restore' then metrics.restore_sample_size
+            else metrics.deployments
+        end as sample_size
+    from {{ ref('mart_dora_tier') }} as tier
+    left join tier_ranks
+        on tier.tier = tier_ranks.tier
+    inner join metrics
+        on metrics.snapshot_date = tier.day
+        and metrics.scope_type = tier.scope_type
+        and metrics.scope_id = tier.scope_id
+        and metrics."window" = '30d'
+
+)
+
+select snapshot_date, 'deployment_frequency' as kpi, scope_type, scope_id, "window",
+       deployment_frequency as value, 'per_day' as unit, deployments as sample_size
+from metrics
+union all
+select snapshot_date, 'change_failure_rate', scope_type, scope_id, "window", change_failure_rate, 'pct', deployments
+from metrics
+union all
+select snapshot_date, 'lead_time_p50', scope_type, scope_id, "window", lead_time_p50, 's', lead_time_sample_size
+from metrics
+union all
+select snapshot_date, 'time_to_restore_p50', scope_type, scope_id, "window", time_to_restore_p50, 's',
+       restore_sample_size
+from metrics
+union all
+select snapshot_date, kpi, scope_type, scope_id, '30d', value, 'tier', sample_size
+from tiers

@@ -1,0 +1,60 @@
+{#- Security posture (docs/metrics.md "Security posture"): SLA days per severity and raw-table presence. -#}
+
+{#- Var `security_sla_days` (severity -> days) merged over the defaults, as a VALUES list (severity, sla_days). -#}
+{% macro security_sla_days_values() -%}
+    {%- set defaults = {'critical': 15, 'high': 30, 'medium': 90, 'low': 180} -%}
+    {%- set given = var('security_sla_days', {}) or {} -%}
+    {%- if given is not mapping -%}
+        {{ exceptions.raise_compiler_error("var security_sla_days must map severity -> days, got '" ~ given ~ "'") }}
+    {%- endif -%}
+    {%- set merged = {} -%}
+    {%- do merged.update(defaults) -%}
+    {%- for key, days in given.items() -%}
+        {%- set sev = key | string | trim | lower -%}
+        {%- if sev not in defaults -%}
+            {{ exceptions.raise_compiler_error("var security_sla_days: unknown severity '" ~ key ~ "'; use critical, high, medium, low") }}
+        {%- endif -%}
+        {%- if not (days | string | trim).isdigit() or (days | int) < 1 -%}
+            {{ exceptions.raise_compiler_error("var security_sla_days." ~ sev ~ " must be a positive number of days, got '" ~ days ~ "'") }}
+        {%- endif -%}
+        {%- do merged.update({sev: days | int}) -%}
+    {%- endfor -%}
+    values
+    {%- for sev in ['critical', 'high', 'medium', 'low'] %}
+        ('{{ sev }}', {{ merged[sev] }}){{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- True when the relation exists in the warehouse (raw and meta tables are absent in a bare dbt build). -#}
+{% macro security_relation_exists(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(relation.database, relation.schema, relation.identifier) is not none) }}
+{%- endmacro %}
+
+
+{#- `select <columns> from relation`, or no rows with those columns when the raw table does not exist yet. -#}
+{% macro security_source_or_empty(relation, columns) -%}
+    {%- if security_relation_exists(relation) %}
+    select {{ columns | map(attribute=0) | join(', ') }} from {{ relation }}
+    {%- else %}
+    select
+    {%- for name, type in columns %}
+        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- The rows of `relation_sql` (with repo and team columns) once per scope: repo, team and org, prefixed with
+    scope_type and scope_id (the posture mart's roll-ups). -#}
+{% macro security_scoped(relation_sql) -%}
+    select 'repo' as scope_type, repo as scope_id, * from ({{ relation_sql }}) as s
+    union all
+    select 'team', team, * from ({{ relation_sql }}) as s
+    union all
+    select 'org', 'org', * from ({{ relation_sql }}) as s
+{%- endmacro %}

@@ -1,0 +1,60 @@
+-- One row per security alert and day of int_security__days on which it was open at the day's eval_at.
+-- Open = created before eval_at and not closed by then, reconstructed from today's timestamps, except where the
+-- nightly history (int_security__alert_state_history) knows better (what the API said then wins):
+--   * the history has the alert on that very date: its answer;
+--   * else the latest earlier snapshot, when the alert changed after the day (updated_at > eval_at): today's
+--     timestamps describe a later state (e.g. dismissed then, reopened since, which clears dismissed_at), so the
+--     last state seen before the day is carried forward;
+--   * else (no snapshot, or no change since the day) the reconstruction.
+-- in_breach: open and older than its SLA (eval_at > sla_due_at; exactly at the boundary is not yet a breach).
+
+with pairs as (
+
+    select
+        days.day,
+        days.eval_at,
+        alerts.alert_key,
+        alerts.repo,
+        alerts.team,
+        alerts.tool,
+        alerts.severity,
+        alerts.created_at,
+        alerts.sla_due_at,
+        alerts.updated_at,
+        alerts.closed_at is null or alerts.closed_at >= days.eval_at as reconstructed_open
+    from {{ ref('int_security__days') }} as days
+    inner join {{ ref('fct_security_alerts') }} as alerts
+        on alerts.created_at < days.eval_at
+
+),
+
+judged as (
+
+    select
+        pairs.*,
+        case
+            when history.snapshot_date = pairs.day then history.is_open
+            when history.snapshot_date is not null and pairs.updated_at > pairs.eval_at then history.is_open
+        end as snapshot_open,
+        coalesce(snapshot_open, pairs.reconstructed_open) as is_open
+    from pairs
+    asof left join {{ ref('int_security__alert_state_history') }} as history
+        on history.alert_key = pairs.alert_key
+        and pairs.day >= history.snapshot_date
+
+)
+
+select
+    day,
+    alert_key,
+    repo,
+    team,
+    tool,
+    severity,
+    created_at,
+    sla_due_at,
+    snapshot_open is not null as from_snapshot,
+    coalesce(eval_at > sla_due_at, false) as in_breach,
+    {{ seconds_between('created_at', 'eval_at') }} / 86400.0 as age_days
+from judged
+where is_open

@@ -1,0 +1,178 @@
+"""Security posture end to end: the pipeline against the emulator (non-default seed) equals the posture computed
+independently from the alert lists.
+
+The reference reads the three alert lists with plain `requests` (following `Link`, Dependabot by cursor) and
+applies docs/metrics.md "Security posture" directly: severity mapping, closing times, open at the end of the day,
+SLA breach, time to remediate of fixed/resolved alerts. Two runs: a first full one, then — after the clock moved a
+day, so alerts are fixed, dismissed, reopened and opened — an incremental one.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+import yaml
+
+from emulator.server import start_emulator
+
+pytestmark = pytest.mark.e2e
+TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
+          "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
+GH = {"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}
+SEED = 13  # not the demo's seed
+REPOS = ["acme/api", "acme/infra", "acme/mobile", "acme/web"]
+SLA = {"critical": 15, "high": 30, "medium": 90, "low": 180}
+PATHS = {"dependabot": "dependabot/alerts", "code_scanning": "code-scanning/alerts",
+         "secret_scanning": "secret-scanning/alerts"}
+
+
+def ts(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def read_all(url: str) -> list[dict] | None:
+    """Every alert of one list (None when the scanner is not enabled: 404)."""
+    out = []
+    response = requests.get(url, headers=GH, params={"per_page": 100}, timeout=30)
+    while True:
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        out += response.json()
+        nxt = response.links.get("next", {}).get("url")
+        if not nxt:
+            return out
+        response = requests.get(nxt, headers=GH, timeout=30)
+
+
+def severity(tool: str, alert: dict) -> str:
+    if tool == "dependabot":
+        return alert["security_advisory"]["severity"]
+    if tool == "code_scanning":
+        rule = alert["rule"]
+        mapped = {"error": "high", "warning": "medium", "note": "low"}
+        return rule["security_severity_level"] or mapped[rule["severity"]]
+    return "critical"
+
+
+def closing(tool: str, alert: dict) -> tuple[datetime | None, bool]:
+    """(closed_at, is_remediation)."""
+    state = alert["state"]
+    if state == "open":
+        return None, False
+    if tool == "secret_scanning":
+        return ts(alert["resolved_at"]), alert["resolution"] == "revoked"
+    at = {"fixed": "fixed_at", "dismissed": "dismissed_at", "auto_dismissed": "auto_dismissed_at"}[state]
+    return ts(alert[at]), state == "fixed"
+
+
+def reference(base: str, as_of: datetime) -> dict:
+    alerts, disabled = {}, set()
+    for repo in REPOS:
+        for tool, path in PATHS.items():
+            rows = read_all(f"{base}/github/repos/{repo}/{path}")
+            if rows is None:
+                disabled.add((repo, tool))
+                continue
+            for alert in rows:
+                closed_at, remediated = closing(tool, alert)
+                alerts[f"{tool}:{repo}#{alert['number']}"] = {
+                    "repo": repo, "tool": tool, "severity": severity(tool, alert), "created": ts(alert["created_at"]),
+                    "closed": closed_at, "remediated": remediated}
+    open_now = {k: a for k, a in alerts.items()
+                if a["created"] < as_of and (a["closed"] is None or a["closed"] >= as_of)}
+    breach = {k for k, a in open_now.items() if as_of > a["created"] + timedelta(days=SLA[a["severity"]])}
+    start = as_of - timedelta(days=30)
+    ttr = [(a["closed"] - a["created"]).total_seconds() for a in alerts.values()
+           if a["remediated"] and start <= a["closed"] < as_of]
+    return {
+        "keys": set(alerts),
+        "disabled": disabled,
+        "open_by_cell": Counter((a["repo"], a["tool"], a["severity"]) for a in open_now.values()),
+        "open_by_severity": Counter(a["severity"] for a in open_now.values()),
+        "in_breach": len(breach),
+        "sla_compliance": 100.0 * (len(open_now) - len(breach)) / len(open_now),
+        "ttr_30d": (statistics.fmean(ttr), statistics.median(ttr), len(ttr)),
+    }
+
+
+def write_config(tmp_path: Path, base: str) -> Path:
+    config = {
+        "data_dir": str(tmp_path / "data"),
+        "history_days": 400,
+        "reporting": {"timezone": "UTC"},
+        "sources": {
+            "jira": {"base_url": f"{base}/jira", "email": "demo@example.com", "projects": ["OPS", "WEB"]},
+            "pagerduty": {"base_url": f"{base}/pagerduty"},
+            "github": {"base_url": f"{base}/github", "repos": REPOS},
+        },
+        "dora": {"repo_teams": {"acme/api": "platform", "acme/infra": "platform", "acme/web": "growth",
+                                "acme/mobile": "payments"}},
+    }
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_pipeline(config: Path, run_date: str, cwd: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "opskpi.cli", "run", "--config", str(config), "--date", run_date],
+        cwd=cwd, env={**os.environ, **TOKENS}, capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+
+
+def published(data_dir: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(data_dir / "published" / "opskpi.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def check(data_dir: Path, ref: dict, run_date: date) -> None:
+    keys = {r[0] for r in published(data_dir, "select alert_key from marts.fct_security_alerts")}
+    assert keys == ref["keys"], (sorted(ref["keys"] - keys)[:5], sorted(keys - ref["keys"])[:5])
+    cells = {(r[0], r[1], r[2]): r[3] for r in published(
+        data_dir, "select repo, tool, severity, open from marts.mart_security_posture_daily "
+                  f"where scope_type = 'repo' and day = '{run_date}'")}
+    assert {(repo, tool) for repo, tool, _ in cells}.isdisjoint(ref["disabled"])
+    assert {k: v for k, v in cells.items() if v} == dict(ref["open_by_cell"])
+    coverage = {(r[0], r[1]) for r in published(
+        data_dir, "select repo, tool from marts.mart_security_coverage where is_latest and not enabled")}
+    assert coverage == ref["disabled"]
+    kpis = {(r[0], r[1]): (r[2], r[3]) for r in published(
+        data_dir, "select kpi, \"window\", value, sample_size from marts.kpi_daily_snapshot "
+                  f"where snapshot_date = '{run_date}' and scope_type = 'org' and (kpi like 'alerts_%' "
+                  "or kpi = 'sla_compliance' or kpi like 'time_to_remediate_%')")}
+    for sev in SLA:
+        assert kpis[(f"alerts_open_{sev}", "1d")][0] == ref["open_by_severity"][sev], sev
+    assert kpis[("alerts_in_breach", "1d")][0] == ref["in_breach"]
+    assert kpis[("sla_compliance", "1d")][0] == pytest.approx(ref["sla_compliance"])
+    mean, p50, n = ref["ttr_30d"]
+    assert kpis[("time_to_remediate_mean", "30d")] == (pytest.approx(mean), n)
+    assert kpis[("time_to_remediate_p50", "30d")] == (pytest.approx(p50), n)
+
+
+def test_security_posture_matches_the_api_after_a_full_and_an_incremental_run(tmp_path):
+    with start_emulator(seed=SEED, now="2026-11-20T06:00:00Z") as emulator:
+        base = emulator.base_url
+        config = write_config(tmp_path, base)
+        data_dir = tmp_path / "data"
+
+        run_pipeline(config, "2026-11-19", tmp_path)
+        first = reference(base, datetime(2026, 11, 20, tzinfo=UTC))
+        assert first["disabled"] == {("acme/mobile", "code_scanning"), ("acme/infra", "secret_scanning")}
+        assert first["in_breach"] > 0 and first["open_by_severity"]["critical"] > 0
+        check(data_dir, first, date(2026, 11, 19))
+
+        requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
+        run_pipeline(config, "2026-11-20", tmp_path)
+        second = reference(base, datetime(2026, 11, 21, tzinfo=UTC))
+        check(data_dir, second, date(2026, 11, 20))
