@@ -63,12 +63,9 @@ def loadavg() -> list[float]:
 
 # --- the emulator ------------------------------------------------------------------------------------------
 
-EMULATOR_MODULE = "emulator"
-
-
 def emulator_options() -> dict[str, Any]:
     """What this checkout's emulator offers: its scales and whether it adds latency."""
-    text = subprocess.run([sys.executable, "-m", EMULATOR_MODULE, "--help"], cwd=ROOT, capture_output=True,
+    text = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout
     scales: list[str] = []
     if "--scale {" in text:
@@ -82,7 +79,7 @@ class Emulator:
         if options["scales"] and scale not in options["scales"]:
             raise SystemExit(f"this emulator offers --scale {{{','.join(options['scales'])}}}, not {scale!r}: "
                              f"run `make bench SCALE={options['scales'][0]}` until {scale} lands")
-        command = [sys.executable, "-m", EMULATOR_MODULE, "--port", "0", "--seed", str(seed), "--now", now,
+        command = [sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed), "--now", now,
                    "--scale", scale]
         self.latency_ms = 0.0
         if latency_ms:
@@ -647,11 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rss-reference", action="store_true", help="no smaller-scale extract for memory")
     parser.add_argument("--profile", action="append", metavar="RUN:STAGE[:SOURCE]",
                         help="cProfile a stage, e.g. full:load or incremental:extract:github (repeatable)")
-    parser.add_argument("--emulator-module", default="emulator",
-                        help="module to run as the emulator (`python -m MODULE`), e.g. a patched copy")
     args = parser.parse_args(argv)
-    global EMULATOR_MODULE
-    EMULATOR_MODULE = args.emulator_module
     results = bench(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""CLI: `python -m emulator --port PORT --seed N --now ISO8601 [--scale demo] [--host 127.0.0.1]`.
+"""CLI: `python -m emulator --port PORT --seed N --now ISO8601 [--scale demo|medium|large] [--counts ...]
+[--latency-ms N] [--jira-burst N] [--github-secondary 403|429 --github-secondary-every N] [--host 127.0.0.1]`.
 
 Prints exactly one line, `emulator listening on http://HOST:PORT`, once the socket accepts connections, so
 scripts can wait for it; SIGTERM and SIGINT stop it cleanly.
@@ -25,7 +26,7 @@ from emulator.faults import KINDS, FaultPlan
 from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE
 from emulator.server import make_server
 from emulator.timefmt import TimeFormatError, parse_iso, zone
-from emulator.timeline import SCALES
+from emulator.timeline import COUNT_KEYS, SCALES, parse_counts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +90,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="seed of the fault sequence, so a failing run can be replayed (default: 0)")
     p.add_argument("--fault-delay", type=float, default=2.0,
                    help="seconds a 'timeout' holds the connection and a 'slow' answer waits (default: 2)")
+    p.add_argument("--counts", default="",
+                   help="explicit volumes overriding the scale, e.g. incidents=5000,pulls=20000 (records created "
+                        f"before the start clock; names: {', '.join(COUNT_KEYS)})")
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="milliseconds added to every API request, like network and server time (default: 0)")
+    p.add_argument("--jira-burst", type=int, default=None,
+                   help="Jira burst limit: this many requests pass, the next is answered 429 + Retry-After "
+                        "(default: $EMULATOR_JIRA_BURST or off)")
+    p.add_argument("--github-rate-limit", type=int, default=5000,
+                   help="GitHub primary rate limit per token per emulated hour (default: 5000)")
+    p.add_argument("--github-secondary", type=int, choices=(403, 429), default=None,
+                   help="answer GitHub secondary rate limits with this status (with --github-secondary-every)")
+    p.add_argument("--github-secondary-every", type=int, default=0,
+                   help="refuse every Nth GitHub request with a secondary rate limit (default: 0 = never)")
+    p.add_argument("--retry-after", type=int, default=1,
+                   help="Retry-After seconds of the Jira burst 429 and GitHub's secondary limit (default: 1)")
     return p
 
 
@@ -101,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         zone(args.pagerduty_time_zone)
     except TimeFormatError as exc:
         parser.error(str(exc))
+    try:
+        counts = parse_counts(args.counts)
+    except ValueError as exc:
+        parser.error(f"--counts: {exc}")
+    if args.latency_ms < 0 or (args.jira_burst is not None and args.jira_burst < 0) or args.github_rate_limit < 1:
+        parser.error("--latency-ms and --jira-burst must not be negative, --github-rate-limit must be at least 1")
+    if args.github_secondary_every and args.github_secondary is None:
+        args.github_secondary = 403
     creds = Credentials.resolve(
         jira_email=args.jira_email,
         jira_token=args.jira_token,
@@ -118,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         fault_kinds=tuple(k for k in args.faults.split(",") if k),
         fault_seed=args.fault_seed,
         fault_delay_s=args.fault_delay,
+        latency_ms=args.latency_ms,
+        counts=tuple(sorted(counts.items())),
+        jira_burst=args.jira_burst,
+        github_rate_limit=args.github_rate_limit,
+        github_secondary=args.github_secondary,
+        github_secondary_every=args.github_secondary_every,
+        retry_after_s=args.retry_after,
     )
     try:
         FaultPlan(rate=config.fault_rate, kinds=config.fault_kinds or KINDS)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from emulator.ids import rng, unit
+from emulator.ids import rng
 from emulator.timefmt import DAY, HOUR, MINUTE
-from emulator.timeline import LazyRecords, Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+from emulator.timeline import LazyRecords, Person, Picker, Scale, ViewCache, Window, arrivals, pick_duration, weighted
 
 
 @dataclass(frozen=True)
@@ -570,8 +570,10 @@ def build_jira(
     )
     arr = rng(seed, "jira", "arrivals")
     skeleton: list[tuple[int, int, JiraProject, str | None]] = []
+    options = [(p.weight, p) for p in projects]
+    pick = Picker(options) if scale.lazy else (lambda r: weighted(r, options))
     for t in arrivals(arr, window.start_ms, window.end_ms, scale.issues_per_day):
-        skeleton.append((t, len(skeleton), weighted(arr, [(p.weight, p) for p in projects]), None))
+        skeleton.append((t, len(skeleton), pick(arr), None))
     a = window.anchor_ms
     for offset, scenario in (
         (-30 * DAY, "noisy"),
@@ -591,6 +593,7 @@ def build_jira(
     # Moves and deletions first: a move takes the next number of its target project at its time. Bulk scales
     # decide with a cheap hash which records move or vanish, and draw the details only for those.
     lazy = scale.lazy
+    fate = rng(seed, "jira", "fate")  # bulk scales: one cheap stream decides which records move, vanish, jitter
     moves: dict[int, tuple[int, JiraProject]] = {}
     deletions: dict[int, int] = {}
     others_of = {p.key: [o for o in projects if o.key != p.key] for p in projects}
@@ -598,13 +601,13 @@ def build_jira(
         others = others_of[project.key]
         if others and scenario == "moved":
             moves[n] = (a - 10 * DAY, others[0])
-        elif others and scenario is None and (not lazy or unit(seed, "jira-move", n) < 0.03):
+        elif others and scenario is None and (not lazy or fate.random() < 0.03):
             chance = rng(seed, "jira-move", n)
             if chance.random() < 0.03 or lazy:
                 moves[n] = (at + pick_duration(chance, [(1.0, HOUR, 20 * DAY)]), chance.choice(others))
         if scenario == "deleted":
             deletions[n] = a + 12 * HOUR  # seen by a first run, gone after `advance {"days": 1}`
-        elif scenario is None and (not lazy or unit(seed, "jira-delete", n) < 0.02):
+        elif scenario is None and (not lazy or fate.random() < 0.02):
             gone = rng(seed, "jira-delete", n)
             if gone.random() < 0.02 or lazy:
                 deletions[n] = at + pick_duration(gone, [(1.0, HOUR, 30 * DAY)])
@@ -623,7 +626,7 @@ def build_jira(
         move = None
         if n in moves:
             move = (moves[n][0], project, moves[n][1], keys[(n, "move")])
-        jitter = int(unit(seed, "jira-jitter", n) * 1000) if lazy else None
+        jitter = fate.randrange(1000) if lazy else None
         frame.append(IssueSkeleton(at, project, keys[(n, "create")], scenario, move, deletions.get(n), jitter))
     return JiraData(user_time_zone=user_time_zone, people=people, projects=projects, skeleton=tuple(frame),
                     anchor_ms=a, seed=seed, lazy=lazy, noisy_share=scale.jira_noisy_share)

@@ -11,12 +11,13 @@ midnight, HTML in the title, new incidents shortly after the start)."""
 from __future__ import annotations
 
 import random
+import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from emulator.ids import hex_id, pd_id, rng
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day
-from emulator.timeline import LazyRecords, Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+from emulator.timeline import LazyRecords, Person, Picker, Scale, ViewCache, Window, arrivals, pick_duration, weighted
 
 _TEAMS = (
     ("Platform", "Runs the shared platform: edge gateway, identity and build tooling."),
@@ -224,7 +225,6 @@ class PagerDutyData:
     first_number: int = 0
     anchor_ms: int = 0
     lazy: bool = False
-    by_id: dict[str, int] = field(default_factory=dict)  # incident id -> n
     log_index: dict[str, tuple[PdIncident, PdEvent]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -234,9 +234,10 @@ class PagerDutyData:
         self.policy = {p.id: p for p in self.policies}
         self.service = {s.id: s for s in self.services}
         self.created = [at for at, _, _ in self.skeleton]
-        self.by_id = {pd_id("Q", 14, self.seed, "incident", n): n for n in range(len(self.skeleton))}
-        if len(self.by_id) != len(self.skeleton):
-            raise RuntimeError("generated PagerDuty ids collide; change the id length")
+        self._by_id: dict[str, int] | None = None
+        self._by_id_lock = threading.Lock()
+        if not self.lazy:
+            self.by_id  # noqa: B018 - small scales check for id collisions at start-up
         by_service: dict[str, list[int]] = {s.id: [] for s in self.services}
         for at, svc, _ in self.skeleton:
             by_service[svc.id].append(at)
@@ -246,6 +247,17 @@ class PagerDutyData:
         if not self.lazy:
             self.incidents.warm()
         self._views = ViewCache(self._compute_views)
+
+    @property
+    def by_id(self) -> dict[str, int]:
+        """Incident id -> n; bulk scales compute it on the first lookup by id (ids are hashes)."""
+        with self._by_id_lock:
+            if self._by_id is None:
+                found = {pd_id("Q", 14, self.seed, "incident", n): n for n in range(len(self.skeleton))}
+                if len(found) != len(self.skeleton):
+                    raise RuntimeError("generated PagerDuty ids collide; change the id length")
+                self._by_id = found
+            return self._by_id
 
     def _build(self, n: int) -> PdIncident:
         at, svc, scenario = self.skeleton[n]
@@ -524,8 +536,9 @@ def build_pagerduty(
 
     arr = rng(seed, "pagerduty", "arrivals")
     skeleton: list[tuple[int, int, PdService, str | None]] = []
+    pick = Picker(busy) if scale.lazy else (lambda r: weighted(r, busy))
     for t in arrivals(arr, window.start_ms, window.end_ms, scale.incidents_per_day):
-        svc = weighted(arr, busy)
+        svc = pick(arr)
         skeleton.append((t, len(skeleton), svc, None))
         if arr.random() < 0.12:  # a second page on the same service while the first is still open
             skeleton.append((t + arr.randint(3 * 60, 45 * 60) * SECOND, len(skeleton), svc, None))

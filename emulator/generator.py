@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from emulator.gen_github import GitHubData, build_github
 from emulator.gen_jira import JiraData, build_jira
 from emulator.gen_pagerduty import PagerDutyData, build_pagerduty
+from emulator.scale import ShardedGitHubData
 from emulator.timeline import SCALES, Person, Scale, Window, build_people
 
 DEFAULT_JIRA_TIME_ZONE = "America/Los_Angeles"
@@ -35,12 +36,17 @@ def build_world(
     scale: str = "demo",
     jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE,
     pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE,
+    counts: dict[str, int] | None = None,
 ) -> World:
+    """`scale` names a preset (demo, medium, large); `counts` overrides its volumes (see Scale.with_counts).
+    Bulk presets build records lazily: start-up generates skeletons only (creation times, keys, owners)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; available: {', '.join(sorted(SCALES))}")
-    spec = SCALES[scale]
+    spec = SCALES[scale].with_counts(counts) if counts else SCALES[scale]
     window = Window.around(anchor_ms, spec)
     people = build_people(seed, spec.people)
+    github: GitHubData | ShardedGitHubData = (
+        ShardedGitHubData(seed, window, spec, people) if spec.lazy else build_github(seed, window, spec, people))
     return World(
         seed=seed,
         scale=spec,
@@ -48,5 +54,5 @@ def build_world(
         people=people,
         pagerduty=build_pagerduty(seed, window, spec, people, pagerduty_time_zone),
         jira=build_jira(seed, window, spec, people, jira_time_zone),
-        github=build_github(seed, window, spec, people),
+        github=github,  # type: ignore[arg-type]
     )

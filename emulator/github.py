@@ -230,16 +230,22 @@ class GitHubApi:
         return self._user(req, org, "Organization")
 
     def _activity(self, now_ms: int) -> dict[int, tuple[int, int, int]]:
-        """Per repo at the clock: (pushed_at, open PR count, size)."""
-        out = {}
-        for repo in self.data.repos:
-            pushed, open_count, rows = repo.created_ms, 0, self.data.views(now_ms, repo)
-            for _, st in rows:
-                if st.merged_ms is not None:
-                    pushed = max(pushed, st.merged_ms)
-                open_count += st.state == "open"
-            out[repo.index] = (pushed, open_count, 4000 + 37 * len(rows))
-        return out
+        """Per repo at the clock: (pushed_at, open PR count, size); each repo computed when first asked for, so
+        rendering one repository does not build every other one at bulk scales (emulator/scale.py)."""
+        data = self.data
+
+        class PerRepo(dict):
+            def __missing__(self, index: int) -> tuple[int, int, int]:
+                repo = data.repos[index]
+                pushed, open_count, rows = repo.created_ms, 0, data.views(now_ms, repo)
+                for _, st in rows:
+                    if st.merged_ms is not None:
+                        pushed = max(pushed, st.merged_ms)
+                    open_count += st.state == "open"
+                self[index] = (pushed, open_count, 4000 + 37 * len(rows))
+                return self[index]
+
+        return PerRepo()
 
     def _repo(self, req: Request, repo: GhRepo, full: bool = False) -> dict[str, Any]:
         api = f"{req.base}/repos/{repo.full_name}"

@@ -45,7 +45,8 @@ class EmulatorApp:
         self.config = config
         self.clock = Clock(config.now)
         self.world = build_world(
-            config.seed, self.clock.start_ms, config.scale, config.jira_time_zone, config.pagerduty_time_zone
+            config.seed, self.clock.start_ms, config.scale, config.jira_time_zone, config.pagerduty_time_zone,
+            counts=dict(config.counts),
         )
         self.stats = RequestStats()
         self.apis: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +18,9 @@ EMULATOR_NOW = "2026-11-20T06:00:00Z"
 RUN_DATE = date(2026, 11, 19)
 NOW = datetime(2026, 11, 20, 6, tzinfo=UTC)
 TOKENS = {"TEST_JIRA_TOKEN": "jira-demo-token", "TEST_PD_TOKEN": "pd-demo-token", "TEST_GH_TOKEN": "gh-demo-token"}
+# Great Expectations' in-process context is not thread-safe: runs sharing a process validate one at a time
+# (under Airflow every task is its own process).
+_GX = threading.Lock()
 
 
 def small_config(data_dir: Path, base_url: str, sources=("jira", "pagerduty", "github"), history_days: int = 30,
@@ -53,8 +57,9 @@ def run_all(config: Config, run_id: str) -> dict[str, Any]:
     sources = config.enabled_sources()
     with ThreadPoolExecutor(len(sources)) as pool:
         extracted = dict(zip(sources, pool.map(lambda s: pipeline.extract(config, s, ctx), sources), strict=True))
-    for source in sources:
-        pipeline.validate(config, source, ctx)
+    with _GX:
+        for source in sources:
+            pipeline.validate(config, source, ctx)
     loaded = pipeline.load(config, ctx)
     pipeline.transform(config, ctx)
     published = pipeline.publish(config, ctx)
@@ -62,7 +67,13 @@ def run_all(config: Config, run_id: str) -> dict[str, Any]:
 
 
 def requests_made(extracted: dict[str, Any]) -> int:
+    """HTTP attempts of a run's extracts, retries included."""
     return sum(stream["requests"] for source in extracted.values() for stream in source.values())
+
+
+def retries_made(extracted: dict[str, Any]) -> int:
+    """Attempts that did not yield a page: the failures the run rode out."""
+    return requests_made(extracted) - sum(s["pages"] for source in extracted.values() for s in source.values())
 
 
 def reuse_dbt_parse(done: Config, fresh: Config) -> None:
