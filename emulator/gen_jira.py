@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
 
 from emulator.ids import rng
 from emulator.timefmt import DAY, HOUR, MINUTE
@@ -256,6 +258,25 @@ class IssueSkeleton:
         return self.created_ms <= now_ms and (self.deleted_ms is None or now_ms < self.deleted_ms)
 
 
+class FinalSummary(NamedTuple):
+    last_event_ms: int
+    issuetype_id: str
+    reporter: int
+    summary: str
+    status_id: str
+    priority_id: str | None
+    labels: tuple[str, ...]
+    assignee: str | None
+    resolution_ms: int | None
+    updated_ms: int
+    status_change_ms: int
+    comments: int
+
+    @property
+    def category(self) -> str:
+        return STATUSES[self.status_id].category
+
+
 @dataclass
 class JiraData:
     """The site: projects and issues built from their skeleton on demand (all at start-up on small scales,
@@ -281,8 +302,11 @@ class JiraData:
             if sk.move is not None:
                 self.n_by_key[sk.move[3]] = n
         self.created = [sk.created_ms for sk in self.skeleton]
+        # Compact final state of every issue built once (what JQL filters and sorts on), valid from its last
+        # event on: later searches need not build issues whose history is complete.
+        self.final: dict[int, FinalSummary] = {}
         self.issues: LazyRecords[JiraIssue] = LazyRecords(len(self.skeleton), self._build,
-                                                          keep=20_000 if self.lazy else None)
+                                                          keep=5_000 if self.lazy else None, on_build=self._summarize)
         if not self.lazy:
             self.issues.warm()
         self.by_id = _IdLookup(self)
@@ -296,6 +320,14 @@ class JiraData:
                              noisy_share=self.noisy_share, account_index=self._account_index)
         assert not issue.events or issue.events[-1].at_ms - issue.created_ms <= MAX_ISSUE_LIFETIME, issue.key
         return issue
+
+    def _summarize(self, issue: JiraIssue) -> None:
+        last = issue.events[-1].at_ms if issue.events else issue.created_ms
+        st = issue_state(issue, last)
+        assert st is not None
+        self.final[issue.n] = FinalSummary(
+            last, issue.issuetype_id, issue.reporter, issue.summary, st.status_id, st.priority_id, st.labels,
+            st.assignee, st.resolution_ms, st.updated_ms, st.status_change_ms, st.comments)
 
     def _compute_views(self, now_ms: int) -> list[tuple[JiraIssue, JiraIssueState]]:
         out = []
@@ -617,7 +649,7 @@ def build_jira(
     keys: dict[tuple[int, str], str] = {}
     allocations = [(at, n, "create", project) for n, (at, _, project, _) in enumerate(skeleton)]
     allocations += [(at, n, "move", target) for n, (at, target) in moves.items()]
-    for _, n, kind, project in sorted(allocations, key=lambda x: (x[0], x[1], x[2])):
+    for _, n, kind, project in sorted(allocations, key=itemgetter(0, 1, 2)):
         counters[project.key] += 1
         keys[(n, kind)] = f"{project.key}-{counters[project.key]}"
 
@@ -626,7 +658,7 @@ def build_jira(
         move = None
         if n in moves:
             move = (moves[n][0], project, moves[n][1], keys[(n, "move")])
-        jitter = fate.randrange(1000) if lazy else None
+        jitter = int(fate.random() * 1000) if lazy else None
         frame.append(IssueSkeleton(at, project, keys[(n, "create")], scenario, move, deletions.get(n), jitter))
     return JiraData(user_time_zone=user_time_zone, people=people, projects=projects, skeleton=tuple(frame),
                     anchor_ms=a, seed=seed, lazy=lazy, noisy_share=scale.jira_noisy_share)

@@ -14,6 +14,7 @@ import random
 import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from typing import Any
 
 from emulator.ids import hex_id, pd_id, rng
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day
@@ -267,8 +268,16 @@ class PagerDutyData:
         return inc
 
     def _index_log(self, inc: PdIncident) -> None:
-        for ev in inc.events:
-            self.log_index[ev.log_id] = (inc, ev)
+        for k, ev in enumerate(inc.events):  # bulk scales: ids only (the record itself may leave the cache)
+            self.log_index[ev.log_id] = (inc, ev) if not self.lazy else (inc.n, k)  # type: ignore[assignment]
+
+    def log_entry(self, log_id: str) -> tuple[PdIncident, PdEvent] | None:
+        """A log entry by id, among the incidents built so far (small scales: all of them)."""
+        hit: Any = self.log_index.get(log_id)
+        if hit is None or not self.lazy:
+            return hit
+        inc = self.incidents.get(hit[0])
+        return inc, inc.events[hit[1]]
 
     def incident(self, ident: str) -> PdIncident | None:
         """By id, or by incident number as PagerDuty also accepts."""

@@ -158,6 +158,7 @@ class SecurityData:
     seed: int
     window: Window
     repos: tuple  # GhRepo
+    rate_scale: float = 1.0  # bulk scales (timeline.Scale.security_rate_scale): more alerts per repository
 
     @cached_property
     def alerts(self) -> dict[tuple[int, str], tuple[Alert, ...]]:
@@ -172,7 +173,7 @@ class SecurityData:
     def _build(self, repo, tool: str) -> tuple[Alert, ...]:
         arr = rng(self.seed, "security", tool, repo.index, "arrivals")
         times = [(t, None) for t in arrivals(arr, self.window.start_ms - _PRE_HISTORY, self.window.end_ms,
-                                             _RATES[tool] * repo.weight)]
+                                             _RATES[tool] * repo.weight * self.rate_scale)]
         a = self.window.anchor_ms
         if repo_kind_name(repo.name) == "api" and repo.index < 4:
             if tool == "dependabot":
@@ -207,5 +208,5 @@ class SecurityData:
         return tuple(alerts)
 
 
-def build_security(seed: int, window: Window, repos: tuple) -> SecurityData:
-    return SecurityData(seed, window, repos)
+def build_security(seed: int, window: Window, repos: tuple, rate_scale: float = 1.0) -> SecurityData:
+    return SecurityData(seed, window, repos, rate_scale)

@@ -79,7 +79,8 @@ class SecurityRoutes:
     def __init__(self, api: Any) -> None:
         self.api = api
         world = api.world
-        self.data = build_security(world.seed, world.window, world.github.repos)
+        self.data = build_security(world.seed, world.window, world.github.repos,
+                                   rate_scale=world.scale.security_rate_scale)
 
     # --- common -------------------------------------------------------------------------------------------
 

@@ -510,7 +510,8 @@ class JiraApi:
         def answer() -> list[int]:
             data = self.data
             first = 0 if since is None else bisect_left(data.created, since - SECOND)
-            rows = []
+            specs = [ctx.fields[name.lower()] for name, _ in order]
+            entries = []  # (sort values, n): rows themselves are dropped at once, so memory stays flat
             for n in range(first, bisect_right(data.created, now)):
                 sk = data.skeleton[n]
                 if not sk.exists(now):
@@ -519,8 +520,13 @@ class JiraApi:
                 pair = (row.issue_view, row.state_view)
                 if row.missing() or not keep(pair):
                     continue
-                rows.append(pair)
-            return [pair[0].n for pair in jql.sort_rows(rows, order, ctx)]
+                entries.append(([spec.get(pair) for spec in specs], n))
+            for i in reversed(range(len(order))):  # jql.sort_rows: stable, empty values last either way
+                present = [e for e in entries if e[0][i] is not None]
+                missing = [e for e in entries if e[0][i] is None]
+                present.sort(key=lambda e, i=i: e[0][i], reverse=not order[i][1])
+                entries = present + missing
+            return [n for _, n in entries]
 
         try:
             return self._answers.get((now, " ".join(text.split())), answer)
@@ -864,6 +870,9 @@ class _IssueView:
         return exact if exact is not None else self._row.issue().created_ms
 
     def __getattr__(self, name: str) -> Any:
+        final = self._row.data.final.get(self._row.n)
+        if final is not None and name in ("issuetype_id", "reporter", "summary"):
+            return getattr(final, name)
         return getattr(self._row.issue(), name)
 
 
@@ -886,4 +895,11 @@ class _StateView:
         return int(self.key.rsplit("-", 1)[1])
 
     def __getattr__(self, name: str) -> Any:
+        final = self._row.data.final.get(self._row.n)
+        if final is not None and self._row.now >= final.last_event_ms and name in _FINAL_STATE:
+            return getattr(final, name)
         return getattr(self._row.state(), name)
+
+
+_FINAL_STATE = frozenset({"status_id", "priority_id", "labels", "assignee", "resolution_ms", "updated_ms",
+                          "status_change_ms", "comments", "category"})

@@ -651,7 +651,7 @@ class PagerDutyApi:
         return self.not_found(req) if found is None else self._log_list(req, found[0])
 
     def get_log_entry(self, req: Request) -> Response:
-        hit = self.data.log_index.get(req.path_params["id"])
+        hit = self.data.log_entry(req.path_params["id"])
         if hit is None or hit[1].at_ms > req.now_ms:
             return self.not_found(req)
         try:

@@ -42,6 +42,7 @@ class Scale:
     # Bulk scales build records lazily (per record, per repository) instead of all at start-up; see scale.py.
     lazy: bool = False
     jira_noisy_share: float = 0.04  # share of ordinary issues with 25-45 rank changes in their changelog
+    security_rate_scale: float = 1.0  # multiplies gen_security's alert rates per repository
 
     def with_counts(self, counts: dict[str, int]) -> Scale:
         """Explicit volumes (records created before the start clock) instead of the preset's: `incidents`,
@@ -60,7 +61,7 @@ class Scale:
                 fields[field] = max(int(counts[key]), 0) / history
             elif key in counts and field not in ("history_days", "future_days"):
                 fields[field] = max(1, int(counts[key]))
-        fields["lazy"] = self.lazy or sum(int(counts.get(k, 0)) for k in ("incidents", "issues", "pulls")) > 20_000
+        fields["lazy"] = True  # explicit volumes are built per record / per repository, like the bulk presets
         fields["name"] = self.name + "+" + ",".join(f"{k}={v}" for k, v in sorted(counts.items()))
         return Scale(**fields)
 
@@ -112,14 +113,15 @@ SCALES = {
         future_days=30,
         pd_teams=6,
         pd_services=24,
-        incidents_per_day=10_000 / 365 / 1.12,  # 12 % of arrivals page twice
+        incidents_per_day=10_200 / 365 / 1.12,  # 12 % of arrivals page twice
         jira_projects=6,
-        issues_per_day=20_000 / 365,
+        issues_per_day=20_500 / 365,
         gh_repos=16,
         pulls_per_day=30_000 / 365,
         people=40,
         lazy=True,
         jira_noisy_share=0.11,
+        security_rate_scale=3.0,
     ),
     # At the start clock: >= 100,000 incidents, 200,000 issues (2,000,000 changelog entries), 300,000 pull
     # requests, 50,000 deployments.
@@ -129,14 +131,15 @@ SCALES = {
         future_days=30,
         pd_teams=12,
         pd_services=60,
-        incidents_per_day=100_000 / 365 / 1.12,
+        incidents_per_day=102_000 / 365 / 1.12,
         jira_projects=20,
-        issues_per_day=200_000 / 365,
+        issues_per_day=205_000 / 365,
         gh_repos=160,
         pulls_per_day=300_000 / 365,
         people=120,
         lazy=True,
         jira_noisy_share=0.11,
+        security_rate_scale=3.0,
     ),
 }
 
@@ -255,7 +258,7 @@ class Picker(Generic[T]):
 
     def __call__(self, r: random.Random) -> T:
         k = bisect.bisect_right(self._cumulative, r.random() * self._cumulative[-1])
-        return self._values[min(k, len(self._values) - 1)]
+        return self._values[k] if k < len(self._values) else self._values[-1]
 
 
 class ViewCache(Generic[T]):

@@ -147,12 +147,17 @@ def _advance_watermarks(con, manifest: dict[str, Any]) -> None:
 
 
 def _store_etags(con, manifest: dict[str, Any]) -> None:
-    """Keep the ETags of this batch's walks; they are only valid once its records are loaded."""
-    for key, etag in (manifest.get("etags") or {}).items():
-        con.execute("DELETE FROM meta.http_etags WHERE source = ? AND stream = ? AND request_key = ?",
-                    [manifest["source"], manifest["stream"], key])
-        con.execute("INSERT INTO meta.http_etags VALUES (?, ?, ?, ?, ?)",
-                    [manifest["source"], manifest["stream"], key, etag, manifest["batch_id"]])
+    """Keep the ETags of this batch's walks; they are only valid once its records are loaded.
+
+    Two statements per batch whatever its size (a child stream keeps one ETag per parent: thousands)."""
+    etags = manifest.get("etags") or {}
+    if not etags:
+        return
+    keys, values = list(etags), list(etags.values())
+    con.execute("DELETE FROM meta.http_etags WHERE source = ? AND stream = ? AND request_key IN (SELECT unnest(?))",
+                [manifest["source"], manifest["stream"], keys])
+    con.execute("INSERT INTO meta.http_etags SELECT ?, ?, unnest(?), unnest(?), ?",
+                [manifest["source"], manifest["stream"], keys, values, manifest["batch_id"]])
 
 
 def _store_coverage(con, manifest: dict[str, Any]) -> None:

@@ -84,7 +84,8 @@ def table_digests(published: Path) -> dict[str, str]:
         for table in tables:
             if table in ("kpi_daily_snapshot", "mart_security_coverage") or table.startswith("pipeline_"):
                 continue  # what each night saw, and run bookkeeping: per-run history, differs by design
-            rows = con.execute(f'SELECT * FROM marts."{table}"').fetchall()
+            rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in row)  # summation-order noise
+                    for row in con.execute(f'SELECT * FROM marts."{table}"').fetchall()]
             digests[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
     return digests
 

@@ -7,7 +7,6 @@ import warnings
 from collections import Counter
 
 import pytest
-from pydantic import TypeAdapter
 
 from emulator.gen_github import PULL_COMMITS_CAP, deployment_statuses, run_state, visible_commits
 

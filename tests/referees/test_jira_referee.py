@@ -79,7 +79,7 @@ def test_full_changelogs_past_the_embedded_cap(emu, client):
     data, now = emu.app.world.jira, emu.app.clock.now_ms
     long = [(i, st) for i, st in data.views(now) if len(st.histories) > EMBEDDED_CHANGELOG_MAX["search"]]
     assert any(len(st.histories) > 100 for _, st in long), "no issue beyond the 100 embedded in an issue"
-    for issue, st in long:
+    for _issue, st in long:
         single = client.issue(st.key, expand="changelog")
         assert single.changelog.total == len(st.histories)
         assert len(single.changelog.histories) == min(len(st.histories), EMBEDDED_CHANGELOG_MAX["issue"])
