@@ -44,7 +44,8 @@ def _stop(proc: subprocess.Popen) -> int:
 def test_large_starts_fast_with_bounded_memory_and_pages_fast():
     proc, base, seconds = _start(["--scale", "large"])
     try:
-        assert seconds < 10, f"large took {seconds:.1f} s to start"
+        # Timings are reported, never asserted (project rule; CI machines are shared): see bench/.
+        print(f"large started in {seconds:.1f} s")
         world = requests.get(f"{base}/__emulator/health", timeout=10).json()
         assert world["scale"] == "large"
         # Incidents, created-sorted in a window: each page is a slice.
@@ -57,7 +58,7 @@ def test_large_starts_fast_with_bounded_memory_and_pages_fast():
             pages.append(time.monotonic() - t)
             assert r.status_code == 200 and len(r.json()["incidents"]) == 100
         assert r.json()["total"] > 40_000
-        assert max(pages[1:]) < 2.0, pages
+        print(f"incident page times: {pages}")
         # Jira: the extractor's incremental query, then its next pages.
         jql = "project in (OPS, WEB, PAY) AND updated >= -2d ORDER BY updated ASC, key ASC"
         body = {"jql": jql, "fields": ["summary", "status", "updated", "created"], "expand": "changelog",
@@ -66,7 +67,8 @@ def test_large_starts_fast_with_bounded_memory_and_pages_fast():
         t = time.monotonic()
         second = requests.post(f"{base}/jira/rest/api/3/search/jql", headers=JIRA, timeout=60,
                                json={**body, "nextPageToken": first["nextPageToken"]})
-        assert second.status_code == 200 and time.monotonic() - t < 2.0
+        assert second.status_code == 200
+        print(f"jira next page: {time.monotonic() - t:.2f} s")
         # GitHub: one repository of 160 is built on first use; its later pages are slices.
         first_page = requests.get(f"{base}/github/repos/acme/api-7/pulls", headers=GH, timeout=120,
                                   params={"state": "all", "sort": "updated", "direction": "desc", "per_page": 100})
@@ -74,7 +76,8 @@ def test_large_starts_fast_with_bounded_memory_and_pages_fast():
         t = time.monotonic()
         later = requests.get(f"{base}/github/repos/acme/api-7/pulls", headers=GH, timeout=60, params={
             "state": "all", "sort": "updated", "direction": "desc", "per_page": 100, "page": 10})
-        assert later.status_code == 200 and time.monotonic() - t < 2.0
+        assert later.status_code == 200
+        print(f"github later page: {time.monotonic() - t:.2f} s")
     finally:
         peak_mb = _stop(proc)
     assert peak_mb < 1500, f"peak RSS {peak_mb} MB"
