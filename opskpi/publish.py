@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,17 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str) -> dict[str,
     return manifest
 
 
+MIN_VERSION_AGE_S = 600
+
+
 def _prune(versions_dir: Path, keep: str) -> None:
+    """Drop old versions, but never one younger than MIN_VERSION_AGE_S: a slow reader that resolved the
+    previous `current` link a moment ago may still be reading it."""
+    now = time.time()
     versions = sorted(p for p in versions_dir.iterdir() if p.is_dir() and p.name != keep)
     for old in versions[:-(KEEP_VERSIONS - 1)]:
-        shutil.rmtree(old, ignore_errors=True)
+        if now - old.stat().st_mtime >= MIN_VERSION_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _literal(text: str) -> str:
