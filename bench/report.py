@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import floors
+
 
 def _f(value: Any, digits: int = 2) -> str:
     if value is None:
@@ -68,6 +70,12 @@ def render_markdown(results: dict[str, Any], targets_only: bool = False) -> str:
                  (s["requests"] / s["minimum"]) if s["minimum"] else None] for s in run["streams"]]
         lines += ["Per stream (records: distinct records stored as new or changed by this run):", ""]
         lines += _table(["stream", "requests", "rows landed", "records", "largest page", "minimum", "ratio"], rows)
+        transform = next((s for s in run["stages"] if s["stage"] == "transform"), None)
+        profile = (transform or {}).get("dbt_profile") or {}
+        if profile:
+            lines += [f"dbt: {profile['nodes']} nodes, node seconds (4 threads) "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in profile["node_seconds"].items())
+                      + "; slowest: " + ", ".join(f"`{n}` {t:.1f} s" for n, t in profile["slowest"]) + ".", ""]
         lines += [f"Load: our merge into raw {summary['load_wall_s']:.2f} s wall ({summary['load_work_s']:.2f} s "
                   f"work) against DuckDB's own CTAS over the same files {summary['load_floor_wall_s']:.2f} s "
                   f"({summary['load_floor_work_s']:.2f} s): {_f(summary['load_vs_duckdb'])}× wall, "
@@ -75,14 +83,21 @@ def render_markdown(results: dict[str, Any], targets_only: bool = False) -> str:
     peer = results.get("peer")
     if peer:
         lines += ["## Peer: dlt `rest_api` on the same GitHub pull requests and PagerDuty incidents", "",
-                  f"Window {peer['window_start']} → {peer['window_end']}; both sides with up to "
+                  f"Window {peer['window_start']} → {peer['window_end']}; every side with up to "
                   f"{peer['ours']['concurrency']} requests in flight (our GitHub pool 2 + PagerDuty pool 1; dlt "
                   "`parallelized` resources with as many extract workers). Ours: extract + load (the batches are "
-                  "marked validated; GE is timed in the main run). dlt: extract + normalize + load.", ""]
-        rows = [["ours", peer["ours"]["wall_s"], f"extract {peer['ours']['extract_wall_s']:.2f} / load "
-                 f"{peer['ours']['load_wall_s']:.2f}", peer["ours"]["requests"],
-                 f"{peer['ours']['rows']['pulls']:,} / {peer['ours']['rows']['incidents']:,}",
-                 peer["ours"]["peak_rss_mb"]]]
+                  "marked validated; GE is timed in the main run), `threads` = one process per API with its "
+                  "partitions on as many threads as its pool has slots, `mapped` = one process per partition as "
+                  "the Airflow DAG maps them. dlt: extract + normalize + load. CPU: the client's processes; "
+                  "emulator CPU: what serving that side cost the (single-process) emulator.", ""]
+        rows = []
+        for key in ("ours", "ours_mapped"):
+            o = peer.get(key)
+            if o:
+                rows.append([f"ours ({o['mode']}, {o['processes']} processes)", o["wall_s"],
+                             f"extract {o['extract_wall_s']:.2f} / load {o['load_wall_s']:.2f}", o["requests"],
+                             f"{o['rows']['pulls']:,} / {o['rows']['incidents']:,}", o["cpu_s"], o["emulator_cpu_s"],
+                             o["peak_rss_mb"]])
         for key in ("dlt_parquet", "dlt_default"):
             d = peer.get(key)
             if d:
@@ -91,18 +106,21 @@ def render_markdown(results: dict[str, Any], targets_only: bool = False) -> str:
                              f"import {sec['import']:.2f} / extract {sec['extract']:.2f} / normalize "
                              f"{sec['normalize']:.2f} / load {sec['load']:.2f}", d["requests"],
                              f"{d['distinct']['pulls']:,} / {d['distinct']['incidents']:,} "
-                             f"({d['rows']['incidents']:,} incident rows)", d["peak_rss_mb"]])
-        lines += _table(["who", "wall s", "phases s", "requests", "pulls / incidents (distinct)", "peak RSS MB"],
-                        rows)
-    ref = results.get("rss_reference")
-    if ref and results.get("full"):
-        mine = {s["source"]: s for s in results["full"]["stages"] if s["stage"].startswith("extract:")}
-        rows = [[src, v["rows"], v["peak_rss_mb"], mine[src]["rows"], mine[src]["peak_rss_mb"],
-                 mine[src]["peak_rss_mb"] / v["peak_rss_mb"] if v["peak_rss_mb"] else None]
-                for src, v in ref["extract"].items()]
-        lines += [f"## Extract memory: `{meta['scale']}` against `{ref['scale']}`", ""]
-        lines += _table(["source", f"{ref['scale']} rows", f"{ref['scale']} peak RSS MB", f"{meta['scale']} rows",
-                         f"{meta['scale']} peak RSS MB", "ratio"], rows)
+                             f"({d['rows']['incidents']:,} incident rows)", d.get("cpu_s"), d.get("emulator_cpu_s"),
+                             d["peak_rss_mb"]])
+        lines += _table(["who", "wall s", "phases s", "requests", "pulls / incidents (distinct)", "CPU s",
+                         "emulator CPU s", "peak RSS MB"], rows)
+    memory = results.get("extract_memory")
+    if memory and len(memory["scales"]) == 2:
+        small, big = memory["scales"]
+        a, b = memory["extract"][small], memory["extract"][big]
+        rows = [[f"{src} [{a[src]['partition'] or '*'}]", a[src]["rows"], a[src]["peak_rss_mb"], b[src]["rows"],
+                 b[src]["peak_rss_mb"], floors.ratio(b[src]["peak_rss_mb"], a[src]["peak_rss_mb"])] for src in a]
+        lines += [f"## Extract memory: `{big}` against `{small}`", "",
+                  "One extract process per source (its first partition), peak RSS from wait4"
+                  + (f"; {memory['note']}" if memory.get("note") else "") + ".", ""]
+        lines += _table(["source", f"{small} rows", f"{small} peak RSS MB", f"{big} rows", f"{big} peak RSS MB",
+                         "ratio"], rows)
     notes = results.get("notes")
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]

@@ -46,8 +46,6 @@ TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-
           "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
 # GitHub's quota during a benchmark (its 5,000 an emulated hour would stop a run at medium scale).
 GITHUB_QUOTA = 100_000_000
-# Extract memory is compared with the same extract at this smaller scale (the target is large / medium).
-RSS_REFERENCE = {"large": "medium", "medium": "demo"}
 
 
 def log(message: str) -> None:
@@ -129,6 +127,11 @@ class Emulator:
     def requests(self) -> dict[str, int]:
         """Requests served per API since the last reset (what the server saw, retries included)."""
         return {api: sum(routes.values()) for api, routes in self.admin("stats").items()}
+
+    def cpu_s(self) -> float:
+        """CPU seconds the emulator process has used (it serves every request of both sides)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def reset(self) -> None:
         self.admin("reset-stats", {})
@@ -350,7 +353,8 @@ def run_pipeline(label: str, config: Path, run_date: date, now: str, emu: Emulat
     if dbt:
         log(f"{label}: dbt build")
         stage = run_stage("transform", [spec("transform")], work)
-        stages.append(_stage_row(stage, dbt=stage.processes[0]["result"].get("dbt")))
+        stages.append(_stage_row(stage, dbt=stage.processes[0]["result"].get("dbt"),
+                                 dbt_profile=dbt_profile(cfg.data_dir / "dbt" / "target" / "run_results.json")))
         log(f"{label}: publish")
         stage = run_stage("publish", [spec("publish")], work)
         stages.append(_stage_row(stage))
@@ -359,6 +363,20 @@ def run_pipeline(label: str, config: Path, run_date: date, now: str, emu: Emulat
     return {"label": label, "run_date": run_date.isoformat(), "now": now, "loadavg_before": load_before,
             "loadavg_after": loadavg(), "rows_landed": rows_landed, "rows_changed": changed,
             "stages": stages, "streams": minimums, "raw_rows": _raw_rows(cfg.warehouse_path)}
+
+
+def dbt_profile(run_results: Path, top: int = 8) -> dict[str, Any]:
+    """Where dbt's time went (run_results.json): node time per kind and the slowest nodes."""
+    if not run_results.exists():
+        return {}
+    results = json.loads(run_results.read_text()).get("results", [])
+    kinds: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".")[0]
+        kinds[kind] = round(kinds.get(kind, 0.0) + r["execution_time"], 2)
+    slowest = sorted(results, key=lambda r: -r["execution_time"])[:top]
+    return {"nodes": len(results), "node_seconds": kinds,
+            "slowest": [[r["unique_id"].split(".", 2)[-1][:80], round(r["execution_time"], 2)] for r in slowest]}
 
 
 def _raw_rows(warehouse: Path) -> int:
@@ -441,75 +459,101 @@ def incident_windows(created: list[datetime], start: datetime, end: datetime) ->
     return out
 
 
-def run_peer(emu: Emulator, repos: list[str], projects: list[str], run_date: date, now: str, work: Path,
-             skip_dlt: bool = False) -> dict[str, Any]:
-    """Ours (extract pulls and incidents as the pools allow, then load) against dlt on the same records."""
+def _ours_peer(mode: str, emu: Emulator, repos: list[str], projects: list[str], run_date: date, now: str,
+               work: Path) -> dict[str, Any]:
+    """Our extract + load of GitHub pull requests and PagerDuty incidents into a new warehouse.
+
+    `mapped`: one process per partition, as the Airflow DAG maps them (GitHub pool 2, PagerDuty pool 1, side by
+    side). `threads`: one process per API with its partitions on as many threads as its pool has slots."""
     import duckdb
 
     from opskpi.config import load_config
-    from opskpi.pipeline import RunContext
 
-    peer_dir = work / "peer"
+    peer_dir = work / "peer" / f"ours-{mode}"
     shutil.rmtree(peer_dir, ignore_errors=True)
     config = write_config(peer_dir / "config.yml", peer_dir / "data", emu, repos, projects)
     cfg = load_config(config)
-    ctx = RunContext.for_date(cfg, run_date, "bench-peer",
-                              now=datetime.fromisoformat(now.replace("Z", "+00:00")))
-    base = {"config": str(config), "run_date": run_date.isoformat(), "now": now, "run_id": "bench-peer"}
-    specs = [{**base, "stage": "extract", "source": "github", "partition": r, "streams": ["pulls"], "label": r}
-             for r in repos]
-    specs.append({**base, "stage": "extract", "source": "pagerduty", "partition": "", "streams": ["incidents"],
-                  "label": "pagerduty"})
-    # GitHub's pool (2) and PagerDuty's (1) run side by side: up to 3 requests in flight, as dlt gets below.
-    workers = floors.POOL_CONCURRENCY["github"] + floors.POOL_CONCURRENCY["pagerduty"]
-    log(f"peer: ours, extract github pulls ({len(repos)} repositories) + pagerduty incidents, {workers} at once")
+    base = {"config": str(config), "run_date": run_date.isoformat(), "now": now, "run_id": f"bench-peer-{mode}"}
+    gh, pd = floors.POOL_CONCURRENCY["github"], floors.POOL_CONCURRENCY["pagerduty"]
+    if mode == "mapped":
+        specs = [{**base, "stage": "extract", "source": "pagerduty", "partition": "", "streams": ["incidents"],
+                  "label": "pagerduty"}]
+        specs += [{**base, "stage": "extract", "source": "github", "partition": r, "streams": ["pulls"], "label": r}
+                  for r in repos]
+        processes = gh + pd
+    else:
+        specs = [{**base, "stage": "extract", "source": "pagerduty", "partitions": [""], "streams": ["incidents"],
+                  "threads": pd, "label": "pagerduty"},
+                 {**base, "stage": "extract", "source": "github", "partitions": repos, "streams": ["pulls"],
+                  "threads": gh, "label": "github"}]
+        processes = 2
+    log(f"peer: ours ({mode}), extract github pulls ({len(repos)} repositories) + pagerduty incidents, "
+        f"{gh + pd} requests in flight")
     emu.reset()
-    extract = run_stage("peer:ours:extract", _interleave(specs), peer_dir / "proc", workers)
+    cpu = emu.cpu_s()
+    extract = run_stage(f"peer:ours-{mode}:extract", specs, peer_dir / "proc", processes)
+    emulator_cpu = emu.cpu_s() - cpu
     requests = sum(emu.requests().values())
-    # The comparison is extract + load: the batches are marked validated here (GE is measured in the main run).
+    # The comparison is extract + load: the batches are marked validated here (GE is timed in the main run).
     from extractors.landing import complete_batches, write_json_atomic
     from opskpi.load import VALIDATION_FILE
 
     for source, stream in (("github", "pulls"), ("pagerduty", "incidents")):
         for batch in complete_batches(cfg.landing_dir, source, stream):
             write_json_atomic(batch / VALIDATION_FILE, {"success": True, "batch_id": batch.name, "bench": True})
-    load = run_stage("peer:ours:load", [{**base, "stage": "load"}], peer_dir / "proc")
+    load = run_stage(f"peer:ours-{mode}:load", [{**base, "stage": "load"}], peer_dir / "proc")
     with duckdb.connect(str(cfg.warehouse_path), read_only=True) as con:
-        ours_rows = {"pulls": con.execute("SELECT count(*) FROM raw.github__pulls").fetchone()[0],
-                     "incidents": con.execute("SELECT count(*) FROM raw.pagerduty__incidents").fetchone()[0]}
+        rows = {"pulls": con.execute("SELECT count(*) FROM raw.github__pulls").fetchone()[0],
+                "incidents": con.execute("SELECT count(*) FROM raw.pagerduty__incidents").fetchone()[0]}
         created = [r[0] for r in con.execute("SELECT created_at FROM raw.pagerduty__incidents").fetchall()]
-    start = ctx.as_of - timedelta(days=cfg.history_days)
-    ours = {"wall_s": round(extract.wall_s + load.wall_s, 3), "extract_wall_s": round(extract.wall_s, 3),
-            "load_wall_s": round(load.wall_s, 3), "requests": requests, "rows": ours_rows,
-            "peak_rss_mb": max(extract.peak_rss_mb, load.peak_rss_mb), "concurrency": workers}
-    result = {"ours": ours, "window_start": start.isoformat(), "window_end": ctx.as_of.isoformat()}
+    return {"mode": mode, "wall_s": round(extract.wall_s + load.wall_s, 3), "extract_wall_s": round(extract.wall_s, 3),
+            "load_wall_s": round(load.wall_s, 3), "requests": requests, "rows": rows, "processes": len(specs) + 1,
+            "cpu_s": round(sum(p["cpu_s"] for p in extract.processes + load.processes), 2),
+            "emulator_cpu_s": round(emulator_cpu, 2),
+            "peak_rss_mb": max(extract.peak_rss_mb, load.peak_rss_mb), "concurrency": gh + pd,
+            "_created": created, "_history_days": cfg.history_days}
+
+
+def run_peer(emu: Emulator, repos: list[str], projects: list[str], run_date: date, now: str, work: Path,
+             skip_dlt: bool = False) -> dict[str, Any]:
+    """Ours (extract pulls and incidents as the pools allow, then load) against dlt on the same records."""
+    from opskpi.config import load_config
+    from opskpi.pipeline import RunContext
+
+    threads = _ours_peer("threads", emu, repos, projects, run_date, now, work)
+    mapped = _ours_peer("mapped", emu, repos, projects, run_date, now, work)
+    created, history_days = threads.pop("_created"), threads.pop("_history_days")
+    mapped.pop("_created"), mapped.pop("_history_days")
+    cfg = load_config(work / "peer" / "ours-threads" / "config.yml")
+    ctx = RunContext.for_date(cfg, run_date, "bench-peer", now=datetime.fromisoformat(now.replace("Z", "+00:00")))
+    start = ctx.as_of - timedelta(days=history_days)
+    result = {"ours": threads, "ours_mapped": mapped, "window_start": start.isoformat(),
+              "window_end": ctx.as_of.isoformat()}
     if skip_dlt:
         return result
     python = dlt_python()
     windows = incident_windows([c.astimezone(UTC) for c in created if c is not None and c >= start], start,
                                ctx.as_of)
+    workers = threads["concurrency"]
     for name, file_format in (("parquet", "parquet"), ("default", None)):
-        dlt_dir = peer_dir / f"dlt-{name}"
+        dlt_dir = work / "peer" / f"dlt-{name}"
         shutil.rmtree(dlt_dir, ignore_errors=True)
         log(f"peer: dlt rest_api, loader {file_format or 'default (insert_values)'}")
         emu.reset()
+        cpu = emu.cpu_s()
         spec = {"script": str(BENCH / "dlt_peer.py"), "name": f"opskpi_bench_{name}", "work_dir": str(dlt_dir),
                 "base_url": emu.url, "repos": repos, "window_start": start.isoformat().replace("+00:00", "Z"),
                 "incident_windows": windows, "loader_file_format": file_format, "workers": workers,
                 "github_token": TOKENS["OPSKPI_GITHUB_TOKEN"], "pagerduty_token": TOKENS["OPSKPI_PAGERDUTY_TOKEN"]}
-        stage = run_stage(f"peer:dlt-{name}", [spec], peer_dir / "proc", python=python, module=None)
+        stage = run_stage(f"peer:dlt-{name}", [spec], work / "peer" / "proc", python=python, module=None)
         proc = stage.processes[0]
         result[f"dlt_{name}"] = {"wall_s": round(stage.wall_s, 3), "requests": sum(emu.requests().values()),
                                  "seconds": proc["result"]["seconds"], "rows": proc["result"]["rows"],
                                  "distinct": proc["result"]["distinct"], "peak_rss_mb": stage.peak_rss_mb,
+                                 "cpu_s": proc["cpu_s"], "emulator_cpu_s": round(emu.cpu_s() - cpu, 2),
                                  "dlt_version": proc["result"].get("dlt_version"), "concurrency": workers}
         shutil.rmtree(dlt_dir, ignore_errors=True)
     return result
-
-
-def _interleave(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """PagerDuty first, so its one walk overlaps GitHub's repositories instead of queueing behind them."""
-    return sorted(specs, key=lambda s: s["source"] != "pagerduty")
 
 
 # --- the whole benchmark -------------------------------------------------------------------------------------
@@ -551,40 +595,47 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                                        skip_dlt=args.skip_dlt)
     finally:
         emu.stop()
-    reference = RSS_REFERENCE.get(args.scale)
-    if reference and not args.skip_rss_reference:
-        results["rss_reference"] = rss_reference(reference, args, work)
+    if args.extract_memory:
+        results["extract_memory"] = extract_memory(args.extract_memory.split(","), args, work)
     results["targets"] = evaluate(results, args.scale)
     meta.update(finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 total_s=round(time.perf_counter() - started, 1), loadavg_end=loadavg())
     return results
 
 
-def rss_reference(scale: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """Extract only, at a smaller scale, for the flat-memory ratio (peak RSS of the extract processes)."""
-    ref_work = work / f"rss-{scale}"
-    log(f"extract memory reference: emulator --scale {scale}")
-    emu = Emulator(scale, args.latency_ms, args.seed, args.now, ref_work.with_suffix(".emulator.log"))
-    try:
-        repos, projects = discover(emu)
-        config = write_config(ref_work / "config.yml", ref_work / "data", emu, repos, projects)
-        from opskpi import pipeline
-        from opskpi.config import load_config
+def extract_memory(scales: list[str], args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Peak RSS of one extract process per source at each scale: the first partition of each source (a GitHub
+    repository holds the same volume at every preset, a Jira project set or a PagerDuty account grows with it).
+    No latency is added: it changes time, not memory."""
+    out: dict[str, Any] = {"scales": scales, "extract": {}}
+    work.mkdir(parents=True, exist_ok=True)
+    for scale in scales:
+        ref_work = work / f"memory-{scale}"
+        log(f"extract memory: emulator --scale {scale}")
+        emu = Emulator(scale, 0, args.seed, args.now, work / f"memory-{scale}.emulator.log")
+        try:
+            repos, projects = discover(emu)
+            config = write_config(ref_work / "config.yml", ref_work / "data", emu, repos, projects)
+            from opskpi import pipeline
+            from opskpi.config import load_config
 
-        cfg = load_config(config)
-        first_date = datetime.fromisoformat(args.now.replace("Z", "+00:00")).date() - timedelta(days=1)
-        out = {"scale": scale, "extract": {}}
-        base = {"config": str(config), "run_date": first_date.isoformat(), "now": args.now, "run_id": "bench-rss"}
-        for source in SOURCES:
-            parts = pipeline.partitions(cfg, source)
-            stage = run_stage(f"rss:extract:{source}", [{**base, "stage": "extract", "source": source,
-                                                         "partition": p, "label": p or "*"} for p in parts],
-                              ref_work / "proc", floors.POOL_CONCURRENCY[source])
-            rows = sum(v["rows"] for p in stage.processes for v in p["result"].values())
-            out["extract"][source] = {"peak_rss_mb": stage.peak_rss_mb, "rows": rows, "wall_s": round(stage.wall_s, 3)}
-        return out
-    finally:
-        emu.stop()
+            cfg = load_config(config)
+            first_date = datetime.fromisoformat(args.now.replace("Z", "+00:00")).date() - timedelta(days=1)
+            base = {"config": str(config), "run_date": first_date.isoformat(), "now": args.now,
+                    "run_id": f"bench-memory-{scale}"}
+            for source in SOURCES:
+                part = pipeline.partitions(cfg, source)[0]
+                stage = run_stage(f"memory:{scale}:{source}", [{**base, "stage": "extract", "source": source,
+                                                                 "partition": part, "label": part or "*"}],
+                                  ref_work / "proc")
+                rows = sum(v["rows"] for v in stage.processes[0]["result"].values())
+                out["extract"].setdefault(scale, {})[source] = {
+                    "partition": part, "peak_rss_mb": stage.peak_rss_mb, "rows": rows,
+                    "wall_s": round(stage.wall_s, 3)}
+                log(f"  {scale} {source}[{part or '*'}]: {rows:,} rows, peak RSS {stage.peak_rss_mb:.0f} MB")
+        finally:
+            emu.stop()
+    return out
 
 
 def evaluate(results: dict[str, Any], scale: str) -> list[dict[str, Any]]:
@@ -610,15 +661,15 @@ def evaluate(results: dict[str, Any], scale: str) -> list[dict[str, Any]]:
             f"(incremental: {inc['load_wall_s']:.2f} s / {inc['load_floor_wall_s']:.2f} s)")
         add("dbt_incremental", floors.ratio(inc["transform_wall_s"], full["transform_wall_s"]),
             f"{inc['transform_wall_s']:.1f} s / {full['transform_wall_s']:.1f} s", applies=scale == "large")
-    ref = results.get("rss_reference")
-    if ref and results.get("full"):
-        mine = {s["source"]: s["peak_rss_mb"] for s in results["full"]["stages"] if s["stage"].startswith("extract:")}
-        worst = max(((mine[s] / v["peak_rss_mb"], s) for s, v in ref["extract"].items() if v["peak_rss_mb"]),
-                    default=(None, None))
-        detail = ", ".join(f"{s} {mine[s]:.0f}/{v['peak_rss_mb']:.0f} MB" for s, v in ref["extract"].items())
-        add("extract_rss", worst[0], f"{scale} / {ref['scale']}: {detail}", applies=True)
-        if scale != "large":
-            rows[-1]["verdict"] += f" ({scale}/{ref['scale']}; the target is large/medium)"
+    memory = results.get("extract_memory")
+    if memory and len(memory["scales"]) == 2:
+        small, big = memory["scales"]
+        a, b = memory["extract"][small], memory["extract"][big]
+        worst = max((b[s]["peak_rss_mb"] / a[s]["peak_rss_mb"], s) for s in a if a[s]["peak_rss_mb"])
+        detail = ", ".join(f"{s} {b[s]['peak_rss_mb']:.0f}/{a[s]['peak_rss_mb']:.0f} MB "
+                           f"({b[s]['rows']:,}/{a[s]['rows']:,} rows)" for s in a)
+        add("extract_rss", worst[0], f"{big} / {small}, one extract process per source: {detail}"
+            + (f"; {memory['note']}" if memory.get("note") else ""))
     peer = results.get("peer") or {}
     if "dlt_parquet" in peer:
         ours, dlt = peer["ours"], peer["dlt_parquet"]
@@ -641,14 +692,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", default=str(BENCH / ".work"), help="scratch data (removed at the start)")
     parser.add_argument("--skip-peer", action="store_true", help="no peer comparison")
     parser.add_argument("--skip-dlt", action="store_true", help="measure our side of the peer comparison only")
-    parser.add_argument("--skip-rss-reference", action="store_true", help="no smaller-scale extract for memory")
+    parser.add_argument("--extract-memory", metavar="SMALL,BIG",
+                        help="compare one extract process per source at two scales (default with --scale large: "
+                             "medium,large; at medium see --only-extract-memory)")
+    parser.add_argument("--only-extract-memory", action="store_true",
+                        help="only the extract memory comparison: writes <date>-extract-memory.json and .md")
     parser.add_argument("--profile", action="append", metavar="RUN:STAGE[:SOURCE]",
                         help="cProfile a stage, e.g. full:load or incremental:extract:github (repeatable)")
     args = parser.parse_args(argv)
-    results = bench(args)
+    if args.extract_memory is None and args.scale == "large":
+        args.extract_memory = "medium,large"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = datetime.now(UTC).strftime("%Y-%m-%d")
+    if args.only_extract_memory:
+        work = Path(args.work_dir)
+        shutil.rmtree(work, ignore_errors=True)
+        memory = extract_memory((args.extract_memory or "medium,large").split(","), args, work)
+        memory.update(measured_at=datetime.now(UTC).isoformat(timespec="seconds"), loadavg=loadavg())
+        (out / f"{stem}-extract-memory.json").write_text(json.dumps(memory, indent=2) + "\n")
+        log(f"wrote {out / stem}-extract-memory.json")
+        return 0
+    results = bench(args)
+    if "extract_memory" not in results:  # a separate measurement of the same day, when there is one
+        separate = out / f"{stem}-extract-memory.json"
+        if separate.exists():
+            results["extract_memory"] = {**json.loads(separate.read_text()),
+                                         "note": f"measured by `python -m bench --only-extract-memory` "
+                                                 f"({separate.name})"}
+            results["targets"] = evaluate(results, args.scale)
     if args.scale != "medium":
         stem += f"-{args.scale}"
     (out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -591,10 +591,16 @@ def _build_issue(
 def build_jira(
     seed: int, window: Window, scale: Scale, people: tuple[Person, ...], user_time_zone: str
 ) -> JiraData:
+    def key_and_name(i: int) -> tuple[str, str]:
+        """OPS, WEB, PAY, then OPS2, WEB2, PAY2…: project keys are unique (Jira refuses a duplicate key)."""
+        key, name = _PROJECTS[i % len(_PROJECTS)][:2]
+        round_ = i // len(_PROJECTS) + 1
+        return (key, name) if round_ == 1 else (f"{key}{round_}", f"{name} {round_}")
+
     projects = tuple(
         JiraProject(
             str(10000 + i),
-            *_PROJECTS[i % len(_PROJECTS)][:2],
+            *key_and_name(i),
             lead=i % len(people),
             weight=_PROJECTS[i % len(_PROJECTS)][2],
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,9 +83,40 @@ class _Run:
     not_modified: int = 0
     max_pages: int = DEFAULT_MAX_PAGES
     partition_start: int = 0  # `pages` when the current partition began: its page budget counts from here
-    # child name -> (parent partition, ref, records taken from the parent or None to request them)
-    children: dict[str, list[tuple[Partition, dict[str, str], list[dict[str, Any]] | None]]] = field(
-        default_factory=dict)
+    # child name -> what the parent's records call for (see PendingChildren)
+    children: dict[str, PendingChildren] = field(default_factory=dict)
+
+
+class PendingChildren:
+    """What a parent stream's records call for in a child stream: per distinct (partition, ref) its last version,
+    in first-seen order, as (parent partition, ref, records taken from the parent or None to request them).
+
+    Kept in a temporary file, with only the index in memory: records taken from the parent (a Jira issue's
+    embedded changelog) are as many as the parent's records, and holding them until the child stream runs made
+    extract memory grow with volume."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close(), or with the object
+        self._index: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[int, int]] = {}
+        self._end = 0
+
+    def add(self, partition: Partition, ref: dict[str, str], inline: list[dict[str, Any]] | None) -> None:
+        blob = pickle.dumps((partition, ref, inline), protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.seek(self._end)
+        self._file.write(blob)
+        self._index[(partition.id, tuple(sorted(ref.items())))] = (self._end, len(blob))
+        self._end += len(blob)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __iter__(self):
+        for offset, length in list(self._index.values()):
+            self._file.seek(offset)
+            yield pickle.loads(self._file.read(length))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Window, partition: Partition,
@@ -141,7 +174,9 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
                     refs.append((child.name, ref, inline))
             state.writer.add(record, partition, state.pages, problems)
             for name, ref, inline in refs:
-                state.children.setdefault(name, []).append((partition, ref, inline))
+                if name not in state.children:
+                    state.children[name] = PendingChildren()
+                state.children[name].add(partition, ref, inline)
         crashpoint("extract.page")
         if stop:
             return
@@ -175,22 +210,32 @@ def extract_streams(
     runaway (a server whose pagination never ends).
     """
     ordered = sorted(streams, key=lambda s: s.parent is not None)
-    pending_children: dict[str, list[tuple[Partition, dict[str, str], list[dict[str, Any]] | None]]] = {}
+    pending_children: dict[str, PendingChildren] = {}
     results = []
-    for stream in ordered:
-        children = [s for s in streams if s.parent == stream.name]
-        if stream.parent is None:
-            work = [(p, windows[stream.name][p.id], None) for p in stream.partitions]
-        else:
-            distinct = {(p.id, tuple(sorted(ref.items()))): (p, ref, inline)
-                        for p, ref, inline in pending_children.get(stream.name, [])}
-            work = [(Partition(p.id, {**p.values, **ref}), windows[stream.name].get(p.id, _any(windows[stream.name])),
-                     inline) for p, ref, inline in distinct.values()]
-        result, state = _extract_one(client, stream, work, children, landing_root,
-                                     (etags or {}).get(stream.name, {}), run_id, progress, max_pages)
-        for name, refs in state.children.items():
-            pending_children.setdefault(name, []).extend(refs)
-        results.append(result)
+    try:
+        for stream in ordered:
+            children = [s for s in streams if s.parent == stream.name]
+            if stream.parent is None:
+                work = [(p, windows[stream.name][p.id], None) for p in stream.partitions]
+            else:  # read back from disk as the child goes
+                work = ((Partition(p.id, {**p.values, **ref}),
+                         windows[stream.name].get(p.id, _any(windows[stream.name])), inline)
+                        for p, ref, inline in pending_children.get(stream.name, ()))
+            result, state = _extract_one(client, stream, work, children, landing_root,
+                                         (etags or {}).get(stream.name, {}), run_id, progress, max_pages)
+            if stream.name in pending_children:
+                pending_children.pop(stream.name).close()
+            for name, pending in state.children.items():
+                if name in pending_children:  # a second parent of the same child (none today)
+                    for entry in pending:
+                        pending_children[name].add(*entry)
+                    pending.close()
+                else:
+                    pending_children[name] = pending
+            results.append(result)
+    finally:
+        for pending in pending_children.values():
+            pending.close()
     return results
 
 

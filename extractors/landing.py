@@ -2,7 +2,8 @@
 
 A batch is written under `<batch>.partial/` and renamed into place only after its manifest is on
 disk, so a reader that sees `<batch>/_manifest.json` sees a complete batch. Records are flushed to a
-new part every `rows_per_part` rows, so memory stays flat however long the stream is.
+new part every `rows_per_part` rows or `part_bytes` of record text, whichever comes first, so memory stays
+flat however long the stream is and however large its records (a Jira issue with its changelog: ~15 KB).
 
 A `.partial` directory left by a crashed writer is never read (`complete_batches` skips it) and is
 removed by `sweep_partials` once the process that wrote it is gone.
@@ -103,7 +104,9 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 
 class LandingWriter:
-    def __init__(self, landing_root: Path, stream: Stream, batch_id: str, rows_per_part: int = 20_000):
+    # Small enough that a medium-sized stream already reaches them: peak memory is then the same at any volume.
+    def __init__(self, landing_root: Path, stream: Stream, batch_id: str, rows_per_part: int = 5_000,
+                 part_bytes: int = 8 * 1024 * 1024):
         self.stream = stream
         self.batch_id = batch_id
         self.final_dir = batch_dir(landing_root, stream, batch_id)
@@ -114,6 +117,8 @@ class LandingWriter:
         # Who writes here: `sweep_partials` removes the directory once that process is gone.
         (self.dir / OWNER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
         self.rows_per_part = rows_per_part
+        self.part_bytes = part_bytes
+        self._bytes = 0  # record text buffered
         self.schema = pa.schema(
             [pa.field(c.name, pa.string()) for c in stream.columns]
             + [pa.field("_partition", pa.string()), pa.field("_page", pa.int64()), pa.field("_seq", pa.int64())]
@@ -155,13 +160,14 @@ class LandingWriter:
         self._buffer["_page"].append(page)
         self._buffer["_seq"].append(self._seq)
         self._buffer["record"].append(text)
+        self._bytes += len(text)
         self._buffer[PROBLEM].append("; ".join(problems) or None)
         self._seq += 1
         stats = self.partitions.setdefault(partition.id, {"rows": 0, "max_cursor": None})
         stats["rows"] += 1
         if self.stream.cursor and not problems:
             self._track_cursor(stats, self._buffer[self.stream.cursor][-1])
-        if len(self._buffer["_seq"]) >= self.rows_per_part:
+        if len(self._buffer["_seq"]) >= self.rows_per_part or self._bytes >= self.part_bytes:
             self._flush()
 
     @property
@@ -187,6 +193,7 @@ class LandingWriter:
         pq.write_table(table, self.dir / name, compression="zstd")
         self.files.append(name)
         self._buffer = {f.name: [] for f in self.schema}
+        self._bytes = 0
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Flush, write the manifest, then make the batch visible with one rename."""

@@ -1,7 +1,7 @@
 """Merge validated landing batches into `raw.<source>__<stream>` and advance watermarks atomically.
 
-Each batch is applied in one transaction: its rows (one per primary key, the newest by cursor),
-its watermark advance and its bookkeeping row commit together or not at all. A batch already
+The pending batches of a stream are applied in one transaction: their rows (one per primary key, the
+newest by cursor), their watermark advances and bookkeeping rows commit together or not at all. A batch already
 recorded as loaded is skipped, and merging the same rows again changes nothing, so a load killed at
 any point is simply rerun.
 """
@@ -84,44 +84,72 @@ def ensure_raw_table(con, table: str, columns: dict[str, str]) -> None:
 
 def merge_batch(con: duckdb.DuckDBPyConnection, batch: Path) -> LoadResult:
     """Apply one batch inside the caller's transaction. Newest version of each key wins; ties keep what is there."""
-    manifest = read_manifest(batch)
-    table = f"{manifest['source']}__{manifest['stream']}"
-    kinds: dict[str, str] = manifest["column_kinds"]
-    pk: list[str] = manifest["primary_key"]
-    cursor: str | None = manifest.get("cursor")
+    return merge_batches(con, [batch])[0]
+
+
+def _shape(manifest: dict[str, Any]) -> tuple:
+    return manifest["column_kinds"], manifest["primary_key"], manifest.get("cursor")
+
+
+def merge_batches(con: duckdb.DuckDBPyConnection, batches: list[Path]) -> list[LoadResult]:
+    """Apply batches of one stream (same columns, key and cursor) inside the caller's transaction, with the
+    outcome of applying them one after the other, oldest first.
+
+    Per primary key the newest cursor wins, then the later batch, then the later read; a row already in raw
+    is replaced only by a strictly newer cursor, or by a different record with the same cursor. One DELETE and
+    one INSERT for all the batches, each reading the Parquet files directly (no copy into a temporary table
+    first), so the records, most of the bytes, travel once from the files into the table and the table is
+    scanned once per stream rather than once per batch (bench/: 3-4x DuckDB's own ingest before, see the
+    results). Only attribution differs from one-by-one: a record read unchanged by two batches of the same
+    load keeps the later batch's id. A value that does not cast fails inside the transaction.
+    """
+    manifests = [read_manifest(b) for b in batches]
+    first = manifests[0]
+    if any(_shape(m) != _shape(first) or m["source"] != first["source"] or m["stream"] != first["stream"]
+           for m in manifests):
+        raise ValueError("merge_batches: the batches must be of one stream with one declaration")
+    table = f"{first['source']}__{first['stream']}"
+    kinds: dict[str, str] = first["column_kinds"]
+    pk: list[str] = first["primary_key"]
+    cursor: str | None = first.get("cursor")
     ensure_raw_table(con, table, kinds)
     target = f"raw.{quote_ident(table)}"
-    files = [str(batch / f) for f in manifest["files"]]
+    files = [str(b / f) for b, m in zip(batches, manifests, strict=True) for f in m["files"]]
+    ids = {str(b / f): m["batch_id"] for b, m in zip(batches, manifests, strict=True) for f in m["files"]}
     casts = ", ".join(f"CAST({quote_ident(n)} AS {SQL_TYPES[k]}) AS {quote_ident(n)}" for n, k in kinds.items())
     pk_list = ", ".join(quote_ident(c) for c in pk)
-    order = f"{quote_ident(cursor)} DESC NULLS LAST, _seq DESC" if cursor else "_seq DESC"
-    con.execute("DROP TABLE IF EXISTS _batch")
-    con.execute(
-        f"""CREATE TEMP TABLE _batch AS
-            SELECT {casts}, CAST(record AS JSON) AS record, ? AS _batch_id, now() AS _loaded_at
-            FROM read_parquet(?)
-            QUALIFY row_number() OVER (PARTITION BY {pk_list} ORDER BY {order}) = 1""",
-        [manifest["batch_id"], files],
-    )
+    order = (f"{quote_ident(cursor)} DESC NULLS LAST, " if cursor else "") + "_batch_id DESC, _seq DESC"
+    # Each row's batch: the id the manifest gives the file it was read from.
+    batch_rows = f"""(SELECT {casts}, record, map_extract_value(MAP(?, ?), filename) AS _batch_id,
+                   now() AS _loaded_at
+            FROM read_parquet(?, filename = true)
+            QUALIFY row_number() OVER (PARTITION BY {pk_list} ORDER BY {order}) = 1)"""
+    params = [list(ids), list(ids.values()), files]
     pk_match = " AND ".join(f"t.{quote_ident(c)} = b.{quote_ident(c)}" for c in pk)
     if cursor:
         c = quote_ident(cursor)
         newer = (f"(b.{c} > t.{c} OR (t.{c} IS NULL AND b.{c} IS NOT NULL) OR "
-                 f"(b.{c} IS NOT DISTINCT FROM t.{c} AND CAST(b.record AS VARCHAR) <> CAST(t.record AS VARCHAR)))")
+                 f"(b.{c} IS NOT DISTINCT FROM t.{c} AND b.record <> CAST(t.record AS VARCHAR)))")
     else:
-        newer = "CAST(b.record AS VARCHAR) <> CAST(t.record AS VARCHAR)"
-    replaced = con.execute(
-        f"DELETE FROM {target} t USING _batch b WHERE {pk_match} AND {newer}"
-    ).fetchone()[0]
+        newer = "b.record <> CAST(t.record AS VARCHAR)"
+    replaced = 0
+    if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target})").fetchone()[0]:  # a first load has nothing to replace
+        replaced = con.execute(
+            f"DELETE FROM {target} t USING {batch_rows} b WHERE {pk_match} AND {newer}", params
+        ).fetchone()[0]
     cols = ", ".join(quote_ident(n) for n in kinds)
     inserted = con.execute(
         f"""INSERT INTO {target} ({cols}, record, _batch_id, _loaded_at)
-            SELECT {cols}, record, _batch_id, _loaded_at FROM _batch b
-            WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {pk_match})"""
+            SELECT {cols}, record, _batch_id, _loaded_at FROM {batch_rows} b
+            WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {pk_match})""", params
     ).fetchone()[0]
-    con.execute("DROP TABLE _batch")
-    log.info("%s: batch %s changed %d rows (%d replaced)", table, manifest["batch_id"], inserted, replaced)
-    return LoadResult(manifest["batch_id"], table, manifest["rows"], inserted)
+    changed = {first["batch_id"]: inserted}
+    if len(manifests) > 1:
+        changed = dict(con.execute(
+            f"SELECT _batch_id, count(*) FROM {target} WHERE _batch_id IN (SELECT unnest(?)) GROUP BY 1",
+            [[m["batch_id"] for m in manifests]]).fetchall())
+    log.info("%s: %d batch(es) changed %d rows (%d replaced)", table, len(manifests), inserted, replaced)
+    return [LoadResult(m["batch_id"], table, m["rows"], changed.get(m["batch_id"], 0)) for m in manifests]
 
 
 def _advance_watermarks(con, manifest: dict[str, Any]) -> None:
@@ -194,20 +222,59 @@ def is_validated(batch: Path) -> bool:
     return path.exists() and json.loads(path.read_text()).get("success") is True
 
 
+def _apply(con, source: str, stream: str, batches: list[Path]) -> list[LoadResult]:
+    """One transaction: the batches' rows, watermark advances and bookkeeping rows, or nothing."""
+    manifests = [read_manifest(b) for b in batches]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        results = merge_batches(con, batches)
+        for manifest, result in zip(manifests, results, strict=True):
+            _advance_watermarks(con, manifest)
+            _store_etags(con, manifest)
+            _store_coverage(con, manifest)
+            con.execute(
+                "INSERT INTO meta.batches VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, now(), ?)",
+                [manifest["batch_id"], source, stream, manifest.get("run_id", ""), result.rows_landed,
+                 result.rows_changed, manifest.get("pages", 0), manifest.get("requests", 0), json.dumps(manifest)],
+            )
+            crashpoint("load.merged")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    for _ in results:
+        crashpoint("load.committed")
+    return results
+
+
+def _groups(batches: list[Path]) -> list[list[Path]]:
+    """Consecutive batches with the same declaration (columns, key, cursor) merge together."""
+    groups: list[list[Path]] = []
+    for batch in batches:
+        if groups and _shape(read_manifest(groups[-1][-1])) == _shape(read_manifest(batch)):
+            groups[-1].append(batch)
+        else:
+            groups.append([batch])
+    return groups
+
+
 def load_pending(
     con: duckdb.DuckDBPyConnection, landing_root: Path, streams: list[tuple[str, str]],
     quarantine_root: Path | None = None, rejected: list[str] | None = None,
 ) -> list[LoadResult]:
-    """Load every validated batch of `streams` not loaded yet, oldest first, one transaction each.
+    """Load every validated batch of `streams` not loaded yet, oldest first.
 
-    With `quarantine_root`, a batch the warehouse refuses for its data (a value that does not cast)
-    is rolled back, moved there with `_load_error.json` and named in `rejected`, and loading goes on:
-    one bad batch never blocks every later load. Other errors roll back and propagate.
+    The pending batches of a stream are merged together, in one transaction (`merge_batches`); should the
+    warehouse refuse one for its data (a value that does not cast), they are applied one transaction each
+    instead, so that only that batch is set aside. With `quarantine_root` a refused batch is moved there with
+    `_load_error.json` and named in `rejected`, and loading goes on: one bad batch never blocks every later
+    load. Other errors roll back and propagate.
     """
     ensure_meta(con)
     done = loaded_batch_ids(con)
     results = []
     for source, stream in streams:
+        pending = []
         for batch in complete_batches(landing_root, source, stream):
             if batch.name in done:
                 continue
@@ -215,39 +282,31 @@ def load_pending(
                 log.warning("%s__%s: batch %s is not validated yet; it waits for the next load",
                             source, stream, batch.name)
                 continue
-            manifest = read_manifest(batch)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                result = merge_batch(con, batch)
-                _advance_watermarks(con, manifest)
-                _store_etags(con, manifest)
-                _store_coverage(con, manifest)
-                con.execute(
-                    "INSERT INTO meta.batches VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, now(), ?)",
-                    [manifest["batch_id"], source, stream, manifest.get("run_id", ""), result.rows_landed,
-                     result.rows_changed, manifest.get("pages", 0), manifest.get("requests", 0), json.dumps(manifest)],
-                )
-                crashpoint("load.merged")
-                con.execute("COMMIT")
-            except DATA_ERRORS as exc:
-                con.execute("ROLLBACK")
-                if quarantine_root is None:
-                    raise
-                target = quarantine_root / source / stream / batch.name
-                write_json_atomic(batch / LOAD_ERROR_FILE, {"batch_id": batch.name, "error": str(exc)[:2000]})
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(batch), str(target))
-                message = (f"source {source}, stream {stream} ({source}__{stream}): batch {batch.name} "
-                           f"refused by the warehouse and quarantined to {target}: {str(exc).splitlines()[0][:400]}")
-                log.error(message)
-                if rejected is not None:
-                    rejected.append(message)
-                continue
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            crashpoint("load.committed")
-            results.append(result)
+            pending.append(batch)
+        for group in _groups(pending):
+            if len(group) > 1:
+                try:
+                    results += _apply(con, source, stream, group)
+                    continue
+                except DATA_ERRORS:
+                    log.warning("%s__%s: the warehouse refused a batch of %d; loading them one by one",
+                                source, stream, len(group))
+            for batch in group:
+                try:
+                    results += _apply(con, source, stream, [batch])
+                except DATA_ERRORS as exc:
+                    if quarantine_root is None:
+                        raise
+                    target = quarantine_root / source / stream / batch.name
+                    write_json_atomic(batch / LOAD_ERROR_FILE, {"batch_id": batch.name, "error": str(exc)[:2000]})
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(batch), str(target))
+                    message = (f"source {source}, stream {stream} ({source}__{stream}): batch {batch.name} "
+                               f"refused by the warehouse and quarantined to {target}: "
+                               f"{str(exc).splitlines()[0][:400]}")
+                    log.error(message)
+                    if rejected is not None:
+                        rejected.append(message)
     return results
 
 

@@ -95,3 +95,74 @@ def test_a_failing_batch_rolls_back_entirely(tmp_path, con):
     assert [r[0] for r in table(con)] == ["A"]
     assert read_watermarks(con, "pagerduty", "incidents") == {"": "2024-02-01T00:00:00+00:00"}
     assert con.execute("SELECT count(*) FROM meta.batches WHERE batch_id = ?", [bad.name]).fetchone()[0] == 0
+
+
+def _raw(con):
+    return con.execute("SELECT id, status, updated_at::VARCHAR, record::VARCHAR FROM raw.pagerduty__incidents "
+                       "ORDER BY id").fetchall()
+
+
+def test_batches_pending_together_merge_as_if_one_after_the_other(tmp_path):
+    """Several pending batches of a stream are merged in one statement: the outcome is that of loading them in
+    order, one by one (newer cursor wins; same cursor, the later record; an older version never rolls back)."""
+    batches = [
+        [inc("A", "triggered", "2024-01-01T01:00:00Z"), inc("B", "triggered", "2024-01-01T01:00:00Z"),
+         inc("C", "triggered", "2024-01-01T05:00:00Z"), inc("D", "triggered", "2024-01-01T01:00:00Z")],
+        [inc("A", "acknowledged", "2024-01-01T02:00:00Z"), {**inc("B", "triggered", "2024-01-01T01:00:00Z"),
+                                                             "title": "renamed"},
+         inc("C", "resolved", "2024-01-01T04:00:00Z"), inc("E", "triggered", "2024-01-01T01:00:00Z")],
+        [inc("A", "resolved", "2024-01-01T03:00:00Z"), inc("D", "triggered", "2024-01-01T01:00:00Z")],
+    ]
+    one_by_one, together = tmp_path / "one", tmp_path / "together"
+    with duckdb.connect(str(tmp_path / "one.duckdb")) as c1, duckdb.connect(str(tmp_path / "all.duckdb")) as c2:
+        for c in (c1, c2):
+            c.execute("SET TimeZone = 'UTC'")
+        land(one_by_one, [inc("C", "triggered", "2024-01-01T00:00:00Z")])  # already loaded before
+        land(together, [inc("C", "triggered", "2024-01-01T00:00:00Z")])
+        load_pending(c1, one_by_one, [("pagerduty", "incidents")])
+        load_pending(c2, together, [("pagerduty", "incidents")])
+        for records in batches:
+            land(one_by_one, records)
+            load_pending(c1, one_by_one, [("pagerduty", "incidents")])
+        for records in batches:
+            land(together, records)
+        results = load_pending(c2, together, [("pagerduty", "incidents")])
+        assert len(results) == 3
+        assert _raw(c2) == _raw(c1)
+        assert [r[:2] for r in _raw(c2)] == [("A", "resolved"), ("B", "triggered"), ("C", "triggered"),
+                                             ("D", "triggered"), ("E", "triggered")]
+        assert "renamed" in dict((r[0], r[3]) for r in _raw(c2))["B"]
+        assert read_watermarks(c2, "pagerduty", "incidents") == read_watermarks(c1, "pagerduty", "incidents")
+        # Each batch is recorded, and the rows it left in raw are counted as its changes.
+        changed = dict(c2.execute("SELECT batch_id, rows_changed FROM meta.batches").fetchall())
+        assert sorted(r.batch_id for r in results) == sorted(changed)[1:]
+        assert all(r.rows_changed == changed[r.batch_id] for r in results)
+        assert sum(r.rows_changed for r in results) == 5  # A, B, C, D, E each left by one of them
+
+
+def test_a_refused_batch_among_several_is_set_aside_and_the_others_load(tmp_path, con):
+    land(tmp_path, [inc("A", "triggered", "2024-02-01T00:00:00Z")])
+    bad = land(tmp_path, [inc("B", "resolved", "2024-02-02T00:00:00Z"), inc("C", "resolved", "not a time")])
+    land(tmp_path, [inc("D", "resolved", "2024-02-03T00:00:00Z")])
+    rejected: list[str] = []
+    loaded = load_pending(con, tmp_path, [("pagerduty", "incidents")], tmp_path / "quarantine", rejected)
+    assert len(loaded) == 2 and len(rejected) == 1 and bad.name in rejected[0]
+    assert [r[0] for r in table(con)] == ["A", "D"]
+    assert (tmp_path / "quarantine" / "pagerduty" / "incidents" / bad.name).exists()
+    assert read_watermarks(con, "pagerduty", "incidents") == {"": "2024-02-03T00:00:00+00:00"}
+
+
+def test_etags_of_a_batch_are_stored_and_replaced_in_bulk(tmp_path, con):
+    from opskpi.load import ensure_meta, read_etags
+
+    ensure_meta(con)
+    writer = LandingWriter(tmp_path, STREAM, new_batch_id())
+    first = writer.commit({"run_id": "t", "etags": {f"GET /x/{i}?": f'W/"{i}"' for i in range(3000)}})
+    (first / VALIDATION_FILE).write_text(json.dumps({"success": True}))
+    load_pending(con, tmp_path, [("pagerduty", "incidents")])
+    writer = LandingWriter(tmp_path, STREAM, new_batch_id())
+    second = writer.commit({"run_id": "t", "etags": {"GET /x/7?": 'W/"new"', "GET /y?": 'W/"y"'}})
+    (second / VALIDATION_FILE).write_text(json.dumps({"success": True}))
+    load_pending(con, tmp_path, [("pagerduty", "incidents")])
+    etags = read_etags(con, "pagerduty", "incidents")
+    assert len(etags) == 3001 and etags["GET /x/7?"] == 'W/"new"' and etags["GET /x/8?"] == 'W/"8"'
