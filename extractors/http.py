@@ -90,7 +90,7 @@ class RequestStats:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 6
+    max_attempts: int = 8
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
     # A server asking us to wait longer than this is treated as a failure rather than stalling the run.
@@ -104,9 +104,12 @@ DEFAULT_READ_TIMEOUT_S = 60.0
 
 
 def client_options(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """`HttpClient` keyword arguments a source's settings may tune (today: the read timeout)."""
+    """`HttpClient` keyword arguments a source's settings may tune: the read timeout and the tries."""
     read = float(settings.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
-    return {"timeout": (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)}
+    options: dict[str, Any] = {"timeout": (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)}
+    if settings.get("max_attempts"):
+        options["retry"] = RetryPolicy(max_attempts=int(settings["max_attempts"]))
+    return options
 
 
 _PORTS = {"http": 80, "https": 443}

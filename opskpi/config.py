@@ -102,10 +102,13 @@ def _check_transport(source: Any, key: str) -> None:
         raise ConfigError(f"{key}.read_timeout: must be at least 1s, e.g. '30s'")
     if not isinstance(source.max_pages, int) or isinstance(source.max_pages, bool) or source.max_pages < 1:
         raise ConfigError(f"{key}.max_pages: {source.max_pages!r} must be a positive whole number, e.g. 10000")
+    if not isinstance(source.max_attempts, int) or isinstance(source.max_attempts, bool) or source.max_attempts < 1:
+        raise ConfigError(f"{key}.max_attempts: {source.max_attempts!r} must be a positive whole number, e.g. 8")
 
 
 def _transport_settings(source: Any) -> dict[str, Any]:
-    return {"read_timeout_s": parse_duration(source.read_timeout, "read_timeout"), "max_pages": source.max_pages}
+    return {"read_timeout_s": parse_duration(source.read_timeout, "read_timeout"), "max_pages": source.max_pages,
+            "max_attempts": source.max_attempts}
 
 
 @dataclass
@@ -119,6 +122,8 @@ class JiraConfig:
     enabled: bool = True
     # Longest silence tolerated while waiting for an answer (a stalled request is retried).
     read_timeout: str = "60s"
+    # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
+    max_attempts: int = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: int = 10_000
     # Re-list every issue id (deleted issues never show up in an `updated` query) when the last
@@ -150,6 +155,8 @@ class PagerDutyConfig:
     enabled: bool = True
     # Longest silence tolerated while waiting for an answer (a stalled request is retried).
     read_timeout: str = "60s"
+    # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
+    max_attempts: int = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: int = 10_000
 
@@ -174,6 +181,8 @@ class GitHubConfig:
     enabled: bool = True
     # Longest silence tolerated while waiting for an answer (a stalled request is retried).
     read_timeout: str = "60s"
+    # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
+    max_attempts: int = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: int = 10_000
     # Deployments (with their statuses) and releases created this recently are re-read every run:

@@ -147,6 +147,7 @@ def make_config(data_dir: Path, base_url: str, source: str, extra: dict | None =
         "pagerduty": {"base_url": f"{base_url}/api", "token_env": "CORPUS_PD_TOKEN"},
         "github": {"base_url": f"{base_url}/api", "token_env": "CORPUS_GH_TOKEN", "repos": ["acme/api"]},
     }[source]
+    settings["max_attempts"] = 3
     raw = {"data_dir": str(data_dir), "history_days": 30, "sources": {source: {**settings, **(extra or {})}}}
     return parse_config(raw, data_dir)
 
@@ -227,7 +228,7 @@ def test_hostile_answer_is_loaded_or_turned_away_cleanly(path, baselines, tmp_pa
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
     # Retries as in production, minus the waiting.
-    monkeypatch.setattr(http, "RetryPolicy", functools.partial(http.RetryPolicy, max_attempts=3, backoff_base_s=0.01))
+    monkeypatch.setattr(http, "RetryPolicy", functools.partial(http.RetryPolicy, backoff_base_s=0.01))
     data_dir = tmp_path / "data"
     shutil.copytree(baselines[source], data_dir)
     stream = build_source(source, {"base_url": "http://x", "email": "", "projects": ["OPS"], "repos": ["acme/api"],

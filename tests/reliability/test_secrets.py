@@ -144,7 +144,7 @@ def test_credentials_echoed_by_a_server_are_redacted_from_exceptions_and_logs(so
 
     for name, value in CANARY.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(http, "RetryPolicy", functools.partial(http.RetryPolicy, max_attempts=2, backoff_base_s=0.01))
+    monkeypatch.setattr(http, "RetryPolicy", functools.partial(http.RetryPolicy, backoff_base_s=0.01))
     caplog.set_level(logging.DEBUG)
 
     def echo(method, path, body, headers):
@@ -158,7 +158,7 @@ def test_credentials_echoed_by_a_server_are_redacted_from_exceptions_and_logs(so
     server = ScriptedServer(echo)
     with server:
         raw = {"data_dir": str(tmp_path / "data"),
-               "sources": {source: {"base_url": server.base_url, **ECHO_SOURCES[source]}}}
+               "sources": {source: {"base_url": server.base_url, "max_attempts": 2, **ECHO_SOURCES[source]}}}
         from opskpi.config import parse_config
 
         config = parse_config(raw, tmp_path)

@@ -49,6 +49,8 @@ CASES = [
      "sources.github.repos: list at least one repository", "owner/name"),
     ("malformed repository", lambda c: c["sources"]["github"].update(repos=["acme"]),
      "sources.github.repos[0]: 'acme' is not of the form owner/name", "owner/name"),
+    ("no tries", lambda c: c["sources"]["jira"].update(max_attempts=0),
+     "sources.jira.max_attempts: 0 must be a positive whole number", "e.g. 8"),
     ("bad read timeout", lambda c: c["sources"]["github"].update(read_timeout="soon"),
      "sources.github.read_timeout: 'soon' is not a duration", "e.g. '30d'"),
     ("bad page budget", lambda c: c["sources"]["jira"].update(max_pages=0),
@@ -92,10 +94,11 @@ def test_read_timeout_and_page_budget_reach_the_extraction(tmp_path, monkeypatch
         monkeypatch.setenv(variable, value)
     raw = good("http://127.0.0.1:1", str(tmp_path / "data"))
     for settings in raw["sources"].values():
-        settings.update(read_timeout="7s", max_pages=42)
+        settings.update(read_timeout="7s", max_pages=42, max_attempts=13)
     config = parse_config(raw, tmp_path)
     for name in ("jira", "pagerduty", "github"):
         client = build_source(name, config.source_settings(name)).client()
         assert client.timeout == (5.0, 7.0), name
+        assert client.retry.max_attempts == 13, name
         assert config.sources[name].max_pages == 42
     assert parse_config(good("http://127.0.0.1:1", str(tmp_path)), tmp_path).sources["jira"].read_timeout == "60s"
