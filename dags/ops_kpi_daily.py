@@ -40,6 +40,7 @@ def _run(step: str, source: str | None = None, **kwargs):
     """Build the config and run context from this DAG run, then call one pipeline step."""
     from opskpi import pipeline
     from opskpi.config import ConfigError, load_config
+    from opskpi.runlog import step_logging
 
     context = get_current_context()
     params = context["params"]
@@ -66,7 +67,8 @@ def _run(step: str, source: str | None = None, **kwargs):
     if step == "partitions":
         return pipeline.partitions(config, source)
     step_fn = getattr(pipeline, step)
-    return step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
+    with step_logging(config.run_logs_dir, ctx.run_id, step, source=source, partition=kwargs.get("partition")):
+        return step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
 
 
 def source_group(source: str):

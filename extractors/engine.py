@@ -26,6 +26,8 @@ from extractors.streams import WINDOW_END, Partition, Stream, Window
 log = logging.getLogger(__name__)
 
 ProgressHook = Callable[[dict[str, Any]], None]
+# How often a stream still reading reports its running totals (and once more when it ends).
+PROGRESS_EVERY_S = 10.0
 
 
 @dataclass
@@ -85,6 +87,32 @@ class _Run:
     partition_start: int = 0  # `pages` when the current partition began: its page budget counts from here
     # child name -> what the parent's records call for (see PendingChildren)
     children: dict[str, PendingChildren] = field(default_factory=dict)
+    ticker: Ticker | None = None
+
+
+class Ticker:
+    """A stream's running totals for the progress hook: while it reads, at most every PROGRESS_EVERY_S,
+    so a first full load or a stall on rate limits shows it is alive and how fast it goes; then once at
+    its end. Counts are this stream's own (the client's counters are shared by the source's streams)."""
+
+    def __init__(self, hook: ProgressHook | None, client: HttpClient, stream: Stream, every_s: float):
+        self.hook, self.client, self.stream, self.every_s = hook, client, stream, every_s
+        self.started = self.last = time.monotonic()
+        stats = client.stats
+        self.base = (stats.requests, stats.rate_limit_waits, stats.retries, stats.waited_s)
+
+    def tick(self, state: _Run, partition: str | None, event: str = "reading") -> None:
+        now = time.monotonic()
+        if self.hook is None or (event == "reading" and now - self.last < self.every_s):
+            return
+        self.last = now
+        stats = self.client.stats
+        requests, waits, retries, waited = self.base
+        self.hook({"event": event, "stream": self.stream.key, "partition": partition, "pages": state.pages,
+                   "rows": state.writer.rows, "requests": stats.requests - requests,
+                   "not_modified": state.not_modified, "retries": stats.retries - retries,
+                   "rate_limit_waits": stats.rate_limit_waits - waits,
+                   "waited_s": round(stats.waited_s - waited, 1), "seconds": round(now - self.started, 1)})
 
 
 class PendingChildren:
@@ -178,6 +206,8 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
                     state.children[name] = PendingChildren()
                 state.children[name].add(partition, ref, inline)
         crashpoint("extract.page")
+        if state.ticker is not None:
+            state.ticker.tick(state, partition.id)
         if stop:
             return
         try:
@@ -266,7 +296,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
     started = time.monotonic()
     before = client.stats.requests
     state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in,
-                 max_pages=max_pages)
+                 max_pages=max_pages, ticker=Ticker(progress, client, stream, PROGRESS_EVERY_S))
     partitions_meta: dict[str, dict[str, Any]] = {}
     try:
         for partition, window, inline in work:
@@ -298,7 +328,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             if meta.get("status") != "not_enabled":
                 meta.update(coverage)
             if progress and stream.parent is None:
-                progress({"stream": stream.key, "partition": partition.id, **meta})
+                progress({"event": "partition", "stream": stream.key, "partition": partition.id, **meta})
         manifest = {
             "run_id": run_id,
             "extracted_at": datetime.now(UTC).isoformat(),
@@ -311,6 +341,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
         }
         final = state.writer.commit(manifest)
         manifest = read_manifest(final)
+        state.ticker.tick(state, None, "done")
     except BaseException:
         state.writer.abort()
         raise

@@ -127,8 +127,9 @@ def stream_summary(config, run_id: str) -> list[str]:
                    FROM meta.batches WHERE run_id = ? GROUP BY 1 ORDER BY 1""", [run_id]).fetchall()
     except duckdb.Error:
         return []
-    lines = [f"  {'stream':<26} {'requests':>8} {'pages':>6} {'records':>8} {'changed':>8}"]
-    lines += [f"  {s:<26} {r:>8} {p:>6} {n:>8} {c:>8}" for s, r, p, n, c in rows]
+    width = max([len("stream"), *(len(row[0]) for row in rows)])
+    lines = [f"  {'stream':<{width}} {'requests':>8} {'pages':>6} {'records':>8} {'changed':>8}"]
+    lines += [f"  {s:<{width}} {r:>8} {p:>6} {n:>8} {c:>8}" for s, r, p, n, c in rows]
     return lines if rows else []
 
 

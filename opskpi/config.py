@@ -371,6 +371,10 @@ class Config:
     def published_dir(self) -> Path:
         return self.data_dir / "published"
 
+    @property
+    def run_logs_dir(self) -> Path:
+        return self.data_dir / "logs" / "runs"
+
     def source_settings(self, name: str, with_secret: bool = True) -> dict[str, Any]:
         """Settings for `extractors.sources.build_source`; the token is read only when it will be used."""
         source = self.sources[name]

@@ -92,7 +92,8 @@ def requests_per_stream(warehouse: Path, run_id_prefix: str = "") -> list[str]:
             """SELECT source || '__' || stream, sum(requests), sum(pages), sum(rows_landed)
                FROM meta.batches WHERE run_id = (SELECT max(run_id) FROM meta.batches WHERE run_id LIKE ?)
                GROUP BY 1 ORDER BY 1""", [run_id_prefix + "%"]).fetchall()
-    return [f"  {name:<24} {req:>5} requests {pages:>5} pages {rows:>7} records" for name, req, pages, rows in rows]
+    width = max((len(row[0]) for row in rows), default=0)
+    return [f"  {name:<{width}} {req:>5} requests {pages:>5} pages {n:>7} records" for name, req, pages, n in rows]
 
 
 def main(argv: list[str] | None = None) -> int:

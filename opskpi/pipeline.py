@@ -134,7 +134,7 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
     sweep_partials(config.landing_dir)  # unfinished batches of crashed runs
     results = extract_streams(source.client(), streams, windows, config.landing_dir,
                               etags=etags, run_id=ctx.run_id,
-                              progress=lambda p: log.info("progress %s", json.dumps(p)),
+                              progress=log_progress,
                               max_pages=config.sources[source_name].max_pages)
     summary = {}
     for result in results:
@@ -142,6 +142,21 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
                                   "seconds": round(result.seconds, 2), "batch": result.batch_dir.name}
         log.info("extracted %s%s: %s", result.stream, f"[{partition}]" if partition else "", summary[result.stream])
     return summary
+
+
+def log_progress(event: dict[str, Any]) -> None:
+    """One readable line per progress event (the JSON run log keeps the numbers as `progress`)."""
+    where = f"{event['stream']}[{event['partition']}]" if event.get("partition") else event["stream"]
+    if event["event"] == "partition":
+        status = "" if event.get("status", "ok") == "ok" else f" ({event['status']})"
+        text = f"{where}: partition read{status}, {event['pages']} pages, {event.get('rows', 0):,} records"
+    else:
+        waits = f", {event['rate_limit_waits']} rate-limit waits ({event['waited_s']} s)" \
+            if event["rate_limit_waits"] else ""
+        text = (f"{where}: {event['event']}, {event['pages']} pages, {event['rows']:,} records, "
+                f"{event['requests']} requests ({event['not_modified']} not modified, {event['retries']} retried)"
+                f"{waits}, {event['seconds']} s")
+    log.info(text, extra={"progress": event})
 
 
 def _stream_names(config: Config, sources: list[str] | None = None) -> list[tuple[str, str]]:
@@ -300,11 +315,34 @@ def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, 
         raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n" + "\n".join(failed[:30])
                            + f"\n…\n{tail}\n{completed.stderr[-2000:]}")
     log.info("dbt build:\n%s", tail)
-    return {"dbt": tail.splitlines()[-1] if tail else ""}
+    return {"dbt": tail.splitlines()[-1] if tail else "", "docs": _generate_docs(config, ctx, env)}
+
+
+def _docs_page(config: Config) -> Path:
+    return config.data_dir / "dbt" / "target" / "static_index.html"
+
+
+def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool:
+    """`dbt docs generate --static`: one self-contained HTML page (models, columns, tests, lineage) that
+    publish puts beside the marts, so BI users read the catalog of what they query. It reuses the
+    manifest the build just wrote (`--no-compile`, ~2 s) and reads the catalog under the warehouse lock.
+    A failure here is logged, not raised: the marts are built and must still be published."""
+    page = _docs_page(config)
+    page.unlink(missing_ok=True)  # never publish an older catalog as if it were this build's
+    command = [dbt_executable(), "docs", "generate", "--static", "--no-compile", "--project-dir", str(DBT_PROJECT),
+               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
+    with _warehouse(config).lock() as lock_fd:
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=(lock_fd,))
+    if completed.returncode != 0 or not page.exists():
+        log.warning("dbt docs generate failed (exit %s); the marts are published without docs:\n%s",
+                    completed.returncode, "\n".join(completed.stdout.strip().splitlines()[-10:]))
+        return False
+    return True
 
 
 def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
-    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id)
+    docs = _docs_page(config)
+    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None)
 
 
 def report(config: Config, ctx: RunContext) -> dict[str, Any]:
