@@ -2,9 +2,10 @@
 
 Readers (BI tools, notebooks) never open the live warehouse: they read `published/`. The DuckDB file
 is built under a temporary name and renamed over the old one; the Parquet files and the manifest go
-to a fresh version directory and one symlink, `current`, is repointed (`parquet` and `manifest.json`
-point through it, so they always change together). A reader therefore always sees one complete set,
-old or new, and a reader holding the old file open keeps reading it undisturbed.
+to a fresh version directory and one symlink, `current`, is repointed (`parquet`, `docs` (dbt's
+static docs page of the same build) and `manifest.json` point through it, so they change together).
+A reader therefore always sees one complete set, old or new, and a reader holding the old file open
+keeps reading it undisturbed.
 
 Everything happens under the warehouse lock, so two publishes never race; a publish killed half way
 leaves only a temporary file or an unfinished version directory, which readers never see and the
@@ -13,6 +14,7 @@ next publish removes.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -78,7 +80,7 @@ def clean_stale(published_dir: Path) -> list[Path]:
     return removed
 
 
-def publish(warehouse: Warehouse, published_dir: Path, run_id: str) -> dict[str, Any]:
+def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: Path | None = None) -> dict[str, Any]:
     published_dir.mkdir(parents=True, exist_ok=True)
     tables: dict[str, int] = {}
     with warehouse.lock():
@@ -107,8 +109,15 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str) -> dict[str,
             con.close()
         with open(tmp_db, "rb") as handle:
             os.fsync(handle.fileno())
+        (version_dir / "docs").mkdir()
+        if docs_page is not None:
+            shutil.copyfile(docs_page, version_dir / "docs" / "index.html")
+        else:  # `docs` always resolves: say why this version has none rather than leave a dangling link
+            (version_dir / "docs" / "index.html").write_text(
+                f"<!doctype html><title>opskpi: no dbt docs</title><p>dbt docs were not generated for run "
+                f"{html.escape(run_id)}; see that run's log (data/logs/runs/).</p>\n", encoding="utf-8")
         manifest = {"run_id": run_id, "published_at": datetime.now(UTC).isoformat(), "version": version,
-                    "tables": tables, "duckdb_library_version": duckdb.__version__}
+                    "tables": tables, "duckdb_library_version": duckdb.__version__, "docs": docs_page is not None}
         # The manifest marks the version directory complete (clean_stale keeps only those).
         tmp_manifest = version_dir / f".{VERSION_MANIFEST}.tmp"
         tmp_manifest.write_text(json.dumps(manifest, indent=2))
@@ -117,7 +126,8 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str) -> dict[str,
         os.replace(tmp_db, published_dir / DB_NAME)
         crashpoint("publish.swapped_db")
         _swap_symlink(published_dir / CURRENT, os.path.relpath(version_dir, published_dir))
-        for name, target in (("parquet", f"{CURRENT}/parquet"), (VERSION_MANIFEST, f"{CURRENT}/{VERSION_MANIFEST}")):
+        for name, target in (("parquet", f"{CURRENT}/parquet"), ("docs", f"{CURRENT}/docs"),
+                             (VERSION_MANIFEST, f"{CURRENT}/{VERSION_MANIFEST}")):
             link = published_dir / name
             if not link.is_symlink() or os.readlink(link) != target:  # once: older layouts linked a version
                 _swap_symlink(link, target)

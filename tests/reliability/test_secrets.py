@@ -109,6 +109,9 @@ def test_canary_tokens_never_leak_and_published_files_carry_no_emails(tmp_path):
     for db in [data_dir / "warehouse.duckdb", data_dir / "published" / "opskpi.duckdb"]:
         texts.update(table_texts(db))
     assert len(files) > 50
+    searched = {p.name for p in files}
+    assert "index.html" in {p.name for p in (data_dir / "published" / "versions").rglob("docs/*")}, "dbt docs"
+    assert any(name.endswith(".jsonl") for name in searched), "the run's JSON log is searched"
     assert not leaks(texts, secrets()), leaks(texts, secrets())[:10]
 
     # The APIs' e-mail addresses are in the raw records (that is where they belong)...

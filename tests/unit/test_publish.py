@@ -48,3 +48,22 @@ def test_published_file_is_readable_by_older_duckdb_storage(tmp_path):
         tags = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = 'opskpi'").fetchone()[0]
     # v1.0.0 storage is readable by every DuckDB from 1.0 on, which is what BI drivers embed.
     assert tags.get("storage_version", "").startswith("v1.0.0"), tags
+
+
+def test_dbt_docs_are_published_with_the_marts_of_the_same_build(tmp_path):
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    out = tmp_path / "published"
+    page = tmp_path / "static_index.html"
+    build_marts(warehouse, 1)
+    page.write_text("<html>docs of build 1</html>")
+    first = publish(warehouse, out, "run-1", page)
+    assert first["docs"] is True
+    assert (out / "docs" / "index.html").read_text() == "<html>docs of build 1</html>"
+
+    build_marts(warehouse, 2)  # docs generation failed for this build: no page
+    second = publish(warehouse, out, "run-<2>", None)
+    assert second["docs"] is False
+    text = (out / "docs" / "index.html").read_text()
+    assert "docs of build 1" not in text, "an older build's docs must not pass for this one's"
+    assert "not generated for run run-&lt;2&gt;" in text
+    assert (out / "docs").resolve().parent == (out / "parquet").resolve().parent, "docs switch with the marts"
