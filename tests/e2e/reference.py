@@ -1,4 +1,4 @@
-"""Availability computed independently, in plain Python, from what the APIs return.
+"""Availability and incident response computed independently, in plain Python, from what the APIs return.
 
 Deliberately written without any of the pipeline's code or SQL: it reads the emulator with plain
 `requests`, merges intervals with a sort and a sweep, and walks calendar days with zoneinfo.
@@ -74,5 +74,67 @@ def availability(services: list[dict], incidents: list[dict], run_date: date, as
             down = sum(max(0.0, (min(e, hi) - max(s, lo)).total_seconds()) for s, e in merged.get(sid, []))
             result[(sid, day)] = {"downtime_s": down, "availability_pct": 100 * (1 - down / length),
                                   "incident_count": counts.get((sid, day), 0)}
+        day += timedelta(days=1)
+    return result
+
+
+ACKNOWLEDGE_TYPES = ("acknowledge_log_entry", "acknowledgement_log_entry")
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between the closest ranks (what `quantile_cont` and numpy's default do)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+def _stats(values: list[float]) -> dict:
+    return {"mean": sum(values) / len(values) if values else None, "p50": quantile(values, 0.5),
+            "p90": quantile(values, 0.9), "n": len(values)}
+
+
+def incident_response(services: list[dict], incidents: list[dict], log_entries: dict[str, list[dict]],
+                      run_date: date, as_of: datetime, timezone: str = "UTC") -> dict[tuple[str, str, date], dict]:
+    """{(scope_type, scope_id, day): counts and MTTA/MTTR statistics} for each service and the org, every day.
+
+    TTA runs to the first acknowledge log entry at or before `as_of`; TTR to the incident's (last)
+    resolution if that is at or before `as_of`. MTTA belongs to the day of creation, MTTR to the day of
+    resolution; both over incidents of every urgency.
+    """
+    tz = ZoneInfo(timezone)
+    visible = [i for i in incidents if ts(i["created_at"]) < as_of]
+    facts = []
+    for incident in visible:
+        created = ts(incident["created_at"])
+        acks = sorted(ts(e["created_at"]) for e in log_entries.get(incident["id"], [])
+                      if e["type"] in ACKNOWLEDGE_TYPES and ts(e["created_at"]) <= as_of)
+        resolved = ts(incident.get("resolved_at"))
+        resolved = resolved if resolved is not None and resolved <= as_of else None
+        facts.append({"service": incident["service"]["id"], "created": created, "resolved": resolved,
+                      "tta": (acks[0] - created).total_seconds() if acks else None,
+                      "ttr": (resolved - created).total_seconds() if resolved else None})
+    scopes = {("service", s["id"]) for s in services} | {("service", f["service"]) for f in facts} | {("org", "org")}
+    first_day = min((f["created"].astimezone(tz).date() for f in facts), default=run_date)
+    result = {}
+    day = first_day
+    while day <= run_date:
+        lo, hi = day_bounds(day, tz)
+        end = min(hi, as_of)
+        for scope_type, scope_id in scopes:
+            mine = [f for f in facts if scope_type == "org" or f["service"] == scope_id]
+            created = [f for f in mine if lo <= f["created"] < hi]
+            resolved = [f for f in mine if f["resolved"] is not None and lo <= f["resolved"] < hi]
+            result[(scope_type, scope_id, day)] = {
+                "incidents_created": len(created),
+                "incidents_resolved": len(resolved),
+                "open_at_end_of_day": sum(1 for f in mine if f["created"] < end
+                                          and (f["resolved"] is None or f["resolved"] >= end)),
+                "mtta": _stats([f["tta"] for f in created if f["tta"] is not None]),
+                "mttr": _stats([f["ttr"] for f in resolved]),
+            }
         day += timedelta(days=1)
     return result

@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from emulator.server import start_emulator
-from tests.e2e.reference import availability, pagerduty_all
+from tests.e2e.reference import availability, incident_response, pagerduty_all
 
 pytestmark = pytest.mark.e2e
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -86,12 +86,46 @@ def assert_matches(actual: dict, expected: dict) -> None:
         assert got["availability_pct"] == pytest.approx(want["availability_pct"], abs=1e-9), key
 
 
-def reference(base_url: str, run_date: date) -> dict:
+def published_response(data_dir: Path) -> dict:
+    """mart_incident_response_daily's service and org rows (team rows depend on our team mapping)."""
+    with duckdb.connect(str(data_dir / "published" / "opskpi.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT scope_type, scope_id, day, incidents_created, incidents_resolved, open_at_end_of_day,"
+            " mtta_s_mean, mtta_s_p50, mtta_s_p90, mtta_sample_size,"
+            " mttr_s_mean, mttr_s_p50, mttr_s_p90, mttr_sample_size"
+            " FROM marts.mart_incident_response_daily WHERE scope_type IN ('service', 'org')").fetchall()
+    return {(t, i, d): {"incidents_created": c, "incidents_resolved": r, "open_at_end_of_day": o,
+                        "mtta": {"mean": am, "p50": a50, "p90": a90, "n": an},
+                        "mttr": {"mean": rm, "p50": r50, "p90": r90, "n": rn}}
+            for t, i, d, c, r, o, am, a50, a90, an, rm, r50, r90, rn in rows}
+
+
+def assert_response_matches(actual: dict, expected: dict) -> None:
+    assert set(actual) == set(expected), (
+        f"missing {sorted(set(expected) - set(actual))[:5]} extra {sorted(set(actual) - set(expected))[:5]}")
+    for key, want in expected.items():
+        got = actual[key]
+        for count in ("incidents_created", "incidents_resolved", "open_at_end_of_day"):
+            assert got[count] == want[count], (key, count, got[count], want[count])
+        for kpi in ("mtta", "mttr"):
+            assert got[kpi]["n"] == want[kpi]["n"], (key, kpi)
+            for stat in ("mean", "p50", "p90"):
+                if want[kpi][stat] is None:
+                    assert got[kpi][stat] is None, (key, kpi, stat)
+                else:
+                    assert got[kpi][stat] == pytest.approx(want[kpi][stat], abs=1e-3), (key, kpi, stat)
+
+
+def reference(base_url: str, run_date: date) -> tuple[dict, dict]:
+    """(availability, incident response) for `run_date`, from a full read of the PagerDuty API."""
     as_of = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC) + timedelta(days=1)
-    services = pagerduty_all(f"{base_url}/pagerduty", TOKENS["OPSKPI_PAGERDUTY_TOKEN"], "/services", "services")
-    incidents = pagerduty_all(f"{base_url}/pagerduty", TOKENS["OPSKPI_PAGERDUTY_TOKEN"], "/incidents", "incidents",
-                              {"date_range": "all", "time_zone": "UTC"})
-    return availability(services, incidents, run_date, as_of)
+    pd, token = f"{base_url}/pagerduty", TOKENS["OPSKPI_PAGERDUTY_TOKEN"]
+    services = pagerduty_all(pd, token, "/services", "services")
+    incidents = pagerduty_all(pd, token, "/incidents", "incidents", {"date_range": "all", "time_zone": "UTC"})
+    log_entries = {i["id"]: pagerduty_all(pd, token, f"/incidents/{i['id']}/log_entries", "log_entries",
+                                          {"time_zone": "UTC"}) for i in incidents}
+    return (availability(services, incidents, run_date, as_of),
+            incident_response(services, incidents, log_entries, run_date, as_of))
 
 
 def test_daily_run_then_incremental_day_match_the_api(tmp_path):
@@ -105,7 +139,10 @@ def test_daily_run_then_incremental_day_match_the_api(tmp_path):
 
         run_pipeline(config, "2026-11-19", tmp_path)
         first = published_availability(data_dir)
-        assert_matches(first, reference(base, date(2026, 11, 19)))
+        expected_availability, expected_response = reference(base, date(2026, 11, 19))
+        assert_matches(first, expected_availability)
+        assert_response_matches(published_response(data_dir), expected_response)
+        assert sum(v["mtta"]["n"] for k, v in expected_response.items() if k[0] == "org") > 10, "MTTA is exercised"
         assert (data_dir / "published" / "parquet" / "mart_availability_daily.parquet").exists()
 
         requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
@@ -119,7 +156,9 @@ def test_daily_run_then_incremental_day_match_the_api(tmp_path):
         observations = {line for line in seen.splitlines() if line}
         old_set = f"{len(first)}"
         second = published_availability(data_dir)
-        assert_matches(second, reference(base, date(2026, 11, 20)))
+        expected_availability, expected_response = reference(base, date(2026, 11, 20))
+        assert_matches(second, expected_availability)
+        assert_response_matches(published_response(data_dir), expected_response)
         # Every look the reader took saw one complete set: the old one, or (reopening) the new one.
         assert observations and observations <= {old_set, f"{len(second)}"}, observations
 
