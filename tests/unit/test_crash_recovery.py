@@ -136,8 +136,8 @@ def test_stale_publish_leftovers_are_removed_and_readers_never_see_them(tmp_path
     removed = clean_stale(out)
     assert len(removed) == 4
     second = publish(warehouse, out, "r2")
-    assert sorted(p.name for p in out.iterdir()) == ["current", "manifest.json", "opskpi.duckdb", "parquet",
-                                                      "versions"]
+    assert sorted(p.name for p in out.iterdir()) == ["current", "docs", "manifest.json", "opskpi.duckdb",
+                                                      "parquet", "versions"]
     assert json.loads((out / "manifest.json").read_text())["version"] == second["version"]
     assert (out / "parquet" / "m.parquet").exists()
 
