@@ -51,9 +51,14 @@ class AirflowStack:
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            # Five processes and the CLI share one SQLite file: on a loaded CI machine a writer waits up to
+            # 60 s for another's transaction rather than sqlite3's 5 s (a lost race still fails: backfill_create).
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # The scheduler creates no scheduled runs: only what a test triggers or backfills runs, so the
+            # DAG keeps its production schedule (a backfill needs one) without a nightly run joining in.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "PYTHONPATH": str(PROJECT_ROOT),
@@ -121,6 +126,59 @@ class AirflowStack:
             self._check_alive()
             time.sleep(2)
         raise TimeoutError(f"run {run_id} did not finish in {timeout_s}s:\n{self.logs()}")
+
+    def runs(self, dag_id: str, **filters) -> list[dict]:
+        """The DAG's runs in logical-date order, e.g. `runs(dag_id, run_type="backfill")`."""
+        reply = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "logical_date", **filters})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["dag_runs"]
+
+    def cli(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+        """`airflow <args>` against this deployment's metadata database."""
+        return subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout_s)
+
+    def backfill_create(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+        """`airflow backfill create <args>`, tried again while SQLite alone refuses it.
+
+        SQLite (these tests; deployments use Postgres) fails a write at once with "database is locked" when
+        another component committed after the CLI's transaction began, whatever the busy timeout. Airflow
+        then removes the partial backfill so that it can be retried; should that removal fail too, the
+        scheduler clears the orphan after 2 minutes ("Another backfill is running" until then).
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            done = self.cli("backfill", "create", *args)
+            transient = "database is locked" in done.stderr or "Another backfill is running" in done.stderr
+            if done.returncode == 0 or not transient or time.monotonic() > deadline:
+                return done
+            print(f"airflow backfill create: {'database is locked' if 'locked' in done.stderr else 'orphan'}, again")
+            time.sleep(5)
+
+    def wait_for_backfill(self, dag_id: str, expected: int, stall_s: float = 600) -> list[dict]:
+        """Poll until `expected` backfill runs have succeeded and return them.
+
+        Fails at the first failed run, with its failed tasks' logs, rather than waiting for the rest; and
+        when no further run succeeds for `stall_s`, so a hung backfill costs minutes, not CI's whole budget.
+        """
+        succeeded, last_progress = -1, time.monotonic()
+        while True:
+            runs = self.runs(dag_id, run_type="backfill")
+            failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
+            if failed:
+                raise AssertionError(f"backfill run {failed[0]} failed: {self.task_states(dag_id, failed[0])}\n"
+                                     + self.failed_task_logs(dag_id, failed[0]))
+            done = sum(r["state"] == "success" for r in runs)
+            if done == expected == len(runs):
+                return runs
+            if done != succeeded:
+                succeeded, last_progress = done, time.monotonic()
+            elif time.monotonic() - last_progress > stall_s:
+                states = {r["dag_run_id"]: r["state"] for r in runs}
+                raise TimeoutError(f"backfill stalled: {done}/{expected} runs succeeded and none more in {stall_s}s;"
+                                   f" runs: {states}\n{self.logs()}")
+            self._check_alive()
+            time.sleep(3)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         items = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]

@@ -1,0 +1,23 @@
+"""Comparing two sets of published marts by content, for the equivalence tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+
+def table_digests(published: Path) -> dict[str, str]:
+    """Order-independent content hash of every published mart except the per-run history."""
+    digests = {}
+    with duckdb.connect(str(published), read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
+        for table in tables:
+            if table in ("kpi_daily_snapshot", "mart_security_coverage") or table.startswith("pipeline_"):
+                continue  # what each night saw, and run bookkeeping: per-run history, differs by design
+            rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in row)  # summation-order noise
+                    for row in con.execute(f'SELECT * FROM marts."{table}"').fetchall()]
+            digests[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
+    return digests
