@@ -34,6 +34,7 @@ from opskpi.load import (
     ensure_raw_table,
     load_pending,
     loaded_batch_ids,
+    read_child_versions,
     read_etags,
     read_watermarks,
 )
@@ -93,19 +94,35 @@ def _warehouse(config: Config) -> Warehouse:
 
 
 def stream_windows(config: Config, source: str, stream, watermarks: dict[str, str], ctx: RunContext) -> dict:
-    """Per partition: from the watermark minus the lookback (or the history start) to the run's as-of."""
-    lookback = timedelta(seconds=config.lookback_seconds(source))
+    """Per partition: from the watermark minus the lookback (or the history start) to the run's as-of.
+
+    The lookback is the source's, unless the stream declares its own (append-only streams need only a margin)."""
+    lookback = stream.lookback if stream.lookback is not None else timedelta(seconds=config.lookback_seconds(source))
     history_start = ctx.as_of - timedelta(days=config.history_days)
     windows = {}
     for partition in stream.partitions:
         mark = None if ctx.full_refresh else watermarks.get(partition.id)
         if mark is None:
-            start = history_start
+            windows[partition.id] = Window(start=history_start, end=ctx.as_of)
         else:
             # A backfill of an earlier day still re-reads the margin before its own end.
             start = min(parse_timestamp(mark) - lookback, ctx.as_of - lookback)
-        windows[partition.id] = Window(start=start, end=ctx.as_of)
+            windows[partition.id] = Window(start=start, end=ctx.as_of, resumed=True)
     return windows
+
+
+def extract_inputs(config: Config, source_name: str, streams: list, ctx: RunContext) -> dict[str, Any]:
+    """What an extract reads from the warehouse before its first request: windows (from watermarks), stored ETags
+    and, for child streams that declare `parent_version`, the parent versions already loaded (none on a full
+    refresh, which re-reads every child)."""
+    with _warehouse(config).connect(read_only=True) as con:
+        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
+        etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
+        versions = {} if ctx.full_refresh else {
+            s.name: read_child_versions(con, source_name, s.name, [p.id for p in s.partitions])
+            for s in streams if s.parent_version}
+    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+    return {"windows": windows, "etags": etags, "child_versions": versions}
 
 
 def partitions(config: Config, source_name: str) -> list[str]:
@@ -127,13 +144,10 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
     streams = list(source.streams)
     if partition is not None:
         streams = [s for s in (_only(s, {partition}) for s in streams) if s is not None]
-    with _warehouse(config).connect(read_only=True) as con:
-        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
-        etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
-    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+    inputs = extract_inputs(config, source_name, streams, ctx)
     sweep_partials(config.landing_dir)  # unfinished batches of crashed runs
-    results = extract_streams(source.client(), streams, windows, config.landing_dir,
-                              etags=etags, run_id=ctx.run_id,
+    results = extract_streams(source.client(), streams, inputs["windows"], config.landing_dir,
+                              etags=inputs["etags"], child_versions=inputs["child_versions"], run_id=ctx.run_id,
                               progress=lambda p: log.info("progress %s", json.dumps(p)),
                               max_pages=config.sources[source_name].max_pages)
     summary = {}
