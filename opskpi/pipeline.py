@@ -167,8 +167,11 @@ def _stream_names(config: Config, sources: list[str] | None = None) -> list[tupl
 
 
 def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
-    """Check every landed batch of the source without a verdict; quarantine the ones that fail."""
-    from expectations.runner import validate_frame
+    """Check every landed batch of the source without a verdict; quarantine the ones that fail.
+
+    The new batches of a stream are checked in one Great Expectations call (`validate_frames`), each still
+    judged, quarantined and named alone."""
+    from expectations.runner import MAX_COMBINED_ROWS, validate_frames
 
     warehouse = _warehouse(config)
     with warehouse.connect(read_only=True) as con:
@@ -177,6 +180,7 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     failures = []
     records = []
     for _, stream_name in _stream_names(config, [source_name]):
+        pending: dict[str, tuple[Path, dict[str, Any]]] = {}
         for batch in complete_batches(config.landing_dir, source_name, stream_name):
             if batch.name in loaded:
                 continue
@@ -187,18 +191,23 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
                         f"{f['expectation']} on {f['kwargs'].get('column') or f['kwargs']}"
                         for f in earlier.get("failures", []) if f.get("severity") == "critical")))
                 continue
-            manifest = read_manifest(batch)
-            frame = pq.read_table([str(batch / f) for f in manifest["files"]]).to_pandas()
-            outcome = validate_frame(frame, f"{source_name}__{stream_name}", manifest["primary_key"])
-            verdict = {**outcome.as_dict(), "batch_id": batch.name, "evaluated_at": datetime.now(UTC).isoformat()}
-            write_json_atomic(batch / VALIDATION_FILE, verdict)
-            crashpoint("validate.verdict")
-            records.append((batch.name, source_name, stream_name, outcome))
-            summary[f"{source_name}__{stream_name}"] = {"batch": batch.name, "success": outcome.success,
-                                                         "rows": len(frame)}
-            if not outcome.success:
-                failures.append(_quarantine(config, source_name, stream_name, batch,
-                                            "; ".join(f.describe() for f in outcome.critical)))
+            pending[batch.name] = (batch, read_manifest(batch))
+        for group in _row_groups(pending, MAX_COMBINED_ROWS):
+            frames = {name: pq.read_table([str(batch / f) for f in manifest["files"]]).to_pandas()
+                      for name, (batch, manifest) in group.items()}
+            primary_key = next(iter(group.values()))[1]["primary_key"]
+            outcomes = validate_frames(frames, f"{source_name}__{stream_name}", primary_key)
+            for name, (batch, _) in group.items():
+                outcome = outcomes[name]
+                verdict = {**outcome.as_dict(), "batch_id": name, "evaluated_at": datetime.now(UTC).isoformat()}
+                write_json_atomic(batch / VALIDATION_FILE, verdict)
+                crashpoint("validate.verdict")
+                records.append((name, source_name, stream_name, outcome))
+                summary[f"{source_name}__{stream_name}"] = {"batch": name, "success": outcome.success,
+                                                             "rows": len(frames[name])}
+                if not outcome.success:
+                    failures.append(_quarantine(config, source_name, stream_name, batch,
+                                                "; ".join(f.describe() for f in outcome.critical)))
     if records:
         with warehouse.connect() as con:
             ensure_meta(con)
@@ -212,6 +221,20 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     if failures:
         raise GuardFailure("data quality guard failed: " + " | ".join(failures))
     return summary
+
+
+def _row_groups(pending: dict[str, tuple[Path, dict[str, Any]]], most: int):
+    """Consecutive batches holding up to `most` rows together (a larger batch alone): checked in one call."""
+    group: dict[str, tuple[Path, dict[str, Any]]] = {}
+    rows = 0
+    for name, entry in pending.items():
+        if group and rows + int(entry[1].get("rows", 0)) > most:
+            yield group
+            group, rows = {}, 0
+        group[name] = entry
+        rows += int(entry[1].get("rows", 0))
+    if group:
+        yield group
 
 
 def _quarantine(config: Config, source: str, stream: str, batch: Path, reasons: str) -> str:
