@@ -97,6 +97,14 @@ def load_suite_document(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def columns_to_read(suite_name: str, available: list[str]) -> list[str]:
+    """The landed columns a batch is validated on: all but `record` (the whole record as JSON), unless the suite
+    names it. No rule reads it (examples leave it out), yet it is most of a batch's bytes: keeping it made
+    checking a stream's 33,000 workflow runs take 2.9 GB and 8.6 s of CPU instead of 0.55 GB and 2.3 s."""
+    uses_record = '"record"' in json.dumps(load_suite_document(suite_name)["expectations"])
+    return [c for c in available if c != "record" or uses_record]
+
+
 @lru_cache(maxsize=1)
 def _context():
     import great_expectations as gx

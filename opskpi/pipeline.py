@@ -193,7 +193,7 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
                 continue
             pending[batch.name] = (batch, read_manifest(batch))
         for group in _row_groups(pending, MAX_COMBINED_ROWS):
-            frames = {name: pq.read_table([str(batch / f) for f in manifest["files"]]).to_pandas()
+            frames = {name: _read_for_validation(batch, manifest, f"{source_name}__{stream_name}")
                       for name, (batch, manifest) in group.items()}
             primary_key = next(iter(group.values()))[1]["primary_key"]
             outcomes = validate_frames(frames, f"{source_name}__{stream_name}", primary_key)
@@ -221,6 +221,15 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     if failures:
         raise GuardFailure("data quality guard failed: " + " | ".join(failures))
     return summary
+
+
+def _read_for_validation(batch: Path, manifest: dict[str, Any], suite: str):
+    """A batch's rows as a DataFrame, with only the columns its suite checks (`columns_to_read`)."""
+    from expectations.runner import columns_to_read
+
+    files = [str(batch / f) for f in manifest["files"]]
+    columns = columns_to_read(suite, pq.read_schema(files[0]).names) if files else None
+    return pq.read_table(files, columns=columns).to_pandas()
 
 
 def _row_groups(pending: dict[str, tuple[Path, dict[str, Any]]], most: int):

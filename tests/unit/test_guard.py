@@ -108,3 +108,15 @@ def test_pending_batches_are_checked_in_one_call_and_judged_alone(make_config, m
         assert json.loads((good / "_validation.json").read_text())["success"] is True
     pipeline.load(config, ctx)
     assert [r[0] for r in raw_rows(config)] == ["A", "D"]
+
+
+def test_validation_reads_the_record_json_only_when_a_rule_names_it(monkeypatch):
+    from expectations import runner
+
+    landed = ["id", "status", "record", "_page", "_seq", "_problem"]
+    assert runner.columns_to_read("pagerduty__incidents", landed) == ["id", "status", "_page", "_seq", "_problem"]
+    document = runner.load_suite_document("pagerduty__incidents")
+    naming = {**document, "expectations": [*document["expectations"], {
+        "type": "expect_column_values_to_not_be_null", "kwargs": {"column": "record"}}]}
+    monkeypatch.setattr(runner, "load_suite_document", lambda name: naming)
+    assert runner.columns_to_read("pagerduty__incidents", landed) == landed
