@@ -290,7 +290,10 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
     state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in,
                  max_pages=max_pages)
     partitions_meta: dict[str, dict[str, Any]] = {}
-    versions_out: list[tuple[str, str, str]] = []
+    # (partition, child key) -> entry, one per parent. A parent listed twice at two versions (updated while we
+    # paged) has both read; keep the greatest version (ISO timestamps in one format: the newest), whose listing
+    # the raw merge keeps when the version is also the child's cursor (pull_updated_at).
+    versions_out: dict[tuple[str, str], tuple[str, str, str]] = {}
     skipped = 0
     try:
         for partition, window, inline, ref in work:
@@ -325,7 +328,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             if meta.get("status") != "not_enabled":
                 meta.update(coverage)
             if entry is not None and not unchanged and coverage["status"] == "ok":
-                versions_out.append(entry)
+                versions_out[entry[:2]] = max(entry, versions_out.get(entry[:2], entry))
             if progress and stream.parent is None:
                 progress({"stream": stream.key, "partition": partition.id, **meta})
         manifest = {
@@ -335,7 +338,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             "requests": client.stats.requests - before,
             "not_modified": state.not_modified,
             "etags": state.etags_out,
-            "child_versions": versions_out,
+            "child_versions": list(versions_out.values()),
             "skipped_unchanged_parents": skipped,
             "parent": stream.parent,
             "partitions": partitions_meta,

@@ -139,6 +139,22 @@ def test_a_failed_load_stores_no_version(tmp_path, monkeypatch):
     assert con.execute("SELECT count(*) FROM meta.batches WHERE stream = 'commits'").fetchone()[0] == 0
 
 
+def test_a_parent_read_at_two_versions_keeps_the_newest(tmp_path):
+    """Pull request 1 listed twice (it was updated while we paged): both listings are read, one version kept."""
+    class Twice(Api):
+        def __call__(self, method, path, body, headers):
+            if path.startswith("/pulls?"):
+                return 200, {}, [{"id": "1", "updated_at": "2024-02-05T00:00:00Z"},
+                                 {"id": "1", "updated_at": "2024-02-01T00:00:00Z"}]
+            return 200, {}, [{"sha": path}]
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    with ScriptedServer(Twice()) as server:
+        result = _run(server, _pulls_and_commits("updated"), tmp_path / "landing", con)
+    assert result["t__commits"].manifest["child_versions"] == [["", "number=1", "2024-02-05T00:00:00Z"]]
+    assert con.execute("SELECT version FROM meta.child_versions").fetchall() == [("2024-02-05T00:00:00Z",)]
+
+
 def test_a_child_without_parent_version_is_always_read(tmp_path):
     api = Api()
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
