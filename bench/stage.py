@@ -33,17 +33,14 @@ def extract_only(config, source_name: str, ctx, partition: str | None, stream_na
     from extractors.engine import extract_streams
     from extractors.sources import build_source
     from opskpi import pipeline
-    from opskpi.load import read_etags, read_watermarks
 
     source = build_source(source_name, config.source_settings(source_name))
     streams = [s for s in source.streams if s.name in stream_names]
     if partition is not None:
         streams = [s for s in (pipeline._only(s, {partition}) for s in streams) if s is not None]
-    with pipeline._warehouse(config).connect(read_only=True) as con:
-        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
-        etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
-    windows = {s.name: pipeline.stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
-    results = extract_streams(source.client(), streams, windows, config.landing_dir, etags=etags, run_id=ctx.run_id,
+    inputs = pipeline.extract_inputs(config, source_name, streams, ctx)
+    results = extract_streams(source.client(), streams, inputs["windows"], config.landing_dir, etags=inputs["etags"],
+                              child_versions=inputs["child_versions"], run_id=ctx.run_id,
                               max_pages=config.sources[source_name].max_pages)
     return {r.stream: {"rows": r.rows, "pages": r.pages, "requests": r.requests, "batch": r.batch_dir.name}
             for r in results}

@@ -68,6 +68,11 @@ def _records(stream: Stream, body: Any) -> list[Any]:
     return records
 
 
+def child_key(ref: dict[str, str], version_key: str) -> str:
+    """Identifies a child's parent record across runs (e.g. `pull_number=7`): its ref without the version."""
+    return "&".join(f"{k}={v}" for k, v in sorted(ref.items()) if k != version_key)
+
+
 def request_key(request: PageRequest) -> str:
     """Identifies a walk across runs, for its stored ETag."""
     params = "&".join(f"{k}={v}" for k, v in sorted(request.params))
@@ -225,6 +230,7 @@ def extract_streams(
     landing_root: Path,
     *,
     etags: dict[str, dict[str, str]] | None = None,
+    child_versions: dict[str, dict[tuple[str, str], str]] | None = None,
     run_id: str = "",
     progress: ProgressHook | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
@@ -238,6 +244,11 @@ def extract_streams(
     stream's `split` and re-read; the duplicates this lands are harmless because the loader keeps
     one row per primary key. A partition that reads more than `max_pages` pages is stopped as a
     runaway (a server whose pagination never ends).
+
+    `child_versions[stream][(partition, child key)]` is the parent version whose children are loaded (read from
+    meta.child_versions): a child stream that declares `parent_version` sends no request for a parent whose
+    version is unchanged, since its children are already in raw. The versions a batch did read go into its
+    manifest (`child_versions`) and are stored when it is loaded, in the same transaction as its rows.
     """
     ordered = sorted(streams, key=lambda s: s.parent is not None)
     pending_children: dict[str, PendingChildren] = {}
@@ -246,13 +257,14 @@ def extract_streams(
         for stream in ordered:
             children = [s for s in streams if s.parent == stream.name]
             if stream.parent is None:
-                work = [(p, windows[stream.name][p.id], None) for p in stream.partitions]
+                work = [(p, windows[stream.name][p.id], None, None) for p in stream.partitions]
             else:  # read back from disk as the child goes
                 work = ((Partition(p.id, {**p.values, **ref}),
-                         windows[stream.name].get(p.id, _any(windows[stream.name])), inline)
+                         windows[stream.name].get(p.id, _any(windows[stream.name])), inline, ref)
                         for p, ref, inline in pending_children.get(stream.name, ()))
             result, state = _extract_one(client, stream, work, children, landing_root,
-                                         (etags or {}).get(stream.name, {}), run_id, progress, max_pages)
+                                         (etags or {}).get(stream.name, {}), run_id, progress, max_pages,
+                                         (child_versions or {}).get(stream.name, {}))
             if stream.name in pending_children:
                 pending_children.pop(stream.name).close()
             for name, pending in state.children.items():
@@ -291,21 +303,39 @@ def _any(windows: dict[str, Window]) -> Window:
     return next(iter(windows.values()))
 
 
+def _unchanged_parent(stream: Stream, partition_id: str, ref: dict[str, str] | None,
+                      versions_in: dict[tuple[str, str], str]) -> tuple[tuple[str, str, str] | None, bool]:
+    """For a child that declares `parent_version`: (the version entry to record once read, whether the loaded
+    children are of this same version, so no request is needed). A parent without a version is always read."""
+    if stream.parent_version is None or ref is None or not ref.get(stream.parent_version):
+        return None, False
+    entry = (partition_id, child_key(ref, stream.parent_version), ref[stream.parent_version])
+    return entry, versions_in.get(entry[:2]) == entry[2]
+
+
 def _extract_one(client, stream, work, children, landing_root, etags_in, run_id, progress,
-                 max_pages=DEFAULT_MAX_PAGES):
+                 max_pages=DEFAULT_MAX_PAGES, versions_in=None):
     started = time.monotonic()
     before = client.stats.requests
     state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in,
                  max_pages=max_pages, ticker=Ticker(progress, client, stream, PROGRESS_EVERY_S))
     partitions_meta: dict[str, dict[str, Any]] = {}
+    # (partition, child key) -> entry, one per parent. A parent listed twice at two versions (updated while we
+    # paged) has both read; keep the greatest version (ISO timestamps in one format: the newest), whose listing
+    # the raw merge keeps when the version is also the child's cursor (pull_updated_at).
+    versions_out: dict[tuple[str, str], tuple[str, str, str]] = {}
+    skipped = 0
     try:
-        for partition, window, inline in work:
+        for partition, window, inline, ref in work:
             partition = Partition(partition.id, {**partition.values, WINDOW_END: window.end.isoformat()})
             pages_before = state.partition_start = state.pages
             if inline is not None:
                 for record in inline:
                     state.writer.add(record, partition, 0)
-            queue = [] if inline is not None else list(stream.requests(partition, window))
+            entry, unchanged = (None, False) if inline is not None else _unchanged_parent(
+                stream, partition.id, ref, versions_in or {})
+            skipped += unchanged
+            queue = [] if inline is not None or unchanged else list(stream.requests(partition, window))
             coverage = {"status": "ok"}
             while queue:
                 request = queue.pop(0)
@@ -327,6 +357,8 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             meta.update(state.writer.partitions.get(partition.id, {"rows": 0, "max_cursor": None}))
             if meta.get("status") != "not_enabled":
                 meta.update(coverage)
+            if entry is not None and not unchanged and coverage["status"] == "ok":
+                versions_out[entry[:2]] = max(entry, versions_out.get(entry[:2], entry))
             if progress and stream.parent is None:
                 progress({"event": "partition", "stream": stream.key, "partition": partition.id, **meta})
         manifest = {
@@ -336,6 +368,8 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             "requests": client.stats.requests - before,
             "not_modified": state.not_modified,
             "etags": state.etags_out,
+            "child_versions": list(versions_out.values()),
+            "skipped_unchanged_parents": skipped,
             "parent": stream.parent,
             "partitions": partitions_meta,
         }

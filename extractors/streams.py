@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from extractors.pagination import PageRequest, Paginator
@@ -56,6 +56,10 @@ class Window:
 
     start: datetime | None
     end: datetime
+    # True when `start` comes from a watermark: earlier loaded runs read everything before it, so a stream may
+    # rely on them (the security-alert streams skip their whole-backlog walk). False on a first run or a full
+    # refresh, whose start is only the history limit.
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,14 @@ class Stream:
     # (an embedded list that was not cut): `from_parent` returns those records and no request is sent;
     # None means "not complete here", and the child's `requests` are read as usual.
     from_parent: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None
+    # The ref value (a key of what `parent_ref` returns) that changes whenever the child's records can change,
+    # e.g. the pull request's `updated_at` for its commits. When set, the engine skips the child's requests if
+    # the same version was read and loaded before (meta.child_versions, stored in the load's transaction). Leave
+    # it None when children can change without the parent changing (deployment statuses).
+    parent_version: str | None = None
+    # Re-read this much before the watermark instead of the source's `lookback`: for append-only streams
+    # (PagerDuty log entries), whose records never change once listed, only late arrivals need a margin.
+    lookback: timedelta | None = None
     # Send If-None-Match with the ETag kept from the last run for the first page of each request;
     # a 304 means that walk has nothing new (GitHub does not count 304s against the rate limit).
     conditional: bool = False

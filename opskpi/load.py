@@ -42,6 +42,11 @@ META_DDL = [
         loaded_at TIMESTAMPTZ, manifest JSON)""",
     """CREATE TABLE IF NOT EXISTS meta.http_etags (
         source VARCHAR, stream VARCHAR, request_key VARCHAR, etag VARCHAR, batch_id VARCHAR)""",
+    # Per child stream and parent record (`child_key`, e.g. a pull request's number): the parent's version (its
+    # `updated_at`) whose children are in raw. Written with the child batch's rows in one transaction, so the
+    # engine never skips a child whose records were not loaded (see Stream.parent_version).
+    """CREATE TABLE IF NOT EXISTS meta.child_versions (
+        source VARCHAR, stream VARCHAR, partition_id VARCHAR, child_key VARCHAR, version VARCHAR, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS meta.validation_results (
         batch_id VARCHAR, source VARCHAR, stream VARCHAR, success BOOLEAN, evaluated_at TIMESTAMPTZ,
         failed_expectations JSON, result JSON)""",
@@ -188,6 +193,20 @@ def _store_etags(con, manifest: dict[str, Any]) -> None:
                 [manifest["source"], manifest["stream"], keys, values, manifest["batch_id"]])
 
 
+def _store_child_versions(con, manifest: dict[str, Any]) -> None:
+    """Keep the parent versions whose children this batch read: only once the children are loaded may a later
+    extract skip them. Two statements per batch, like the ETags."""
+    rows = manifest.get("child_versions") or []
+    if not rows:
+        return
+    partition_ids, keys, versions = (list(column) for column in zip(*rows, strict=True))
+    con.execute("DELETE FROM meta.child_versions c USING (SELECT unnest($3) AS p, unnest($4) AS k) n "
+                "WHERE c.source = $1 AND c.stream = $2 AND c.partition_id = n.p AND c.child_key = n.k",
+                [manifest["source"], manifest["stream"], partition_ids, keys])
+    con.execute("INSERT INTO meta.child_versions SELECT ?, ?, unnest(?), unnest(?), unnest(?), ?",
+                [manifest["source"], manifest["stream"], partition_ids, keys, versions, manifest["batch_id"]])
+
+
 def _store_coverage(con, manifest: dict[str, Any]) -> None:
     """One meta.stream_coverage row per partition the batch read (what the API answered for it)."""
     for partition_id, meta in (manifest.get("partitions") or {}).items():
@@ -213,6 +232,16 @@ def read_etags(con, source: str, stream: str) -> dict[str, str]:
     ).fetchall())
 
 
+def read_child_versions(con, source: str, stream: str, partition_ids: list[str]) -> dict[tuple[str, str], str]:
+    """(partition, child key) -> the parent version whose children are loaded, for `partition_ids`."""
+    if con is None or not _table_exists(con, "meta", "child_versions"):
+        return {}
+    rows = con.execute(
+        "SELECT partition_id, child_key, version FROM meta.child_versions WHERE source = ? AND stream = ? "
+        "AND partition_id IN (SELECT unnest(?))", [source, stream, partition_ids]).fetchall()
+    return {(partition_id, key): version for partition_id, key, version in rows}
+
+
 def loaded_batch_ids(con) -> set[str]:
     return {r[0] for r in con.execute("SELECT batch_id FROM meta.batches WHERE status = 'loaded'").fetchall()}
 
@@ -231,6 +260,7 @@ def _apply(con, source: str, stream: str, batches: list[Path]) -> list[LoadResul
         for manifest, result in zip(manifests, results, strict=True):
             _advance_watermarks(con, manifest)
             _store_etags(con, manifest)
+            _store_child_versions(con, manifest)
             _store_coverage(con, manifest)
             con.execute(
                 "INSERT INTO meta.batches VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, now(), ?)",

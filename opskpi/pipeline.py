@@ -34,6 +34,7 @@ from opskpi.load import (
     ensure_raw_table,
     load_pending,
     loaded_batch_ids,
+    read_child_versions,
     read_etags,
     read_watermarks,
 )
@@ -93,19 +94,35 @@ def _warehouse(config: Config) -> Warehouse:
 
 
 def stream_windows(config: Config, source: str, stream, watermarks: dict[str, str], ctx: RunContext) -> dict:
-    """Per partition: from the watermark minus the lookback (or the history start) to the run's as-of."""
-    lookback = timedelta(seconds=config.lookback_seconds(source))
+    """Per partition: from the watermark minus the lookback (or the history start) to the run's as-of.
+
+    The lookback is the source's, unless the stream declares its own (append-only streams need only a margin)."""
+    lookback = stream.lookback if stream.lookback is not None else timedelta(seconds=config.lookback_seconds(source))
     history_start = ctx.as_of - timedelta(days=config.history_days)
     windows = {}
     for partition in stream.partitions:
         mark = None if ctx.full_refresh else watermarks.get(partition.id)
         if mark is None:
-            start = history_start
+            windows[partition.id] = Window(start=history_start, end=ctx.as_of)
         else:
             # A backfill of an earlier day still re-reads the margin before its own end.
             start = min(parse_timestamp(mark) - lookback, ctx.as_of - lookback)
-        windows[partition.id] = Window(start=start, end=ctx.as_of)
+            windows[partition.id] = Window(start=start, end=ctx.as_of, resumed=True)
     return windows
+
+
+def extract_inputs(config: Config, source_name: str, streams: list, ctx: RunContext) -> dict[str, Any]:
+    """What an extract reads from the warehouse before its first request: windows (from watermarks), stored ETags
+    and, for child streams that declare `parent_version`, the parent versions already loaded (none on a full
+    refresh, which re-reads every child)."""
+    with _warehouse(config).connect(read_only=True) as con:
+        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
+        etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
+        versions = {} if ctx.full_refresh else {
+            s.name: read_child_versions(con, source_name, s.name, [p.id for p in s.partitions])
+            for s in streams if s.parent_version}
+    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+    return {"windows": windows, "etags": etags, "child_versions": versions}
 
 
 def partitions(config: Config, source_name: str) -> list[str]:
@@ -127,13 +144,10 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
     streams = list(source.streams)
     if partition is not None:
         streams = [s for s in (_only(s, {partition}) for s in streams) if s is not None]
-    with _warehouse(config).connect(read_only=True) as con:
-        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
-        etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
-    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+    inputs = extract_inputs(config, source_name, streams, ctx)
     sweep_partials(config.landing_dir)  # unfinished batches of crashed runs
-    results = extract_streams(source.client(), streams, windows, config.landing_dir,
-                              etags=etags, run_id=ctx.run_id,
+    results = extract_streams(source.client(), streams, inputs["windows"], config.landing_dir,
+                              etags=inputs["etags"], child_versions=inputs["child_versions"], run_id=ctx.run_id,
                               progress=log_progress,
                               max_pages=config.sources[source_name].max_pages)
     summary = {}
@@ -168,8 +182,11 @@ def _stream_names(config: Config, sources: list[str] | None = None) -> list[tupl
 
 
 def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
-    """Check every landed batch of the source without a verdict; quarantine the ones that fail."""
-    from expectations.runner import validate_frame
+    """Check every landed batch of the source without a verdict; quarantine the ones that fail.
+
+    The new batches of a stream are checked in one Great Expectations call (`validate_frames`), each still
+    judged, quarantined and named alone."""
+    from expectations.runner import MAX_COMBINED_ROWS, validate_frames
 
     warehouse = _warehouse(config)
     with warehouse.connect(read_only=True) as con:
@@ -178,6 +195,7 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     failures = []
     records = []
     for _, stream_name in _stream_names(config, [source_name]):
+        pending: dict[str, tuple[Path, dict[str, Any]]] = {}
         for batch in complete_batches(config.landing_dir, source_name, stream_name):
             if batch.name in loaded:
                 continue
@@ -188,18 +206,23 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
                         f"{f['expectation']} on {f['kwargs'].get('column') or f['kwargs']}"
                         for f in earlier.get("failures", []) if f.get("severity") == "critical")))
                 continue
-            manifest = read_manifest(batch)
-            frame = pq.read_table([str(batch / f) for f in manifest["files"]]).to_pandas()
-            outcome = validate_frame(frame, f"{source_name}__{stream_name}", manifest["primary_key"])
-            verdict = {**outcome.as_dict(), "batch_id": batch.name, "evaluated_at": datetime.now(UTC).isoformat()}
-            write_json_atomic(batch / VALIDATION_FILE, verdict)
-            crashpoint("validate.verdict")
-            records.append((batch.name, source_name, stream_name, outcome))
-            summary[f"{source_name}__{stream_name}"] = {"batch": batch.name, "success": outcome.success,
-                                                         "rows": len(frame)}
-            if not outcome.success:
-                failures.append(_quarantine(config, source_name, stream_name, batch,
-                                            "; ".join(f.describe() for f in outcome.critical)))
+            pending[batch.name] = (batch, read_manifest(batch))
+        for group in _row_groups(pending, MAX_COMBINED_ROWS):
+            frames = {name: _read_for_validation(batch, manifest, f"{source_name}__{stream_name}")
+                      for name, (batch, manifest) in group.items()}
+            primary_key = next(iter(group.values()))[1]["primary_key"]
+            outcomes = validate_frames(frames, f"{source_name}__{stream_name}", primary_key)
+            for name, (batch, _) in group.items():
+                outcome = outcomes[name]
+                verdict = {**outcome.as_dict(), "batch_id": name, "evaluated_at": datetime.now(UTC).isoformat()}
+                write_json_atomic(batch / VALIDATION_FILE, verdict)
+                crashpoint("validate.verdict")
+                records.append((name, source_name, stream_name, outcome))
+                summary[f"{source_name}__{stream_name}"] = {"batch": name, "success": outcome.success,
+                                                             "rows": len(frames[name])}
+                if not outcome.success:
+                    failures.append(_quarantine(config, source_name, stream_name, batch,
+                                                "; ".join(f.describe() for f in outcome.critical)))
     if records:
         with warehouse.connect() as con:
             ensure_meta(con)
@@ -213,6 +236,29 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     if failures:
         raise GuardFailure("data quality guard failed: " + " | ".join(failures))
     return summary
+
+
+def _read_for_validation(batch: Path, manifest: dict[str, Any], suite: str):
+    """A batch's rows as a DataFrame, with only the columns its suite checks (`columns_to_read`)."""
+    from expectations.runner import columns_to_read
+
+    files = [str(batch / f) for f in manifest["files"]]
+    columns = columns_to_read(suite, pq.read_schema(files[0]).names) if files else None
+    return pq.read_table(files, columns=columns).to_pandas()
+
+
+def _row_groups(pending: dict[str, tuple[Path, dict[str, Any]]], most: int):
+    """Consecutive batches holding up to `most` rows together (a larger batch alone): checked in one call."""
+    group: dict[str, tuple[Path, dict[str, Any]]] = {}
+    rows = 0
+    for name, entry in pending.items():
+        if group and rows + int(entry[1].get("rows", 0)) > most:
+            yield group
+            group, rows = {}, 0
+        group[name] = entry
+        rows += int(entry[1].get("rows", 0))
+    if group:
+        yield group
 
 
 def _quarantine(config: Config, source: str, stream: str, batch: Path, reasons: str) -> str:

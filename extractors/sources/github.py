@@ -4,8 +4,9 @@ None of these lists has a `since`, so each stream decides how far back a run re-
 
 - `pulls`: `sort=updated&direction=desc`, stop at the first record older than the window's start (the
   watermark minus the lookback, which also absorbs records that move between pages while we read).
-- `pull_commits` (child of `pulls`): re-read for every merged pull request the run landed, i.e. every one
-  updated since the last run; the API lists at most the first 250 commits of a pull request (oldest first, so
+- `pull_commits` (child of `pulls`): read for every merged pull request the run landed whose `updated_at` differs
+  from the one its loaded commits were listed at (meta.child_versions; a pull request re-listed only because of
+  the lookback costs nothing); the API lists at most the first 250 commits of a pull request (oldest first, so
   the first commit is always there; the staging model flags pull requests at the cap).
 - `deployments`: newest first, stop below `deployments_lookback` (default 3 days) or the window's start,
   whichever is earlier; `deployment_statuses` (child) is re-read for every deployment landed, because statuses
@@ -236,6 +237,9 @@ def build(settings: Mapping[str, Any]) -> Source:
         timestamps=("author_date", "committer_date", "pull_updated_at"),
         parent="pulls",
         parent_ref=merged_pull_ref,
+        # Safe to skip on an unchanged pull request: a push (or force-push) moves its `updated_at`, and the commits
+        # of a pull request change only by pushes. Reading them again would land the same rows.
+        parent_version="pull_updated_at",
         conditional=True,
     )
 
@@ -295,6 +299,9 @@ def build(settings: Mapping[str, Any]) -> Source:
         timestamps=("created_at",),
         parent="deployments",
         parent_ref=deployment_ref,
+        # No `parent_version`: statuses arrive after their deployment was created, and GitHub does not document
+        # that a new status moves the deployment's `updated_at` (the emulator does; we do not rely on it). Each
+        # deployment the run re-lists has its statuses re-read; the ETag makes an unchanged list a free 304.
         conditional=True,
     )
 

@@ -1,13 +1,19 @@
 """GitHub security alerts: Dependabot, code scanning and secret scanning, one partition per repository.
 
-None of the three lists has a `since`. Each partition sends two walks (source-apis.md §3.3):
+None of the three lists has a `since` (source-apis.md §3.3). Each partition sends:
 
 - `sort=updated&direction=desc` over every state, stopping at the first alert updated before the window's start
   (the watermark minus the lookback): picks up new alerts and every state change (fix, dismissal, reopen), because
   a state change moves `updated_at`;
-- `state=open`, read to the end: every alert open now, whatever its age, so that a first run (whose window is
-  `history_days`) and any missed update still see the whole open backlog the posture is about. Open alerts never
-  stop a walk; the loader keeps one row per alert.
+- on a first run or a full refresh only (a window not `resumed` from a watermark), also `state=open`, read to the
+  end: every alert open now, whatever its age, so that the whole open backlog the posture is about is read even
+  when it was last updated before `history_days`. The loader keeps one row per alert.
+
+A resumed run needs no second walk: an alert open now and updated before the window's start was open, with the
+same content, when an earlier run read it (that run's window covered its last update, or its first run's
+`state=open` walk read it), so it is in raw; whatever changed since moved `updated_at` into this window. Until
+2026-11-26 every run sent both walks and open alerts never stopped the first one, which cost ~2x the minimum
+requests (bench/results/2026-11-26.md).
 
 Dependabot pages by cursor only (`after` from `Link`; sending `page` answers 400): `LinkHeaderPaginator` follows
 `Link` and never builds a page URL, so the same code walks page- and cursor-paged lists. Secret scanning is read
@@ -24,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from extractors.pagination import LinkHeaderPaginator, PageRequest
+from extractors.sources.github import updated_before_window
 from extractors.streams import Column, Partition, Stream, Window
 
 TIMESTAMP_FIELDS = {
@@ -38,12 +45,17 @@ PATHS = {
 }
 
 
-def stop_when_closed_before_window(record: dict[str, Any], window: Window) -> bool:
-    """Stop an updated-descending walk at the first *closed* alert updated before the window: open ones never stop
-    it (the `state=open` walk reads them all anyway)."""
-    from extractors.sources.github import updated_before_window
+def open_backlog_walk_needed(window: Window) -> bool:
+    """The `state=open` walk: only when no earlier loaded run read the alerts before the window (see above)."""
+    return not window.resumed
 
-    return record.get("state") != "open" and updated_before_window(record, window)
+
+def stop_when_before_window(record: dict[str, Any], window: Window) -> bool:
+    """Stop at the first alert updated before the window, except, when the `state=open` walk is sent, at an open
+    one: that walk is sorted by creation and must be read to its end (and it reads the open alerts anyway)."""
+    if record.get("state") == "open" and open_backlog_walk_needed(window):
+        return False
+    return updated_before_window(record, window)
 
 
 def security_streams(settings: Mapping[str, Any], partitions: tuple[Partition, ...],
@@ -55,8 +67,9 @@ def security_streams(settings: Mapping[str, Any], partitions: tuple[Partition, .
         def requests(partition: Partition, window: Window):
             path = f"{repo_path(partition.values['repo'])}/{PATHS[name]}"
             yield PageRequest("GET", path, params=(("sort", "updated"), ("direction", "desc"), *extra.get(name, ())))
-            yield PageRequest("GET", path, params=(("state", "open"), ("sort", "created"), ("direction", "asc"),
-                                                   *extra.get(name, ())))
+            if open_backlog_walk_needed(window):
+                yield PageRequest("GET", path, params=(("state", "open"), ("sort", "created"), ("direction", "asc"),
+                                                       *extra.get(name, ())))
         return requests
 
     lifted = {
@@ -96,7 +109,7 @@ def security_streams(settings: Mapping[str, Any], partitions: tuple[Partition, .
             paginator=lambda: LinkHeaderPaginator(per_page=per_page),
             requests=requests_for(name),
             partitions=partitions,
-            stop_when=stop_when_closed_before_window,
+            stop_when=stop_when_before_window,
             timestamps=stamps,
             ordered=(("created_at", "updated_at"), *(("created_at", field) for field in closing[name])),
             conditional=True,

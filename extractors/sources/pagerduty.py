@@ -1,9 +1,10 @@
-"""PagerDuty REST v2: services and incidents.
+"""PagerDuty REST v2: services, teams, incidents and their log entries.
 
 `/incidents` has no updated-since filter and windows on creation time, so each run re-reads a
 creation window (watermark minus a lookback) and, separately, every incident still open whenever it
-was created. Windows are cut below the API's 6-month limit and halved whenever a query would pass
-the 10,000 offset cap.
+was created. Log entries are append-only: they are read from their own watermark minus a short margin
+(`LOG_ENTRIES_LOOKBACK`), not the incidents' lookback. Windows are cut below the API's 6-month limit and
+halved whenever a query would pass the 10,000 offset cap.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from extractors.streams import Column, Partition, Stream, Window, parse_timestam
 
 MAX_WINDOW = timedelta(days=179)  # the API refuses since/until ranges over 6 months
 MIN_SPLIT = timedelta(minutes=1)
+# Log entries are append-only: a run re-reads only this margin before the newest entry loaded (for entries that
+# become visible a little after their `created_at`), not the incidents' creation window.
+LOG_ENTRIES_LOOKBACK = timedelta(hours=1)
 OPEN_STATUSES = ("triggered", "acknowledged")
 
 
@@ -111,6 +115,9 @@ def build(settings: Mapping[str, Any]) -> Source:
         records_key="log_entries",
         paginator=lambda: OffsetPaginator(limit=limit, records_key="log_entries"),
         requests=log_entry_requests,
+        # An acknowledgement or resolution of an old incident is a new entry (created now), so reading from
+        # the watermark finds it; the incidents' 30-day creation lookback would re-read a month of entries.
+        lookback=LOG_ENTRIES_LOOKBACK,
         split=split_incident_request,
         timestamps=("created_at",),
     )

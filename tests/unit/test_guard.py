@@ -69,3 +69,54 @@ def test_bad_batch_is_quarantined_and_warehouse_unchanged(make_config):
     with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
         results = con.execute("SELECT batch_id, success FROM meta.validation_results ORDER BY evaluated_at").fetchall()
     assert (bad.name, False) in results
+
+
+def test_pending_batches_are_checked_in_one_call_and_judged_alone(make_config, monkeypatch):
+    """Several batches of a stream share one GX call; a bad one is still quarantined alone, named, with the same
+    failures as when checked by itself, and the good ones (the same record in two of them is fine) load."""
+    from expectations import runner
+
+    config = make_config()
+    ctx = pipeline.RunContext.for_date(config, date(2024, 1, 2), "r1", now=datetime(2024, 1, 3, tzinfo=UTC))
+    good1 = land(config, [incident("A", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z")])
+    bad = land(config, [incident("B", "2024-01-01T10:00:00Z", "2024-01-01T09:59:00Z"),  # resolved before created
+                        incident("C", "2024-01-01T10:00:00Z"), incident("C", "2024-01-01T10:00:00Z")])  # twice
+    good2 = land(config, [incident("A", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z"),  # A again: another batch
+                          incident("D", "2024-01-01T10:00:00Z", "2024-01-01T10:30:00Z")])
+    frame = pipeline.pq.read_table([str(p) for p in bad.glob("*.parquet")]).to_pandas()
+    alone = runner.validate_frame(frame, "pagerduty__incidents", ["id"])
+    calls = []
+    real = runner._run_suite
+    monkeypatch.setattr(runner, "_run_suite", lambda *a: calls.append(a[1]) or real(*a))
+
+    with pytest.raises(pipeline.GuardFailure) as err:
+        pipeline.validate(config, "pagerduty", ctx)
+    assert calls == ["pagerduty__incidents"], "one GX call for the three batches"
+    message = str(err.value)
+    assert bad.name in message and good1.name not in message and good2.name not in message
+    assert '"id": "B"' in message
+    assert (config.quarantine_dir / "pagerduty" / "incidents" / bad.name).exists() and not bad.exists()
+    verdict = json.loads((config.quarantine_dir / "pagerduty" / "incidents" / bad.name / "_validation.json")
+                         .read_text())
+    assert not alone.success
+    assert sorted((f["expectation"], f["unexpected_count"], json.dumps(f["example"], sort_keys=True, default=str))
+                  for f in verdict["failures"]) == sorted(
+        (f.expectation, f.unexpected_count, json.dumps(f.example, sort_keys=True, default=str)) for f in alone.failures)
+    assert {f["expectation"] for f in verdict["failures"]} >= {
+        "expect_column_pair_values_a_to_be_greater_than_b", "expect_compound_columns_to_be_unique"}
+    for good in (good1, good2):
+        assert json.loads((good / "_validation.json").read_text())["success"] is True
+    pipeline.load(config, ctx)
+    assert [r[0] for r in raw_rows(config)] == ["A", "D"]
+
+
+def test_validation_reads_the_record_json_only_when_a_rule_names_it(monkeypatch):
+    from expectations import runner
+
+    landed = ["id", "status", "record", "_page", "_seq", "_problem"]
+    assert runner.columns_to_read("pagerduty__incidents", landed) == ["id", "status", "_page", "_seq", "_problem"]
+    document = runner.load_suite_document("pagerduty__incidents")
+    naming = {**document, "expectations": [*document["expectations"], {
+        "type": "expect_column_values_to_not_be_null", "kwargs": {"column": "record"}}]}
+    monkeypatch.setattr(runner, "load_suite_document", lambda name: naming)
+    assert runner.columns_to_read("pagerduty__incidents", landed) == landed
