@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -70,13 +72,7 @@ class AirflowStack:
     def start(self, timeout_s: float = 120) -> None:
         subprocess.run([str(BIN / "opskpi"), "setup"], env=self.env, check=True, capture_output=True, text=True)
         for component in COMPONENTS:
-            args = [str(BIN / "airflow"), component]
-            if component == "api-server":
-                args += ["--host", "127.0.0.1", "--port", str(self.port)]
-            log = open(self.home / f"{component}.log", "w")  # noqa: SIM115 - closed with the process
-            self.processes[component] = subprocess.Popen(
-                args, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+            self._launch(component)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -93,6 +89,33 @@ class AirflowStack:
         reply = requests.post(f"{self.base}/auth/token", json={"username": "admin", "password": "admin-pw"}, timeout=10)
         reply.raise_for_status()
         self.token = reply.json()["access_token"]
+
+    def _launch(self, component: str) -> None:
+        args = [str(BIN / "airflow"), component]
+        if component == "api-server":
+            args += ["--host", "127.0.0.1", "--port", str(self.port)]
+        log = open(self.home / f"{component}.log", "a")  # noqa: SIM115 - closed with the process
+        self.processes[component] = subprocess.Popen(
+            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+
+    @contextmanager
+    def without(self, component: str) -> Iterator[None]:
+        """Stop one component for the block, then start it again."""
+        process = self.processes.pop(component)
+        for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(process.pid, sig)
+                process.wait(timeout=wait_s)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:
+            yield
+        finally:
+            self._launch(component)
 
     def _check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -138,7 +161,7 @@ class AirflowStack:
         return subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout_s)
 
-    def backfill_create(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    def backfill_create(self, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
         """`airflow backfill create <args>`, tried again while SQLite alone refuses it.
 
         SQLite (these tests; deployments use Postgres) fails a write at once with "database is locked" when
@@ -148,12 +171,16 @@ class AirflowStack:
         """
         deadline = time.monotonic() + timeout_s
         while True:
-            done = self.cli("backfill", "create", *args)
-            transient = "database is locked" in done.stderr or "Another backfill is running" in done.stderr
-            if done.returncode == 0 or not transient or time.monotonic() > deadline:
+            # The scheduler is stopped meanwhile: it would otherwise load the runs of an attempt that SQLite then
+            # refuses, and die on the rows Airflow removes ("ObjectDeletedError" in _schedule_all_dag_runs).
+            with self.without("scheduler"):
+                done = self.cli("backfill", "create", *args)
+            locked, orphan = "database is locked" in done.stderr, "Another backfill is running" in done.stderr
+            if done.returncode == 0 or not (locked or orphan) or time.monotonic() > deadline:
                 return done
-            print(f"airflow backfill create: {'database is locked' if 'locked' in done.stderr else 'orphan'}, again")
-            time.sleep(5)
+            print(f"airflow backfill create: {'database is locked' if locked else 'orphan'}, again")
+            # An orphan is cleared by the running scheduler after 2 minutes.
+            time.sleep(130 if orphan else 5)
 
     def wait_for_backfill(self, dag_id: str, expected: int, stall_s: float = 600) -> list[dict]:
         """Poll until `expected` backfill runs have succeeded and return them.
