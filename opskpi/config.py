@@ -1,21 +1,36 @@
-"""The configuration file: parsed strictly, so a typo fails before the first request.
+"""The configuration file as pydantic models: parsed strictly, so a typo fails before the first request.
 
-Secrets never live in the file: it names the environment variable that holds each token
-(`token_env`), and the value is read only when a client is built. String values may reference
-environment variables as `${NAME}` or `${NAME:-default}` (used by the demo for the emulator URL).
+Every section is a model that refuses unknown keys and types it does not expect (a YAML `"8"` is not the
+number 8); a bad value fails with a `ConfigError` naming its dotted key (`sources.github.repos[0]`), the
+fix, and the file. Adding a key is a typed field with its default, plus a validator when it needs a rule.
+
+Secrets never live in the file: it names the environment variable that holds each token (`token_env`), and
+the value is read only when a client is built. String values may reference environment variables as
+`${NAME}` or `${NAME:-default}` (used by the demo for the emulator URL).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 
 class ConfigError(ValueError):
@@ -25,6 +40,7 @@ class ConfigError(ValueError):
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_duration(value: Any, key: str) -> int:
@@ -36,6 +52,7 @@ def parse_duration(value: Any, key: str) -> int:
 
 
 def _interpolate(value: Any, key: str) -> Any:
+    """`${NAME}` / `${NAME:-default}` in every string of the document, before the models see it."""
     if isinstance(value, str):
         def sub(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
@@ -47,46 +64,10 @@ def _interpolate(value: Any, key: str) -> Any:
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{key}.{k}") for k, v in value.items()}
+        return {k: _interpolate(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_interpolate(v, f"{key}[{i}]") for i, v in enumerate(value)]
     return value
-
-
-def _check_url(value: str, key: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a URL string, found {type(value).__name__}")
-    parsed = urlparse(value)
-    try:
-        port_ok = parsed.port is None or 0 < parsed.port
-    except ValueError:  # a port that is not a number or above 65535
-        port_ok = False
-    if (parsed.scheme not in ("http", "https") or not parsed.hostname or not port_ok
-            or any(c.isspace() or ord(c) < 32 for c in value) or parsed.query or parsed.fragment):
-        raise ConfigError(f"{key}: {value!r} is not an http(s) URL; write e.g. https://acme.atlassian.net")
-    if parsed.username or parsed.password:
-        raise ConfigError(f"{key}: the URL carries credentials; put the token in the variable named by token_env")
-    return value.rstrip("/")
-
-
-def _build(cls: type, data: Any, key: str):
-    """Fill dataclass `cls` from a mapping, refusing unknown keys and naming the path of any error."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{key}: expected a mapping, found {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}: unknown key; known keys are {sorted(known)}")
-    try:
-        obj = cls(**data)
-    except TypeError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-    validate = getattr(obj, "validate", None)
-    if validate:
-        validate(key)
-    return obj
 
 
 def _secret(env_name: str, key: str) -> str:
@@ -96,264 +77,400 @@ def _secret(env_name: str, key: str) -> str:
     return value
 
 
-def _check_transport(source: Any, key: str) -> None:
-    """The settings every source shares: how long to wait for an answer, how many pages to allow."""
-    if parse_duration(source.read_timeout, f"{key}.read_timeout") < 1:
-        raise ConfigError(f"{key}.read_timeout: must be at least 1s, e.g. '30s'")
-    if not isinstance(source.max_pages, int) or isinstance(source.max_pages, bool) or source.max_pages < 1:
-        raise ConfigError(f"{key}.max_pages: {source.max_pages!r} must be a positive whole number, e.g. 10000")
-    if not isinstance(source.max_attempts, int) or isinstance(source.max_attempts, bool) or source.max_attempts < 1:
-        raise ConfigError(f"{key}.max_attempts: {source.max_attempts!r} must be a positive whole number, e.g. 8")
+# --- reusable field types: each carries its own rule and the example its error message gives -----------
 
 
-def _transport_settings(source: Any) -> dict[str, Any]:
-    return {"read_timeout_s": parse_duration(source.read_timeout, "read_timeout"), "max_pages": source.max_pages,
-            "max_attempts": source.max_attempts}
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration; write e.g. '30d', '6h' or '15m'")
+    return value
 
 
-@dataclass
-class JiraConfig:
-    base_url: str = ""
-    email: str = ""
-    token_env: str = "OPSKPI_JIRA_TOKEN"
-    projects: list[str] = field(default_factory=list)
-    lookback: str = "1h"
+def _positive(example: str):
+    def check(value: int) -> int:
+        if value < 1:
+            raise ValueError(f"{value!r} must be a positive whole number, e.g. {example}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _url(value: str) -> str:
+    parsed = urlparse(value)
+    try:
+        port_ok = parsed.port is None or 0 < parsed.port
+    except ValueError:  # a port that is not a number or above 65535
+        port_ok = False
+    if (parsed.scheme not in ("http", "https") or not parsed.hostname or not port_ok
+            or any(c.isspace() or ord(c) < 32 for c in value) or parsed.query or parsed.fragment):
+        raise ValueError(f"{value!r} is not an http(s) URL; write e.g. https://acme.atlassian.net")
+    if parsed.username or parsed.password:
+        raise ValueError("the URL carries credentials; put the token in the variable named by token_env")
+    return value.rstrip("/")
+
+
+def _env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} must be the name of an environment variable, not a value")
+    return value
+
+
+def _repo(value: str) -> str:
+    if value.count("/") != 1 or value.startswith("/") or value.endswith("/"):
+        raise ValueError(f"{value!r} is not of the form owner/name")
+    return value
+
+
+def _non_empty_names(example: str):
+    def check(values: list[str]) -> list[str]:
+        if not all(values):
+            raise ValueError(f"{values!r} holds an empty name; e.g. {example}")
+        return values
+
+    return AfterValidator(check)
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+Url = Annotated[str, AfterValidator(_url)]
+EnvName = Annotated[str | None, AfterValidator(_env_name)]
+Attempts = Annotated[int, _positive("8")]
+Pages = Annotated[int, _positive("10000")]
+
+
+class _Section(BaseModel):
+    """A mapping in the file: strict types, and every key it does not know refused by name."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", validate_default=True)
+    _unknown_word: ClassVar[str] = "key"
+    _known_word: ClassVar[str] = "keys"
+    _not_in_file: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keys(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise PydanticCustomError("mapping", "expected a mapping, found {found}", {"found": type(data).__name__})
+        known = sorted(set(cls.model_fields) - cls._not_in_file)
+        unknown = sorted(set(data) - set(known), key=str)
+        if unknown:
+            raise PydanticCustomError("unknown_key", "unknown {word}; known {known_word} are {known}",
+                                      {"key": str(unknown[0]), "word": cls._unknown_word,
+                                       "known_word": cls._known_word, "known": known})
+        return data
+
+
+class _Transport(_Section):
+    """What every source shares: how long to wait for an answer, how many tries and pages to allow."""
+
+    token_env: str
+    lookback: Duration
     page_size: int = 100
     enabled: bool = True
     # Longest silence tolerated while waiting for an answer (a stalled request is retried).
-    read_timeout: str = "60s"
+    read_timeout: Duration = "60s"
     # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
-    max_attempts: int = 8
+    max_attempts: Attempts = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
-    max_pages: int = 10_000
+    max_pages: Pages = 10_000
+
+    @field_validator("read_timeout")
+    @classmethod
+    def _at_least_a_second(cls, value: str) -> str:
+        if parse_duration(value, "read_timeout") < 1:
+            raise ValueError("must be at least 1s, e.g. '30s'")
+        return value
+
+    def _transport_settings(self) -> dict[str, Any]:
+        return {"read_timeout_s": parse_duration(self.read_timeout, "read_timeout"), "max_pages": self.max_pages,
+                "max_attempts": self.max_attempts}
+
+
+def _page_size_within(vendor: str, value: int) -> int:
+    if not 1 <= value <= 100:
+        raise ValueError(f"{value} is outside {vendor}'s 1..100")
+    return value
+
+
+class JiraConfig(_Transport):
+    base_url: Url = ""
+    email: str = ""
+    token_env: str = "OPSKPI_JIRA_TOKEN"
+    projects: Annotated[list[str], _non_empty_names("[OPS]")] = Field(default_factory=list)
+    lookback: Duration = "1h"
     # Re-list every issue id (deleted issues never show up in an `updated` query) when the last
     # reconciliation is at least this old; '0d' = every run.
-    reconcile_every: str = "7d"
+    reconcile_every: Duration = "7d"
 
-    def validate(self, key: str) -> None:
-        self.base_url = _check_url(self.base_url, f"{key}.base_url")
-        _check_transport(self, key)
-        if not self.email:
-            raise ConfigError(f"{key}.email: required (the Atlassian account that owns the API token)")
-        if not self.projects or not all(isinstance(p, str) and p for p in self.projects):
-            raise ConfigError(f"{key}.projects: list at least one Jira project key, e.g. [OPS]")
-        parse_duration(self.lookback, f"{key}.lookback")
-        parse_duration(self.reconcile_every, f"{key}.reconcile_every")
+    @field_validator("email")
+    @classmethod
+    def _email_required(cls, value: str) -> str:
+        if not value:
+            raise ValueError("required (the Atlassian account that owns the API token)")
+        return value
+
+    @field_validator("projects")
+    @classmethod
+    def _some_project(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one Jira project key, e.g. [OPS]")
+        return value
 
     def settings(self) -> dict[str, Any]:
-        return {**_transport_settings(self),
+        return {**self._transport_settings(),
                 "base_url": self.base_url, "email": self.email, "projects": self.projects, "page_size": self.page_size,
                 "reconcile_every_s": parse_duration(self.reconcile_every, "sources.jira.reconcile_every")}
 
 
-@dataclass
-class PagerDutyConfig:
-    base_url: str = "https://api.pagerduty.com"
+class PagerDutyConfig(_Transport):
+    base_url: Url = "https://api.pagerduty.com"
     token_env: str = "OPSKPI_PAGERDUTY_TOKEN"
-    lookback: str = "30d"
-    page_size: int = 100
-    enabled: bool = True
-    # Longest silence tolerated while waiting for an answer (a stalled request is retried).
-    read_timeout: str = "60s"
-    # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
-    max_attempts: int = 8
-    # Pages read per partition in one run before the walk is stopped as a runaway.
-    max_pages: int = 10_000
+    lookback: Duration = "30d"
 
-    def validate(self, key: str) -> None:
-        self.base_url = _check_url(self.base_url, f"{key}.base_url")
-        _check_transport(self, key)
-        parse_duration(self.lookback, f"{key}.lookback")
-        if not 1 <= self.page_size <= 100:
-            raise ConfigError(f"{key}.page_size: {self.page_size} is outside PagerDuty's 1..100")
+    @field_validator("page_size")
+    @classmethod
+    def _page_size(cls, value: int) -> int:
+        return _page_size_within("PagerDuty", value)
 
     def settings(self) -> dict[str, Any]:
-        return {**_transport_settings(self), "base_url": self.base_url, "page_size": self.page_size}
+        return {**self._transport_settings(), "base_url": self.base_url, "page_size": self.page_size}
 
 
-@dataclass
-class GitHubConfig:
-    base_url: str = "https://api.github.com"
+class GitHubConfig(_Transport):
+    base_url: Url = "https://api.github.com"
     token_env: str = "OPSKPI_GITHUB_TOKEN"
-    repos: list[str] = field(default_factory=list)
-    lookback: str = "1d"
-    page_size: int = 100
-    enabled: bool = True
-    # Longest silence tolerated while waiting for an answer (a stalled request is retried).
-    read_timeout: str = "60s"
-    # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
-    max_attempts: int = 8
-    # Pages read per partition in one run before the walk is stopped as a runaway.
-    max_pages: int = 10_000
+    repos: list[Annotated[str, AfterValidator(_repo)]] = Field(default_factory=list)
+    lookback: Duration = "1d"
     # Deployments (with their statuses) and releases created this recently are re-read every run:
     # statuses arrive after the deployment, drafts are published after they are created.
-    deployments_lookback: str = "3d"
+    deployments_lookback: Duration = "3d"
     # Workflow runs created this recently are re-read every run (re-runs change them for ~30 days).
-    workflow_runs_lookback: str = "30d"
+    workflow_runs_lookback: Duration = "30d"
     # Extract only these deployment environments (exact names, one filtered walk each); [] = all.
-    deployment_environments: list[str] = field(default_factory=list)
+    deployment_environments: Annotated[list[str], _non_empty_names("[production]")] = Field(default_factory=list)
 
-    def validate(self, key: str) -> None:
-        self.base_url = _check_url(self.base_url, f"{key}.base_url")
-        _check_transport(self, key)
-        if not self.repos:
-            raise ConfigError(f"{key}.repos: list at least one repository as owner/name")
-        for i, repo in enumerate(self.repos):
-            if not isinstance(repo, str) or repo.count("/") != 1 or repo.startswith("/") or repo.endswith("/"):
-                raise ConfigError(f"{key}.repos[{i}]: {repo!r} is not of the form owner/name")
-        parse_duration(self.lookback, f"{key}.lookback")
-        parse_duration(self.deployments_lookback, f"{key}.deployments_lookback")
-        parse_duration(self.workflow_runs_lookback, f"{key}.workflow_runs_lookback")
-        if not isinstance(self.deployment_environments, list) or not all(
-                isinstance(e, str) and e for e in self.deployment_environments):
-            raise ConfigError(f"{key}.deployment_environments: a list of environment names, e.g. [production]")
-        if not 1 <= self.page_size <= 100:
-            raise ConfigError(f"{key}.page_size: {self.page_size} is outside GitHub's 1..100")
+    @field_validator("repos")
+    @classmethod
+    def _some_repo(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one repository as owner/name")
+        return value
+
+    @field_validator("page_size")
+    @classmethod
+    def _page_size(cls, value: int) -> int:
+        return _page_size_within("GitHub", value)
 
     def settings(self) -> dict[str, Any]:
-        return {**_transport_settings(self),
+        return {**self._transport_settings(),
                 "base_url": self.base_url, "repos": self.repos, "page_size": self.page_size,
                 "deployments_lookback_s": parse_duration(self.deployments_lookback, "deployments_lookback"),
                 "workflow_runs_lookback_s": parse_duration(self.workflow_runs_lookback, "workflow_runs_lookback"),
                 "deployment_environments": list(self.deployment_environments)}
 
 
-SOURCE_TYPES = {"jira": JiraConfig, "pagerduty": PagerDutyConfig, "github": GitHubConfig}
+SourceConfig = JiraConfig | PagerDutyConfig | GitHubConfig
 
 
-@dataclass
-class ServiceConfig:
+class SourcesConfig(_Section):
+    _unknown_word: ClassVar[str] = "source"
+    _known_word: ClassVar[str] = "sources"
+    jira: JiraConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
+    github: GitHubConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_section_is_a_section(cls, data: Any) -> Any:
+        """`jira:` with nothing under it is a jira source missing its keys, not no jira source."""
+        return {k: {} if v is None else v for k, v in data.items()} if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> SourcesConfig:
+        if not self.by_name():
+            raise ValueError("configure at least one of " + ", ".join(type(self).model_fields))
+        return self
+
+    def by_name(self) -> dict[str, SourceConfig]:
+        return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
+
+
+SOURCE_TYPES = {name: f.annotation for name, f in SourcesConfig.model_fields.items()}
+
+
+def _sources_by_name(value: Any) -> dict[str, SourceConfig]:
+    """`sources:` is read through SourcesConfig (one model per source name) and kept as a name → model dict."""
+    if isinstance(value, dict) and all(isinstance(v, BaseModel) for v in value.values()) and value:
+        return value
+    return SourcesConfig.model_validate(value if value is not None else {}).by_name()
+
+
+class ServiceConfig(_Section):
     team: str = "unassigned"
     slo_target_pct: float | None = None
 
-    def validate(self, key: str) -> None:
-        if self.slo_target_pct is not None and not 0 < float(self.slo_target_pct) < 100:
-            raise ConfigError(f"{key}.slo_target_pct: {self.slo_target_pct} must be between 0 and 100, e.g. 99.9")
+    @field_validator("slo_target_pct")
+    @classmethod
+    def _between(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value < 100:
+            raise ValueError(f"{value:g} must be between 0 and 100, e.g. 99.9")
+        return value
 
 
-@dataclass
-class AvailabilityConfig:
-    downtime_urgencies: list[str] = field(default_factory=lambda: ["high"])
-    downtime_priorities: list[str] = field(default_factory=list)
+class AvailabilityConfig(_Section):
+    downtime_urgencies: list[str] = Field(default_factory=lambda: ["high"])
+    downtime_priorities: list[str] = Field(default_factory=list)
     default_slo_target_pct: float = 99.9
 
-    def validate(self, key: str) -> None:
-        bad = [u for u in self.downtime_urgencies if u not in ("high", "low")]
+    @field_validator("downtime_urgencies")
+    @classmethod
+    def _urgencies(cls, value: list[str]) -> list[str]:
+        bad = [u for u in value if u not in ("high", "low")]
         if bad:
-            raise ConfigError(f"{key}.downtime_urgencies: {bad[0]!r} is not a PagerDuty urgency (high or low)")
+            raise ValueError(f"{bad[0]!r} is not a PagerDuty urgency (high or low)")
+        return value
 
 
-@dataclass
-class IncidentsConfig:
+class IncidentsConfig(_Section):
     # Jira issue types that count as incidents beside PagerDuty's (empty: PagerDuty only).
-    jira_issue_types: list[str] = field(default_factory=list)
+    jira_issue_types: list[str] = Field(default_factory=list)
 
 
-@dataclass
-class DoraConfig:
-    production_environments: list[str] = field(default_factory=lambda: ["production", "prod"])
-    attribution_window: str = "24h"
-    hotfix_labels: list[str] = field(default_factory=lambda: ["hotfix"])
+def _workflow(value: str) -> str:
+    if not value:
+        raise ValueError("expected a workflow name or file, e.g. deploy.yml")
+    return value
+
+
+class DoraConfig(_Section):
+    production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
+    attribution_window: Duration = "24h"
+    hotfix_labels: list[str] = Field(default_factory=lambda: ["hotfix"])
     benchmark_year: int = 2023
     # repo -> service ids, tying deployments to the incidents they may have caused.
-    repo_services: dict[str, list[str]] = field(default_factory=dict)
+    repo_services: dict[str, list[str]] = Field(default_factory=dict)
     # repo -> team; repos not listed land in team "unassigned".
-    repo_teams: dict[str, str] = field(default_factory=dict)
+    repo_teams: dict[str, str] = Field(default_factory=dict)
     # repo -> workflow (name or file): its successful runs on the default branch are the repo's
     # deployments instead of GitHub deployments.
-    deploy_workflows: dict[str, str] = field(default_factory=dict)
-
-    def validate(self, key: str) -> None:
-        parse_duration(self.attribution_window, f"{key}.attribution_window")
-        for repo, services in self.repo_services.items():
-            if not isinstance(services, list):
-                raise ConfigError(f"{key}.repo_services.{repo}: expected a list of PagerDuty service ids")
-        for repo, workflow in self.deploy_workflows.items():
-            if not isinstance(workflow, str) or not workflow:
-                raise ConfigError(f"{key}.deploy_workflows.{repo}: expected a workflow name or file, e.g. deploy.yml")
+    deploy_workflows: dict[str, Annotated[str, AfterValidator(_workflow)]] = Field(default_factory=dict)
 
 
 SEVERITIES = ("critical", "high", "medium", "low")
+DEFAULT_SLA_DAYS = {"critical": 15, "high": 30, "medium": 90, "low": 180}
 
 
-@dataclass
-class SecurityConfig:
-    sla_days: dict[str, int] = field(default_factory=lambda: {"critical": 15, "high": 30, "medium": 90, "low": 180})
+class SecurityConfig(_Section):
+    sla_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SLA_DAYS))
 
-    def validate(self, key: str) -> None:
-        for severity, days in self.sla_days.items():
+    @field_validator("sla_days")
+    @classmethod
+    def _severities(cls, value: dict[str, int]) -> dict[str, int]:
+        for severity, days in value.items():
             if severity not in SEVERITIES:
-                raise ConfigError(f"{key}.sla_days.{severity}: unknown severity; use {', '.join(SEVERITIES)}")
-            if not isinstance(days, int) or days < 1:
-                raise ConfigError(f"{key}.sla_days.{severity}: {days!r} must be a positive number of days")
-        self.sla_days = {**{"critical": 15, "high": 30, "medium": 90, "low": 180}, **self.sla_days}
+                raise PydanticCustomError("unknown_key", "unknown severity; use {known}",
+                                          {"key": severity, "known": ", ".join(SEVERITIES)})
+            if days < 1:
+                raise PydanticCustomError("positive", "{days} must be a positive number of days",
+                                          {"key": severity, "days": repr(days)})
+        return {**DEFAULT_SLA_DAYS, **value}
 
 
-@dataclass
-class JiraFlowConfig:
+class JiraFlowConfig(_Section):
     # Jira project key -> team; projects not listed land in team "unassigned".
-    project_teams: dict[str, str] = field(default_factory=dict)
-    bug_issue_types: list[str] = field(default_factory=lambda: ["Bug"])
+    project_teams: dict[str, str] = Field(default_factory=dict)
+    bug_issue_types: list[str] = Field(default_factory=lambda: ["Bug"])
 
 
-@dataclass
-class ReportingConfig:
+class ReportingConfig(_Section):
     timezone: str = "UTC"
 
-    def validate(self, key: str) -> None:
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
         try:
-            ZoneInfo(self.timezone)
+            ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"{key}.timezone: {self.timezone!r} is not an IANA time zone, e.g. Europe/Berlin"
-            ) from None
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/Berlin") from None
+        return value
 
 
-@dataclass
-class ReportConfig:
+class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
     title: str = "Ops KPI report"
     # Slack-compatible incoming webhook: the variable holding its URL (the URL is a secret). Unset = no post.
-    slack_webhook_env: str | None = None
+    slack_webhook_env: EnvName = None
     # E-mail: sent when email_to lists someone.
-    email_to: list[str] = field(default_factory=list)
+    email_to: list[str] = Field(default_factory=list)
     email_from: str = "opskpi@localhost"
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_starttls: bool = False
     smtp_username: str | None = None
-    smtp_password_env: str | None = None
+    smtp_password_env: EnvName = None
 
-    def validate(self, key: str) -> None:
-        if not isinstance(self.title, str) or not self.title.strip():
-            raise ConfigError(f"{key}.title: give the report a title, e.g. 'Ops KPI report'")
-        if not isinstance(self.email_to, list) or not all(isinstance(a, str) and "@" in a for a in self.email_to):
-            raise ConfigError(f"{key}.email_to: {self.email_to!r} must be a list of e-mail addresses")
-        if self.email_to and "@" not in str(self.email_from):
-            raise ConfigError(f"{key}.email_from: {self.email_from!r} is not an e-mail address")
-        if not isinstance(self.smtp_port, int) or not 0 < self.smtp_port < 65536:
-            raise ConfigError(f"{key}.smtp_port: {self.smtp_port!r} is not a TCP port, e.g. 587")
-        for name in ("slack_webhook_env", "smtp_password_env"):
-            value = getattr(self, name)
-            if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(value)):
-                raise ConfigError(f"{key}.{name}: {value!r} must be the name of an environment variable, not a value")
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give the report a title, e.g. 'Ops KPI report'")
+        return value
+
+    @field_validator("email_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        if not all("@" in a for a in value):
+            raise ValueError(f"{value!r} must be a list of e-mail addresses")
+        return value
+
+    @field_validator("smtp_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 < value < 65536:
+            raise ValueError(f"{value!r} is not a TCP port, e.g. 587")
+        return value
+
+    @model_validator(mode="after")
+    def _sender(self) -> ReportConfig:
+        if self.email_to and "@" not in self.email_from:
+            raise PydanticCustomError("sender", "{value} is not an e-mail address",
+                                      {"key": "email_from", "value": repr(self.email_from)})
+        return self
 
 
-@dataclass
-class Config:
-    data_dir: Path
-    history_days: int
-    reporting: ReportingConfig
-    sources: dict[str, Any]
-    services: dict[str, ServiceConfig]
-    availability: AvailabilityConfig
-    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
-    dora: DoraConfig = field(default_factory=DoraConfig)
-    security: SecurityConfig = field(default_factory=SecurityConfig)
-    jira_flow: JiraFlowConfig = field(default_factory=JiraFlowConfig)
-    report: ReportConfig = field(default_factory=ReportConfig)
-    path: Path | None = None
+def _positive_days(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{value!r} must be a positive whole number of days, e.g. 90")
+    return value
+
+
+class Config(_Section):
+    """The whole file. `path` (where it was read from) is not a key of the file."""
+
+    _unknown_word: ClassVar[str] = "top-level key"
+    _not_in_file: ClassVar[frozenset[str]] = frozenset({"path"})
+    data_dir: Path = Field(default=Path("data"), strict=False)
+    history_days: Annotated[int, AfterValidator(_positive_days)] = 90
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    sources: Annotated[dict[str, SourceConfig], BeforeValidator(_sources_by_name)] = Field(default_factory=dict)
+    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    availability: AvailabilityConfig = Field(default_factory=AvailabilityConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    dora: DoraConfig = Field(default_factory=DoraConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        base_dir = (info.context or {}).get("base_dir")
+        if not value.is_absolute() and base_dir is not None:
+            value = (Path(base_dir) / value).resolve()
+        return value
 
     @property
     def warehouse_path(self) -> Path:
@@ -395,49 +512,48 @@ class Config:
         return [name for name, source in self.sources.items() if source.enabled]
 
 
-TOP_LEVEL = {"data_dir", "history_days", "reporting", "sources", "services", "availability", "incidents", "dora",
-             "security", "jira_flow", "report"}
+TOP_LEVEL = set(Config.model_fields) - {"path"}
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first error pydantic found, as '<dotted key>: <what is wrong and the fix>'."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    ctx = err.get("ctx") or {}
+    if "key" in ctx:
+        loc = (*loc, ctx["key"])
+    if err["type"] == "value_error":
+        message = str(ctx.get("error", err["msg"]))
+    elif err["type"] in ("missing", "unknown_key", "mapping", "positive", "sender") or not loc:
+        message = err["msg"]
+    else:  # a type pydantic refused: show what was found
+        message = f"{err['input']!r}: {err['msg'][0].lower()}{err['msg'][1:]}"
+    return f"{_key(loc) or 'config'}: {message}"
 
 
 def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
+    """Validate a parsed YAML document; a relative `data_dir` is resolved against base_dir."""
+    where = f" (in {path})" if path is not None else ""
     if not isinstance(raw, dict):
-        raise ConfigError("config: the file must be a YAML mapping with keys " + ", ".join(sorted(TOP_LEVEL)))
-    unknown = sorted(set(raw) - TOP_LEVEL)
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown top-level key; known keys are {sorted(TOP_LEVEL)}")
-    raw = _interpolate(raw, "config")
-    sources_raw = raw.get("sources") or {}
-    if not isinstance(sources_raw, dict) or not sources_raw:
-        raise ConfigError("sources: configure at least one of " + ", ".join(SOURCE_TYPES))
-    sources = {}
-    for name, body in sources_raw.items():
-        if name not in SOURCE_TYPES:
-            raise ConfigError(f"sources.{name}: unknown source; known sources are {sorted(SOURCE_TYPES)}")
-        sources[name] = _build(SOURCE_TYPES[name], body, f"sources.{name}")
-    services_raw = raw.get("services") or {}
-    if not isinstance(services_raw, dict):
-        raise ConfigError("services: expected a mapping of service id to {team, slo_target_pct}")
-    services = {str(k): _build(ServiceConfig, v, f"services.{k}") for k, v in services_raw.items()}
-    history_days = raw.get("history_days", 90)
-    if not isinstance(history_days, int) or history_days < 1:
-        raise ConfigError(f"history_days: {history_days!r} must be a positive whole number of days, e.g. 90")
-    data_dir = Path(raw.get("data_dir", "data"))
-    if not data_dir.is_absolute():
-        data_dir = (base_dir / data_dir).resolve()
-    return Config(
-        data_dir=data_dir,
-        history_days=history_days,
-        reporting=_build(ReportingConfig, raw.get("reporting"), "reporting"),
-        sources=sources,
-        services=services,
-        availability=_build(AvailabilityConfig, raw.get("availability"), "availability"),
-        incidents=_build(IncidentsConfig, raw.get("incidents"), "incidents"),
-        dora=_build(DoraConfig, raw.get("dora"), "dora"),
-        security=_build(SecurityConfig, raw.get("security"), "security"),
-        jira_flow=_build(JiraFlowConfig, raw.get("jira_flow"), "jira_flow"),
-        report=_build(ReportConfig, raw.get("report"), "report"),
-        path=path,
-    )
+        raise ConfigError("config: the file must be a YAML mapping with keys " + ", ".join(sorted(TOP_LEVEL)) + where)
+    try:
+        config = Config.model_validate(_interpolate(raw, ""), context={"base_dir": base_dir})
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}{where}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{_first_error(exc)}{where}") from None
+    config.path = path
+    return config
 
 
 def load_config(path: str | Path) -> Config:

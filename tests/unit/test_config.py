@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from opskpi.config import ConfigError, parse_config
+import pytest
+import yaml
+
+from opskpi.config import ConfigError, load_config, parse_config
 from tests.conftest import config_dict
 
 
@@ -55,3 +58,67 @@ def test_environment_references_are_expanded(tmp_path, monkeypatch):
     raw["sources"]["jira"]["base_url"] = "${NOT_SET_ANYWHERE}/jira"
     with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE is not set"):
         parse_config(raw, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        # types are not guessed: a quoted number or a yes/no word is refused, naming what was found
+        (lambda c: c["sources"]["jira"].update(max_attempts="8"), r"sources\.jira\.max_attempts: '8': input should"),
+        (lambda c: c["sources"]["github"].update(enabled="yes"), r"sources\.github\.enabled: 'yes': .*boolean"),
+        (lambda c: c.update(history_days=True), r"history_days: True: input should be a valid integer"),
+        # unknown keys are refused at every depth
+        (lambda c: c.update(services={"P1": {"teem": "x"}}), r"services\.P1\.teem: unknown key; known keys are"),
+        (lambda c: c.update(report={"titel": "x"}), r"report\.titel: unknown key"),
+        (lambda c: c.update(path="/etc"), r"path: unknown top-level key"),
+        (lambda c: c.update(reporting=["UTC"]), r"reporting: expected a mapping, found list"),
+        (lambda c: c["sources"].update(jira=None), r"sources\.jira\.base_url: '' is not an http"),
+        (lambda c: c.update(sources={}), r"sources: configure at least one of jira, pagerduty, github"),
+        (lambda c: c.update(security={"sla_days": {"urgent": 3}}), r"security\.sla_days\.urgent: unknown severity"),
+        (lambda c: c.update(security={"sla_days": {"high": 0}}), r"security\.sla_days\.high: 0 must be a positive"),
+        (lambda c: c.update(report={"email_to": ["a@b.c"], "email_from": "nobody"}),
+         r"report\.email_from: 'nobody' is not an e-mail address"),
+        (lambda c: c["sources"]["pagerduty"].update(page_size=500), r"pagerduty\.page_size: 500 is outside"),
+    ],
+)
+def test_types_and_nested_keys_are_checked(tmp_path, mutate, expected):
+    raw = config_dict()
+    mutate(raw)
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(raw, tmp_path)
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "mine.yml"
+    raw = config_dict()
+    raw["sources"]["github"]["repos"] = ["acme/api", "acme"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"sources.github.repos[1]: 'acme' is not of the form owner/name (in {path})"
+    path.write_text("sources: [unclosed")
+    with pytest.raises(ConfigError, match=f"config: {path} is not valid YAML"):
+        load_config(path)
+
+
+def test_defaults_and_resolved_paths(tmp_path):
+    config = parse_config(config_dict(data_dir="rel/data"), tmp_path, tmp_path / "c.yml")
+    assert config.data_dir == tmp_path / "rel" / "data"
+    assert config.path == tmp_path / "c.yml"
+    assert config.enabled_sources() == ["jira", "pagerduty", "github"]
+    assert config.lookback_seconds("pagerduty") == 30 * 86400 and config.lookback_seconds("jira") == 3600
+    assert config.source_settings("github", with_secret=False)["workflow_runs_lookback_s"] == 30 * 86400
+    assert config.security.sla_days == {"critical": 15, "high": 30, "medium": 90, "low": 180}
+    partial = parse_config(config_dict(security={"sla_days": {"critical": 7}}), tmp_path)
+    assert partial.security.sla_days == {"critical": 7, "high": 30, "medium": 90, "low": 180}
+    assert config.report.title == "Ops KPI report" and config.availability.downtime_urgencies == ["high"]
+    assert config.dora.attribution_window == "24h" and config.history_days == 30
+
+
+def test_demo_config_loads(monkeypatch):
+    monkeypatch.setenv("OPSKPI_EMULATOR_URL", "http://127.0.0.1:4321")
+    config = load_config(Path(__file__).resolve().parents[2] / "config" / "demo.yml")
+    assert config.sources["github"].repos == ["acme/api", "acme/web", "acme/mobile", "acme/infra"]
+    assert config.sources["jira"].base_url == "http://127.0.0.1:4321/jira"
+    assert config.services["PKB23Z8"].slo_target_pct == 99.95 and config.services["PKB23Z8"].team == "platform"
+    assert config.dora.deploy_workflows == {"acme/infra": "Deploy"}
