@@ -70,10 +70,11 @@ def _interpolate(value: Any, key: str) -> Any:
     return value
 
 
-def _secret(env_name: str, key: str) -> str:
+def read_secret(env_name: str, key: str, what: str = "the API token") -> str:
+    """The value of the variable that config key `key` names; a ConfigError naming both when it is unset."""
     value = os.environ.get(env_name)
     if not value:
-        raise ConfigError(f"{key}: environment variable {env_name} is empty or not set; export the API token in it")
+        raise ConfigError(f"{key}: environment variable {env_name} is empty or not set; export {what} in it")
     return value
 
 
@@ -497,13 +498,13 @@ class Config(_Section):
         source = self.sources[name]
         settings = source.settings()
         if with_secret:
-            settings["token"] = _secret(source.token_env, f"sources.{name}.token_env")
+            settings["token"] = read_secret(source.token_env, f"sources.{name}.token_env")
         return settings
 
     def check_secrets(self) -> None:
         """Fail before any request when a token variable is missing, naming the key to fix."""
         for name in self.enabled_sources():
-            _secret(self.sources[name].token_env, f"sources.{name}.token_env")
+            read_secret(self.sources[name].token_env, f"sources.{name}.token_env")
 
     def lookback_seconds(self, name: str) -> int:
         return parse_duration(self.sources[name].lookback, f"sources.{name}.lookback")

@@ -1,46 +1,24 @@
-"""Delivering a message to people: a Slack-compatible webhook and SMTP e-mail.
+"""Posting a message to a Slack-compatible webhook: the one channel no Airflow provider covers generically.
 
-Plain functions without Airflow, so the Airflow notifiers (dags/opskpi_notifiers.py) and the
-report delivery share one tested implementation. Neither ever includes credentials in what it
-raises.
+Used by the report delivery (opskpi/report/deliver.py) and the `opskpi_webhook` Airflow notifier
+(plugins/opskpi_notifiers.py); Slack itself and e-mail go through the Slack and SMTP providers' notifiers.
+The webhook URL is a secret: nothing raised here names it, and a redirect is never followed.
 """
 
 from __future__ import annotations
-
-import smtplib
-from email.message import EmailMessage
 
 import requests
 
 
 class DeliveryError(RuntimeError):
-    pass
+    """A channel failed (for the report: at least one; the others were still attempted)."""
 
 
-def post_webhook(url: str, text: str, timeout_s: float = 10.0) -> None:
+def post_webhook(url: str, text: str, timeout_s: float = 20.0) -> None:
     """Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat, Teams bridges)."""
     try:
-        response = requests.post(url, json={"text": text}, timeout=timeout_s)
+        response = requests.post(url, json={"text": text}, timeout=timeout_s, allow_redirects=False)
     except requests.RequestException as exc:
-        raise DeliveryError(f"webhook delivery failed: {type(exc).__name__}") from None
-    if response.status_code >= 300:
+        raise DeliveryError(f"webhook not reachable: {type(exc).__name__}") from None
+    if not 200 <= response.status_code < 300:
         raise DeliveryError(f"webhook answered HTTP {response.status_code}")
-
-
-def send_email(host: str, port: int, sender: str, recipients: list[str], subject: str, body: str, *,
-               user: str | None = None, password: str | None = None, starttls: bool = False,
-               timeout_s: float = 10.0) -> None:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
-    message.set_content(body)
-    try:
-        with smtplib.SMTP(host, port, timeout=timeout_s) as smtp:
-            if starttls:
-                smtp.starttls()
-            if user:
-                smtp.login(user, password or "")
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"e-mail delivery via {host}:{port} failed: {type(exc).__name__}") from None

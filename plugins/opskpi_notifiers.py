@@ -1,25 +1,33 @@
-"""Airflow notifiers for failed and late runs, configured by connections.
+"""Failed and late runs, reported through Airflow's own notifiers, each configured by one connection.
 
 In plugins/ because that folder is on sys.path of every Airflow component, the triggerer included
 (deadline callbacks run there); the DAG imports it by name.
 
-- `opskpi_webhook`: an HTTP connection whose host (with schema/port/path in `extra.url` or host)
-  is a Slack-compatible incoming webhook URL;
-- `opskpi_smtp`: an SMTP connection (host, port, login, password; `extra`: `from`, `to` list,
-  `starttls`).
+- `opskpi_slack`: a Slack incoming webhook (connection type `slackwebhook`, the webhook URL or token in
+  the password) → the Slack provider's `SlackWebhookNotifier`;
+- `opskpi_smtp`: an SMTP connection (host, port, login, password; `extra`: `to` list, `from_email`,
+  `disable_ssl`, `disable_tls`) → the SMTP provider's `SmtpNotifier`;
+- `opskpi_webhook`: any other Slack-compatible webhook (Mattermost, Rocket.Chat, Teams bridges: a JSON
+  body with `text`), an HTTP connection with the URL in `extra.url`. No provider ships a generic webhook
+  notifier, so this one posts with `opskpi.notify.post_webhook`.
 
-A notifier whose connection does not exist does nothing: notifications are opt-in.
+A channel whose connection does not exist is skipped: notifications are opt-in. One channel failing
+never stops the others, nor hides the run's own failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from html import escape
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_CONN = "opskpi_webhook"
+SLACK_CONN = "opskpi_slack"
 SMTP_CONN = "opskpi_smtp"
 
 
@@ -51,7 +59,11 @@ def webhook_url(conn) -> str:
 
 
 class OpsKpiWebhookNotifier(BaseNotifier):
-    def __init__(self, message: str | None = None, conn_id: str = WEBHOOK_CONN):
+    """The generic Slack-compatible webhook (`{"text": …}`) of an HTTP connection."""
+
+    template_fields = ("message",)
+
+    def __init__(self, message: str, conn_id: str = WEBHOOK_CONN):
         super().__init__()
         self.message = message
         self.conn_id = conn_id
@@ -59,44 +71,58 @@ class OpsKpiWebhookNotifier(BaseNotifier):
     def notify(self, context) -> None:
         from opskpi.notify import post_webhook
 
-        conn = _connection(self.conn_id)
-        if conn is None:
-            return
-        post_webhook(webhook_url(conn), self.message or _describe(context))
+        post_webhook(webhook_url(_connection(self.conn_id)), self.message)
 
 
-class OpsKpiEmailNotifier(BaseNotifier):
-    def __init__(self, subject: str | None = None, conn_id: str = SMTP_CONN):
-        super().__init__()
-        self.subject = subject
-        self.conn_id = conn_id
+def _slack(conn, text: str) -> BaseNotifier:
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
-    def notify(self, context) -> None:
-        from opskpi.notify import send_email
+    return SlackWebhookNotifier(slack_webhook_conn_id=conn.conn_id, text=text)
 
-        conn = _connection(self.conn_id)
-        if conn is None:
-            return
-        extra = conn.extra_dejson or {}
-        text = _describe(context)
-        send_email(conn.host, int(conn.port or 25), extra.get("from", "opskpi@localhost"), list(extra.get("to", [])),
-                   self.subject or text, text, user=conn.login or None, password=conn.password or None,
-                   starttls=bool(extra.get("starttls")))
+
+def _email(conn, text: str) -> BaseNotifier:
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    extra = conn.extra_dejson or {}
+    return SmtpNotifier(to=list(extra.get("to", [])), from_email=extra.get("from_email", "opskpi@localhost"),
+                        subject=text, html_content=f"<p>{escape(text)}</p>", smtp_conn_id=conn.conn_id)
+
+
+def _webhook(conn, text: str) -> BaseNotifier:
+    return OpsKpiWebhookNotifier(text, conn.conn_id)
+
+
+CHANNELS: dict[str, Callable] = {WEBHOOK_CONN: _webhook, SLACK_CONN: _slack, SMTP_CONN: _email}
+
+
+def configured_notifiers(text: str) -> list[BaseNotifier]:
+    """One provider notifier per channel whose connection exists, each carrying `text`."""
+    notifiers = []
+    for conn_id, build in CHANNELS.items():
+        conn = _connection(conn_id)
+        if conn is not None:
+            notifiers.append(build(conn, text))
+    return notifiers
+
+
+def _send_all(text: str, context) -> int:
+    sent = 0
+    for notifier in configured_notifiers(text):
+        try:
+            notifier.notify(context)
+            sent += 1
+        except Exception as exc:  # noqa: BLE001 - a broken channel must not mask the run's own failure
+            # the error's type only: a provider's message may carry the webhook URL, which is a secret
+            log.warning("notification via %s failed: %s", type(notifier).__name__, type(exc).__name__)
+    return sent
 
 
 def notify_failure(context) -> None:
-    """DAG-level on_failure_callback: every configured channel, one failure never hiding another."""
-    for notifier in (OpsKpiWebhookNotifier(), OpsKpiEmailNotifier()):
-        try:
-            notifier.notify(context)
-        except Exception as exc:  # noqa: BLE001 - a broken channel must not mask the run's own failure
-            log.warning("notification via %s failed: %s", type(notifier).__name__, exc)
+    """DAG-level on_failure_callback: every configured channel."""
+    _send_all(_describe(context), context)
 
 
 async def deadline_missed(**kwargs) -> None:
-    """Deadline alert callback (runs in the triggerer): the nightly run is late."""
-    from opskpi.notify import post_webhook
-
-    conn = _connection(WEBHOOK_CONN)
-    if conn is not None:
-        post_webhook(webhook_url(conn), f"opskpi: the nightly run is late ({kwargs.get('dag_id', 'ops_kpi_daily')})")
+    """Deadline alert callback (runs in the triggerer's event loop): the nightly run is late."""
+    text = f"opskpi: the nightly run is late ({kwargs.get('dag_id', 'ops_kpi_daily')})"
+    await asyncio.to_thread(_send_all, text, dict(kwargs))

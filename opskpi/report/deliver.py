@@ -10,44 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from opskpi.config import ConfigError, ReportConfig
+from opskpi.config import ConfigError, ReportConfig, read_secret
+from opskpi.notify import DeliveryError, post_webhook
+
+__all__ = ["DeliveryError", "deliver"]
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 20
-
-
-class DeliveryError(RuntimeError):
-    """At least one configured channel failed (the others were still attempted)."""
-
-
-def _env(name: str, key: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise ConfigError(f"{key}: environment variable {name} is empty or not set")
-    return value
-
-
-def post_webhook(url: str, text: str) -> None:
-    body = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            if not 200 <= response.status < 300:
-                raise DeliveryError(f"webhook answered HTTP {response.status}")
-    except urllib.error.HTTPError as exc:  # the URL is a secret: name the status, never the URL
-        raise DeliveryError(f"webhook answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"webhook not reachable: {type(reason).__name__}") from None
 
 
 def _header(text: str) -> str:
@@ -61,7 +35,8 @@ def send_email(cfg: ReportConfig, subject: str, text: str, html: str) -> None:
     message["To"] = ", ".join(_header(a) for a in cfg.email_to)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    password = _env(cfg.smtp_password_env, "report.smtp_password_env") if cfg.smtp_password_env else None
+    password = (read_secret(cfg.smtp_password_env, "report.smtp_password_env", "the SMTP password")
+                if cfg.smtp_password_env else None)
     try:
         with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=TIMEOUT_S) as smtp:
             if cfg.smtp_starttls:
@@ -79,7 +54,8 @@ def deliver(cfg: ReportConfig, day_dir: Path, run_id: str, subject: str, chat_te
     done: dict[str, str] = json.loads(marker.read_text()) if marker.exists() else {}
     channels = {}
     if cfg.slack_webhook_env:
-        channels["webhook"] = lambda: post_webhook(_env(cfg.slack_webhook_env, "report.slack_webhook_env"),
+        channels["webhook"] = lambda: post_webhook(read_secret(cfg.slack_webhook_env, "report.slack_webhook_env",
+                                                               "the webhook URL"),
                                                    chat_text)
     if cfg.email_to:
         channels["email"] = lambda: send_email(cfg, subject, (day_dir / "summary.md").read_text(),

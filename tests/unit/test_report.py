@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -21,6 +20,7 @@ from opskpi.report.page import render_html
 from opskpi.report.summary import render_markdown
 from opskpi.report.svg import Series, line_chart, nice_ticks
 from tests.conftest import config_dict
+from tests.mail_sink import smtp_server  # noqa: F401 - a fixture
 from tests.report_fixtures import (
     DORA_ROWS,
     NASTY_CHECK,
@@ -180,30 +180,7 @@ def webhook():
     server.server_close()
 
 
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    class Collect(Message):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def handle_message(self, message):
-            self.messages.append(message)
-
-    handler = Collect()
-    with socket.socket() as probe:  # the controller checks readiness by connecting: it needs a real port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, handler
-    controller.stop()
-
-
-def test_pipeline_report_step_delivers_by_webhook_and_email_once(tmp_path, source, webhook, smtp_server,
+def test_pipeline_report_step_delivers_by_webhook_and_email_once(tmp_path, source, webhook, smtp_server,  # noqa: F811
                                                                 monkeypatch, make_config):
     url, sink = webhook
     port, mailbox = smtp_server
@@ -235,7 +212,8 @@ def test_pipeline_report_step_delivers_by_webhook_and_email_once(tmp_path, sourc
     assert len(sink.received) == 1 and len(mailbox.messages) == 1
 
 
-def test_failed_webhook_names_no_secret_and_email_still_goes(tmp_path, source, webhook, smtp_server, make_config,
+def test_failed_webhook_names_no_secret_and_email_still_goes(tmp_path, source, webhook, smtp_server,  # noqa: F811
+                                                            make_config,
                                                             monkeypatch):
     url, sink = webhook
     sink.status = 500
