@@ -35,24 +35,32 @@ create table marts.pipeline_health_daily (
 """
 
 # (date, kpi, scope_type, scope_id, window, value, unit, sample_size)
+# Consistent with the definitions (docs/metrics.md): budget left = 100 x (1 - downtime / ((1 - SLO) x 30 days)).
 ROWS = [
-    # availability, org 7d: 99.5 now, 99.0 a week earlier -> +0.5 pp; svc-a 99.95 >= SLO 99.9 (met),
-    # svc-b 99.05 < SLO 99.5 (missed) -> "SLO missed: 1 of 2 services"
+    # availability: the tile is over 30 days, the SLO window. org 30d: 99.77125 now (the mean of its services),
+    # 99.6 a week earlier -> +0.2 pp. svc-a 99.98 >= SLO 99.9 (budget 80 % left); svc-b 99.5625 >= SLO 99.5
+    # (budget 12.5 % left) -> "SLO met". The 7-day values are shown in the services table only.
     (REPORT_DATE, "availability", "org", "org", "1d", 100.0, "pct", 2),
     (REPORT_DATE, "availability", "org", "org", "7d", 99.5, "pct", 14),
-    (REPORT_DATE, "availability", "org", "org", "30d", 99.8, "pct", 60),
+    (REPORT_DATE, "availability", "org", "org", "30d", 99.77125, "pct", 60),
     (BEFORE, "availability", "org", "org", "7d", 99.0, "pct", 14),
+    (BEFORE, "availability", "org", "org", "30d", 99.6, "pct", 60),
     (REPORT_DATE, "availability", "service", "svc-a", "7d", 99.95, "pct", 7),
     (REPORT_DATE, "availability", "service", "svc-b", "7d", 99.05, "pct", 7),
+    (REPORT_DATE, "availability", "service", "svc-a", "30d", 99.98, "pct", 30),
+    (REPORT_DATE, "availability", "service", "svc-b", "30d", 99.5625, "pct", 30),
     (REPORT_DATE, "availability_slo_target", "service", "svc-a", "30d", 99.9, "pct", None),
     (REPORT_DATE, "availability_slo_target", "service", "svc-b", "30d", 99.5, "pct", None),
     # error budget: per service only; worst is svc-b 12.5 (< 25: at risk), 40.0 a week earlier -> -27.5 pp
     (REPORT_DATE, "error_budget_remaining", "service", "svc-a", "30d", 80.0, "pct", 30),
     (REPORT_DATE, "error_budget_remaining", "service", "svc-b", "30d", 12.5, "pct", 30),
     (BEFORE, "error_budget_remaining", "service", "svc-b", "30d", 40.0, "pct", 30),
-    # MTTR mean, org 7d: 5400 s (1.5 h) vs 7200 s -> -30 min, better
+    # MTTR mean, org 7d: 5400 s (1.5 h) vs 7200 s -> -30 min, better (down is good: green)
     (REPORT_DATE, "mttr_mean", "org", "org", "7d", 5400.0, "s", 4),
     (BEFORE, "mttr_mean", "org", "org", "7d", 7200.0, "s", 3),
+    # MTTR median, org 7d: 3600 s vs 2400 s -> +20 min, worse (up is bad: red)
+    (REPORT_DATE, "mttr_p50", "org", "org", "7d", 3600.0, "s", 4),
+    (BEFORE, "mttr_p50", "org", "org", "7d", 2400.0, "s", 3),
     # MTTA median, org 7d: 150 s = 2.5 min, no value a week earlier
     (REPORT_DATE, "mtta_p50", "org", "org", "7d", 150.0, "s", 4),
     (BEFORE, "mtta_p50", "org", "org", "7d", None, "s", 0),
@@ -60,16 +68,37 @@ ROWS = [
     (REPORT_DATE, "incidents_open", "org", "org", "1d", 2.0, "count", 2),
     (BEFORE, "incidents_open", "org", "org", "1d", 2.0, "count", 2),
 ]
+# The issue-20 report, rebuilt: svc-b overspent its budget 3 times (-300 %: 3 x 0.5 % x 30 days = 648 min of
+# downtime beyond the budget), less than a week earlier (-400 %: 864 min), so the percentage "improved" by
+# +100 pp; and svc-b had no downtime in the last 7 days (100 %), above its SLO. Neither may read as good.
+EXHAUSTED = {
+    (REPORT_DATE, "availability", "service", "svc-b", "7d"): 100.0,
+    (REPORT_DATE, "availability", "service", "svc-b", "30d"): 98.0,
+    (REPORT_DATE, "availability", "org", "org", "30d"): 98.99,
+    (REPORT_DATE, "error_budget_remaining", "service", "svc-b", "30d"): -300.0,
+    (BEFORE, "error_budget_remaining", "service", "svc-b", "30d"): -400.0,
+}
+
+
+def exhausted_rows() -> list[tuple]:
+    return [(*r[:5], EXHAUSTED.get(r[:5], r[5]), *r[6:]) for r in ROWS]
+
+
 # daily availability per service for the charts: svc-b dips below its SLO on 03-08
 for offset in range(8):
     day = BEFORE + timedelta(days=offset)
     ROWS.append((day, "availability", "service", "svc-a", "1d", 100.0, "pct", 1))
     ROWS.append((day, "availability", "service", "svc-b", "1d", 97.0 if day == date(2026, 3, 8) else 100.0, "pct", 1))
 
+# DORA tiers exist over 30 days only, so the tiles are over 30 days: a quiet last week (0 deployments in 7 days)
+# must not read "0.00 /day — High".
 DORA_ROWS = [
-    (REPORT_DATE, "deployment_frequency", "org", "org", "7d", 1.5, "per_day", 10),
+    (REPORT_DATE, "deployment_frequency", "org", "org", "7d", 0.0, "per_day", 0),
     (BEFORE, "deployment_frequency", "org", "org", "7d", 1.0, "per_day", 7),
-    (REPORT_DATE, "lead_time_p50", "org", "org", "7d", 30 * 3600.0, "s", 9),
+    (REPORT_DATE, "deployment_frequency", "org", "org", "30d", 1.2, "per_day", 36),
+    (BEFORE, "deployment_frequency", "org", "org", "30d", 1.0, "per_day", 30),
+    (REPORT_DATE, "lead_time_p50", "org", "org", "7d", 20 * 3600.0, "s", 9),
+    (REPORT_DATE, "lead_time_p50", "org", "org", "30d", 30 * 3600.0, "s", 30),
     (REPORT_DATE, "dora_tier_deployment_frequency", "org", "org", "30d", 2.0, "tier", 30),
     (REPORT_DATE, "dora_tier_lead_time", "team", "payments", "30d", 2.0, "tier", 5),
     (REPORT_DATE, "dora_tier_lead_time", "team", "web", "30d", 3.0, "tier", 4),
@@ -84,12 +113,14 @@ SECURITY_ROWS = [
 ]
 
 
-def build_source(path: Path, *, extra_rows: list[tuple] = (), title_rows: bool = True) -> Path:
-    """Write the marts to `path` (a new DuckDB file) and return it."""
+def build_source(path: Path, *, extra_rows: list[tuple] = (), title_rows: bool = True,
+                 rows: list[tuple] | None = None) -> Path:
+    """Write the marts to `path` (a new DuckDB file) and return it; `rows` replaces ROWS (exhausted_rows())."""
     con = duckdb.connect(str(path))
     try:
         con.execute(SNAPSHOT_DDL)
-        rows = [(*r, "run-42" if r[0] == REPORT_DATE else "run-35", COMPUTED_AT) for r in [*ROWS, *extra_rows]]
+        rows = [(*r, "run-42" if r[0] == REPORT_DATE else "run-35", COMPUTED_AT)
+                for r in [*(ROWS if rows is None else rows), *extra_rows]]
         con.executemany("insert into marts.kpi_daily_snapshot values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         con.execute(f"""create table marts.kpi_catalog as
                         select * from read_csv('{CATALOG_SEED}', header = true, all_varchar = true)""")

@@ -1,8 +1,15 @@
 """What the report says, independent of how it is rendered: tiles, statuses, formatted numbers, series.
 
 A tile shows one KPI for the org (or, for KPIs kept per service only, the worst service) over its headline
-window (7d when the KPI has it, else 30d, else 1d), the change against the same window 7 days earlier, and a
-status as a word and a tone (good / warn / bad / neutral), chosen by the catalog's status_rule.
+window, the change against the same window 7 days earlier, and a status as a word and a tone (good / warn /
+bad / neutral), chosen by the catalog's status_rule. A tile never says two things about two windows: a
+status defined over a fixed window (SLOs, error budgets and DORA tiers are 30-day notions) makes that the
+tile's window, value and change included; other tiles use 7d when the KPI has it, else 30d, else 1d.
+
+The tile never contradicts itself: an overspent error budget reads "Exhausted" in the alarm colour with
+the overspend in minutes (a percentage of -6,930 % means nothing to a reader), and its change is never
+shown as good; the colour of a change follows the KPI's direction (down is good for MTTR); "SLO met" needs
+every service within its SLO over 30 days, which is the same as no exhausted budget.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from typing import Any
 from opskpi.report.data import HealthRow, KpiInfo, KpiValue, ReportData
 
 TILE_WINDOWS = ("7d", "30d", "1d")
+# Status rules defined over one window only: the tile then shows its value and change over that window too.
+STATUS_WINDOWS = {"slo": "30d", "error_budget": "30d", "dora_tier": "30d"}
+BUDGET_WINDOW_DAYS = 30
 WINDOW_WORDS = {"1d": "day", "7d": "7 days", "30d": "30 days"}
 COMPARE_DAYS = 7
 TIER_WORDS = {1: "Elite", 2: "High", 3: "Medium", 4: "Low"}
@@ -50,6 +60,8 @@ class Tile:
     change_text: str
     change_tone: str
     status: Status
+    value_tone: str = "neutral"  # "bad": the value itself is the alarm (an exhausted budget)
+    detail: str = ""  # one more line under the value (the overspend of an exhausted budget)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +157,8 @@ def _pick_scope(data: ReportData, info: KpiInfo) -> tuple[KpiValue, str] | None:
     rows = [v for v in data.today() if v.kpi == info.kpi]
     if not rows:
         return None
-    window = next(w for w in TILE_WINDOWS + tuple(sorted({r.window for r in rows}))
+    preferred = (STATUS_WINDOWS[info.status_rule],) if info.status_rule in STATUS_WINDOWS else ()
+    window = next(w for w in preferred + TILE_WINDOWS + tuple(sorted({r.window for r in rows}))
                   if any(r.window == w for r in rows))
     in_window = [r for r in rows if r.window == window]
     org = [r for r in in_window if r.scope_type == "org"]
@@ -162,11 +175,7 @@ def _status(data: ReportData, info: KpiInfo, row: KpiValue, change: float | None
     if rule == "slo":
         services = [v for v in data.today() if v.kpi == info.kpi and v.window == row.window
                     and v.scope_type == "service" and v.value is not None]
-        judged = []
-        for v in services:
-            target = data.get(info.status_kpi or "", "service", v.scope_id, "30d")
-            if target is not None and target.value is not None:
-                judged.append(v.value < target.value)
+        judged = [m for m in (slo_missed(data, v.scope_id) for v in services) if m is not None]
         if not judged:
             return Status("No SLO data", "neutral")
         missed = sum(judged)
@@ -205,6 +214,54 @@ def _status(data: ReportData, info: KpiInfo, row: KpiValue, change: float | None
     return Status("", "neutral")
 
 
+def budget_overspend_s(data: ReportData, row: KpiValue) -> float | None:
+    """Seconds of downtime beyond an exhausted budget: -remaining % of (1 - SLO) x the window's days."""
+    if row.value is None or row.value >= 0:
+        return None
+    target = data.get("availability_slo_target", row.scope_type, row.scope_id, "30d", row.snapshot_date)
+    if target is None or target.value is None:
+        target = data.get("availability_slo_target", row.scope_type, row.scope_id, "30d")
+    if target is None or target.value is None:
+        return None
+    days = row.sample_size or BUDGET_WINDOW_DAYS
+    return -row.value / 100 * (1 - target.value / 100) * days * 86400
+
+
+def fmt_minutes(seconds: float) -> str:
+    return f"{seconds / 60:,.0f} min"
+
+
+def slo_missed(data: ReportData, service_id: str) -> bool | None:
+    """A service misses its SLO when its 30-day availability is below it or its 30-day budget is exhausted."""
+    target = data.get("availability_slo_target", "service", service_id, "30d")
+    avail = data.get("availability", "service", service_id, "30d")
+    budget = data.get("error_budget_remaining", "service", service_id, "30d")
+    if target is None or target.value is None or avail is None or avail.value is None:
+        return None
+    exhausted = budget is not None and budget.value is not None and budget.value < 0
+    return avail.value < target.value or exhausted
+
+
+def _budget_tile(data: ReportData, row: KpiValue, before: KpiValue | None) -> dict[str, Any]:
+    """An exhausted budget: the word, the overspend in minutes, the change of the overspend (never good)."""
+    over = budget_overspend_s(data, row)
+    detail = f"overspent by {fmt_minutes(over)}" if over is not None else "overspent"
+    previous_over = budget_overspend_s(data, before) if before is not None and before.value is not None else None
+    if before is None or before.value is None:
+        change_text, tone = "no comparison", "neutral"
+    elif previous_over is None:
+        change_text, tone = "newly exhausted", "bad"
+    elif over is not None:
+        delta = over - previous_over
+        arrow, sign = ("▲", "+") if delta > 0 else (("▼", "-") if delta < 0 else ("■", "±"))
+        change_text = f"{arrow} overspend {sign}{fmt_minutes(abs(delta))}"
+        tone = "bad" if delta > 0 else "neutral"
+    else:
+        change_text, tone = "still exhausted", "neutral"
+    return {"value_text": "Exhausted", "value_tone": "bad", "detail": detail, "change_text": change_text,
+            "change_tone": tone}
+
+
 def build_tiles(data: ReportData) -> list[Tile]:
     tiles = []
     for info in sorted(data.catalog.values(), key=lambda i: (i.display_order, i.kpi)):
@@ -218,12 +275,15 @@ def build_tiles(data: ReportData) -> list[Tile]:
                           data.report_date - timedelta(days=COMPARE_DAYS))
         previous = before.value if before is not None else None
         change = row.value - previous if row.value is not None and previous is not None else None
+        shown = {"value_text": fmt_value(row.value, row.unit, row.kpi), "change_text": fmt_change(change, row.unit),
+                 "change_tone": _change_tone(change, info.direction)}
+        if info.status_rule == "error_budget" and row.value is not None and row.value < 0:
+            shown = _budget_tile(data, row, before)
         tiles.append(Tile(
             kpi=info.kpi, area=info.area, label=info.label, description=info.description, unit=row.unit,
             window=row.window, scope_type=row.scope_type, scope_id=row.scope_id, scope_label=scope_label,
-            value=row.value, value_text=fmt_value(row.value, row.unit, row.kpi), sample_size=row.sample_size,
-            previous=previous, change=change, change_text=fmt_change(change, row.unit),
-            change_tone=_change_tone(change, info.direction), status=_status(data, info, row, change),
+            value=row.value, sample_size=row.sample_size, previous=previous, change=change,
+            status=_status(data, info, row, change), **shown,
         ))
     return tiles
 

@@ -17,13 +17,16 @@ from opskpi.report.model import (
     Tile,
     areas_present,
     axis_format,
+    budget_overspend_s,
     build_tiles,
     chart_days,
     fmt_duration,
+    fmt_minutes,
     fmt_value,
     has_kpi,
     health_by_source,
     series,
+    slo_missed,
 )
 
 CSS = """
@@ -46,6 +49,8 @@ h3 { font-size: 0.95rem; margin: 0; font-weight: 600; }
 .tile .value { font-size: 1.7rem; font-weight: 700; margin: 6px 0 2px; font-variant-numeric: tabular-nums; }
 .tile .scope, .tile .change { font-size: 0.82rem; margin: 2px 0; color: var(--muted); }
 .change.tone-good { color: var(--good); } .change.tone-bad { color: var(--bad); }
+.value.tone-bad, .detail.tone-bad, td.tone-bad { color: var(--bad); }
+.tile .detail { font-size: 0.9rem; font-weight: 600; margin: 0 0 2px; }
 .badge { display: inline-block; border-radius: 999px; padding: 2px 10px; font-size: 0.8rem; font-weight: 600;
   margin-top: 6px; }
 .badge.tone-good { background: var(--good-bg); color: var(--good); }
@@ -66,11 +71,17 @@ th { white-space: normal; vertical-align: bottom; }
 td.wrap { white-space: normal; min-width: 16em; overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 footer { padding: 24px 16px 32px; }
+.scroll-hint { display: none; }
 @media (max-width: 600px) {
   h1 { font-size: 1.3rem; }
   .tiles { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px; }
   .tile .value { font-size: 1.35rem; }
   .charts { grid-template-columns: 1fr; }
+  .scroll-hint { display: block; margin: -4px 0 6px; }
+  th, td { padding: 5px 7px; }
+  /* the name stays in view while the rest of the row scrolls under it */
+  .name { position: sticky; left: 0; z-index: 1; background: var(--card); white-space: normal; min-width: 7em;
+    max-width: 9em; overflow-wrap: anywhere; box-shadow: 1px 0 0 var(--line); }
 }
 @media print {
   body { background: #fff; font-size: 11pt; }
@@ -102,7 +113,8 @@ def render_tile(tile: Tile) -> str:
         f'data-scope-id="{e(tile.scope_id)}" data-window="{e(tile.window)}" data-value="{e(data_value)}" '
         f'title="{e(tile.description)}">'
         f"<h3>{e(tile.label)}</h3>"
-        f'<p class="value">{e(tile.value_text)}</p>'
+        f'<p class="value tone-{e(tile.value_tone)}">{e(tile.value_text)}</p>'
+        + (f'<p class="detail tone-{e(tile.value_tone)}">{e(tile.detail)}</p>' if tile.detail else "") +
         f'<p class="scope">{e(tile.scope_label)} · {e(window)}{e(sample)}</p>'
         f'<p class="change tone-{e(tile.change_tone)}">{e(tile.change_text)} vs 7 days earlier</p>'
         f'<p class="status"><span class="badge tone-{e(tile.status.tone)}">{e(tile.status.word or "—")}</span></p>'
@@ -199,26 +211,32 @@ def service_table(data: ReportData) -> str:
             cells.append(fmt_value(row.value if row else None, "pct", "availability"))
         slo = data.get("availability_slo_target", "service", sid, "30d")
         budget = data.get("error_budget_remaining", "service", sid, "30d")
-        avail_7d = data.get("availability", "service", sid, "7d")
-        if slo is None or slo.value is None or avail_7d is None or avail_7d.value is None:
-            status, tone = "no data", "neutral"
-        elif avail_7d.value >= slo.value:
-            status, tone = "SLO met", "good"
+        missed = slo_missed(data, sid)
+        status, tone = {None: ("no data", "neutral"), False: ("SLO met", "good"), True: ("SLO missed", "bad")}[missed]
+        over = budget_overspend_s(data, budget) if budget is not None else None
+        if budget is not None and budget.value is not None and budget.value < 0:
+            budget_text, budget_tone = "exhausted" + (f", {fmt_minutes(over)} over" if over is not None else ""), "bad"
         else:
-            status, tone = "SLO missed", "bad"
+            budget_text, budget_tone = fmt_value(budget.value if budget else None, "pct"), "num"
         team = data.scope_teams.get(("service", sid), "")
+        # what a lead needs first (status, budget, the SLO window's value) sits next to the name, so a phone
+        # shows it before the table is scrolled sideways
         rows.append(
-            f'<tr data-service="{e(sid)}"><td>{e(data.scope_name("service", sid))}</td><td>{e(team)}</td>'
-            + "".join(f'<td class="num">{e(c)}</td>' for c in cells)
+            f'<tr data-service="{e(sid)}"><td class="name">{e(data.scope_name("service", sid))}</td>'
+            f'<td><span class="badge tone-{tone}">{e(status)}</span></td>'
+            f'<td class="num{" tone-bad" if budget_tone == "bad" else ""}">{e(budget_text)}</td>'
+            + "".join(f'<td class="num">{e(c)}</td>' for c in reversed(cells))
             + f'<td class="num">{e(fmt_value(slo.value if slo else None, "pct", "availability_slo_target"))}</td>'
-            + f'<td class="num">{e(fmt_value(budget.value if budget else None, "pct"))}</td>'
-            + f'<td><span class="badge tone-{tone}">{e(status)}</span></td></tr>'
+            f"<td>{e(team)}</td></tr>"
         )
-    head = ('<tr><th>Service</th><th>Team</th><th class="num">Day</th><th class="num">7 days</th>'
-            '<th class="num">30 days</th><th class="num">SLO</th><th class="num">Error budget left</th>'
-            "<th>7-day status</th></tr>")
-    return (f'<section id="services"><h2>Availability by service</h2><div class="table-wrap"><table>'
+    head = ('<tr><th class="name">Service</th><th>30-day status</th><th class="num">Error budget left</th>'
+            '<th class="num">30 days</th><th class="num">7 days</th><th class="num">Day</th><th class="num">SLO</th>'
+            "<th>Team</th></tr>")
+    return (f'<section id="services"><h2>Availability by service</h2>{SCROLL_HINT}<div class="table-wrap"><table>'
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></section>")
+
+
+SCROLL_HINT = '<p class="note scroll-hint">The table scrolls sideways: swipe it for every column.</p>'
 
 
 def health_table(rows: list[HealthRow], computed_at: datetime | None) -> str:
@@ -233,18 +251,19 @@ def health_table(rows: list[HealthRow], computed_at: datetime | None) -> str:
         lag = fmt_duration(r["lag_s"]) if r["lag_s"] is not None else "unknown"
         through = _ts(r["newest_record_at"]) if r["newest_record_at"] is not None else "unknown"
         body.append(
-            f'<tr data-source="{e(r["source"])}"><td>{e(r["source"])}</td><td class="num">{r["streams"]}</td>'
+            f'<tr data-source="{e(r["source"])}"><td class="name">{e(r["source"])}</td>'
+            f'<td class="num">{r["streams"]}</td>'
             f'<td>{e(_ts(r["last_loaded_at"]))}</td>'
             f'<td class="num">{r["rows_landed"]:,}</td><td class="num">{r["rows_changed"]:,}</td>'
             f'<td class="num">{r["validations"]}</td><td class="num">{r["failed_validations"]}</td>'
             f'<td class="wrap">{badge} {e(r["checks"])}</td><td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
         )
-    head = ('<tr><th>Source</th><th class="num">Streams</th><th>Last successful load</th>'
+    head = ('<tr><th class="name">Source</th><th class="num">Streams</th><th>Last successful load</th>'
             '<th class="num">Rows loaded</th><th class="num">Rows changed</th><th class="num">Validations (24 h)</th>'
             '<th class="num">Failed</th><th>Checks</th><th>Data through</th><th class="num">Freshness lag</th></tr>')
     return (f'<section id="health"><h2>Data health</h2><p class="note">As recorded by the run at '
             f"{e(_ts(computed_at))}: rows this run loaded; checks of the 24 hours before; data through = newest "
-            "record loaded, lag = to the end of the report day.</p><div class=\"table-wrap\"><table>"
+            f"record loaded, lag = to the end of the report day.</p>{SCROLL_HINT}<div class=\"table-wrap\"><table>"
             f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table></div></section>")
 
 

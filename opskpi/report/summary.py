@@ -35,8 +35,9 @@ def render_markdown(data: ReportData, title: str = "Ops KPI report") -> str:
         lines.append(f"## {_md(AREA_TITLES.get(area, area))}")
         for t in area_tiles:
             status = f" — **{_md(t.status.word)}** ({STATUS_MARKS[t.status.tone]})" if t.status.word else ""
+            detail = f", {_md(t.detail)}" if t.detail else ""
             lines.append(f"- {_md(t.label)}, {_md(t.scope_label)}, {WINDOW_WORDS.get(t.window, t.window)}: "
-                         f"**{_md(t.value_text)}** ({_md(t.change_text)} vs 7 days earlier){status}")
+                         f"**{_md(t.value_text)}**{detail} ({_md(t.change_text)} vs 7 days earlier){status}")
         lines.append("")
     if data.health:
         failed = [h for h in data.health if h.failed_validations_24h or h.failed_expectations_24h]
@@ -93,8 +94,9 @@ def render_chat(data: ReportData, title: str = "Ops KPI report") -> str:
     lines = [f"*{_chat(title)}: {data.report_date.isoformat()}*"]
     for t in tiles:
         status = f" — {_chat(t.status.word)}" if t.status.word else ""
+        detail = f" ({_chat(t.detail)})" if t.detail else ""
         lines.append(f"• {_chat(t.label)} ({_chat(t.scope_label)}, {WINDOW_WORDS.get(t.window, t.window)}): "
-                     f"*{_chat(t.value_text)}* {_chat(t.change_text)}{status}")
+                     f"*{_chat(t.value_text)}*{detail} {_chat(t.change_text)}{status}")
     failed = [h for h in data.health if h.failed_validations_24h]
     if failed:
         lines.append("Failed data checks: " + ", ".join(_chat(f"{h.source}/{h.stream}") for h in failed))

@@ -22,6 +22,7 @@ from opskpi.report.svg import Series, line_chart, nice_ticks
 from tests.conftest import config_dict
 from tests.mail_sink import smtp_server  # noqa: F401 - a fixture
 from tests.report_fixtures import (
+    BEFORE,
     DORA_ROWS,
     NASTY_CHECK,
     NASTY_SERVICE,
@@ -29,6 +30,7 @@ from tests.report_fixtures import (
     REPORT_DATE,
     SECURITY_ROWS,
     build_source,
+    exhausted_rows,
 )
 
 
@@ -44,23 +46,54 @@ def tiles_by_kpi(path: Path, day: date = REPORT_DATE):
 def test_tiles_show_snapshot_values_changes_and_statuses(source):
     tiles = tiles_by_kpi(source)
     avail = tiles["availability"]
-    assert (avail.scope_type, avail.window, avail.value, avail.value_text) == ("org", "7d", 99.5, "99.500 %")
-    assert avail.change == pytest.approx(0.5) and avail.change_text == "▲ +0.5 pp" and avail.change_tone == "good"
-    assert (avail.status.word, avail.status.tone) == ("SLO missed: 1 of 2 services", "bad")
+    # over 30 days, the window of the SLOs it is judged against
+    assert (avail.scope_type, avail.window, avail.value, avail.value_text) == ("org", "30d", 99.77125, "99.771 %")
+    assert avail.change == pytest.approx(0.17125) and avail.change_text == "▲ +0.2 pp" and avail.change_tone == "good"
+    assert (avail.status.word, avail.status.tone) == ("SLO met", "good")
     budget = tiles["error_budget_remaining"]  # per service only: the worst service, named
     assert (budget.scope_id, budget.value_text, budget.scope_label) == ("svc-b", "12.5 %", "lowest: Web & Mobile")
     assert budget.change_text == "▼ -27.5 pp" and budget.change_tone == "bad"
     assert (budget.status.word, budget.status.tone) == ("Budget at risk", "warn")
+    assert (budget.value_tone, budget.detail) == ("neutral", "")
     mttr = tiles["mttr_mean"]
     assert (mttr.value_text, mttr.change_text, mttr.change_tone, mttr.status.word) == ("1.5 h", "▼ -30 min", "good",
                                                                                         "Better")
+    mttr_p50 = tiles["mttr_p50"]  # up is bad for a time to resolve
+    assert (mttr_p50.value_text, mttr_p50.change_text, mttr_p50.change_tone, mttr_p50.status.word,
+            mttr_p50.status.tone) == ("60 min", "▲ +20 min", "bad", "Worse", "warn")
     mtta = tiles["mtta_p50"]
     assert (mtta.value_text, mtta.change, mtta.change_text, mtta.status.word) == ("2.5 min", None, "no comparison",
                                                                                    "No comparison")
     opened = tiles["incidents_open"]
     assert (opened.window, opened.value_text, opened.change_text, opened.status.word) == ("1d", "2", "■ ±0", "Steady")
     # KPIs without rows (DORA, security, Jira flow) and non-tile KPIs get no tile
-    assert set(tiles) == {"availability", "error_budget_remaining", "mttr_mean", "mtta_p50", "incidents_open"}
+    assert set(tiles) == {"availability", "error_budget_remaining", "mttr_mean", "mttr_p50", "mtta_p50",
+                          "incidents_open"}
+
+
+def test_an_exhausted_budget_never_reads_as_good(tmp_path):
+    """svc-b overspent 3 times its budget (648 min), less than a week earlier (864 min), and was up all week."""
+    data = load_report_data(build_source(tmp_path / "x.duckdb", rows=exhausted_rows()), REPORT_DATE)
+    tiles = {t.kpi: t for t in build_tiles(data)}
+    budget = tiles["error_budget_remaining"]
+    assert (budget.value, budget.value_text, budget.value_tone, budget.detail) == (
+        -300.0, "Exhausted", "bad", "overspent by 648 min")
+    assert (budget.change_text, budget.change_tone) == ("▼ overspend -216 min", "neutral")  # less bad, not good
+    assert (budget.status.word, budget.status.tone) == ("Budget exhausted", "bad")
+    avail = tiles["availability"]
+    assert (avail.window, avail.status.word, avail.status.tone) == ("30d", "SLO missed: 1 of 2 services", "bad")
+    html = render_html(data)
+    row = re.search(r'<tr data-service="svc-b">(.*?)</tr>', html).group(1)
+    assert '<td class="num">100 %</td>' in row, "the 7-day column still shows the quiet week"
+    assert "exhausted, 648 min over" in row and "SLO missed" in row and "SLO met" not in row
+    assert "30-day status" in html
+    assert "**Exhausted**, overspent by 648 min (▼ overspend -216 min vs 7 days earlier)" in render_markdown(data)
+    # a budget that is only now overspent says so
+    newly = [r for r in exhausted_rows() if not (r[0] == BEFORE and r[1] == "error_budget_remaining")]
+    newly.append((BEFORE, "error_budget_remaining", "service", "svc-b", "30d", 5.0, "pct", 30))
+    budget = {t.kpi: t for t in build_tiles(load_report_data(build_source(tmp_path / "n.duckdb", rows=newly),
+                                                              REPORT_DATE))}["error_budget_remaining"]
+    assert (budget.change_text, budget.change_tone) == ("newly exhausted", "bad")
 
 
 def test_absent_areas_are_hidden_and_appear_with_their_rows(tmp_path, source):
@@ -71,9 +104,9 @@ def test_absent_areas_are_hidden_and_appear_with_their_rows(tmp_path, source):
     full = build_source(tmp_path / "full.duckdb", extra_rows=DORA_ROWS + SECURITY_ROWS)
     data = load_report_data(full, REPORT_DATE)
     tiles = {t.kpi: t for t in build_tiles(data)}
-    deploys = tiles["deployment_frequency"]
-    assert (deploys.value_text, deploys.change_text, deploys.status.word, deploys.status.tone) == (
-        "1.50 /day", "▲ +0.50 /day", "High", "good")
+    deploys = tiles["deployment_frequency"]  # over 30 days like its tier, not the 7-day 0.00 /day
+    assert (deploys.window, deploys.value_text, deploys.change_text, deploys.status.word, deploys.status.tone) == (
+        "30d", "1.20 /day", "▲ +0.20 /day", "High", "good")
     assert (tiles["lead_time_p50"].value_text, tiles["lead_time_p50"].status.word) == ("30.0 h", "Medium (worst team)")
     assert (tiles["alerts_open_critical"].status.word, tiles["alerts_open_critical"].status.tone) == (
         "Needs attention", "bad")
@@ -134,8 +167,7 @@ def test_files_latest_and_regenerating_a_past_day(tmp_path, source):
     generate_report(source, out, REPORT_DATE)
     assert sorted(p.name for p in out.iterdir()) == ["2026-03-03", "2026-03-10", "latest"]
     summary = (out / "latest" / "summary.md").read_text()
-    assert "Availability, org, 7 days: **99.500 %** (▲ +0.5 pp vs 7 days earlier) — **SLO missed: 1 of 2 services**" \
-        in summary
+    assert "Availability, org, 30 days: **99.771 %** (▲ +0.2 pp vs 7 days earlier) — **SLO met**" in summary
     with pytest.raises(ReportDataError, match="no KPI snapshot for 2026-03-11"):
         generate_report(source, out, date(2026, 3, 11))
 
@@ -198,14 +230,14 @@ def test_pipeline_report_step_delivers_by_webhook_and_email_once(tmp_path, sourc
     text = sink.received[0]["body"]["text"]
     assert sink.received[0]["type"].startswith("application/json")
     assert text.startswith("*Ops &lt;KPIs&gt;: 2026-03-10*")
-    assert "Availability (org, 7 days): *99.500 %* ▲ +0.5 pp — SLO missed: 1 of 2 services" in text
+    assert "Availability (org, 30 days): *99.771 %* ▲ +0.2 pp — SLO met" in text
     assert "&lt;script&gt;" not in text  # service names are not in the chat text, but escaping would apply
     assert len(mailbox.messages) == 1
     mail = mailbox.messages[0]
     assert mail["To"] == "leads@example.com" and mail["Subject"] == "Ops <KPIs>: 2026-03-10"
     parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in mail.walk()
              if not p.is_multipart()}
-    assert "**99.500 %**" in parts["text/plain"] and "<h1>Ops &lt;KPIs&gt;</h1>" in parts["text/html"]
+    assert "**99.771 %**" in parts["text/plain"] and "<h1>Ops &lt;KPIs&gt;</h1>" in parts["text/html"]
     # an Airflow retry of the step does not post or mail again for the same run
     again = pipeline.report(config, ctx)
     assert again["delivery"] == {"webhook": "already delivered", "email": "already delivered"}
