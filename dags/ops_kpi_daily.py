@@ -123,6 +123,10 @@ def ops_kpi_daily():
     def load():
         return _run("load")
 
+    @task(pool="duckdb_writer")
+    def source_freshness():
+        return _run("source_freshness")
+
     @task(pool="duckdb_writer", retries=0)
     def dbt_build():
         return _run("transform")
@@ -139,7 +143,7 @@ def ops_kpi_daily():
     def done():
         return "ok"
 
-    validated >> load() >> dbt_build() >> publish() >> report() >> done()
+    validated >> load() >> source_freshness() >> dbt_build() >> publish() >> report() >> done()
 
 
 ops_kpi_daily()

@@ -331,20 +331,53 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, Any]:
-    """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
-
-    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end.
-    """
-    # dbt needs no API token: keep them out of its environment (and so out of anything it may log).
+def dbt_env(config: Config) -> dict[str, str]:
+    """dbt's environment: the warehouse and target paths, and no API token (dbt needs none, so none can
+    reach anything it logs)."""
     tokens = {source.token_env for source in config.sources.values()}
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if k not in tokens},
         "OPSKPI_WAREHOUSE": str(config.warehouse_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
     }
+
+
+def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
+    """`dbt source freshness` over the enabled sources' raw tables, after load and before the build that
+    publishes its results (opskpi/freshness.py: reported, never failing the run on warn or error)."""
+    from opskpi import freshness
+
+    results = config.data_dir / "dbt" / "target" / "sources.json"
+    results.unlink(missing_ok=True)
+    command = [dbt_executable(), "source", "freshness", "--project-dir", str(DBT_PROJECT),
+               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config)),
+               "--output", str(results), "--select", *(f"source:{name}" for name in config.enabled_sources())]
+    with _warehouse(config).lock() as lock_fd:
+        completed = subprocess.run(command, env=dbt_env(config), capture_output=True, text=True, pass_fds=(lock_fd,))
+    if not results.exists():
+        tail = "\n".join(completed.stdout.strip().splitlines()[-15:])
+        raise RuntimeError(f"dbt source freshness did not run (exit {completed.returncode}):\n{tail}")
+    rows = freshness.parse_results(results)
+    with _warehouse(config).connect() as con:
+        freshness.record(con, ctx.run_date, ctx.run_id, rows)
+    for row in rows:
+        if row["status"] != "pass":
+            log.warning("source freshness %s.%s: %s (newest row loaded %s)", row["source"], row["source_table"],
+                        row["status"], row["max_loaded_at"] or "never")
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"freshness": counts}
+
+
+def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, Any]:
+    """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
+
+    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end.
+    """
+    env = dbt_env(config)
     command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT),
                "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
     if not tests:

@@ -69,6 +69,19 @@ class HealthRow:
     freshness_s: float | None
 
 
+@dataclass(frozen=True)
+class FreshnessRow:
+    """One raw table's `dbt source freshness` result of the report date (marts.source_freshness_daily)."""
+
+    source: str
+    source_table: str
+    status: str
+    max_loaded_at: datetime | None
+    age_s: float | None
+    warn_after_s: float | None
+    error_after_s: float | None
+
+
 @dataclass
 class ReportData:
     report_date: date
@@ -78,6 +91,7 @@ class ReportData:
     scope_teams: dict[tuple[str, str], str] = field(default_factory=dict)
     health: list[HealthRow] = field(default_factory=list)
     health_computed_at: datetime | None = None
+    freshness: list[FreshnessRow] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._index = {(v.snapshot_date, v.kpi, v.scope_type, v.scope_id, v.window): v for v in self.values}
@@ -177,4 +191,10 @@ def load_report_data(path: Path, report_date: date) -> ReportData:
                                "WHERE snapshot_date = ? ORDER BY source, stream", [report_date])
             health = [HealthRow(**{k: r[k] for k in fields}) for r in hrows]
             health_at = max((r["computed_at"] for r in hrows), default=None)
-    return ReportData(report_date, values, catalog, names, teams, health, health_at)
+        freshness: list[FreshnessRow] = []
+        if _has_table(con, "marts", "source_freshness_daily"):
+            columns = list(FreshnessRow.__dataclass_fields__)
+            freshness = [FreshnessRow(**r) for r in _rows(
+                con, f"SELECT {', '.join(columns)} FROM marts.source_freshness_daily WHERE snapshot_date = ? "
+                     "ORDER BY source, source_table", [report_date])]
+    return ReportData(report_date, values, catalog, names, teams, health, health_at, freshness)

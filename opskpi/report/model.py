@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from opskpi.report.data import HealthRow, KpiInfo, KpiValue, ReportData
+from opskpi.freshness import worst
+from opskpi.report.data import FreshnessRow, HealthRow, KpiInfo, KpiValue, ReportData
 
 TILE_WINDOWS = ("7d", "30d", "1d")
 # Status rules defined over one window only: the tile then shows its value and change over that window too.
@@ -314,10 +315,27 @@ def areas_present(data: ReportData) -> list[str]:
     return [a for a in AREA_ORDER if a in present] + sorted(present - set(AREA_ORDER))
 
 
-def health_by_source(rows: list[HealthRow]) -> list[dict[str, Any]]:
-    """Streams rolled up per source: latest load, summed counts, the freshest stream's data and lag."""
+FRESHNESS_TONES = {"pass": "good", "warn": "warn", "error": "bad", "runtime error": "bad"}
+
+
+def freshness_of(rows: list[FreshnessRow], source: str) -> dict[str, Any] | None:
+    """The worst `dbt source freshness` status of a source's tables, and which tables are not `pass`."""
+    mine = [r for r in rows if r.source == source]
+    status = worst([r.status for r in mine])
+    if status is None:
+        return None
+    late = [r for r in mine if r.status != "pass"]
+    return {"status": status, "tone": FRESHNESS_TONES[status], "tables": len(mine),
+            "late": ", ".join(f"{r.source_table} ({r.status}"
+                              + (f", {fmt_duration(r.age_s)} old" if r.age_s is not None else "") + ")"
+                              for r in late)}
+
+
+def health_by_source(rows: list[HealthRow], freshness: list[FreshnessRow] = ()) -> list[dict[str, Any]]:
+    """Streams rolled up per source: latest load, summed counts, the freshest stream's data and lag, and
+    the worst dbt source freshness status of its tables."""
     out = []
-    for source in sorted({r.source for r in rows}):
+    for source in sorted({r.source for r in rows} | {r.source for r in freshness}):
         mine = [r for r in rows if r.source == source]
         loads = [r.last_loaded_at for r in mine if r.last_loaded_at is not None]
         newest = [r.newest_record_at for r in mine if r.newest_record_at is not None]
@@ -330,5 +348,6 @@ def health_by_source(rows: list[HealthRow]) -> list[dict[str, Any]]:
             "failed_validations": sum(r.failed_validations_24h for r in mine),
             "failed_expectations": sum(r.failed_expectations_24h for r in mine), "checks": "; ".join(checks),
             "newest_record_at": max(newest, default=None), "lag_s": min(lags, default=None),
+            "freshness": freshness_of(list(freshness), source),
         })
     return out

@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 
 from opskpi.report import svg
-from opskpi.report.data import HealthRow, ReportData
+from opskpi.report.data import FreshnessRow, HealthRow, ReportData
 from opskpi.report.model import (
     AREA_TITLES,
     WINDOW_WORDS,
@@ -239,12 +239,20 @@ def service_table(data: ReportData) -> str:
 SCROLL_HINT = '<p class="note scroll-hint">The table scrolls sideways: swipe it for every column.</p>'
 
 
-def health_table(rows: list[HealthRow], computed_at: datetime | None) -> str:
-    if not rows:
+def _freshness_cell(freshness: dict | None) -> str:
+    if freshness is None:
+        return '<td class="wrap">not checked</td>'
+    late = f" {e(freshness['late'])}" if freshness["late"] else f" {freshness['tables']} tables"
+    return (f'<td class="wrap" data-freshness="{e(freshness["status"])}"><span class="badge tone-{freshness["tone"]}">'
+            f"{e(freshness['status'])}</span>{late}</td>")
+
+
+def health_table(rows: list[HealthRow], computed_at: datetime | None, freshness: list[FreshnessRow] = ()) -> str:
+    if not rows and not freshness:
         return ('<section id="health"><h2>Data health</h2><p class="note">No load bookkeeping was recorded '
                 "for this date.</p></section>")
     body = []
-    for r in health_by_source(rows):
+    for r in health_by_source(rows, freshness):
         badge = ('<span class="badge tone-bad">failed checks</span>' if r["failed_validations"]
                  else '<span class="badge tone-warn">warnings</span>' if r["failed_expectations"]
                  else '<span class="badge tone-good">ok</span>')
@@ -256,14 +264,18 @@ def health_table(rows: list[HealthRow], computed_at: datetime | None) -> str:
             f'<td>{e(_ts(r["last_loaded_at"]))}</td>'
             f'<td class="num">{r["rows_landed"]:,}</td><td class="num">{r["rows_changed"]:,}</td>'
             f'<td class="num">{r["validations"]}</td><td class="num">{r["failed_validations"]}</td>'
-            f'<td class="wrap">{badge} {e(r["checks"])}</td><td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
+            f'<td class="wrap">{badge} {e(r["checks"])}</td>{_freshness_cell(r["freshness"])}'
+            f'<td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
         )
     head = ('<tr><th class="name">Source</th><th class="num">Streams</th><th>Last successful load</th>'
             '<th class="num">Rows loaded</th><th class="num">Rows changed</th><th class="num">Validations (24 h)</th>'
-            '<th class="num">Failed</th><th>Checks</th><th>Data through</th><th class="num">Freshness lag</th></tr>')
+            '<th class="num">Failed</th><th>Checks</th><th>Source freshness (dbt)</th><th>Data through</th>'
+            '<th class="num">Freshness lag</th></tr>')
     return (f'<section id="health"><h2>Data health</h2><p class="note">As recorded by the run at '
             f"{e(_ts(computed_at))}: rows this run loaded; checks of the 24 hours before; data through = newest "
-            f"record loaded, lag = to the end of the report day.</p>{SCROLL_HINT}<div class=\"table-wrap\"><table>"
+            "record loaded, lag = to the end of the report day; source freshness = dbt source freshness of the "
+            "raw tables after the load (pass / warn / error against each source's thresholds, never failing "
+            f"the run).</p>{SCROLL_HINT}<div class=\"table-wrap\"><table>"
             f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table></div></section>")
 
 
@@ -283,7 +295,7 @@ def render_html(data: ReportData, title: str = "Ops KPI report") -> str:
     if trends:
         sections.append(f'<section id="trends"><h2>Trends</h2><div class="charts">{"".join(trends)}</div></section>')
     sections.append(service_table(data))
-    sections.append(health_table(data.health, data.health_computed_at))
+    sections.append(health_table(data.health, data.health_computed_at, data.freshness))
     meta = (f"Report for {data.report_date.isoformat()} · run {data.run_id or 'unknown'} · "
             f"computed {_ts(data.computed_at)}")
     return (

@@ -39,9 +39,9 @@ def render_markdown(data: ReportData, title: str = "Ops KPI report") -> str:
             lines.append(f"- {_md(t.label)}, {_md(t.scope_label)}, {WINDOW_WORDS.get(t.window, t.window)}: "
                          f"**{_md(t.value_text)}**{detail} ({_md(t.change_text)} vs 7 days earlier){status}")
         lines.append("")
-    if data.health:
+    if data.health or data.freshness:
         failed = [h for h in data.health if h.failed_validations_24h or h.failed_expectations_24h]
-        sources = health_by_source(data.health)
+        sources = health_by_source(data.health, data.freshness)
         lag = max((s["lag_s"] for s in sources if s["lag_s"] is not None), default=None)
         rows = sum(s["rows_landed"] for s in sources)
         lines.append("## Data health")
@@ -53,6 +53,11 @@ def render_markdown(data: ReportData, title: str = "Ops KPI report") -> str:
                              f"{h.failed_validations_24h} batch(es), {_md(h.failed_checks or '')}")
         else:
             lines.append("- no failed expectations in the last 24 h")
+        checked = [s for s in sources if s["freshness"]]
+        if checked:
+            lines.append("- dbt source freshness: " + "; ".join(
+                f"{_md(s['source'])} {s['freshness']['status']}"
+                + (f" ({_md(s['freshness']['late'])})" if s["freshness"]["late"] else "") for s in checked))
         lines.append("")
     lines.append(f"_run {_md(data.run_id or 'unknown')}_")
     return "\n".join(lines) + "\n"
@@ -79,6 +84,10 @@ def report_json(data: ReportData, title: str = "Ops KPI report") -> dict[str, An
              "last_loaded_at": h.last_loaded_at.isoformat() if h.last_loaded_at else None,
              "newest_record_at": h.newest_record_at.isoformat() if h.newest_record_at else None}
             for h in data.health
+        ],
+        "freshness": [
+            {**f.__dict__, "max_loaded_at": f.max_loaded_at.isoformat() if f.max_loaded_at else None}
+            for f in data.freshness
         ],
     }
 

@@ -17,7 +17,7 @@ from opskpi.report.data import load_report_data
 from opskpi.report.deliver import DeliveryError, deliver
 from opskpi.report.model import build_tiles, fmt_duration
 from opskpi.report.page import render_html
-from opskpi.report.summary import render_markdown
+from opskpi.report.summary import render_markdown, report_json
 from opskpi.report.svg import Series, line_chart, nice_ticks
 from tests.conftest import config_dict
 from tests.mail_sink import smtp_server  # noqa: F401 - a fixture
@@ -298,3 +298,16 @@ def test_data_health_panel_per_source(source):
     summary = render_markdown(load_report_data(source, REPORT_DATE))
     assert "2 sources, 120 rows loaded by this run; largest freshness lag of a source 44.0 h" in summary
     assert "failed checks in jira/issues: 1 batch(es)" in summary
+
+
+def test_source_freshness_in_the_data_health_section(source):
+    """The report date's dbt source freshness per source: the worst table's status, the late tables named."""
+    data = load_report_data(source, REPORT_DATE)
+    html = render_html(data)
+    rows = dict(re.findall(r'<tr data-source="(\w+)">(.*?)</tr>', html))
+    assert 'data-freshness="pass"><span class="badge tone-good">pass</span> 2 tables' in rows["pagerduty"]
+    assert ('data-freshness="warn"><span class="badge tone-warn">warn</span> issues (warn, 44.0 h old)'
+            in rows["jira"]), "the warn of the report date, not the error of a week earlier"
+    summary = render_markdown(data)
+    assert "- dbt source freshness: jira warn (issues (warn, 44.0 h old)); pagerduty pass" in summary
+    assert [f["status"] for f in report_json(data)["freshness"]] == ["warn", "pass", "pass"]
