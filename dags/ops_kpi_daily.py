@@ -1,4 +1,4 @@
-"""ops_kpi_daily: extract → validate → load → dbt build → publish → report, once per reporting day.
+"""ops_kpi_daily: extract → validate → load → source freshness → dbt build → publish → report, once per day.
 
 Wiring only: every task calls a function in `opskpi.pipeline`, imported inside the task so parsing
 this file stays cheap and never opens the warehouse. Per source, extract tasks are mapped over the
@@ -9,6 +9,10 @@ dbt runs as one `dbt build` task rather than one Airflow task per model (astrono
 has a single writer, so per-model tasks would have to run one at a time anyway, each paying a new
 process and dbt start-up (~4 s), while one `dbt build` uses dbt's own threads in one process and
 stops at the first failing test before anything is published.
+
+What the Airflow UI shows comes from here: the docs below (DAG and task docs), owners, mapped extract
+tasks named by their partition (`acme/api`, `OPS`), and the assets each step produces (with rows,
+batches and the run date) or consumes.
 """
 
 from __future__ import annotations
@@ -17,15 +21,26 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, get_current_context, task, task_group
-from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import (
+    Asset,
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    dag,
+    get_current_context,
+    task,
+    task_group,
+)
 from opskpi_notifiers import deadline_missed, notify_failure
 
 SOURCES = ("jira", "pagerduty", "github")
 DEFAULT_CONFIG = os.environ.get("OPSKPI_CONFIG", "config/demo.yml")
 # Cron of the nightly run, in UTC; "none" leaves the DAG to manual and API triggers only.
 SCHEDULE_CRON = os.environ.get("OPSKPI_SCHEDULE", "0 0 * * *")
+# Who answers for the pipeline, shown as every task's owner in the UI.
+OWNER = os.environ.get("OPSKPI_OWNER", "ops-analytics")
 RAW_ASSETS = {s: Asset(name=f"opskpi.raw.{s}", uri=f"opskpi://warehouse/raw/{s}") for s in SOURCES}
 MARTS_ASSET = Asset(name="opskpi.published.marts", uri="opskpi://published/marts")
 # Opt-in: a deadline alert for a late nightly run (set by deployments; `dag.test()` in Airflow 3.3.2 cannot
@@ -35,10 +50,45 @@ DEADLINE = (DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
                           interval=timedelta(minutes=float(DEADLINE_MINUTES)),
                           callback=AsyncCallback(deadline_missed)) if DEADLINE_MINUTES else None)
 
+RERUN = ("Rerun: clear this task (and its downstream) in the UI, or run the day again with "
+         "`opskpi run --config <config> --date <YYYY-MM-DD>`; every step is idempotent.")
+DAG_DOC = f"""
+### opskpi: the nightly operational KPI warehouse
+
+One run covers one reporting day (its data interval, or the `run_date` param):
+
+1. **`<source>.partitions`** lists what each source is split into (GitHub repositories, Jira projects).
+2. **`<source>.extract`** (one task per partition, named after it) reads the API from the stream's
+   watermark and writes an immutable landing batch: `data/landing/<source>/<stream>/<batch>/`.
+3. **`<source>.validate`** checks each new batch with Great Expectations; a critical failure moves it to
+   `data/quarantine/` and fails the run before anything reaches the warehouse.
+4. **`load`** merges validated batches into `raw.<source>__<stream>` of `data/warehouse.duckdb` and advances
+   the watermarks in the same transaction (asset `opskpi.raw.<source>`: rows, batches, run date).
+5. **`source_freshness`** runs `dbt source freshness` on the raw tables; warn or error is reported, never
+   fatal.
+6. **`dbt_build`** builds and tests the marts (`dbt build`); a failing test stops the run unpublished.
+7. **`publish`** swaps a new `data/published/opskpi.duckdb` (+ Parquet, dbt docs) in atomically (asset
+   `opskpi.published.marts`).
+8. **`report`** writes `data/published/report/<date>/index.html`, `summary.md`, `kpis.json` and sends them
+   where `report:` in the config says.
+
+Failed runs are posted to the connections `opskpi_slack`, `opskpi_smtp`, `opskpi_webhook` (those that
+exist). {RERUN} A whole range: `airflow backfill create --dag-id ops_kpi_daily --from-date … --to-date …
+--max-active-runs 1`. Params: `config` (YAML path), `run_date`, `full_refresh`, `sources`.
+"""
+
+
+PARAMS = {
+    "config": Param(DEFAULT_CONFIG, type="string", description="Path of the opskpi YAML config"),
+    "run_date": Param(None, type=["null", "string"], description="Reporting day YYYY-MM-DD (default: interval)"),
+    "full_refresh": Param(False, type="boolean", description="Ignore watermarks and re-read the history"),
+    "sources": Param([], type="array", description="Limit to these sources (default: all enabled)"),
+}
+
 
 def _run(step: str, source: str | None = None, **kwargs):
     """Build the config and run context from this DAG run, then call one pipeline step."""
-    from airflow.exceptions import AirflowFailException, AirflowSkipException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     context = get_current_context()
     params = context["params"]
@@ -68,23 +118,48 @@ def _run(step: str, source: str | None = None, **kwargs):
                                        full_refresh=bool(params.get("full_refresh")))
     if step == "partitions":
         return pipeline.partitions(config, source)
+    if "partition" in kwargs:  # the mapped task's name in the UI: the repository, else what the source reads
+        context["partition_label"] = kwargs["partition"] or ", ".join(
+            getattr(config.sources[source], "projects", [])) or source
     step_fn = getattr(pipeline, step)
     with step_logging(config.run_logs_dir, ctx.run_id, step, source=source, partition=kwargs.get("partition")):
-        return step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
+        result = step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
+    context["run_date"] = run_date.isoformat()  # for the asset metadata below
+    return result
+
+
+def _describe_assets(step_result: dict, by_source: dict[str, Asset]) -> None:
+    """Asset event metadata of `load`: per source, the rows changed and batches merged, and the run date."""
+    context = get_current_context()
+    for source, asset in by_source.items():
+        mine = [r for r in step_result.values() if str(r.get("table", "")).startswith(f"{source}__")]
+        context["outlet_events"][asset].extra = {
+            "run_date": context.get("run_date"), "batches": len(mine),
+            "rows_landed": sum(r["rows_landed"] for r in mine), "rows_changed": sum(r["rows_changed"] for r in mine)}
 
 
 def source_group(source: str):
-    @task_group(group_id=source)
+    @task_group(group_id=source, tooltip=f"extract, then validate, everything {source} serves")
     def group():
-        @task(task_id="partitions")
+        @task(task_id="partitions", doc_md=f"""
+Lists the {source} partitions this run extracts (from the config: GitHub repositories, Jira projects;
+one `""` for unpartitioned sources), which `extract` is mapped over. Writes nothing. {RERUN}""")
         def list_partitions():
             return _run("partitions", source)
 
-        @task(task_id="extract", pool=f"{source}_api")
+        @task(task_id="extract", pool=f"{source}_api", map_index_template="{{ partition_label }}", doc_md=f"""
+Reads the {source} API for one partition (this task's name: a repository, or the projects / source read)
+from each stream's watermark minus its lookback, and writes an immutable landing batch to
+`data/landing/{source}/<stream>/<batch>/` (Parquet parts + `_manifest.json`). Touches no warehouse.
+Progress lines go to the task log and `data/logs/runs/<run id>.jsonl`. {RERUN}""")
         def extract(partition: str):
             return _run("extract", source, partition=partition)
 
-        @task(task_id="validate", retries=0)
+        @task(task_id="validate", retries=0, doc_md=f"""
+Validates every new {source} landing batch with its Great Expectations suite (`expectations/suites/`),
+writing `_validation.json` beside it. A critical failure moves the batch to `data/quarantine/` and fails
+the run before `load` (not retried: the data would fail again). Replay after a fix:
+`opskpi replay` (docs/operations.md). {RERUN}""")
         def validate():
             return _run("validate", source)
 
@@ -101,6 +176,7 @@ def source_group(source: str):
     catchup=False,
     max_active_runs=1,
     default_args={
+        "owner": OWNER,
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
@@ -108,38 +184,57 @@ def source_group(source: str):
     },
     on_failure_callback=notify_failure,
     deadline=DEADLINE,
-    params={
-        "config": Param(DEFAULT_CONFIG, type="string", description="Path of the opskpi YAML config"),
-        "run_date": Param(None, type=["null", "string"], description="Reporting day YYYY-MM-DD (default: interval)"),
-        "full_refresh": Param(False, type="boolean", description="Ignore watermarks and re-read the history"),
-        "sources": Param([], type="array", description="Limit to these sources (default: all enabled)"),
-    },
+    doc_md=DAG_DOC,
+    params=PARAMS,
     tags=["opskpi"],
 )
 def ops_kpi_daily():
     validated = [source_group(source) for source in SOURCES]
 
-    @task(pool="duckdb_writer", trigger_rule="none_failed", outlets=list(RAW_ASSETS.values()))
+    @task(pool="duckdb_writer", trigger_rule="none_failed", outlets=list(RAW_ASSETS.values()), doc_md=f"""
+Merges every validated landing batch into `raw.<source>__<stream>` of `data/warehouse.duckdb` (newest
+version per primary key) and advances the watermarks in the same transaction; writes the config tables.
+Emits the assets `opskpi.raw.<source>` with the batches merged, rows landed and changed, and the run date.
+A killed load is rerun from the same landing files with the same result. {RERUN}""")
     def load():
-        return _run("load")
+        result = _run("load")
+        _describe_assets(result, RAW_ASSETS)
+        return result
 
-    @task(pool="duckdb_writer")
+    @task(pool="duckdb_writer", inlets=list(RAW_ASSETS.values()), doc_md=f"""
+`dbt source freshness` over the enabled sources' raw tables, against each source's warn/error thresholds.
+Recorded in `meta.source_freshness` and shown in the report's data-health section; a warn or an error
+never fails the run (a quiet source is not a broken one). {RERUN}""")
     def source_freshness():
         return _run("source_freshness")
 
-    @task(pool="duckdb_writer", retries=0)
+    @task(pool="duckdb_writer", retries=0, inlets=list(RAW_ASSETS.values()), doc_md=f"""
+`dbt build` of `dbt_project/` on the warehouse: staging → intermediate → marts, with every dbt test, then
+the static dbt docs page. A failing model or test fails the run and nothing is published (not retried:
+it would fail again). dbt's log: `data/dbt/logs/`. {RERUN}""")
     def dbt_build():
         return _run("transform")
 
-    @task(pool="duckdb_writer", outlets=[MARTS_ASSET])
+    @task(pool="duckdb_writer", outlets=[MARTS_ASSET], doc_md=f"""
+Copies the marts into a new `data/published/opskpi.duckdb` (+ `parquet/`, `docs/`) and swaps it in
+atomically: BI tools never see half a publish. Emits the asset `opskpi.published.marts` with the tables
+and their rows. {RERUN}""")
     def publish():
-        return _run("publish")
+        result = _run("publish")
+        context = get_current_context()
+        context["outlet_events"][MARTS_ASSET].extra = {
+            "run_date": context.get("run_date"), "tables": len(result.get("tables", {})),
+            "rows": sum(result.get("tables", {}).values())}
+        return result
 
-    @task
+    @task(inlets=[MARTS_ASSET], doc_md=f"""
+Writes the day's report from the published marts: `data/published/report/<date>/index.html`,
+`summary.md`, `kpis.json` (and `latest/`), then delivers it by webhook / e-mail if `report:` says so
+(each channel once per run, also across retries). {RERUN}""")
     def report():
         return _run("report")
 
-    @task
+    @task(doc_md="Marks the run complete once the report is written.")
     def done():
         return "ok"
 
