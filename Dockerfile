@@ -24,9 +24,9 @@ ENV OPSKPI_HOME=/opt/opskpi \
 # Mount points of the named volumes, created here so that Docker initialises each new volume owned by
 # the airflow user (uid 50000, gid 0 as the image expects).
 USER root
-RUN mkdir -p /opt/opskpi/data /opt/airflow/logs /opt/airflow/auth \
-    && chown -R airflow:0 /opt/opskpi /opt/airflow/logs /opt/airflow/auth \
-    && chmod -R g+rwX /opt/opskpi /opt/airflow/logs /opt/airflow/auth
+RUN mkdir -p /opt/opskpi/data /opt/airflow/logs \
+    && chown -R airflow:0 /opt/opskpi /opt/airflow/logs \
+    && chmod -R g+rwX /opt/opskpi /opt/airflow/logs
 USER airflow
 WORKDIR /opt/opskpi
 
@@ -36,7 +36,8 @@ COPY --chown=airflow:0 opskpi/ opskpi/
 COPY --chown=airflow:0 extractors/ extractors/
 COPY --chown=airflow:0 expectations/ expectations/
 COPY --chown=airflow:0 emulator/ emulator/
-RUN pip install --no-cache-dir -c constraints.txt . \
+# `.[deploy]`: the FAB auth manager the compose stack logs in with (pinned like everything else).
+RUN pip install --no-cache-dir -c constraints.txt ".[deploy]" \
     && rm -rf build ./*.egg-info
 
 COPY --chown=airflow:0 dags/ dags/

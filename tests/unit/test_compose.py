@@ -41,7 +41,8 @@ AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "a
 PROFILES = {"postgres": [], "airflow-init": [], "airflow-apiserver": [], "airflow-scheduler": [],
             "airflow-dag-processor": [], "airflow-triggerer": [], "emulator": ["demo"], "redis": ["celery"],
             "airflow-worker": ["celery"]}
-SECRETS = {"AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY"}
+SECRETS = {"AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD"}
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 DATA_DIR_IN_CONTAINER = "/opt/opskpi/data"
 
 
@@ -390,7 +391,7 @@ def test_dockerfile_matches_pins_and_copies_existing_paths(compose):
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + match["python"].replace(".", "")
 
     runs = " ".join(rest for kw, rest in instructions if kw == "RUN")
-    assert re.search(r"pip install [^&]*-c constraints\.txt \.", runs), "install the project with the constraints"
+    assert re.search(r'pip install [^&]*-c constraints\.txt "?\.', runs), "install the project with the constraints"
     env = dict(item.split("=", 1) for kw, rest in instructions if kw == "ENV" for item in shlex.split(rest))
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "False"
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
@@ -437,7 +438,8 @@ def test_airflow_commands_are_real(compose, tmp_path):
                           ("airflow-dag-processor", "dag-processor"), ("airflow-triggerer", "triggerer")):
         assert by_service[name][0] == [command], name
     argvs = [argv for cmds in by_service.values() for argv in cmds if argv[0] != "celery"]
-    results = parse_with_airflow(argvs, tmp_path)
+    # `airflow users …` exists only under the FAB auth manager the stack runs with
+    results = parse_with_airflow(argvs, tmp_path, AIRFLOW__CORE__AUTH_MANAGER=FAB)
     bad = [" ".join(argv) for argv, r in zip(argvs, results, strict=True) if not r["ok"]]
     assert not bad, f"not valid airflow commands: {bad}"
 
@@ -517,3 +519,58 @@ def test_emulator_starts_with_the_compose_command_and_answers_its_healthcheck(co
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- UI login: the FAB auth manager ----------------------------------------------------------------------
+
+_RUN_SCRIPT = """
+import json, os, sys
+from airflow.cli.cli_parser import get_parser
+parser = get_parser()
+for argv in json.loads(sys.argv[1]):
+    args = parser.parse_args([os.path.expandvars(a) for a in argv])
+    args.func(args)
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+from werkzeug.security import check_password_hash  # FAB stores werkzeug password hashes
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    user = sm.find_user(username=os.environ["AIRFLOW_ADMIN_USER"])
+    print(json.dumps({"user": user.username, "roles": [r.name for r in user.roles], "email": user.email,
+                      "password_ok": check_password_hash(user.password, os.environ["AIRFLOW_ADMIN_PASSWORD"])}))
+"""
+
+
+def test_ui_login_is_fab_with_the_admin_from_the_environment(raw_compose, compose):
+    assert "SIMPLE_AUTH_MANAGER" not in COMPOSE.read_text(), "SimpleAuthManager is for development only"
+    for name in AIRFLOW_SERVICES:
+        assert environment(compose["services"][name])["AIRFLOW__CORE__AUTH_MANAGER"] == FAB, name
+    init = environment(raw_compose["services"]["airflow-init"])
+    assert init["AIRFLOW_ADMIN_PASSWORD"].startswith("${AIRFLOW_ADMIN_PASSWORD:?"), "required, never defaulted"
+    users = [argv for argv in airflow_commands(compose)["airflow-init"] if argv[0] == "users"]
+    create = next(argv for argv in users if argv[1] == "create")
+    assert create[create.index("--role") + 1] == "Admin"
+    assert create[create.index("--username") + 1] == "${AIRFLOW_ADMIN_USER}"
+    assert create[create.index("--password") + 1] == "${AIRFLOW_ADMIN_PASSWORD}"
+    assert [argv[1] for argv in users] == ["create", "reset-password"], "the .env password wins on every start"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pin = "apache-airflow-providers-fab==3.10.2"
+    assert pin in pyproject["project"]["optional-dependencies"]["deploy"] and f"{pin}\n" in (
+        ROOT / "constraints.txt").read_text()
+
+
+@pytest.mark.slow
+def test_airflow_init_creates_the_admin_and_applies_a_changed_password(compose, tmp_path):
+    """airflow-init's own commands (db migrate, users create, users reset-password), run twice on SQLite with
+    the FAB auth manager: the admin exists once, with role Admin and the password of the second run."""
+    commands = [argv for argv in airflow_commands(compose)["airflow-init"] if argv[0] in ("db", "users")]
+    home = tmp_path / "airflow"
+    base = {**{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}, "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__AUTH_MANAGER": FAB,
+            "AIRFLOW_ADMIN_USER": "opsadmin", "AIRFLOW_ADMIN_EMAIL": "ops@example.com"}
+    for password in ("first-pass-1", "second-pass-2"):
+        done = subprocess.run([sys.executable, "-c", _RUN_SCRIPT, json.dumps(commands)],
+                              env={**base, "AIRFLOW_ADMIN_PASSWORD": password}, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        assert seen == {"user": "opsadmin", "roles": ["Admin"], "email": "ops@example.com", "password_ok": True}
