@@ -1,4 +1,5 @@
 """CLI: `python -m emulator --port PORT --seed N --now ISO8601 [--scale demo|medium|large] [--counts ...]
+[--profile stress|healthy]
 [--latency-ms N] [--jira-burst N] [--github-secondary 403|429 --github-secondary-every N] [--host 127.0.0.1]`.
 
 Prints exactly one line, `emulator listening on http://HOST:PORT`, once the socket accepts connections, so
@@ -18,6 +19,7 @@ from emulator.config import (
     DEFAULT_HOST,
     DEFAULT_NOW,
     DEFAULT_PORT,
+    DEFAULT_PROFILE,
     DEFAULT_SCALE,
     DEFAULT_SEED,
     EmulatorConfig,
@@ -26,7 +28,7 @@ from emulator.faults import KINDS, FaultPlan
 from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE
 from emulator.server import make_server
 from emulator.timefmt import TimeFormatError, parse_iso, zone
-from emulator.timeline import COUNT_KEYS, SCALES, parse_counts
+from emulator.timeline import COUNT_KEYS, PROFILES, SCALES, parse_counts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_SCALE,
         choices=sorted(SCALES),
         help=f"data volume (default: {DEFAULT_SCALE})",
+    )
+    p.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        choices=sorted(PROFILES),
+        help=f"how the organisation behaves: stress (every edge case, often; the tests') or healthy (the "
+        f"demo's: a healthy mid-size organisation) (default: {DEFAULT_PROFILE})",
     )
     p.add_argument(
         "--jira-email", help=f"Jira API user (default: ${ENV_VARS['jira_email']} or {DEMO_JIRA_EMAIL})"
@@ -136,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         now=args.now,
         scale=args.scale,
+        profile=args.profile,
         credentials=creds,
         jira_time_zone=args.jira_time_zone,
         pagerduty_time_zone=args.pagerduty_time_zone,

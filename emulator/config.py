@@ -12,6 +12,7 @@ DEFAULT_PORT = 8765
 DEFAULT_SEED = 42
 DEFAULT_NOW = "2026-11-20T06:00:00Z"
 DEFAULT_SCALE = "demo"
+DEFAULT_PROFILE = "stress"  # timeline.PROFILES; the demo runs "healthy"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class EmulatorConfig:
     seed: int = DEFAULT_SEED
     now: str = DEFAULT_NOW
     scale: str = DEFAULT_SCALE
+    profile: str = DEFAULT_PROFILE
     credentials: Credentials = field(default_factory=Credentials)
     jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE
     pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE

@@ -18,7 +18,18 @@ from typing import Any
 
 from emulator.ids import hex_id, pd_id, rng
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day
-from emulator.timeline import LazyRecords, Person, Picker, Scale, ViewCache, Window, arrivals, pick_duration, weighted
+from emulator.timeline import (
+    STRESS_TTR,
+    LazyRecords,
+    Person,
+    Picker,
+    Scale,
+    ViewCache,
+    Window,
+    arrivals,
+    pick_duration,
+    weighted,
+)
 
 _TEAMS = (
     ("Platform", "Runs the shared platform: edge gateway, identity and build tooling."),
@@ -226,6 +237,7 @@ class PagerDutyData:
     first_number: int = 0
     anchor_ms: int = 0
     lazy: bool = False
+    ttr: tuple[tuple[float, int, int], ...] = STRESS_TTR  # the profile's time-to-resolve buckets
     log_index: dict[str, tuple[PdIncident, PdEvent]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -263,7 +275,7 @@ class PagerDutyData:
     def _build(self, n: int) -> PdIncident:
         at, svc, scenario = self.skeleton[n]
         inc = _build_incident(self.seed, n, self.first_number + n, at, svc, scenario, self.policy[svc.policy_id],
-                              self.priorities, self.anchor_ms)
+                              self.priorities, self.anchor_ms, self.ttr)
         assert inc.events[-1].at_ms - inc.created_ms <= MAX_INCIDENT_LIFETIME, inc.id
         return inc
 
@@ -364,22 +376,12 @@ def _scenario_plan(scenario: str, created_ms: int, anchor_ms: int) -> list[tuple
     return plans.get(scenario, [])
 
 
-def _natural_plan(r: random.Random) -> list[tuple[int, str]]:
+def _natural_plan(r: random.Random, ttr_buckets=STRESS_TTR) -> list[tuple[int, str]]:
     plan = [(0, "trigger")]
     tta = pick_duration(
         r, [(0.6, MINUTE, 10 * MINUTE), (0.3, 10 * MINUTE, 45 * MINUTE), (0.1, 45 * MINUTE, 3 * HOUR)]
     )
-    ttr = pick_duration(
-        r,
-        [
-            # Most pages are handled within the hour; a long tail of slow fixes and forgotten incidents.
-            (0.60, 5 * MINUTE, 30 * MINUTE),
-            (0.30, 30 * MINUTE, 2 * HOUR),
-            (0.08, 2 * HOUR, 8 * HOUR),
-            (0.015, 8 * HOUR, 30 * HOUR),
-            (0.005, 2 * DAY, 4 * DAY),
-        ],
-    )
+    ttr = pick_duration(r, list(ttr_buckets))
     if r.random() < 0.75:
         ttr = max(ttr, tta + 2 * MINUTE)
         plan.append((tta, "acknowledge"))
@@ -415,6 +417,7 @@ def _build_incident(
     policy: PdPolicy,
     priorities: tuple[PdPriority, ...],
     anchor_ms: int,
+    ttr_buckets=STRESS_TTR,
 ) -> PdIncident:
     r = rng(seed, "incident", n)
     urgency = "low" if r.random() < service.low_share else "high"
@@ -424,7 +427,7 @@ def _build_incident(
     title_kind = weighted(r, [(0.82, "plain"), (0.12, "unicode"), (0.06, "html")])
     plan = _scenario_plan(scenario, created_ms, anchor_ms) if scenario else []
     if not plan:
-        plan = _natural_plan(r)
+        plan = _natural_plan(r, ttr_buckets)
     if scenario == "html_title":
         title_kind = "html"
     elif scenario == "overlap_b":
@@ -525,8 +528,13 @@ def build_pagerduty(
         for i, team in enumerate(teams)
     )
     services = []
+    profile = scale.profile
     for i in range(scale.pd_services):
         name, team_idx, desc, weight, low, rule = _SERVICES[i % len(_SERVICES)]
+        if profile.service_weights is not None:
+            weight = profile.service_weights[i % len(profile.service_weights)]
+        if profile.low_urgency_shares is not None:
+            low = profile.low_urgency_shares[i % len(profile.low_urgency_shares)]
         team_idx %= len(teams)
         services.append(
             PdService(
@@ -546,14 +554,14 @@ def build_pagerduty(
     arr = rng(seed, "pagerduty", "arrivals")
     skeleton: list[tuple[int, int, PdService, str | None]] = []
     pick = Picker(busy) if scale.lazy else (lambda r: weighted(r, busy))
-    for t in arrivals(arr, window.start_ms, window.end_ms, scale.incidents_per_day):
+    for t in arrivals(arr, window.start_ms, window.end_ms, scale.incidents_per_day * profile.incident_rate):
         svc = pick(arr)
         skeleton.append((t, len(skeleton), svc, None))
-        if arr.random() < 0.12:  # a second page on the same service while the first is still open
+        if arr.random() < profile.second_page_share:  # a second page on the same service while the first is open
             skeleton.append((t + arr.randint(3 * 60, 45 * 60) * SECOND, len(skeleton), svc, None))
     plant = rng(seed, "pagerduty", "planted")
     overlap_service = weighted(plant, busy)
-    for at, scenario in _planted(window, plant):
+    for at, scenario in _planted(window, plant) if profile.planted_incidents else ():
         svc = overlap_service if scenario.startswith("overlap") else weighted(plant, busy)
         skeleton.append((at, len(skeleton), svc, scenario))
     skeleton.sort(key=lambda s: (s[0], s[1]))
@@ -575,4 +583,5 @@ def build_pagerduty(
         first_number=first_number,
         anchor_ms=window.anchor_ms,
         lazy=scale.lazy,
+        ttr=profile.ttr,
     )

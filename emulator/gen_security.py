@@ -121,10 +121,14 @@ def enabled(repo_name: str, tool: str) -> bool:
     return tool not in DISABLED.get(repo_kind_name(repo_name), ())
 
 
-def _lifecycle(r, tool: str, severity: str, created: int) -> tuple[tuple[int, str, str | None], ...]:
+def _lifecycle(r, tool: str, severity: str, created: int, open_share: float = 0.16,
+               fix_time: float = 1.0) -> tuple[tuple[int, str, str | None], ...]:
     ttc = pick_duration(r, _FIX_TIMES[severity])
-    outcome = weighted(r, [(0.55, "fix"), (0.15, "dismiss"), (0.08 if tool == "dependabot" else 0.0, "auto"),
-                           (0.06, "reopen"), (0.16, "open")])
+    if fix_time != 1.0:
+        ttc = int(ttc * fix_time)
+    fix_share = 0.55 if open_share == 0.16 else 0.71 - open_share  # the stress profile's weights, exactly
+    outcome = weighted(r, [(fix_share, "fix"), (0.15, "dismiss"), (0.08 if tool == "dependabot" else 0.0, "auto"),
+                           (0.06, "reopen"), (open_share, "open")])
     if outcome == "open":
         return ()
     at = created + max(MINUTE, ttc // SECOND * SECOND)
@@ -159,6 +163,8 @@ class SecurityData:
     window: Window
     repos: tuple  # GhRepo
     rate_scale: float = 1.0  # bulk scales (timeline.Scale.security_rate_scale): more alerts per repository
+    open_share: float = 0.16  # the profile's (timeline.Profile): alerts nobody closes
+    fix_time: float = 1.0  # the profile's: multiplies the days to fix
 
     @cached_property
     def alerts(self) -> dict[tuple[int, str], tuple[Alert, ...]]:
@@ -192,7 +198,7 @@ class SecurityData:
                 severity = RULES[variant][3]
             elif tool == "secret_scanning":
                 severity = "critical"
-            events = _lifecycle(r, tool, severity or "medium", created)
+            events = _lifecycle(r, tool, severity or "medium", created, self.open_share, self.fix_time)
             if scenario == "same_day_fix":
                 severity, events = "critical", ((created + 5 * HOUR, "fixed", None),)
             elif scenario == "high_past_sla":
@@ -208,5 +214,6 @@ class SecurityData:
         return tuple(alerts)
 
 
-def build_security(seed: int, window: Window, repos: tuple, rate_scale: float = 1.0) -> SecurityData:
-    return SecurityData(seed, window, repos, rate_scale)
+def build_security(seed: int, window: Window, repos: tuple, rate_scale: float = 1.0, open_share: float = 0.16,
+                   fix_time: float = 1.0) -> SecurityData:
+    return SecurityData(seed, window, repos, rate_scale, open_share, fix_time)

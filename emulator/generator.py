@@ -7,13 +7,14 @@ lazily by index instead of materialising them all here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from emulator.gen_github import GitHubData, build_github
 from emulator.gen_jira import JiraData, build_jira
 from emulator.gen_pagerduty import PagerDutyData, build_pagerduty
 from emulator.scale import ShardedGitHubData
-from emulator.timeline import SCALES, Person, Scale, Window, build_people
+from emulator.timeline import PROFILES, SCALES, Person, Scale, Window, build_people
 
 DEFAULT_JIRA_TIME_ZONE = "America/Los_Angeles"
 DEFAULT_PAGERDUTY_TIME_ZONE = "Europe/Berlin"
@@ -37,12 +38,17 @@ def build_world(
     jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE,
     pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE,
     counts: dict[str, int] | None = None,
+    profile: str = "stress",
 ) -> World:
-    """`scale` names a preset (demo, medium, large); `counts` overrides its volumes (see Scale.with_counts).
+    """`scale` names a preset (demo, medium, large); `counts` overrides its volumes (see Scale.with_counts);
+    `profile` how the organisation behaves (timeline.PROFILES: stress, healthy).
     Bulk presets build records lazily: start-up generates skeletons only (creation times, keys, owners)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; available: {', '.join(sorted(SCALES))}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; available: {', '.join(sorted(PROFILES))}")
     spec = SCALES[scale].with_counts(counts) if counts else SCALES[scale]
+    spec = dataclasses.replace(spec, profile=PROFILES[profile])
     window = Window.around(anchor_ms, spec)
     people = build_people(seed, spec.people)
     github: GitHubData | ShardedGitHubData = (

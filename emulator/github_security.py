@@ -79,8 +79,10 @@ class SecurityRoutes:
     def __init__(self, api: Any) -> None:
         self.api = api
         world = api.world
+        profile = world.scale.profile
         self.data = build_security(world.seed, world.window, world.github.repos,
-                                   rate_scale=world.scale.security_rate_scale)
+                                   rate_scale=world.scale.security_rate_scale * profile.security_rate,
+                                   open_share=profile.security_open_share, fix_time=profile.security_fix_time)
 
     # --- common -------------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from emulator.admin import AdminApi
 from emulator.auth import Credentials
 from emulator.clock import Clock
-from emulator.config import DEFAULT_HOST, DEFAULT_NOW, DEFAULT_SCALE, DEFAULT_SEED, EmulatorConfig
+from emulator.config import DEFAULT_HOST, DEFAULT_NOW, DEFAULT_PROFILE, DEFAULT_SCALE, DEFAULT_SEED, EmulatorConfig
 from emulator.faults import KINDS, FaultPlan, status_fault
 from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE, build_world
 from emulator.github import GitHubApi
@@ -46,7 +46,7 @@ class EmulatorApp:
         self.clock = Clock(config.now)
         self.world = build_world(
             config.seed, self.clock.start_ms, config.scale, config.jira_time_zone, config.pagerduty_time_zone,
-            counts=dict(config.counts),
+            counts=dict(config.counts), profile=config.profile,
         )
         self.stats = RequestStats()
         self.apis: dict[str, Any] = {
@@ -363,6 +363,7 @@ def start_emulator(
     scale: str = DEFAULT_SCALE,
     host: str = DEFAULT_HOST,
     *,
+    profile: str = DEFAULT_PROFILE,
     jira_email: str | None = None,
     jira_token: str | None = None,
     pagerduty_token: str | None = None,
@@ -397,6 +398,7 @@ def start_emulator(
         seed=seed,
         now=now,
         scale=scale,
+        profile=profile,
         credentials=creds,
         jira_time_zone=jira_time_zone,
         pagerduty_time_zone=pagerduty_time_zone,

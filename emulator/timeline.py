@@ -19,9 +19,62 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from emulator.ids import hex_id, pd_id, rng, small_int
-from emulator.timefmt import DAY, SECOND
+from emulator.timefmt import DAY, HOUR, MINUTE, SECOND
 
 T = TypeVar("T")
+
+
+# How long a natural PagerDuty incident takes to resolve: (weight, shortest, longest) in ms.
+STRESS_TTR = (
+    # Most pages are handled within the hour; a long tail of slow fixes and forgotten incidents.
+    (0.60, 5 * MINUTE, 30 * MINUTE),
+    (0.30, 30 * MINUTE, 2 * HOUR),
+    (0.08, 2 * HOUR, 8 * HOUR),
+    (0.015, 8 * HOUR, 30 * HOUR),
+    (0.005, 2 * DAY, 4 * DAY),
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How the emulated organisation behaves, on top of a Scale's volumes (see PROFILES)."""
+
+    name: str
+    incident_rate: float = 1.0  # multiplies Scale.incidents_per_day
+    # share of incidents per PagerDuty service, in gen_pagerduty's service order (None: its own shares)
+    service_weights: tuple[float, ...] | None = None
+    # share of low-urgency incidents per service, same order (None: gen_pagerduty's); only high urgency is downtime
+    low_urgency_shares: tuple[float, ...] | None = None
+    ttr: tuple[tuple[float, int, int], ...] = STRESS_TTR
+    second_page_share: float = 0.12  # an arrival that pages twice on the same service
+    planted_incidents: bool = True  # gen_pagerduty's planted edge cases (open at the clock, 21 days open, ...)
+    security_rate: float = 1.0  # multiplies the security alert rates (with Scale.security_rate_scale)
+    security_open_share: float = 0.16  # alerts nobody ever closes
+    security_fix_time: float = 1.0  # multiplies the days to fix an alert
+
+
+PROFILES = {
+    # Every edge case, every seed, often: frequent incidents with a long tail of slow resolutions (several
+    # services miss their SLO), many alerts left open. What the tests are written against; the default.
+    "stress": Profile("stress"),
+    # A healthy mid-size organisation, for the demo: a few incidents a month per service, resolved within the
+    # hour mostly, org availability about 99.8 % with checkout-api the one service in trouble (about half of
+    # all incidents, its budget overspent); security alerts mostly fixed within SLA, a handful past it. The
+    # GitHub activity (DORA) is the stress profile's: tiers come out mixed on their own.
+    "healthy": Profile(
+        "healthy",
+        incident_rate=0.45,
+        # api-gateway, auth-service, checkout-api, payments-worker, web-frontend, legacy-reporting
+        service_weights=(0.12, 0.10, 0.52, 0.14, 0.12, 0.0),
+        low_urgency_shares=(0.75, 0.70, 0.25, 0.65, 0.70, 0.0),
+        ttr=((0.70, 4 * MINUTE, 20 * MINUTE), (0.26, 20 * MINUTE, 75 * MINUTE), (0.04, 75 * MINUTE, 3 * HOUR)),
+        second_page_share=0.05,
+        planted_incidents=False,
+        security_rate=0.45,
+        security_open_share=0.02,
+        security_fix_time=0.4,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +96,7 @@ class Scale:
     lazy: bool = False
     jira_noisy_share: float = 0.04  # share of ordinary issues with 25-45 rank changes in their changelog
     security_rate_scale: float = 1.0  # multiplies gen_security's alert rates per repository
+    profile: Profile = PROFILES["stress"]  # behaviour (incident and alert patterns), see Profile
 
     def with_counts(self, counts: dict[str, int]) -> Scale:
         """Explicit volumes (records created before the start clock) instead of the preset's: `incidents`,

@@ -37,7 +37,8 @@ class Emulator:
 
     def __init__(self, seed: int = 42, now: str = DEMO_NOW):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed), "--now", now],
+            [sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed), "--now", now,
+             "--profile", "healthy"],
             stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
         )
         line = self.process.stdout.readline().strip()

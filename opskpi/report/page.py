@@ -68,7 +68,9 @@ svg .tick, svg .legend { font-size: 12px; fill: #4b5563; font-family: inherit; }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { white-space: normal; vertical-align: bottom; }
-td.wrap { white-space: normal; min-width: 16em; overflow-wrap: anywhere; }
+td.wrap { white-space: normal; min-width: 14em; overflow-wrap: anywhere; }
+td.fresh { white-space: normal; min-width: 8em; overflow-wrap: anywhere; }
+td.ts { white-space: normal; min-width: 6.5em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 footer { padding: 24px 16px 32px; }
 .scroll-hint { display: none; }
@@ -241,9 +243,9 @@ SCROLL_HINT = '<p class="note scroll-hint">The table scrolls sideways: swipe it 
 
 def _freshness_cell(freshness: dict | None) -> str:
     if freshness is None:
-        return '<td class="wrap">not checked</td>'
+        return '<td class="fresh">not checked</td>'
     late = f" {e(freshness['late'])}" if freshness["late"] else f" {freshness['tables']} tables"
-    return (f'<td class="wrap" data-freshness="{e(freshness["status"])}"><span class="badge tone-{freshness["tone"]}">'
+    return (f'<td class="fresh" data-freshness="{e(freshness["status"])}"><span class="badge tone-{freshness["tone"]}">'
             f"{e(freshness['status'])}</span>{late}</td>")
 
 
@@ -261,11 +263,11 @@ def health_table(rows: list[HealthRow], computed_at: datetime | None, freshness:
         body.append(
             f'<tr data-source="{e(r["source"])}"><td class="name">{e(r["source"])}</td>'
             f'<td class="num">{r["streams"]}</td>'
-            f'<td>{e(_ts(r["last_loaded_at"]))}</td>'
+            f'<td class="ts">{e(_ts(r["last_loaded_at"]))}</td>'
             f'<td class="num">{r["rows_landed"]:,}</td><td class="num">{r["rows_changed"]:,}</td>'
             f'<td class="num">{r["validations"]}</td><td class="num">{r["failed_validations"]}</td>'
             f'<td class="wrap">{badge} {e(r["checks"])}</td>{_freshness_cell(r["freshness"])}'
-            f'<td>{e(through)}</td><td class="num">{e(lag)}</td></tr>'
+            f'<td class="ts">{e(through)}</td><td class="num">{e(lag)}</td></tr>'
         )
     head = ('<tr><th class="name">Source</th><th class="num">Streams</th><th>Last successful load</th>'
             '<th class="num">Rows loaded</th><th class="num">Rows changed</th><th class="num">Validations (24 h)</th>'

@@ -214,6 +214,10 @@ def test_report_in_chromium(tmp_path, browser):
     assert browser.evaluate("document.querySelectorAll('b, img, script').length") == 0
     assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 4
 
+    # on a desktop screen every table fits: nothing to scroll sideways
+    for section in ("#services", "#health"):
+        box = f"document.querySelector('{section} .table-wrap')"
+        assert browser.evaluate(f"{box}.scrollWidth <= {box}.clientWidth"), section
     screenshot(browser, ARTIFACTS / "report.png", 1280)
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 

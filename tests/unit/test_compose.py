@@ -492,6 +492,7 @@ def test_emulator_command_uses_real_flags_and_the_demo_clock(compose):
     options = dict(zip(args[::2], args[1::2], strict=True))
     assert options["--host"] == "0.0.0.0"
     assert options["--now"] == demo.DEMO_NOW, "serve the same day as `make demo`"
+    assert options["--profile"] == "healthy", "the same organisation as `make demo`"
     emulator_url = environment(compose["services"]["airflow-scheduler"])["OPSKPI_EMULATOR_URL"]
     assert emulator_url == f"http://emulator:{options['--port']}"
     assert compose["services"]["emulator"]["expose"] == [options["--port"]]
