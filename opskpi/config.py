@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlparse
@@ -78,19 +79,14 @@ def read_secret(env_name: str, key: str, what: str = "the API token") -> str:
     return value
 
 
-# --- reusable field types: each carries its own rule and the example its error message gives -----------
+# --- field rules: a field is `Annotated[type, _rule(...)]`, its rule and the fix its error names side by side ---
 
 
-def _duration(value: str) -> str:
-    if not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a duration; write e.g. '30d', '6h' or '15m'")
-    return value
-
-
-def _positive(example: str):
-    def check(value: int) -> int:
-        if value < 1:
-            raise ValueError(f"{value!r} must be a positive whole number, e.g. {example}")
+def _rule(ok: Callable[[Any], Any], message: str) -> AfterValidator:
+    """Refuse a value for which `ok` is false; `message` may show it as {v} / {v!r}."""
+    def check(value: Any) -> Any:
+        if not ok(value):
+            raise ValueError(message.format(v=value))
         return value
 
     return AfterValidator(check)
@@ -110,32 +106,26 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.match(value):
-        raise ValueError(f"{value!r} must be the name of an environment variable, not a value")
-    return value
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
-def _repo(value: str) -> str:
-    if value.count("/") != 1 or value.startswith("/") or value.endswith("/"):
-        raise ValueError(f"{value!r} is not of the form owner/name")
-    return value
+def _positive(example: str) -> AfterValidator:
+    return _rule(lambda v: v >= 1, "{v!r} must be a positive whole number, e.g. " + example)
 
 
-def _non_empty_names(example: str):
-    def check(values: list[str]) -> list[str]:
-        if not all(values):
-            raise ValueError(f"{values!r} holds an empty name; e.g. {example}")
-        return values
-
-    return AfterValidator(check)
+def _page_size(vendor: str) -> AfterValidator:
+    return _rule(lambda v: 1 <= v <= 100, "{v} is outside " + vendor + "'s 1..100")
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
+Duration = Annotated[str, _rule(_DURATION.match, "{v!r} is not a duration; write e.g. '30d', '6h' or '15m'")]
 Url = Annotated[str, AfterValidator(_url)]
-EnvName = Annotated[str | None, AfterValidator(_env_name)]
-Attempts = Annotated[int, _positive("8")]
-Pages = Annotated[int, _positive("10000")]
+EnvName = Annotated[str | None, _rule(lambda v: v is None or _ENV_NAME.match(v),
+                                      "{v!r} must be the name of an environment variable, not a value")]
 
 
 class _Section(BaseModel):
@@ -167,56 +157,31 @@ class _Transport(_Section):
 
     token_env: str
     lookback: Duration
-    page_size: int = 100
     enabled: bool = True
     # Longest silence tolerated while waiting for an answer (a stalled request is retried).
-    read_timeout: Duration = "60s"
+    read_timeout: Annotated[Duration, _rule(lambda v: parse_duration(v, "read_timeout") >= 1,
+                                            "must be at least 1s, e.g. '30s'")] = "60s"
     # Tries per request before the extract fails (429s, 5xx, timeouts and cut bodies are retried).
-    max_attempts: Attempts = 8
+    max_attempts: Annotated[int, _positive("8")] = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
-    max_pages: Pages = 10_000
-
-    @field_validator("read_timeout")
-    @classmethod
-    def _at_least_a_second(cls, value: str) -> str:
-        if parse_duration(value, "read_timeout") < 1:
-            raise ValueError("must be at least 1s, e.g. '30s'")
-        return value
+    max_pages: Annotated[int, _positive("10000")] = 10_000
 
     def _transport_settings(self) -> dict[str, Any]:
         return {"read_timeout_s": parse_duration(self.read_timeout, "read_timeout"), "max_pages": self.max_pages,
                 "max_attempts": self.max_attempts}
 
 
-def _page_size_within(vendor: str, value: int) -> int:
-    if not 1 <= value <= 100:
-        raise ValueError(f"{value} is outside {vendor}'s 1..100")
-    return value
-
-
 class JiraConfig(_Transport):
     base_url: Url = ""
-    email: str = ""
+    email: Annotated[str, _rule(bool, "required (the Atlassian account that owns the API token)")] = ""
     token_env: str = "OPSKPI_JIRA_TOKEN"
-    projects: Annotated[list[str], _non_empty_names("[OPS]")] = Field(default_factory=list)
+    projects: Annotated[list[Annotated[str, _rule(bool, "a project key must not be empty, e.g. OPS")]],
+                        _rule(bool, "list at least one Jira project key, e.g. [OPS]")] = Field(default_factory=list)
     lookback: Duration = "1h"
+    page_size: int = 100
     # Re-list every issue id (deleted issues never show up in an `updated` query) when the last
     # reconciliation is at least this old; '0d' = every run.
     reconcile_every: Duration = "7d"
-
-    @field_validator("email")
-    @classmethod
-    def _email_required(cls, value: str) -> str:
-        if not value:
-            raise ValueError("required (the Atlassian account that owns the API token)")
-        return value
-
-    @field_validator("projects")
-    @classmethod
-    def _some_project(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("list at least one Jira project key, e.g. [OPS]")
-        return value
 
     def settings(self) -> dict[str, Any]:
         return {**self._transport_settings(),
@@ -228,11 +193,7 @@ class PagerDutyConfig(_Transport):
     base_url: Url = "https://api.pagerduty.com"
     token_env: str = "OPSKPI_PAGERDUTY_TOKEN"
     lookback: Duration = "30d"
-
-    @field_validator("page_size")
-    @classmethod
-    def _page_size(cls, value: int) -> int:
-        return _page_size_within("PagerDuty", value)
+    page_size: Annotated[int, _page_size("PagerDuty")] = 100
 
     def settings(self) -> dict[str, Any]:
         return {**self._transport_settings(), "base_url": self.base_url, "page_size": self.page_size}
@@ -241,27 +202,19 @@ class PagerDutyConfig(_Transport):
 class GitHubConfig(_Transport):
     base_url: Url = "https://api.github.com"
     token_env: str = "OPSKPI_GITHUB_TOKEN"
-    repos: list[Annotated[str, AfterValidator(_repo)]] = Field(default_factory=list)
+    repos: Annotated[list[Annotated[str, _rule(lambda v: v.count("/") == 1 and not v.startswith("/")
+                                                and not v.endswith("/"), "{v!r} is not of the form owner/name")]],
+                     _rule(bool, "list at least one repository as owner/name")] = Field(default_factory=list)
     lookback: Duration = "1d"
+    page_size: Annotated[int, _page_size("GitHub")] = 100
     # Deployments (with their statuses) and releases created this recently are re-read every run:
     # statuses arrive after the deployment, drafts are published after they are created.
     deployments_lookback: Duration = "3d"
     # Workflow runs created this recently are re-read every run (re-runs change them for ~30 days).
     workflow_runs_lookback: Duration = "30d"
     # Extract only these deployment environments (exact names, one filtered walk each); [] = all.
-    deployment_environments: Annotated[list[str], _non_empty_names("[production]")] = Field(default_factory=list)
-
-    @field_validator("repos")
-    @classmethod
-    def _some_repo(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("list at least one repository as owner/name")
-        return value
-
-    @field_validator("page_size")
-    @classmethod
-    def _page_size(cls, value: int) -> int:
-        return _page_size_within("GitHub", value)
+    deployment_environments: list[Annotated[str, _rule(bool, "an environment name must not be empty, "
+                                                             "e.g. production")]] = Field(default_factory=list)
 
     def settings(self) -> dict[str, Any]:
         return {**self._transport_settings(),
@@ -302,60 +255,41 @@ SOURCE_TYPES = {name: f.annotation for name, f in SourcesConfig.model_fields.ite
 
 def _sources_by_name(value: Any) -> dict[str, SourceConfig]:
     """`sources:` is read through SourcesConfig (one model per source name) and kept as a name → model dict."""
-    if isinstance(value, dict) and all(isinstance(v, BaseModel) for v in value.values()) and value:
+    if isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
         return value
     return SourcesConfig.model_validate(value if value is not None else {}).by_name()
 
 
 class ServiceConfig(_Section):
     team: str = "unassigned"
-    slo_target_pct: float | None = None
-
-    @field_validator("slo_target_pct")
-    @classmethod
-    def _between(cls, value: float | None) -> float | None:
-        if value is not None and not 0 < value < 100:
-            raise ValueError(f"{value:g} must be between 0 and 100, e.g. 99.9")
-        return value
+    slo_target_pct: Annotated[float | None, _rule(lambda v: v is None or 0 < v < 100,
+                                                  "{v:g} must be between 0 and 100, e.g. 99.9")] = None
 
 
 class AvailabilityConfig(_Section):
-    downtime_urgencies: list[str] = Field(default_factory=lambda: ["high"])
-    downtime_priorities: list[str] = Field(default_factory=list)
+    downtime_urgencies: list[Annotated[str, _rule(lambda v: v in ("high", "low"),
+                                                  "{v!r} is not a PagerDuty urgency (high or low)")]] = ["high"]
+    downtime_priorities: list[str] = []
     default_slo_target_pct: float = 99.9
-
-    @field_validator("downtime_urgencies")
-    @classmethod
-    def _urgencies(cls, value: list[str]) -> list[str]:
-        bad = [u for u in value if u not in ("high", "low")]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a PagerDuty urgency (high or low)")
-        return value
 
 
 class IncidentsConfig(_Section):
     # Jira issue types that count as incidents beside PagerDuty's (empty: PagerDuty only).
-    jira_issue_types: list[str] = Field(default_factory=list)
-
-
-def _workflow(value: str) -> str:
-    if not value:
-        raise ValueError("expected a workflow name or file, e.g. deploy.yml")
-    return value
+    jira_issue_types: list[str] = []
 
 
 class DoraConfig(_Section):
-    production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
+    production_environments: list[str] = ["production", "prod"]
     attribution_window: Duration = "24h"
-    hotfix_labels: list[str] = Field(default_factory=lambda: ["hotfix"])
+    hotfix_labels: list[str] = ["hotfix"]
     benchmark_year: int = 2023
     # repo -> service ids, tying deployments to the incidents they may have caused.
-    repo_services: dict[str, list[str]] = Field(default_factory=dict)
+    repo_services: dict[str, list[str]] = {}
     # repo -> team; repos not listed land in team "unassigned".
-    repo_teams: dict[str, str] = Field(default_factory=dict)
+    repo_teams: dict[str, str] = {}
     # repo -> workflow (name or file): its successful runs on the default branch are the repo's
     # deployments instead of GitHub deployments.
-    deploy_workflows: dict[str, Annotated[str, AfterValidator(_workflow)]] = Field(default_factory=dict)
+    deploy_workflows: dict[str, Annotated[str, _rule(bool, "expected a workflow name or file, e.g. deploy.yml")]] = {}
 
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -363,7 +297,7 @@ DEFAULT_SLA_DAYS = {"critical": 15, "high": 30, "medium": 90, "low": 180}
 
 
 class SecurityConfig(_Section):
-    sla_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SLA_DAYS))
+    sla_days: dict[str, int] = DEFAULT_SLA_DAYS
 
     @field_validator("sla_days")
     @classmethod
@@ -380,58 +314,29 @@ class SecurityConfig(_Section):
 
 class JiraFlowConfig(_Section):
     # Jira project key -> team; projects not listed land in team "unassigned".
-    project_teams: dict[str, str] = Field(default_factory=dict)
-    bug_issue_types: list[str] = Field(default_factory=lambda: ["Bug"])
+    project_teams: dict[str, str] = {}
+    bug_issue_types: list[str] = ["Bug"]
 
 
 class ReportingConfig(_Section):
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/Berlin") from None
-        return value
+    timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
 
 class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
-    title: str = "Ops KPI report"
+    title: Annotated[str, _rule(str.strip, "give the report a title, e.g. 'Ops KPI report'")] = "Ops KPI report"
     # Slack-compatible incoming webhook: the variable holding its URL (the URL is a secret). Unset = no post.
     slack_webhook_env: EnvName = None
     # E-mail: sent when email_to lists someone.
-    email_to: list[str] = Field(default_factory=list)
+    email_to: Annotated[list[str], _rule(lambda v: all("@" in a for a in v),
+                                         "{v!r} must be a list of e-mail addresses")] = []
     email_from: str = "opskpi@localhost"
     smtp_host: str = "localhost"
-    smtp_port: int = 25
+    smtp_port: Annotated[int, _rule(lambda v: 0 < v < 65536, "{v!r} is not a TCP port, e.g. 587")] = 25
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password_env: EnvName = None
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("give the report a title, e.g. 'Ops KPI report'")
-        return value
-
-    @field_validator("email_to")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        if not all("@" in a for a in value):
-            raise ValueError(f"{value!r} must be a list of e-mail addresses")
-        return value
-
-    @field_validator("smtp_port")
-    @classmethod
-    def _port(cls, value: int) -> int:
-        if not 0 < value < 65536:
-            raise ValueError(f"{value!r} is not a TCP port, e.g. 587")
-        return value
 
     @model_validator(mode="after")
     def _sender(self) -> ReportConfig:
@@ -441,19 +346,13 @@ class ReportConfig(_Section):
         return self
 
 
-def _positive_days(value: int) -> int:
-    if value < 1:
-        raise ValueError(f"{value!r} must be a positive whole number of days, e.g. 90")
-    return value
-
-
 class Config(_Section):
     """The whole file. `path` (where it was read from) is not a key of the file."""
 
     _unknown_word: ClassVar[str] = "top-level key"
     _not_in_file: ClassVar[frozenset[str]] = frozenset({"path"})
     data_dir: Path = Field(default=Path("data"), strict=False)
-    history_days: Annotated[int, AfterValidator(_positive_days)] = 90
+    history_days: Annotated[int, _rule(lambda v: v >= 1, "{v!r} must be a positive whole number of days, e.g. 90")] = 90
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sources: Annotated[dict[str, SourceConfig], BeforeValidator(_sources_by_name)] = Field(default_factory=dict)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
