@@ -6,7 +6,7 @@ changed for a day is quiet, not broken; neither `warn` nor `error` fails the run
 section shows the worst status per source. Only dbt failing to produce its results file fails the step.
 
 Results are kept in `meta.source_freshness` (one row per raw table and run date; a rerun of the date replaces
-its rows) and reach the published marts as `marts.source_freshness_daily` (dbt), where the report reads them.
+its rows) and reach the published marts as `marts.pipeline_source_freshness_daily` (dbt), where the report reads them.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ create table marts.kpi_daily_snapshot (
     snapshot_date DATE, kpi VARCHAR, scope_type VARCHAR, scope_id VARCHAR, "window" VARCHAR, value DOUBLE,
     unit VARCHAR, sample_size BIGINT, run_id VARCHAR, computed_at TIMESTAMPTZ);
 create table marts.dim_kpi_scopes (scope_type VARCHAR, scope_id VARCHAR, scope_name VARCHAR, team VARCHAR);
-create table marts.source_freshness_daily (
+create table marts.pipeline_source_freshness_daily (
     snapshot_date DATE, run_id VARCHAR, source VARCHAR, source_table VARCHAR, status VARCHAR,
     max_loaded_at TIMESTAMPTZ, snapshotted_at TIMESTAMPTZ, age_s DOUBLE, warn_after_s DOUBLE, error_after_s DOUBLE);
 create table marts.pipeline_health_daily (
@@ -142,7 +142,7 @@ def build_source(path: Path, *, extra_rows: list[tuple] = (), title_rows: bool =
         # dbt source freshness after the load: pagerduty's two tables pass; jira's issues were last written
         # 44 h before the check, past its 36 h warn_after (a warn, shown, never failing the run)
         con.executemany(
-            "insert into marts.source_freshness_daily values (?, 'run-42', ?, ?, ?, ?, ?, ?, 129600, 259200)",
+            "insert into marts.pipeline_source_freshness_daily values (?, 'run-42', ?, ?, ?, ?, ?, ?, 129600, 259200)",
             [(REPORT_DATE, "pagerduty", "incidents", "pass", datetime(2026, 3, 11, 5, 58, tzinfo=UTC), COMPUTED_AT,
               120.0),
              (REPORT_DATE, "pagerduty", "services", "pass", datetime(2026, 3, 11, 5, 58, tzinfo=UTC), COMPUTED_AT,

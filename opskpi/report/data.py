@@ -71,7 +71,7 @@ class HealthRow:
 
 @dataclass(frozen=True)
 class FreshnessRow:
-    """One raw table's `dbt source freshness` result of the report date (marts.source_freshness_daily)."""
+    """One raw table's `dbt source freshness` result of the report date (marts.pipeline_source_freshness_daily)."""
 
     source: str
     source_table: str
@@ -192,9 +192,9 @@ def load_report_data(path: Path, report_date: date) -> ReportData:
             health = [HealthRow(**{k: r[k] for k in fields}) for r in hrows]
             health_at = max((r["computed_at"] for r in hrows), default=None)
         freshness: list[FreshnessRow] = []
-        if _has_table(con, "marts", "source_freshness_daily"):
+        if _has_table(con, "marts", "pipeline_source_freshness_daily"):
             columns = list(FreshnessRow.__dataclass_fields__)
             freshness = [FreshnessRow(**r) for r in _rows(
-                con, f"SELECT {', '.join(columns)} FROM marts.source_freshness_daily WHERE snapshot_date = ? "
+                con, f"SELECT {', '.join(columns)} FROM marts.pipeline_source_freshness_daily WHERE snapshot_date = ? "
                      "ORDER BY source, source_table", [report_date])]
     return ReportData(report_date, values, catalog, names, teams, health, health_at, freshness)

@@ -3,7 +3,7 @@
 A warehouse with PagerDuty's raw tables (the only source enabled) whose rows were last written 40 h and 80 h
 before the check: past the source's warn_after (36 h) and error_after (72 h). The step records one row per
 table in meta.source_freshness, replaces them on a rerun of the date, and raises for neither; the build then
-publishes them as marts.source_freshness_daily.
+publishes them as marts.pipeline_source_freshness_daily.
 """
 
 from __future__ import annotations

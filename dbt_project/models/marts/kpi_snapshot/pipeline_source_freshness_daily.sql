@@ -2,7 +2,8 @@
 -- dbt source freshness per raw table and run date, as the pipeline's source_freshness step recorded it
 -- (meta.source_freshness, opskpi/freshness.py) just before this build: the report's data-health section reads
 -- it from the published marts. The history is the meta table's (a rerun of a date replaces that date's rows).
--- Empty in a bare dbt build, where the meta table does not exist.
+-- Run bookkeeping like pipeline_health_daily (pipeline_ prefix: equivalence tests skip it, its timestamps are
+-- those of each check). Empty in a bare dbt build, where the meta table does not exist.
 
 {%- set recorded = source('meta', 'source_freshness') %}
 {%- set present = execute and adapter.get_relation(recorded.database, recorded.schema, recorded.identifier) is not none %}
