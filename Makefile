@@ -17,9 +17,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m opskpi.demo
 
-# The whole suite on every core (pytest-xdist). One module is one unit of work (loadscope), so its module-scoped
-# fixtures (a dbt build, an Airflow deployment) are built once; tests/conftest.py orders the longest modules
-# first, and --no-loadscope-reorder keeps that order. Ends with the 15 slowest tests and the total time.
+# The whole suite on every core (pytest-xdist). A module, or the modules that share one session fixture, is one
+# unit of work (loadscope, tests/conftest.py), so module- and shared session-scoped fixtures (dbt builds, an Airflow
+# deployment, the shared e2e runs) are built once; tests/conftest.py orders the longest first and
+# --no-loadscope-reorder keeps that order. Ends with the 15 slowest tests and the total time.
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 $(TEST_ARGS)
