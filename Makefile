@@ -7,15 +7,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint venv clean bench
 
+# pip's own output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install fails.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+	@echo "installing the pinned dependencies into $(VENV) (about a minute; log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]" \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m opskpi.demo
+	@$(BIN)/python -m opskpi.demo
 
 # The whole suite on every core (pytest-xdist). A module, or the modules that share one session fixture, is one
 # unit of work (loadscope, tests/conftest.py), so module- and shared session-scoped fixtures (dbt builds, an Airflow

@@ -37,7 +37,8 @@ DAY1, DAY2 = date(2026, 11, 19), date(2026, 11, 20)
 DEPLOY_WORKFLOWS = {"acme/infra": "Deploy"}
 # The modules that read the shared runs: under `make test` one worker runs them all, so the runs are made once
 # (tests/conftest.py); the `org_runs` fixture refuses a module missing here.
-ORG_RUNS_MODULES = ("tests/e2e/test_daily_run.py", "tests/e2e/test_dora_e2e.py", "tests/e2e/test_security_e2e.py")
+ORG_RUNS_MODULES = ("tests/e2e/test_daily_run.py", "tests/e2e/test_dora_e2e.py", "tests/e2e/test_run_console.py",
+                    "tests/e2e/test_security_e2e.py")
 
 # Opens the published file once, read-only, and keeps querying it until told to stop; then opens it
 # again (a new connection sees the newly published file). Prints the mart's row count each time.
