@@ -7,18 +7,26 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint venv clean bench
 
+# pip's own output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install fails.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+	@echo "installing the pinned dependencies into $(VENV) (about a minute; log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]" \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m opskpi.demo
+	@$(BIN)/python -m opskpi.demo
 
+# The whole suite on every core (pytest-xdist). A module, or the modules that share one session fixture, is one
+# unit of work (loadscope, tests/conftest.py), so module- and shared session-scoped fixtures (dbt builds, an Airflow
+# deployment, the shared e2e runs) are built once; tests/conftest.py orders the longest first and
+# --no-loadscope-reorder keeps that order. Ends with the 15 slowest tests and the total time.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 $(TEST_ARGS)
 
 # Benchmarks (bench/run.py): not part of `make test`. dlt, the peer, goes into bench/.venv-dlt on first use.
 SCALE ?= medium

@@ -67,70 +67,54 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_dag(config, args: argparse.Namespace) -> int:
+    from opskpi.console import RunConsole
+
     run_date = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date()
     airflow_home = config.data_dir / "airflow"
     os.environ.update(airflow_env(airflow_home, Path(args.config).resolve()))
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
     started = time.monotonic()
-    prepare_airflow(airflow_home)
-    from airflow.dag_processing.dagbag import DagBag
+    console = RunConsole(config, run_date, verbose=args.verbose)
+    with console.running():
+        prepare_airflow(airflow_home)
+        from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
-    if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.get_dag("ops_kpi_daily")
-    logical = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
-    conf = {"config": str(Path(args.config).resolve()), "run_date": run_date.isoformat(),
-            "full_refresh": bool(args.full_refresh), "sources": args.sources or []}
-    dag_run = dag.test(logical_date=logical, run_conf=conf)
-    state = str(dag_run.state)
-    print_summary(config, dag_run.dag_id, dag_run.run_id, state, time.monotonic() - started)
-    return 0 if state.endswith("success") else 1
+        bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+        if bag.import_errors:
+            raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+        dag = bag.get_dag("ops_kpi_daily")
+        logical = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
+        conf = {"config": str(Path(args.config).resolve()), "run_date": run_date.isoformat(),
+                "full_refresh": bool(args.full_refresh), "sources": args.sources or []}
+        dag_run = dag.test(logical_date=logical, run_conf=conf)
+    state = str(dag_run.state).split(".")[-1]
+    console.summary(dag_run.run_id, state, time.monotonic() - started, task_rows(dag_run.dag_id, dag_run.run_id))
+    return 0 if state == "success" else 1
 
 
-def print_summary(config, dag_id: str, run_id: str, state: str, seconds: float) -> None:
-    """Tasks and their states, then what each stream fetched and loaded in this run."""
+def task_rows(dag_id: str, run_id: str) -> list[tuple[str, int, str, float | None]]:
+    """(task id, mapped instances, state, seconds from the first start to the last end) in order of start."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
         tis = session.execute(
-            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.start_date,
-                   TaskInstance.end_date)
+            select(TaskInstance.task_id, TaskInstance.state, TaskInstance.start_date, TaskInstance.end_date)
             .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
             .order_by(TaskInstance.start_date)
         ).all()
-    print()
-    print(f"run {run_id}: {state.split('.')[-1]} in {seconds:.1f}s")
-    for task_id, map_index, ti_state, start, end in tis:
-        took = f"{(end - start).total_seconds():6.1f}s" if start and end else "      -"
-        name = task_id if map_index is None or map_index < 0 else f"{task_id}[{map_index}]"
-        print(f"  {name:<26} {str(ti_state).split('.')[-1]:<16} {took}")
-    for line in stream_summary(config, run_id):
-        print(line)
-    published = config.published_dir / "opskpi.duckdb"
-    if published.exists():
-        print(f"published marts: {published}  (Parquet: {config.published_dir / 'parquet'})")
-
-
-def stream_summary(config, run_id: str) -> list[str]:
-    import duckdb
-
-    if not config.warehouse_path.exists():
-        return []
-    try:
-        with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
-            rows = con.execute(
-                """SELECT source || '__' || stream, sum(requests), sum(pages), sum(rows_landed), sum(rows_changed)
-                   FROM meta.batches WHERE run_id = ? GROUP BY 1 ORDER BY 1""", [run_id]).fetchall()
-    except duckdb.Error:
-        return []
-    width = max([len("stream"), *(len(row[0]) for row in rows)])
-    lines = [f"  {'stream':<{width}} {'requests':>8} {'pages':>6} {'records':>8} {'changed':>8}"]
-    lines += [f"  {s:<{width}} {r:>8} {p:>6} {n:>8} {c:>8}" for s, r, p, n, c in rows]
-    return lines if rows else []
+    grouped: dict[str, list] = {}
+    for task_id, state, start, end in tis:
+        grouped.setdefault(task_id, []).append((str(state).split(".")[-1], start, end))
+    rows = []
+    for task_id, instances in grouped.items():
+        states = sorted({s for s, _, _ in instances})
+        starts, ends = [s for _, s, _ in instances if s], [e for _, _, e in instances if e]
+        took = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+        rows.append((task_id, len(instances), states[0] if len(states) == 1 else "/".join(states), took))
+    return rows
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -179,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--date", help="reporting day YYYY-MM-DD (default: today, UTC)")
     run_p.add_argument("--full-refresh", action="store_true", help="ignore watermarks and re-read the history")
     run_p.add_argument("--sources", type=lambda s: [x for x in s.split(",") if x], help="e.g. pagerduty,github")
+    run_p.add_argument("--verbose", action="store_true",
+                       help="print Airflow's task logs here (default: a live line per stream; the logs go to a file)")
     setup_p = sub.add_parser("setup", help="migrate the Airflow metadata DB of $AIRFLOW_HOME and create the pools")
     setup_p.add_argument("--airflow-home", help="default: $AIRFLOW_HOME")
     replay_p = sub.add_parser("replay", help="move a quarantined batch back to landing, validate and load it")

@@ -1,71 +1,21 @@
 """The DAG through Airflow against the emulator: published marts equal values computed from the APIs.
 
-Two runs: a first full one, then — after the emulator's clock moves a day, so new incidents appear
-and open ones resolve — an incremental one, which must agree with a full re-read of the API.
+Two runs (the shared ones of org_runs.py): a first full one, then — after the emulator's clock moves a day, so
+new incidents appear and open ones resolve — an incremental one, which must agree with a full re-read of the API.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-import requests
-import yaml
 
-from emulator.server import start_emulator
+from tests.e2e.org_runs import DAY1, DAY2, TOKENS, OrgRuns
 from tests.e2e.reference import availability, incident_response, pagerduty_all
 
 pytestmark = pytest.mark.e2e
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
-          "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
-SEED = 7  # not the demo's seed: the test must not depend on one data set
-
-
-# Opens the published file once, read-only, and keeps querying it until told to stop; then opens it
-# again (a new connection sees the newly published file). Prints the mart's row count each time.
-READER = """
-import sys, time, duckdb, pathlib
-path, stop = sys.argv[1], pathlib.Path(sys.argv[2])
-con = duckdb.connect(path, read_only=True)
-while not stop.exists():
-    print(con.execute("SELECT count(*) FROM marts.mart_availability_daily").fetchone()[0], flush=True)
-    time.sleep(0.2)
-con.close()
-with duckdb.connect(path, read_only=True) as again:
-    print(again.execute("SELECT count(*) FROM marts.mart_availability_daily").fetchone()[0], flush=True)
-"""
-
-
-def write_config(tmp_path: Path, base_url: str, repos: list[str], projects: list[str]) -> Path:
-    config = {
-        "data_dir": str(tmp_path / "data"),
-        "history_days": 400,  # the whole emulated history, so the reference sees the same incidents
-        "reporting": {"timezone": "UTC"},
-        "sources": {
-            "jira": {"base_url": f"{base_url}/jira", "email": "demo@example.com", "projects": projects},
-            "pagerduty": {"base_url": f"{base_url}/pagerduty"},
-            "github": {"base_url": f"{base_url}/github", "repos": repos},
-        },
-    }
-    path = tmp_path / "config.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def run_pipeline(config: Path, run_date: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, **TOKENS}
-    completed = subprocess.run(
-        [sys.executable, "-m", "opskpi.cli", "run", "--config", str(config), "--date", run_date],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
-    return completed
 
 
 def published_availability(data_dir: Path) -> dict:
@@ -128,51 +78,37 @@ def reference(base_url: str, run_date: date) -> tuple[dict, dict]:
             incident_response(services, incidents, log_entries, run_date, as_of))
 
 
-def test_daily_run_then_incremental_day_match_the_api(tmp_path):
-    with start_emulator(seed=SEED, now="2026-11-20T06:00:00Z") as emulator:
-        base = emulator.base_url
-        gh = {"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}
-        repos = [r["full_name"] for r in requests.get(f"{base}/github/orgs/acme/repos", headers=gh,
-                                                       params={"per_page": 100}, timeout=30).json()]
-        config = write_config(tmp_path, base, repos, ["OPS", "WEB"])
-        data_dir = tmp_path / "data"
+def test_daily_run_then_incremental_day_match_the_api(org_runs: OrgRuns):
+    first_dir, data_dir = org_runs.data_dir(DAY1), org_runs.data_dir(DAY2)
+    first = published_availability(first_dir)
+    with org_runs.api(DAY1) as base:
+        expected_availability, expected_response = reference(base, DAY1)
+    assert_matches(first, expected_availability)
+    assert_response_matches(published_response(first_dir), expected_response)
+    assert sum(v["mtta"]["n"] for k, v in expected_response.items() if k[0] == "org") > 10, "MTTA is exercised"
 
-        run_pipeline(config, "2026-11-19", tmp_path)
-        first = published_availability(data_dir)
-        expected_availability, expected_response = reference(base, date(2026, 11, 19))
-        assert_matches(first, expected_availability)
-        assert_response_matches(published_response(data_dir), expected_response)
-        assert sum(v["mtta"]["n"] for k, v in expected_response.items() if k[0] == "org") > 10, "MTTA is exercised"
-        assert (data_dir / "published" / "parquet" / "mart_availability_daily.parquet").exists()
+    second = published_availability(data_dir)
+    with org_runs.api(DAY2) as base:
+        expected_availability, expected_response = reference(base, DAY2)
+    assert_matches(second, expected_availability)
+    assert_response_matches(published_response(data_dir), expected_response)
+    assert (data_dir / "published" / "parquet" / "mart_availability_daily.parquet").exists()
+    # A BI reader held the published file open read-only, in another process, all through the second run: every
+    # look it took saw one complete set, the old one or (reopening) the new one.
+    observations = set(org_runs.reader_seen)
+    assert observations and observations <= {f"{len(first)}", f"{len(second)}"}, observations
 
-        requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
-        # A BI reader holds the published file open read-only, in another process, all through the run.
-        reader = subprocess.Popen([sys.executable, "-c", READER, str(data_dir / "published" / "opskpi.duckdb"),
-                                   str(tmp_path / "stop-reader")], stdout=subprocess.PIPE, text=True)
-        run_pipeline(config, "2026-11-20", tmp_path)
-        (tmp_path / "stop-reader").write_text("stop")
-        seen, _ = reader.communicate(timeout=60)
-        assert reader.returncode == 0, seen
-        observations = {line for line in seen.splitlines() if line}
-        old_set = f"{len(first)}"
-        second = published_availability(data_dir)
-        expected_availability, expected_response = reference(base, date(2026, 11, 20))
-        assert_matches(second, expected_availability)
-        assert_response_matches(published_response(data_dir), expected_response)
-        # Every look the reader took saw one complete set: the old one, or (reopening) the new one.
-        assert observations and observations <= {old_set, f"{len(second)}"}, observations
-
-        with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
-            batches = con.execute(
-                "SELECT source || '__' || stream, run_id, requests FROM meta.batches ORDER BY loaded_at").fetchall()
-            pulls = con.execute("SELECT count(*), count(DISTINCT (repo, number)) FROM raw.github__pulls").fetchone()
-        assert pulls[0] == pulls[1] > 0, "one row per pull request"
-        runs = sorted({run for _, run, _ in batches})
-        assert len(runs) == 2
-        full: dict[str, int] = {}
-        incremental: dict[str, int] = {}
-        for stream, run, spent in batches:  # one batch per stream and mapped partition (repository)
-            target = full if run == runs[0] else incremental
-            target[stream] = target.get(stream, 0) + spent
-        # The second day re-reads only its lookback windows: fewer requests than the first run.
-        assert incremental["github__pulls"] < full["github__pulls"]
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        batches = con.execute(
+            "SELECT source || '__' || stream, run_id, requests FROM meta.batches ORDER BY loaded_at").fetchall()
+        pulls = con.execute("SELECT count(*), count(DISTINCT (repo, number)) FROM raw.github__pulls").fetchone()
+    assert pulls[0] == pulls[1] > 0, "one row per pull request"
+    runs = sorted({run for _, run, _ in batches})
+    assert len(runs) == 2
+    full: dict[str, int] = {}
+    incremental: dict[str, int] = {}
+    for stream, run, spent in batches:  # one batch per stream and mapped partition (repository)
+        target = full if run == runs[0] else incremental
+        target[stream] = target.get(stream, 0) + spent
+    # The second day re-reads only its lookback windows: fewer requests than the first run.
+    assert incremental["github__pulls"] < full["github__pulls"]

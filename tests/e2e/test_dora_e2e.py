@@ -4,36 +4,26 @@ The reference below reads the emulator with plain `requests` (no pipeline code, 
 definitions of docs/metrics.md directly: production deployments timed at their first success status, the
 infra repository's successful Deploy runs instead, lead time from the earliest commit author date to the first
 deployment at or after the merge, change failures by incident / revert / hotfix within 24 h and before the
-next deployment, time to restore from the linked incident. Two runs: a first full one, then — after the clock
-moved a day, so a late deployment status and a re-run deploy arrive — an incremental one.
+next deployment, time to restore from the linked incident. Two runs (the shared ones of org_runs.py): a first
+full one, then — after the clock moved a day, so a late deployment status and a re-run deploy arrive — an
+incremental one.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-import requests
-import yaml
 
-from emulator.server import start_emulator
+from tests.e2e.org_runs import DAY1, DAY2, DEPLOY_WORKFLOWS, OrgRuns, gh_all, pd_all
 
 pytestmark = pytest.mark.e2e
-TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
-          "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
-GH = {"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}
-PD = {"Authorization": f"Token token={TOKENS['OPSKPI_PAGERDUTY_TOKEN']}"}
-SEED = 11  # not the demo's seed
 WINDOW = timedelta(hours=24)
 PRODUCTION = {"production", "prod"}
-DEPLOY_WORKFLOWS = {"acme/infra": "Deploy"}
 
 
 # --- plain reads of the emulator ---------------------------------------------------------------------------
@@ -41,32 +31,6 @@ DEPLOY_WORKFLOWS = {"acme/infra": "Deploy"}
 
 def ts(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def gh_all(url: str, params: dict | None = None, key: str | None = None) -> list[dict]:
-    out = []
-    response = requests.get(url, headers=GH, params={**(params or {}), "per_page": 100}, timeout=30)
-    while True:
-        response.raise_for_status()
-        body = response.json()
-        out += body[key] if key else body
-        nxt = response.links.get("next", {}).get("url")
-        if not nxt:
-            return out
-        response = requests.get(nxt, headers=GH, timeout=30)
-
-
-def pd_all(url: str, key: str, params: dict | None = None) -> list[dict]:
-    out, offset = [], 0
-    while True:
-        response = requests.get(url, headers=PD, params={**(params or {}), "limit": 100, "offset": offset},
-                                timeout=30)
-        response.raise_for_status()
-        body = response.json()
-        out += body[key]
-        if not body["more"]:
-            return out
-        offset += 100
 
 
 def quantile(values: list[float], q: float) -> float | None:
@@ -80,17 +44,6 @@ def quantile(values: list[float], q: float) -> float | None:
 
 
 # --- the reference -------------------------------------------------------------------------------------------
-
-
-def org_mapping(base: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Teams and repo -> PagerDuty service ids from the repositories' custom properties."""
-    services = {s["name"]: s["id"] for s in pd_all(f"{base}/pagerduty/services", "services")}
-    teams, links = {}, {}
-    for repo in gh_all(f"{base}/github/orgs/acme/repos"):
-        props = repo["custom_properties"]
-        teams[repo["full_name"]] = props["team"]
-        links[repo["full_name"]] = [services[name] for name in props["pagerduty-services"]]
-    return teams, links
 
 
 def reference(base: str, teams: dict, links: dict, as_of: datetime) -> dict:
@@ -177,31 +130,6 @@ def org_tier_values(ref: dict, day: date) -> dict:
 # --- the pipeline --------------------------------------------------------------------------------------------
 
 
-def write_config(tmp_path: Path, base: str, teams: dict, links: dict) -> Path:
-    config = {
-        "data_dir": str(tmp_path / "data"),
-        "history_days": 400,
-        "reporting": {"timezone": "UTC"},
-        "sources": {
-            "jira": {"base_url": f"{base}/jira", "email": "demo@example.com", "projects": ["OPS", "WEB"]},
-            "pagerduty": {"base_url": f"{base}/pagerduty"},
-            "github": {"base_url": f"{base}/github", "repos": sorted(teams)},
-        },
-        "dora": {"repo_teams": teams, "repo_services": links, "deploy_workflows": DEPLOY_WORKFLOWS},
-    }
-    path = tmp_path / "config.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def run_pipeline(config: Path, run_date: str, cwd: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "opskpi.cli", "run", "--config", str(config), "--date", run_date],
-        cwd=cwd, env={**os.environ, **TOKENS}, capture_output=True, text=True, timeout=900,
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
-
-
 def published(data_dir: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(data_dir / "published" / "opskpi.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -236,30 +164,24 @@ def check(data_dir: Path, ref: dict, run_date: date) -> None:
     assert tiers == pytest.approx(org_tier_values(ref, run_date))
 
 
-def test_dora_matches_the_api_after_a_full_and_an_incremental_run(tmp_path):
-    with start_emulator(seed=SEED, now="2026-11-20T06:00:00Z") as emulator:
-        base = emulator.base_url
-        teams, links = org_mapping(base)
-        config = write_config(tmp_path, base, teams, links)
-        data_dir = tmp_path / "data"
-
-        run_pipeline(config, "2026-11-19", tmp_path)
+def test_dora_matches_the_api_after_a_full_and_an_incremental_run(org_runs: OrgRuns):
+    teams, links = org_runs.teams, org_runs.links
+    with org_runs.api(DAY1) as base:
         first = reference(base, teams, links, datetime(2026, 11, 20, tzinfo=UTC))
-        assert sum(d["link"] is not None for d in first["deployments"].values()) >= 3
-        assert {d["link"] for d in first["deployments"].values()} >= {"incident_window", None}
-        assert any(p["deployment"] is None for p in first["pulls"].values()), "pending pull requests exist"
-        assert any(k.startswith("run:") for k in first["deployments"]), "infra deploys through its workflow"
-        check(data_dir, first, date(2026, 11, 19))
+    assert sum(d["link"] is not None for d in first["deployments"].values()) >= 3
+    assert {d["link"] for d in first["deployments"].values()} >= {"incident_window", None}
+    assert any(p["deployment"] is None for p in first["pulls"].values()), "pending pull requests exist"
+    assert any(k.startswith("run:") for k in first["deployments"]), "infra deploys through its workflow"
+    check(org_runs.data_dir(DAY1), first, DAY1)
 
-        requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
-        run_pipeline(config, "2026-11-20", tmp_path)
+    with org_runs.api(DAY2) as base:
         second = reference(base, teams, links, datetime(2026, 11, 21, tzinfo=UTC))
-        # What only an incremental run that re-reads recent history sees: the api deployment created
-        # 2026-11-19 22:00 whose success status arrived 2026-11-20 09:00, and the infra Deploy run that failed
-        # 10 days ago and was re-run successfully on 2026-11-20.
-        late = [d for d in second["deployments"].values() if d["repo"] == "acme/api"
-                and d["at"] == datetime(2026, 11, 20, 9, tzinfo=UTC)]
-        rerun = [d for k, d in second["deployments"].items() if k.startswith("run:") and k not in first["deployments"]
-                 and d["at"].date() == date(2026, 11, 20) and d["at"].hour >= 8]
-        assert late and rerun
-        check(data_dir, second, date(2026, 11, 20))
+    # What only an incremental run that re-reads recent history sees: the api deployment created
+    # 2026-11-19 22:00 whose success status arrived 2026-11-20 09:00, and the infra Deploy run that failed
+    # 10 days ago and was re-run successfully on 2026-11-20.
+    late = [d for d in second["deployments"].values() if d["repo"] == "acme/api"
+            and d["at"] == datetime(2026, 11, 20, 9, tzinfo=UTC)]
+    rerun = [d for k, d in second["deployments"].items() if k.startswith("run:") and k not in first["deployments"]
+             and d["at"].date() == date(2026, 11, 20) and d["at"].hour >= 8]
+    assert late and rerun
+    check(org_runs.data_dir(DAY2), second, DAY2)

@@ -3,16 +3,13 @@ independently from the alert lists.
 
 The reference reads the three alert lists with plain `requests` (following `Link`, Dependabot by cursor) and
 applies docs/metrics.md "Security posture" directly: severity mapping, closing times, open at the end of the day,
-SLA breach, time to remediate of fixed/resolved alerts. Two runs: a first full one, then — after the clock moved a
-day, so alerts are fixed, dismissed, reopened and opened — an incremental one.
+SLA breach, time to remediate of fixed/resolved alerts. Two runs (the shared ones of org_runs.py): a first full
+one, then — after the clock moved a day, so alerts are fixed, dismissed, reopened and opened — an incremental one.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,15 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
-import yaml
 
-from emulator.server import start_emulator
+from tests.e2e.org_runs import DAY1, DAY2, GH, OrgRuns
 
 pytestmark = pytest.mark.e2e
-TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
-          "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
-GH = {"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}
-SEED = 13  # not the demo's seed
 REPOS = ["acme/api", "acme/infra", "acme/mobile", "acme/web"]
 SLA = {"critical": 15, "high": 30, "medium": 90, "low": 180}
 PATHS = {"dependabot": "dependabot/alerts", "code_scanning": "code-scanning/alerts",
@@ -105,32 +97,6 @@ def reference(base: str, as_of: datetime) -> dict:
     }
 
 
-def write_config(tmp_path: Path, base: str) -> Path:
-    config = {
-        "data_dir": str(tmp_path / "data"),
-        "history_days": 400,
-        "reporting": {"timezone": "UTC"},
-        "sources": {
-            "jira": {"base_url": f"{base}/jira", "email": "demo@example.com", "projects": ["OPS", "WEB"]},
-            "pagerduty": {"base_url": f"{base}/pagerduty"},
-            "github": {"base_url": f"{base}/github", "repos": REPOS},
-        },
-        "dora": {"repo_teams": {"acme/api": "platform", "acme/infra": "platform", "acme/web": "growth",
-                                "acme/mobile": "payments"}},
-    }
-    path = tmp_path / "config.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def run_pipeline(config: Path, run_date: str, cwd: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "opskpi.cli", "run", "--config", str(config), "--date", run_date],
-        cwd=cwd, env={**os.environ, **TOKENS}, capture_output=True, text=True, timeout=900,
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
-
-
 def published(data_dir: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(data_dir / "published" / "opskpi.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -160,19 +126,14 @@ def check(data_dir: Path, ref: dict, run_date: date) -> None:
     assert kpis[("time_to_remediate_p50", "30d")] == (pytest.approx(p50), n)
 
 
-def test_security_posture_matches_the_api_after_a_full_and_an_incremental_run(tmp_path):
-    with start_emulator(seed=SEED, now="2026-11-20T06:00:00Z") as emulator:
-        base = emulator.base_url
-        config = write_config(tmp_path, base)
-        data_dir = tmp_path / "data"
-
-        run_pipeline(config, "2026-11-19", tmp_path)
+def test_security_posture_matches_the_api_after_a_full_and_an_incremental_run(org_runs: OrgRuns):
+    assert sorted(org_runs.teams) == REPOS, "the runs read every repository the reference reads"
+    with org_runs.api(DAY1) as base:
         first = reference(base, datetime(2026, 11, 20, tzinfo=UTC))
-        assert first["disabled"] == {("acme/mobile", "code_scanning"), ("acme/infra", "secret_scanning")}
-        assert first["in_breach"] > 0 and first["open_by_severity"]["critical"] > 0
-        check(data_dir, first, date(2026, 11, 19))
+    assert first["disabled"] == {("acme/mobile", "code_scanning"), ("acme/infra", "secret_scanning")}
+    assert first["in_breach"] > 0 and first["open_by_severity"]["critical"] > 0
+    check(org_runs.data_dir(DAY1), first, DAY1)
 
-        requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
-        run_pipeline(config, "2026-11-20", tmp_path)
+    with org_runs.api(DAY2) as base:
         second = reference(base, datetime(2026, 11, 21, tzinfo=UTC))
-        check(data_dir, second, date(2026, 11, 20))
+    check(org_runs.data_dir(DAY2), second, DAY2)
