@@ -53,6 +53,8 @@ def _records(stream: Stream, body: Any) -> list[Any]:
     it is landed and flagged, and the guard quarantines its batch naming it."""
     if body is None:
         return []
+    if stream.single_record:  # a body that is not an object is landed and flagged like any bad record
+        return [body]
     if stream.records_key is None:
         records = body
     elif isinstance(body, dict):
