@@ -69,6 +69,43 @@ def _check_url(value: str, key: str) -> str:
     return value.rstrip("/")
 
 
+# --- Hostile input: names checked against the vendors' own rules, and the per-page body cap ----------------------
+# A name goes into URL paths, JQL and SQL; one the vendor could never have (`../..`, `acme/api?x=1`) is a typo or an
+# attack, refused when the config is read rather than sent.
+_GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")  # letters, digits, inner single -
+_GITHUB_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")  # letters, digits, . _ - (but not . or ..)
+_JIRA_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{1,254}$")  # an upper-case letter, then upper case, digits, _
+_PAGERDUTY_ID = re.compile(r"^[A-Z0-9]{1,32}$")  # upper-case letters and digits, e.g. PKB23Z8
+DEFAULT_MAX_BODY_MB = 50
+
+
+def check_github_repo(value: Any, key: str) -> str:
+    owner, _, name = str(value).partition("/") if isinstance(value, str) else ("", "", "")
+    if not _GITHUB_OWNER.match(owner) or not _GITHUB_REPO.match(name) or name in (".", ".."):
+        raise ConfigError(f"{key}: {value!r} is not a GitHub repository as owner/name (owner: letters, digits and "
+                          "single inner hyphens, up to 39; name: letters, digits, '.', '_' and '-', up to 100)")
+    return value
+
+
+def check_jira_project_key(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _JIRA_PROJECT_KEY.match(value):
+        raise ConfigError(f"{key}: {value!r} is not a Jira project key (an upper-case letter, then upper-case "
+                          "letters, digits or '_', e.g. OPS)")
+    return value
+
+
+def check_pagerduty_id(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _PAGERDUTY_ID.match(value):
+        raise ConfigError(f"{key}: {value!r} is not a PagerDuty id (upper-case letters and digits, e.g. PKB23Z8)")
+    return value
+
+
+def _check_max_body(source: Any, key: str) -> None:
+    value = source.max_body_mb
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{key}.max_body_mb: {value!r} must be a positive number of megabytes per page, e.g. 50")
+
+
 def _build(cls: type, data: Any, key: str):
     """Fill dataclass `cls` from a mapping, refusing unknown keys and naming the path of any error."""
     if data is None:
@@ -104,11 +141,12 @@ def _check_transport(source: Any, key: str) -> None:
         raise ConfigError(f"{key}.max_pages: {source.max_pages!r} must be a positive whole number, e.g. 10000")
     if not isinstance(source.max_attempts, int) or isinstance(source.max_attempts, bool) or source.max_attempts < 1:
         raise ConfigError(f"{key}.max_attempts: {source.max_attempts!r} must be a positive whole number, e.g. 8")
+    _check_max_body(source, key)
 
 
 def _transport_settings(source: Any) -> dict[str, Any]:
     return {"read_timeout_s": parse_duration(source.read_timeout, "read_timeout"), "max_pages": source.max_pages,
-            "max_attempts": source.max_attempts}
+            "max_attempts": source.max_attempts, "max_body_bytes": int(source.max_body_mb * 1024 * 1024)}
 
 
 @dataclass
@@ -126,6 +164,8 @@ class JiraConfig:
     max_attempts: int = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: int = 10_000
+    # Largest body one page may have (megabytes, read streamed: a larger one fails the extract, naming it).
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
     # Re-list every issue id (deleted issues never show up in an `updated` query) when the last
     # reconciliation is at least this old; '0d' = every run.
     reconcile_every: str = "7d"
@@ -135,8 +175,10 @@ class JiraConfig:
         _check_transport(self, key)
         if not self.email:
             raise ConfigError(f"{key}.email: required (the Atlassian account that owns the API token)")
-        if not self.projects or not all(isinstance(p, str) and p for p in self.projects):
+        if not self.projects or not isinstance(self.projects, list):
             raise ConfigError(f"{key}.projects: list at least one Jira project key, e.g. [OPS]")
+        for i, project in enumerate(self.projects):
+            check_jira_project_key(project, f"{key}.projects[{i}]")
         parse_duration(self.lookback, f"{key}.lookback")
         parse_duration(self.reconcile_every, f"{key}.reconcile_every")
 
@@ -159,6 +201,8 @@ class PagerDutyConfig:
     max_attempts: int = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: int = 10_000
+    # Largest body one page may have (megabytes, read streamed: a larger one fails the extract, naming it).
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
 
     def validate(self, key: str) -> None:
         self.base_url = _check_url(self.base_url, f"{key}.base_url")
@@ -185,6 +229,8 @@ class GitHubConfig:
     max_attempts: int = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: int = 10_000
+    # Largest body one page may have (megabytes, read streamed: a larger one fails the extract, naming it).
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
     # Deployments (with their statuses) and releases created this recently are re-read every run:
     # statuses arrive after the deployment, drafts are published after they are created.
     deployments_lookback: str = "3d"
@@ -199,8 +245,7 @@ class GitHubConfig:
         if not self.repos:
             raise ConfigError(f"{key}.repos: list at least one repository as owner/name")
         for i, repo in enumerate(self.repos):
-            if not isinstance(repo, str) or repo.count("/") != 1 or repo.startswith("/") or repo.endswith("/"):
-                raise ConfigError(f"{key}.repos[{i}]: {repo!r} is not of the form owner/name")
+            check_github_repo(repo, f"{key}.repos[{i}]")
         parse_duration(self.lookback, f"{key}.lookback")
         parse_duration(self.deployments_lookback, f"{key}.deployments_lookback")
         parse_duration(self.workflow_runs_lookback, f"{key}.workflow_runs_lookback")
@@ -265,9 +310,14 @@ class DoraConfig:
 
     def validate(self, key: str) -> None:
         parse_duration(self.attribution_window, f"{key}.attribution_window")
+        for name in ("repo_services", "repo_teams", "deploy_workflows"):
+            for repo in getattr(self, name):
+                check_github_repo(repo, f"{key}.{name}.{repo}")
         for repo, services in self.repo_services.items():
             if not isinstance(services, list):
                 raise ConfigError(f"{key}.repo_services.{repo}: expected a list of PagerDuty service ids")
+            for i, service in enumerate(services):
+                check_pagerduty_id(service, f"{key}.repo_services.{repo}[{i}]")
         for repo, workflow in self.deploy_workflows.items():
             if not isinstance(workflow, str) or not workflow:
                 raise ConfigError(f"{key}.deploy_workflows.{repo}: expected a workflow name or file, e.g. deploy.yml")
@@ -294,6 +344,10 @@ class JiraFlowConfig:
     # Jira project key -> team; projects not listed land in team "unassigned".
     project_teams: dict[str, str] = field(default_factory=dict)
     bug_issue_types: list[str] = field(default_factory=lambda: ["Bug"])
+
+    def validate(self, key: str) -> None:
+        for project in self.project_teams:
+            check_jira_project_key(project, f"{key}.project_teams.{project}")
 
 
 @dataclass
@@ -417,7 +471,8 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
     services_raw = raw.get("services") or {}
     if not isinstance(services_raw, dict):
         raise ConfigError("services: expected a mapping of service id to {team, slo_target_pct}")
-    services = {str(k): _build(ServiceConfig, v, f"services.{k}") for k, v in services_raw.items()}
+    services = {check_pagerduty_id(str(k), f"services.{k}"): _build(ServiceConfig, v, f"services.{k}")
+                for k, v in services_raw.items()}
     history_days = raw.get("history_days", 90)
     if not isinstance(history_days, int) or history_days < 1:
         raise ConfigError(f"history_days: {history_days!r} must be a positive whole number of days, e.g. 90")
