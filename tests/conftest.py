@@ -6,6 +6,9 @@ import pytest
 
 from opskpi.config import parse_config
 
+# After every test, its tmp_path is searched for tokens and their 6-character prefixes (tests/canary.py).
+pytest_plugins = ("tests.canary",)
+
 
 def config_dict(base_url: str = "http://127.0.0.1:1", **overrides) -> dict:
     raw = {
