@@ -52,6 +52,9 @@ def render_markdown(data: ReportData, title: str = "Ops KPI report") -> str:
                              f"{h.failed_validations_24h} batch(es), {_md(h.failed_checks or '')}")
         else:
             lines.append("- no failed expectations in the last 24 h")
+        for h in data.health:
+            if h.not_enabled:
+                lines.append(f"- {_md(h.source)}/{_md(h.stream)}: {_md(h.not_enabled)}")
         lines.append("")
     lines.append(f"_run {_md(data.run_id or 'unknown')}_")
     return "\n".join(lines) + "\n"
