@@ -1,6 +1,7 @@
 """CLI: `python -m emulator --port PORT --seed N --now ISO8601 [--scale demo|medium|large] [--counts ...]
 [--profile stress|healthy]
-[--latency-ms N] [--jira-burst N] [--github-secondary 403|429 --github-secondary-every N] [--host 127.0.0.1]`.
+[--latency-ms N] [--jira-burst N] [--github-secondary 403|429 --github-secondary-every N] [--host 127.0.0.1]
+[--lenient] [--pagerduty-no-teams]`.
 
 Prints exactly one line, `emulator listening on http://HOST:PORT`, once the socket accepts connections, so
 scripts can wait for it; SIGTERM and SIGINT stop it cleanly.
@@ -115,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="refuse every Nth GitHub request with a secondary rate limit (default: 0 = never)")
     p.add_argument("--retry-after", type=int, default=1,
                    help="Retry-After seconds of the Jira burst 429 and GitHub's secondary limit (default: 1)")
+    p.add_argument("--lenient", action="store_true",
+                   help="answer more kindly than the vendors (runs carry repository.default_branch, total_count is "
+                        "not capped, no PagerDuty rate-limit headers); default: strict (emulator/strict.py)")
+    p.add_argument("--pagerduty-no-teams", action="store_true",
+                   help="a PagerDuty account without the Teams feature: /teams answers 402 Payment Required")
     return p
 
 
@@ -160,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         github_secondary=args.github_secondary,
         github_secondary_every=args.github_secondary_every,
         retry_after_s=args.retry_after,
+        strict=not args.lenient,
+        pagerduty_no_teams=args.pagerduty_no_teams,
     )
     try:
         FaultPlan(rate=config.fault_rate, kinds=config.fault_kinds or KINDS)

@@ -35,3 +35,6 @@ class EmulatorConfig:
     github_secondary: int | None = None  # 403 or 429: refuse every `github_secondary_every`th request
     github_secondary_every: int = 0
     retry_after_s: int = 1  # Retry-After of the Jira burst limit and GitHub's secondary limit
+    # Vendor rules (emulator/strict.py): strict unless a test needs the old kindness (`--lenient`).
+    strict: bool = True
+    pagerduty_no_teams: bool = False  # an account without the Teams feature: /teams answers 402

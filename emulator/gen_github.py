@@ -23,6 +23,9 @@ _REPOS = (
     ("mobile", "iOS and Android apps", "Kotlin", 0.15),
 )
 
+# Not every repository's default branch is `main`: workflow runs do not say which it is, so a client must ask.
+_DEFAULT_BRANCHES = {"infra": "trunk", "mobile": "master"}
+
 LABELS = {  # name -> (color, description, default)
     "bug": ("d73a4a", "Something isn't working", True),
     "enhancement": ("a2eeef", "New feature or request", True),
@@ -373,7 +376,7 @@ def build_github(seed: int, window: Window, scale: Scale, people: tuple[Person, 
             description=_REPOS[i % len(_REPOS)][1],
             language=_REPOS[i % len(_REPOS)][2],
             weight=_REPOS[i % len(_REPOS)][3],
-            default_branch="main",
+            default_branch=_DEFAULT_BRANCHES.get(_REPOS[i % len(_REPOS)][0], "main"),
             created_ms=window.start_ms - cfg.randint(300, 2000) * DAY,
         )
         for i in range(scale.gh_repos)

@@ -42,6 +42,7 @@ from emulator.github_security import register as register_security_routes
 from emulator.ids import node_id, sha, small_int
 from emulator.ratelimit import RateLimiter, SecondaryLimit
 from emulator.routing import Request, Response, Router, json_response
+from emulator.strict import FILTERED_RESULTS_CAP
 from emulator.timefmt import DAY, SECOND, TimeFormatError, iso_z, parse_iso
 from emulator.timeline import Person, ViewCache
 
@@ -123,6 +124,7 @@ class GitHubApi:
         self.world = world
         self.data = world.github
         self.creds = creds
+        self.strict = True  # set by the server from EmulatorConfig (emulator/strict.py)
         self.limits = RateLimiter({"token": 5000, "anonymous": 60})
         self.secondary = SecondaryLimit()  # off until told (admin `/__emulator/settings`, `--github-secondary`)
         self._activity_view = ViewCache(self._activity)
@@ -868,9 +870,13 @@ class GitHubApi:
         filtered = any(req.param(k) for k in ("actor", "branch", "check_suite_id", "created", "event", "head_sha",
                                                 "status"))
         if filtered:
-            rows = rows[:1000]
+            rows = rows[:FILTERED_RESULTS_CAP]
+            if self.strict:  # GitHub counts no further than it serves: a client cannot tell more runs matched
+                total = min(total, FILTERED_RESULTS_CAP)
         items, headers = self._page(req, rows, f"/repositories/{repo.id}/actions/runs")
         repo_json = self._repo(req, repo)
+        if self.strict:  # a run's repository is a minimal repository: no default_branch (GET /repos/{o}/{r} has it)
+            repo_json = {k: v for k, v in repo_json.items() if k != "default_branch"}
         body = {"total_count": total, "workflow_runs": [self._run(req, repo, r, st, repo_json) for r, st in items]}
         return json_response(200, body, headers=headers)
 

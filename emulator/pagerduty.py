@@ -25,6 +25,7 @@ from emulator.gen_pagerduty import (
 from emulator.generator import World
 from emulator.ids import pd_id
 from emulator.routing import Request, Response, Router, json_response
+from emulator.strict import PagerDutyRateLimit, pagerduty_payment_required, pagerduty_too_many
 from emulator.timefmt import DAY, MINUTE, TimeFormatError, add_months, iso_in_zone, parse_iso, zone
 from emulator.timeline import QueryCache
 
@@ -60,6 +61,9 @@ class PagerDutyApi:
     name = "pagerduty"
 
     def __init__(self, world: World, creds: Credentials) -> None:
+        self.strict = True  # set by the server from EmulatorConfig (emulator/strict.py)
+        self.no_teams = False
+        self.rate_limit = PagerDutyRateLimit()
         self.data = world.pagerduty
         self.creds = creds
         self.account_tz = zone(self.data.account_time_zone)
@@ -92,6 +96,13 @@ class PagerDutyApi:
         return _error(500, 2000, "Internal Error")
 
     def finalize(self, req: Request, resp: Response) -> Response:
+        """Strict: the rate-limit headers on every answer, and a 429 (only ever a 429) once over the limit."""
+        if not self.strict:
+            return resp
+        refused, headers = self.rate_limit.count(req.now_ms)
+        if refused:
+            return pagerduty_too_many(headers)
+        resp.headers += headers
         return resp
 
     # --- parameters ----------------------------------------------------------------------------------------
@@ -694,11 +705,15 @@ class PagerDutyApi:
         return json_response(200, {"service": self._service(req, svc, tz, self._service_status(req.now_ms))})
 
     def list_teams(self, req: Request) -> Response:
+        if self.no_teams:
+            return pagerduty_payment_required()
         query = (req.param("query") or "").lower()
         rows = [t for t in self.data.teams if query in t.name.lower()]
         return self._page(req, "teams", rows, lambda t: self._team(req, t.id))
 
     def get_team(self, req: Request) -> Response:
+        if self.no_teams:
+            return pagerduty_payment_required()
         tid = req.path_params["id"]
         return (
             json_response(200, {"team": self._team(req, tid)})

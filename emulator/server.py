@@ -33,6 +33,7 @@ from emulator.jira import JiraApi
 from emulator.pagerduty import PagerDutyApi
 from emulator.routing import Request, Response, json_response
 from emulator.stats import UNMATCHED, RequestStats
+from emulator.strict import Redirects
 from emulator.timefmt import http_date
 
 __all__ = ["EmulatorApp", "EmulatorConfig", "EmulatorHandle", "make_server", "start_emulator"]
@@ -54,6 +55,10 @@ class EmulatorApp:
             "pagerduty": PagerDutyApi(self.world, config.credentials),
             "github": GitHubApi(self.world, config.credentials),
         }
+        for api in self.apis.values():
+            api.strict = config.strict
+        self.apis["pagerduty"].no_teams = config.pagerduty_no_teams
+        self.redirects = Redirects()
         self.faults = FaultPlan(rate=config.fault_rate, kinds=tuple(config.fault_kinds) or KINDS,
                                 seed=config.fault_seed, delay_s=config.fault_delay_s)
         self.latency_ms = 0.0
@@ -69,13 +74,16 @@ class EmulatorApp:
         )
         self.admin = AdminApi(self)
 
-    SETTINGS = ("latency_ms", "tick_ms", "github_rate_limit", "github_secondary", "jira_burst", "retry_after_s")
+    SETTINGS = ("latency_ms", "tick_ms", "github_rate_limit", "github_secondary", "jira_burst", "retry_after_s",
+                "pagerduty_rate_limit", "redirect")
 
     def settings(self, **changes: Any) -> dict[str, Any]:
         """Change run-time knobs (any subset of SETTINGS) and return them all; also `POST /__emulator/settings`.
 
         `github_secondary` is `{"status": 403|429, "every": N, "refuse_next": N, "retry_after_s": S}` (any subset);
-        `retry_after_s` goes with `jira_burst` (the Jira 429's Retry-After)."""
+        `retry_after_s` goes with `jira_burst` (the Jira 429's Retry-After) and `pagerduty_rate_limit` (N requests
+        pass, the next is a 429; null: headers only); `redirect` is `{"status": 302, "to": origin|null, "count": N}`
+        (emulator/strict.py)."""
         unknown = set(changes) - set(self.SETTINGS)
         if unknown:
             raise ValueError(f"unknown setting {sorted(unknown)[0]!r}; choose from {', '.join(self.SETTINGS)}")
@@ -100,7 +108,18 @@ class EmulatorApp:
             wait = changes.get("retry_after_s")
             jira.set_burst(int(changes.get("jira_burst", jira.burst.limit) or 0),
                            int(wait) if wait is not None else jira.burst.retry_after_s)
+        pagerduty = self.apis["pagerduty"].rate_limit
+        if "pagerduty_rate_limit" in changes:
+            wait = changes.get("retry_after_s")
+            pagerduty.configure(changes["pagerduty_rate_limit"], int(wait) if wait is not None else None)
+        if changes.get("redirect") is not None:
+            redirect = changes["redirect"]
+            if not isinstance(redirect, dict) or set(redirect) - {"status", "to", "count"}:
+                raise ValueError("redirect: an object with keys among ['count', 'status', 'to']")
+            self.redirects.configure(**redirect)
         return {
+            "pagerduty_rate_limit": pagerduty.enforce_after,
+            "redirect": self.redirects.snapshot(),
             "latency_ms": self.latency_ms,
             "tick_ms": self.tick_ms,
             "github_rate_limit": github.limits.limit("token"),
@@ -139,6 +158,9 @@ class EmulatorApp:
             )
         found = api.router.match(method, req.path)
         self.stats.count(api.name, method, found[0].template if found else UNMATCHED)
+        redirect = self.redirects.take(req, qs)
+        if redirect is not None:
+            return redirect
         try:
             resp = None
             if found:
@@ -337,7 +359,7 @@ class EmulatorHandle:
         return self.app.stats.snapshot()
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Run-time knobs: latency_ms, tick_ms, github_rate_limit, github_secondary, jira_burst, retry_after_s."""
+        """Run-time knobs: see EmulatorApp.SETTINGS."""
         return self.app.settings(**changes)
 
     def stop(self) -> None:
@@ -382,11 +404,13 @@ def start_emulator(
     github_secondary: int | None = None,
     github_secondary_every: int = 0,
     retry_after_s: int = 1,
+    lenient: bool = False,
+    pagerduty_no_teams: bool = False,
 ) -> EmulatorHandle:
     """Build the world and serve it on host:port (0 = a free port) from a daemon thread.
 
     Credentials not given fall back to the EMULATOR_* environment variables, then to the demo values; read
-    them back from `handle.credentials`.
+    them back from `handle.credentials`. The vendors' strict rules apply unless `lenient` (emulator/strict.py).
     """
     creds = Credentials.resolve(
         jira_email=jira_email,
@@ -413,5 +437,7 @@ def start_emulator(
         github_secondary=github_secondary,
         github_secondary_every=github_secondary_every,
         retry_after_s=retry_after_s,
+        strict=not lenient,
+        pagerduty_no_teams=pagerduty_no_teams,
     )
     return EmulatorHandle(make_server(config, host, port, verbose))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,30 @@ GENERIC_EXPECTATIONS = [
         "meta": {"severity": "critical", "rule": "every record can be stored as the stream declares it"},
     },
 ]
+
+
+def bound_expectations(document: dict[str, Any], bounds: tuple[datetime, datetime] | None) -> list[dict[str, Any]]:
+    """Timestamps outside `bounds` (a record dated 1970 or 2200) fail their batch: one such record would stretch
+    every day grid built from it (availability marts 540 → 143,801 rows) and every duration measured from it.
+
+    Every timestamp column is bounded above (`bounds[1]`, nothing is dated after the run); the suite's
+    `window_columns` (those the run's read window selects on: `updated`, a run's `created_at`…) below too
+    (`bounds[0]`). Other columns may be legitimately old (a Jira issue created years ago, a security alert open
+    since 2019): they are bounded above only."""
+    if bounds is None:
+        return []
+    earliest, latest = (moment.astimezone(UTC).replace(tzinfo=None).isoformat() for moment in bounds)
+    meta = document.get("meta", {})
+    out = []
+    for column in meta.get("timestamp_columns", []):
+        below = column in meta.get("window_columns", [])
+        rule = (f"{column} must lie between {earliest}Z (history start - 1 year) and {latest}Z (run date + 1 day)"
+                if below else f"{column} must not be later than {latest}Z (run date + 1 day)")
+        out.append({"type": "expect_column_values_to_be_between",
+                    "kwargs": {"column": f"{column}__utc", "min_value": earliest if below else None,
+                               "max_value": latest},
+                    "meta": {"severity": "critical", "rule": rule}})
+    return out
 
 
 @dataclass
@@ -140,10 +165,12 @@ def _example(df: pd.DataFrame, result: dict[str, Any], id_columns: list[str]) ->
     return {c: (None if pd.isna(row[c]) else row[c]) for c in keep}
 
 
-def validate_frame(df: pd.DataFrame, suite_name: str, id_columns: list[str] | None = None) -> Outcome:
+def validate_frame(df: pd.DataFrame, suite_name: str, id_columns: list[str] | None = None,
+                   timestamp_bounds: tuple[datetime, datetime] | None = None) -> Outcome:
     document = load_suite_document(suite_name)
     prepared = _prepare(df, document.get("meta", {}).get("timestamp_columns", []))
     expectations = [{k: v for k, v in e.items() if k != "id"} for e in document["expectations"]]
+    expectations += bound_expectations(document, timestamp_bounds)
     index_columns = [c for c in [*(id_columns or []), "_page", "_seq"] if c in prepared.columns]
     result = _run_suite(prepared, suite_name, expectations, index_columns)
     failures = [_failure(item, prepared, index_columns) for item in result.results if not item.success]
@@ -164,7 +191,7 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_columns: list[str] | No
 ROW_LEVEL = {
     "expect_column_values_to_not_be_null", "expect_column_values_to_be_null", "expect_column_values_to_be_in_set",
     "expect_column_values_to_match_regex", "expect_column_pair_values_a_to_be_greater_than_b",
-    "expect_compound_columns_to_be_unique",
+    "expect_compound_columns_to_be_unique", "expect_column_values_to_be_between",
 }
 BATCH_COLUMN = "_batch"
 # Rows worth checking together in one call at the most (callers group batches by it): bounds the combined
@@ -172,23 +199,26 @@ BATCH_COLUMN = "_batch"
 MAX_COMBINED_ROWS = 50_000
 
 
-def validate_frames(frames: dict[str, pd.DataFrame], suite_name: str,
-                    id_columns: list[str] | None = None) -> dict[str, Outcome]:
+def validate_frames(frames: dict[str, pd.DataFrame], suite_name: str, id_columns: list[str] | None = None,
+                    timestamp_bounds: tuple[datetime, datetime] | None = None) -> dict[str, Outcome]:
     """Outcomes per batch (`frames`: batch id -> its rows) of one stream, with as few GX calls as possible.
 
     A GX call costs ~0.1 s whatever its size, and an incremental day has one small batch per stream and
     repository (144 at `medium`: 19 s of fixed cost). Batches are checked together, a `_batch` column naming each
     row's batch, and every unexpected row is attributed to its batch: a bad batch fails alone, with its own
     counts and example, exactly as if checked by itself. When that cannot be guaranteed (a suite that is not
-    row-level, or a failure GX does not attribute to rows) the batches are checked one by one."""
+    row-level, or a failure GX does not attribute to rows) the batches are checked one by one.
+
+    `timestamp_bounds` (earliest, latest): see `bound_expectations`."""
     document = load_suite_document(suite_name)
+    one_by_one = {batch: (df, suite_name, id_columns, timestamp_bounds) for batch, df in frames.items()}
     if len(frames) == 1 or not all(e["type"] in ROW_LEVEL and "mostly" not in e.get("kwargs", {})
                                    for e in document["expectations"]):
-        return {batch: validate_frame(df, suite_name, id_columns) for batch, df in frames.items()}
+        return {batch: validate_frame(*args) for batch, args in one_by_one.items()}
     combined = pd.concat([df.assign(**{BATCH_COLUMN: batch}) for batch, df in frames.items()], ignore_index=True)
     prepared = _prepare(combined, document.get("meta", {}).get("timestamp_columns", []))
     expectations = []
-    for e in document["expectations"]:
+    for e in [*document["expectations"], *bound_expectations(document, timestamp_bounds)]:
         e = {k: v for k, v in e.items() if k != "id"}
         if e["type"] == "expect_compound_columns_to_be_unique":  # unique within a batch, as when checked alone
             e = {**e, "kwargs": {**e["kwargs"], "column_list": [*e["kwargs"]["column_list"], BATCH_COLUMN]}}
@@ -208,7 +238,7 @@ def validate_frames(frames: dict[str, pd.DataFrame], suite_name: str,
         if not rows or not all(isinstance(r, dict) and r.get(BATCH_COLUMN) in per_batch for r in rows):
             log.info("%s: a failure not attributed to rows; checking its %d batches one by one",
                      suite_name, len(frames))
-            return {batch: validate_frame(df, suite_name, id_columns) for batch, df in frames.items()}
+            return {batch: validate_frame(*args) for batch, args in one_by_one.items()}
         template = _failure(item, prepared, index_columns)
         template.kwargs = kwargs
         for batch in per_batch:

@@ -53,6 +53,8 @@ def _records(stream: Stream, body: Any) -> list[Any]:
     it is landed and flagged, and the guard quarantines its batch naming it."""
     if body is None:
         return []
+    if stream.single_record:  # a body that is not an object is landed and flagged like any bad record
+        return [body]
     if stream.records_key is None:
         records = body
     elif isinstance(body, dict):
@@ -201,7 +203,8 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
                     ref = child.parent_ref(record) if child.parent_ref else {}
                     inline = child.from_parent(record) if ref is not None and child.from_parent else None
                 except RECORD_ERRORS as exc:  # its children cannot be read: flag it rather than lose them quietly
-                    problems.append(f"its {child.name} cannot be read ({type(exc).__name__}: {str(exc)[:120]})")
+                    problems.append(f"its {child.name} cannot be read "
+                                    f"({type(exc).__name__}: {client.redact.cut(str(exc), 120)})")
                     continue
                 if ref is not None:
                     refs.append((child.name, ref, inline))
@@ -291,12 +294,14 @@ def _not_enabled(stream: Stream, partition: Partition, exc: PermissionDenied,
     message = exc.body
     try:
         parsed = json.loads(exc.body)
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):  # PagerDuty's error envelope
+            parsed = parsed["error"]
         if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
             message = parsed["message"]
     except ValueError:
         pass
     log.warning("%s[%s]: not enabled (HTTP %s: %s)", stream.key, partition.id or "*", exc.status, message)
-    return {"status": "not_enabled", "status_code": exc.status, "message": message[:500]}
+    return {"status": "not_enabled", "status_code": exc.status, "message": message[:500]}  # redacted in http.py
 
 
 def _any(windows: dict[str, Window]) -> Window:

@@ -13,18 +13,26 @@ import email.utils
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+
+from extractors.bodies import DEFAULT_MAX_BODY_BYTES, BodyRefused, decode_json, read_capped
+from extractors.redaction import Redactor
+
+__all__ = ["ExtractError", "HttpClient", "PermissionDenied", "Redactor", "RequestStats", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+# How much of an error body is read to quote it in a message (it is redacted, then cut to 500 characters).
+ERROR_BODY_BYTES = 64 * 1024
 
 
 class ExtractError(RuntimeError):
@@ -32,38 +40,13 @@ class ExtractError(RuntimeError):
 
 
 class PermissionDenied(ExtractError):
-    """403/404 that is not a rate limit: the token may not read this resource (not retried)."""
+    """401/402/403/404 that is not a rate limit: the token (or the account's plan, 402) may not read this resource
+    (not retried)."""
 
     def __init__(self, message: str, status: int, body: str):
         super().__init__(message)
         self.status = status
         self.body = body
-
-
-# `scheme://user:password@host`: credentials a server (or a Link header) put into a URL.
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@'\"<>]*(?::[^/\s@'\"<>]*)?@")
-# Query parameters that carry secrets in the wild (signed URLs, OAuth, API keys).
-_SECRET_PARAMS = re.compile(
-    r"(?i)([?&;](?:access_token|refresh_token|token|api_key|apikey|api-key|key|client_secret|password|secret"
-    r"|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#\s'\"<>]+"
-)
-
-
-class Redactor:
-    """Replaces every configured secret with *** in text that may reach logs or exceptions.
-
-    Besides the configured secrets it masks what no configuration can list: credentials embedded in a
-    URL (`https://user:pass@host`) and secret-looking query parameters (`?access_token=…`).
-    """
-
-    def __init__(self, secrets: Iterable[str] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        text = _URL_CREDENTIALS.sub(r"\1***@", text)
-        return _SECRET_PARAMS.sub(r"\1***", text)
 
 
 @dataclass
@@ -109,6 +92,8 @@ def client_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {"timeout": (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)}
     if settings.get("max_attempts"):
         options["retry"] = RetryPolicy(max_attempts=int(settings["max_attempts"]))
+    if settings.get("max_body_bytes"):
+        options["max_body_bytes"] = int(settings["max_body_bytes"])
     return options
 
 
@@ -141,6 +126,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -159,17 +145,18 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        self.max_body_bytes = max_body_bytes
 
     @staticmethod
     def options(settings: Mapping[str, Any]) -> dict[str, Any]:
         """What a source's settings tune in its client: `HttpClient(..., **HttpClient.options(settings))`."""
         return client_options(settings)
 
-    def url(self, path_or_url: str) -> str:
-        """An absolute URL for a path, or an absolute URL the server gave (a `Link`) checked first.
+    def url(self, path_or_url: str, what: str = "") -> str:
+        """An absolute URL for a path, or an absolute URL the server gave (a `Link`, a redirect) checked first.
 
-        The session sends our credentials with every request, so a URL from a response may only point
-        at the configured API origin; credentials embedded in it are dropped (requests would otherwise
+        The session sends our credentials with every request, so a URL from a response may only point at the
+        configured API's scheme, host and port; credentials embedded in it are dropped (requests would otherwise
         send them instead of ours).
         """
         if not path_or_url.startswith(("http://", "https://")):
@@ -181,9 +168,11 @@ class HttpClient:
         except ValueError:  # a port that is not a number
             same = False
         if not same:
-            raise ExtractError(self.redact(
-                f"refusing to follow {path_or_url[:300]}: it is not on the configured API "
-                f"{base.scheme}://{base.netloc}, and the request would carry our credentials there"))
+            shown = self.redact.cut(path_or_url, 300)
+            raise ExtractError(
+                f"refusing to follow {what + ' to ' if what else ''}{shown}: it is not on the configured API "
+                f"{base.scheme}://{base.netloc} (same scheme, host and port), and the request would carry our "
+                "credentials there")
         netloc = given.hostname + (f":{given.port}" if given.port else "")
         return urlunsplit((given.scheme, netloc, given.path, given.query, given.fragment))
 
@@ -225,7 +214,9 @@ class HttpClient:
                 if response.status_code in (204, 304):
                     return None, response
                 try:
-                    return response.json(), response
+                    return decode_json(response), response
+                except BodyRefused as exc:  # not data we will parse: a server bug or an attack, not retried
+                    raise ExtractError(self.redact(f"{context}: {method} {url}: {exc}")) from None
                 except ValueError:
                     problem = f"HTTP {response.status_code} with a body that is not JSON"
                     wait_s = None
@@ -249,17 +240,21 @@ class HttpClient:
             self._sleep(wait_s)
 
     def _attempt(self, method, url, params, json_body, headers):
-        """One try. Returns (problem or None, seconds to wait or None for backoff, response)."""
-        self.stats.requests += 1
+        """One try (following same-origin redirects). Returns (problem or None, seconds to wait or None for
+        backoff, response)."""
         try:
-            response = self.session.request(
-                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
-            )
+            response = self._send(method, url, params, json_body, headers)
+            status = response.status_code
+            if status < 400:
+                read_capped(response, self.max_body_bytes)
+            else:  # only quoted in a message, or read for a rate-limit message
+                read_capped(response, ERROR_BODY_BYTES, keep_head=True)
+        except BodyRefused as exc:
+            raise ExtractError(f"{method} {url}: {exc}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             return f"{type(exc).__name__}", None, None
         except requests.RequestException as exc:  # e.g. ChunkedEncodingError on a cut body
             return f"{type(exc).__name__}", None, None
-        status = response.status_code
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         if status == 304:
             self.stats.not_modified += 1
@@ -271,11 +266,31 @@ class HttpClient:
             return f"rate limited (HTTP {status})", rate_wait, response
         if status in RETRYABLE_STATUSES:
             return f"HTTP {status}", rate_wait, response
-        body = self.redact(response.text[:500])
-        message = self.redact(f"{method} {url} answered HTTP {status}: {body}")
-        if status in (401, 403, 404):
+        body = self.redact.cut(response.text, 500)
+        message = f"{method} {self.redact(url)} answered HTTP {status}: {body}"
+        if status in (401, 402, 403, 404):
             raise PermissionDenied(message, status, body)
         raise ExtractError(message)
+
+    def _send(self, method, url, params, json_body, headers) -> requests.Response:
+        """Send, following redirects only to the configured API's scheme, host and port (never elsewhere: the
+        answer would be published as this API's data). The body is left unread (`stream=True`)."""
+        for hop in range(MAX_REDIRECTS + 1):
+            self.stats.requests += 1
+            response = self.session.request(method, url, params=params, json=json_body, headers=headers,
+                                            timeout=self.timeout, stream=True, allow_redirects=False)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            response.close()
+            self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+            if hop == MAX_REDIRECTS:
+                break
+            url = self.url(urljoin(response.url, location), what=f"the HTTP {response.status_code} redirect")
+            params = None  # the new location carries its own query
+            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                method, json_body = "GET", None
+        raise ExtractError(f"{method} {url}: more than {MAX_REDIRECTS} redirects")
 
     def _rate_limit_wait(self, response: requests.Response) -> float | None:
         """Seconds the server asks us to wait, from whichever header this API uses; None if it says nothing.
@@ -297,7 +312,9 @@ class HttpClient:
                 return max(1.0, float(h.get("x-ratelimit-reset") or "") - self._clock())
             except ValueError:
                 return self.retry.default_rate_limit_wait_s  # out of quota, reset unknown
-        if h.get("ratelimit-reset"):  # PagerDuty: seconds until the window resets
+        if response.status_code == 429 and h.get("ratelimit-reset"):
+            # PagerDuty: seconds until the window resets. It sends these headers on every answer, so they mean
+            # "wait" only on a 429: a 403 (no permission) or a 5xx carrying them is not a rate limit.
             try:
                 return max(0.0, float(h["ratelimit-reset"]))
             except ValueError:
@@ -313,7 +330,8 @@ class HttpClient:
         if response.status_code not in (403, 429):
             return False
         h = response.headers
-        if h.get("Retry-After") or h.get("x-ratelimit-remaining") == "0" or h.get("ratelimit-reset"):
+        if h.get("Retry-After") or h.get("x-ratelimit-remaining") == "0" or (
+                response.status_code == 429 and h.get("ratelimit-reset")):
             return False
         try:
             message = str(json.loads(response.text).get("message", ""))

@@ -113,6 +113,8 @@ class Stream:
     # scanning): the engine lands nothing for it, records {"status": "not_enabled", "status_code", "message"} in
     # the manifest's partition entry, and goes on; the loader keeps it in meta.stream_coverage.
     optional: bool = False
+    # The body is one record, not a list of them (GET /repos/{owner}/{repo}): one request, one record.
+    single_record: bool = False
 
     @property
     def key(self) -> str:

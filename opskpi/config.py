@@ -122,6 +122,28 @@ def _page_size(vendor: str) -> AfterValidator:
     return _rule(lambda v: 1 <= v <= 100, "{v} is outside " + vendor + "'s 1..100")
 
 
+# Hostile input: a name goes into URL paths, JQL and SQL; one the vendor could never have (`../..`,
+# `acme/api?x=1`) is a typo or an attack, refused when the config is read rather than sent.
+_GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")  # letters, digits, inner single -
+_GITHUB_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")  # letters, digits, . _ - (but not . or ..)
+_JIRA_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{1,254}$")  # an upper-case letter, then upper case, digits, _
+_PAGERDUTY_ID = re.compile(r"^[A-Z0-9]{1,32}$")  # upper-case letters and digits, e.g. PKB23Z8
+DEFAULT_MAX_BODY_MB = 50
+
+
+def _is_github_repo(value: str) -> bool:
+    owner, _, name = value.partition("/")
+    return bool(_GITHUB_OWNER.match(owner) and _GITHUB_REPO.match(name) and name not in (".", ".."))
+
+
+GitHubRepo = Annotated[str, _rule(_is_github_repo, "{v!r} is not a GitHub repository as owner/name (owner: letters, "
+                                  "digits and single inner hyphens, up to 39; name: letters, digits, '.', '_' and "
+                                  "'-', up to 100)")]
+JiraProjectKey = Annotated[str, _rule(_JIRA_PROJECT_KEY.match, "{v!r} is not a Jira project key (an upper-case "
+                                      "letter, then upper-case letters, digits or '_', e.g. OPS)")]
+PagerDutyId = Annotated[str, _rule(_PAGERDUTY_ID.match, "{v!r} is not a PagerDuty id (upper-case letters and "
+                                   "digits, e.g. PKB23Z8)")]
+
 Duration = Annotated[str, _rule(_DURATION.match, "{v!r} is not a duration; write e.g. '30d', '6h' or '15m'")]
 Url = Annotated[str, AfterValidator(_url)]
 EnvName = Annotated[str | None, _rule(lambda v: v is None or _ENV_NAME.match(v),
@@ -165,17 +187,20 @@ class _Transport(_Section):
     max_attempts: Annotated[int, _positive("8")] = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: Annotated[int, _positive("10000")] = 10_000
+    # Largest body one page may have (megabytes, read streamed: a larger one fails the extract, naming it).
+    max_body_mb: Annotated[int | float, _rule(lambda v: v > 0, "{v:g} must be a positive number of "
+                                                             "megabytes per page, e.g. 50")] = DEFAULT_MAX_BODY_MB
 
     def _transport_settings(self) -> dict[str, Any]:
         return {"read_timeout_s": parse_duration(self.read_timeout, "read_timeout"), "max_pages": self.max_pages,
-                "max_attempts": self.max_attempts}
+                "max_attempts": self.max_attempts, "max_body_bytes": int(self.max_body_mb * 1024 * 1024)}
 
 
 class JiraConfig(_Transport):
     base_url: Url = ""
     email: Annotated[str, _rule(bool, "required (the Atlassian account that owns the API token)")] = ""
     token_env: str = "OPSKPI_JIRA_TOKEN"
-    projects: Annotated[list[Annotated[str, _rule(bool, "a project key must not be empty, e.g. OPS")]],
+    projects: Annotated[list[JiraProjectKey],
                         _rule(bool, "list at least one Jira project key, e.g. [OPS]")] = Field(default_factory=list)
     lookback: Duration = "1h"
     page_size: int = 100
@@ -202,8 +227,7 @@ class PagerDutyConfig(_Transport):
 class GitHubConfig(_Transport):
     base_url: Url = "https://api.github.com"
     token_env: str = "OPSKPI_GITHUB_TOKEN"
-    repos: Annotated[list[Annotated[str, _rule(lambda v: v.count("/") == 1 and not v.startswith("/")
-                                                and not v.endswith("/"), "{v!r} is not of the form owner/name")]],
+    repos: Annotated[list[GitHubRepo],
                      _rule(bool, "list at least one repository as owner/name")] = Field(default_factory=list)
     lookback: Duration = "1d"
     page_size: Annotated[int, _page_size("GitHub")] = 100
@@ -284,12 +308,12 @@ class DoraConfig(_Section):
     hotfix_labels: list[str] = ["hotfix"]
     benchmark_year: int = 2023
     # repo -> service ids, tying deployments to the incidents they may have caused.
-    repo_services: dict[str, list[str]] = {}
+    repo_services: dict[GitHubRepo, list[PagerDutyId]] = {}
     # repo -> team; repos not listed land in team "unassigned".
-    repo_teams: dict[str, str] = {}
+    repo_teams: dict[GitHubRepo, str] = {}
     # repo -> workflow (name or file): its successful runs on the default branch are the repo's
     # deployments instead of GitHub deployments.
-    deploy_workflows: dict[str, Annotated[str, _rule(bool, "expected a workflow name or file, e.g. deploy.yml")]] = {}
+    deploy_workflows: dict[GitHubRepo, Annotated[str, _rule(bool, "expected a workflow name or file, e.g. deploy.yml")]] = {}
 
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -314,7 +338,7 @@ class SecurityConfig(_Section):
 
 class JiraFlowConfig(_Section):
     # Jira project key -> team; projects not listed land in team "unassigned".
-    project_teams: dict[str, str] = {}
+    project_teams: dict[JiraProjectKey, str] = {}
     bug_issue_types: list[str] = ["Bug"]
 
 
@@ -355,7 +379,7 @@ class Config(_Section):
     history_days: Annotated[int, _rule(lambda v: v >= 1, "{v!r} must be a positive whole number of days, e.g. 90")] = 90
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sources: Annotated[dict[str, SourceConfig], BeforeValidator(_sources_by_name)] = Field(default_factory=dict)
-    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    services: dict[PagerDutyId, ServiceConfig] = Field(default_factory=dict)
     availability: AvailabilityConfig = Field(default_factory=AvailabilityConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     dora: DoraConfig = Field(default_factory=DoraConfig)
@@ -428,7 +452,8 @@ def _key(loc: tuple[Any, ...]) -> str:
 def _first_error(exc: ValidationError) -> str:
     """The first error pydantic found, as '<dotted key>: <what is wrong and the fix>'."""
     err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # `[key]` is pydantic's marker for a refused mapping key: the key itself already names the place.
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]")))
     ctx = err.get("ctx") or {}
     if "key" in ctx:
         loc = (*loc, ctx["key"])

@@ -181,6 +181,15 @@ def _stream_names(config: Config, sources: list[str] | None = None) -> list[tupl
     return names
 
 
+def timestamp_bounds(config: Config, ctx: RunContext) -> tuple[datetime, datetime]:
+    """When a record's timestamps may lie: from a year before the history start to the end of the day after the run
+    date (reporting time zone). A backfill of an old day reads records the API shows today, so the upper bound is
+    never earlier than a day after now."""
+    earliest = ctx.as_of - timedelta(days=config.history_days) - timedelta(days=365)
+    day_after = datetime.combine(ctx.run_date + timedelta(days=2), time(0), tzinfo=ZoneInfo(config.reporting.timezone))
+    return earliest, max(day_after.astimezone(UTC), datetime.now(UTC) + timedelta(days=1))
+
+
 def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
     """Check every landed batch of the source without a verdict; quarantine the ones that fail.
 
@@ -211,7 +220,8 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
             frames = {name: _read_for_validation(batch, manifest, f"{source_name}__{stream_name}")
                       for name, (batch, manifest) in group.items()}
             primary_key = next(iter(group.values()))[1]["primary_key"]
-            outcomes = validate_frames(frames, f"{source_name}__{stream_name}", primary_key)
+            outcomes = validate_frames(frames, f"{source_name}__{stream_name}", primary_key,
+                                       timestamp_bounds(config, ctx))
             for name, (batch, _) in group.items():
                 outcome = outcomes[name]
                 verdict = {**outcome.as_dict(), "batch_id": name, "evaluated_at": datetime.now(UTC).isoformat()}

@@ -3,9 +3,10 @@
 A batch is quarantined when it fails a critical expectation (or the warehouse refuses a value). Once
 the cause is fixed (a suite that was too strict, an extractor bug, a stream declaration), replaying
 moves the batch back to landing, keeps the earlier verdict beside it for the record, validates it
-again and loads it. The merge is idempotent and only newer versions replace older ones, so an old
-batch replayed after newer loads changes only the rows it really has newer, and watermarks never
-move back. A batch that fails again goes back to quarantine with the new verdict.
+again (by today's rules, including today's timestamp bounds) and loads it. The merge is idempotent and
+only newer versions replace older ones, so an old batch replayed after newer loads changes only the rows
+it really has newer, and watermarks never move back. A batch that fails again goes back to quarantine
+with the new verdict.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -93,6 +94,19 @@ def run_lock(data_dir: Path) -> Iterator[int]:
         yield fd
 
 
+PUBLISHED_COPY = "published/opskpi.duckdb"
+
+
+def held_elsewhere(path: Path, error: str) -> str:
+    """What to say when DuckDB's own lock refuses us: not another opskpi step (they queue on our lock), so a program
+    that opened the live warehouse itself, usually a BI tool or a notebook that should read the published copy."""
+    holder = re.search(r"Conflicting lock is held in (.+?)(?:\. |$)", error)
+    published = path.parent / PUBLISHED_COPY
+    return (f"the live warehouse {path} is open in another program ({holder.group(1) if holder else 'unknown'}), "
+            f"not an opskpi run: BI tools, notebooks and the duckdb CLI must read the published copy {published} "
+            "(replaced atomically on each publish, never locked: docs/bi.md). Close that program and run again.")
+
+
 class Warehouse:
     def __init__(self, path: Path, lock_timeout_s: float | None = None):
         self.path = Path(path)
@@ -115,7 +129,12 @@ class Warehouse:
                 yield None
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                raise WarehouseBusy(held_elsewhere(self.path, str(exc))) from None
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 yield con

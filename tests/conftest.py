@@ -7,6 +7,9 @@ import pytest
 from opskpi.config import parse_config
 from tests.e2e.org_runs import ORG_RUNS_MODULES
 
+# After every test, its tmp_path is searched for tokens and their 6-character prefixes (tests/canary.py).
+pytest_plugins = ("tests.canary",)
+
 
 def config_dict(base_url: str = "http://127.0.0.1:1", **overrides) -> dict:
     raw = {

@@ -114,9 +114,12 @@ def split_runs_request(request: PageRequest) -> list[PageRequest]:
 class CappedLinkPaginator(LinkHeaderPaginator):
     """Link paging for lists that only serve their first `cap` results.
 
-    `records_key`/`total_key` set (workflow runs): a first page whose `total_count` passes the cap raises
-    OffsetCapReached so the stream narrows the query. Otherwise (releases) the walk stops quietly once `cap`
-    records were read, instead of following a `next` link the API would answer with an error.
+    `total_key` set (workflow runs, whose query can be narrowed): OffsetCapReached, so the stream splits the
+    query, as soon as `cap` records were actually read (GitHub's `next` link vanishes there), whatever
+    `total_count` says: past the cap it is not reliable (GitHub reports at most the cap). A first page that is full,
+    with a `next` link, and a `total_count` at or over the cap splits at once, saving the pages up to the cap;
+    `total_count` alone (a full count on a short last page) never splits. Otherwise (releases) the walk stops
+    quietly once `cap` records were read, instead of following a `next` link the API would answer with an error.
     """
 
     cap: int = RESULTS_CAP
@@ -129,11 +132,16 @@ class CappedLinkPaginator(LinkHeaderPaginator):
         self._pages += 1
         records = body.get(self.records_key) if self.records_key and isinstance(body, dict) else body
         self._rows += len(records or [])
-        if self.total_key and self._pages == 1 and isinstance(body, dict):
-            total = body.get(self.total_key)
-            if isinstance(total, int) and total > self.cap:
-                raise OffsetCapReached(f"{total} results match, more than the {self.cap} a filtered query returns")
-        if self._rows >= self.cap and response.links.get("next"):
+        more = bool(response.links.get("next"))
+        if self.total_key:
+            total = body.get(self.total_key) if isinstance(body, dict) else None
+            if self._pages == 1 and more and isinstance(total, int) and total >= self.cap:
+                raise OffsetCapReached(f"{total} results match, as many as the {self.cap} a filtered query returns")
+            if self._rows >= self.cap:
+                raise OffsetCapReached(f"{self._rows} results read, the most a filtered query returns: "
+                                       "more may match")
+            return super().next(request, body, response)
+        if self._rows >= self.cap and more:
             log.warning("GitHub serves only the first %d results of %s: older ones are not read",
                         self.cap, request.path)
             return None
@@ -370,6 +378,8 @@ def build(settings: Mapping[str, Any]) -> Source:
         timestamps=("created_at", "updated_at", "run_started_at"),
         ordered=(("created_at", "updated_at"),),
     )
+    from extractors.sources.github_repositories import repository_streams  # each repository's default branch
     from extractors.sources.github_security import security_streams  # Dependabot, code and secret scanning alerts
     return Source("github", client, (pulls, pull_commits, deployments, deployment_statuses, releases, workflow_runs,
-                                     *security_streams(settings, partitions, repo_path)))
+                                     *security_streams(settings, partitions, repo_path),
+                                     *repository_streams(partitions, repo_path)))

@@ -4,7 +4,8 @@
 creation window (watermark minus a lookback) and, separately, every incident still open whenever it
 was created. Log entries are append-only: they are read from their own watermark minus a short margin
 (`LOG_ENTRIES_LOOKBACK`), not the incidents' lookback. Windows are cut below the API's 6-month limit and
-halved whenever a query would pass the 10,000 offset cap.
+halved whenever a query would pass the 10,000 offset cap. Only a 429 is a rate limit (PagerDuty sends its
+`ratelimit-*` headers on every answer: extractors/http.py), and `/teams` is optional (402 without the feature).
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ def build(settings: Mapping[str, Any]) -> Source:
         records_key="teams",
         paginator=lambda: OffsetPaginator(limit=limit, records_key="teams"),
         requests=team_requests,
+        # Accounts without the Teams feature answer 402 Payment Required: the run goes on without teams (the
+        # manifest and meta.stream_coverage record `not_enabled`), and services not mapped to a team in the
+        # configuration report under "unassigned", as they always do.
+        optional=True,
     )
     log_entries = Stream(
         source="pagerduty",

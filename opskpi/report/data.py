@@ -67,6 +67,7 @@ class HealthRow:
     failed_checks: str | None
     newest_record_at: datetime | None
     freshness_s: float | None
+    not_enabled: str | None = None  # e.g. "not enabled (HTTP 402)": an optional stream the API does not serve
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,10 @@ def load_report_data(path: Path, report_date: date) -> ReportData:
         health: list[HealthRow] = []
         health_at = None
         if _has_table(con, "marts", "pipeline_health_daily"):
-            fields = [f for f in HealthRow.__dataclass_fields__]
+            columns = {r["column_name"] for r in _rows(
+                con, "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
+                     "AND table_name = 'pipeline_health_daily'")}
+            fields = [f for f in HealthRow.__dataclass_fields__ if f in columns]  # older files lack newer columns
             hrows = _rows(con, f"SELECT {', '.join(fields)}, computed_at FROM marts.pipeline_health_daily "
                                "WHERE snapshot_date = ? ORDER BY source, stream", [report_date])
             health = [HealthRow(**{k: r[k] for k in fields}) for r in hrows]

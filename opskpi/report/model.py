@@ -341,6 +341,7 @@ def health_by_source(rows: list[HealthRow], freshness: list[FreshnessRow] = ()) 
         newest = [r.newest_record_at for r in mine if r.newest_record_at is not None]
         lags = [r.freshness_s for r in mine if r.freshness_s is not None]
         checks = [f"{r.stream}: {r.failed_checks}" for r in mine if r.failed_checks]
+        checks += [f"{r.stream}: {r.not_enabled}" for r in mine if r.not_enabled]
         out.append({
             "source": source, "streams": len(mine), "last_loaded_at": max(loads, default=None),
             "rows_landed": sum(r.rows_landed for r in mine), "rows_changed": sum(r.rows_changed for r in mine),

@@ -58,6 +58,9 @@ def render_markdown(data: ReportData, title: str = "Ops KPI report") -> str:
             lines.append("- dbt source freshness: " + "; ".join(
                 f"{_md(s['source'])} {s['freshness']['status']}"
                 + (f" ({_md(s['freshness']['late'])})" if s["freshness"]["late"] else "") for s in checked))
+        for h in data.health:
+            if h.not_enabled:
+                lines.append(f"- {_md(h.source)}/{_md(h.stream)}: {_md(h.not_enabled)}")
         lines.append("")
     lines.append(f"_run {_md(data.run_id or 'unknown')}_")
     return "\n".join(lines) + "\n"

@@ -62,9 +62,10 @@ def reference(base: str, teams: dict, links: dict, as_of: datetime) -> dict:
                           "revert": pr["title"].startswith("Revert"),
                           "hotfix": any(label["name"].lower() == "hotfix" for label in pr["labels"])})
         if repo in DEPLOY_WORKFLOWS:
+            default_branch = requests.get(api, headers=GH, timeout=30).json()["default_branch"]
             for run in gh_all(f"{api}/actions/runs", key="workflow_runs"):
                 if (run["name"] == DEPLOY_WORKFLOWS[repo] and run["status"] == "completed"
-                        and run["conclusion"] == "success" and run["head_branch"] == "main"
+                        and run["conclusion"] == "success" and run["head_branch"] == default_branch
                         and ts(run["updated_at"]) <= as_of):
                     deployments.append({"id": f"run:{run['id']}", "repo": repo, "at": ts(run["updated_at"])})
             continue

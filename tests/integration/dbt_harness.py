@@ -67,6 +67,10 @@ create table raw.github__workflow_runs (
     conclusion VARCHAR, run_attempt BIGINT, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
     run_started_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
 );
+create table raw.github__repositories (
+    repo VARCHAR primary key, id BIGINT, full_name VARCHAR, default_branch VARCHAR, updated_at TIMESTAMPTZ,
+    record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
 create table raw.config__repos (repo VARCHAR, team VARCHAR);
 create table raw.config__repo_services (repo VARCHAR, service_id VARCHAR);
 create table raw.jira__issue_changelogs (

@@ -109,6 +109,7 @@ class Github:
         self.runs: list[tuple[str, dict]] = []
         self.repos: list[tuple[str, str]] = []
         self.repo_services: list[tuple[str, str]] = []
+        self.repositories: list[tuple[str, str]] = []  # GET /repos/{o}/{r}: repo, default_branch
 
     def deploy(self, repo: str, dep_id: int, environment: str, created: str, *states: tuple[str, str]) -> None:
         last = max([created] + [at for _, at in states])
@@ -138,6 +139,10 @@ class Github:
                             [repo, r["id"], r["workflow_id"], r["name"], r["event"], r["head_branch"], r["status"],
                              r["conclusion"], r["run_attempt"], parse_ts(r["created_at"]), parse_ts(r["updated_at"]),
                              parse_ts(r["run_started_at"]), json.dumps(r), *b])
+            for repo, branch in self.repositories:
+                con.execute("insert into raw.github__repositories values (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [repo, 1, repo, branch, LOADED,
+                             json.dumps({"full_name": repo, "default_branch": branch}), *b])
             con.execute("delete from raw.config__repos")
             if self.repos:
                 con.executemany("insert into raw.config__repos values (?, ?)", self.repos)
@@ -351,7 +356,7 @@ def test_data_quality_counts(warehouse):
 
 RUN_DAY = "2026-11-30"  # the 30-day window ending 11-30 is 11-01 .. 11-30
 BOUNDARY_VARS = {"run_date": RUN_DAY, "as_of": "2026-12-01T00:00:00Z", "reporting_timezone": "UTC",
-                 "dora_deploy_workflows": {"acme/wf": "Deploy"}}
+                 "dora_deploy_workflows": {"acme/wf": "Deploy", "acme/trunkwf": "Deploy"}}
 
 
 def _at(day: int, hour: int = 10, minute: int = 0, second: int = 0) -> str:
@@ -410,6 +415,15 @@ def boundaries(tmp_path_factory) -> Path:
                 (wf, workflow_run(3, "Deploy", "feature-x", "completed", "success", _at(22, 9), _at(22, 9, 7))),
                 (wf, workflow_run(4, "CI", "main", "completed", "success", _at(23, 9), _at(23, 9, 7))),
                 (wf, workflow_run(5, "Deploy", "main", "in_progress", None, _at(24, 9), _at(24, 9)))]
+    # As the API sends them: runs without repository.default_branch, whose repository's default branch is
+    # `trunk` (raw.github__repositories): the run on trunk is the deployment, not the one on a `main` branch.
+    trunk = repo("trunkwf")
+    gh.repositories.append((trunk, "trunk"))
+    for run_id, branch in ((11, "trunk"), (12, "main")):
+        run = workflow_run(run_id, "Deploy", branch, "completed", "success", _at(20, 9 + run_id - 11),
+                           _at(20, 9 + run_id - 11, 7))
+        del run["repository"]["default_branch"]
+        gh.runs.append((trunk, run))
     raw = RawData(pagerduty_services=services, pagerduty_incidents=incidents, github_pulls=pulls,
                   config_services=[(s["id"], s["name"], None) for s in services])
     return build(tmp_path_factory.mktemp("dora_tiers"), raw, gh, BOUNDARY_VARS)
@@ -466,6 +480,13 @@ def test_deploy_workflow_runs_replace_deployments(boundaries):
                              "where repo = 'acme/wf'")
     # Run 1 only: 2 failed, 3 not on main, 4 is CI, 5 still running; GitHub deployment 99999 is ignored.
     assert rows == [{"deployment_id": "run:1", "deployed_at": ts(_at(20, 9, 7)), "environment": "production"}]
+
+
+def test_workflow_runs_count_on_the_repositorys_own_default_branch(boundaries):
+    """Runs carry no default branch (as the API sends them): it comes from GET /repos/{o}/{r} (`trunk` here),
+    never from a `main` guess, which would count run 12 (on a `main` branch) and lose run 11."""
+    rows = query(boundaries, "select deployment_id, deployed_at from marts.fct_deployments where repo = 'acme/trunkwf'")
+    assert rows == [{"deployment_id": "run:11", "deployed_at": ts(_at(20, 9, 7))}]
 
 
 def test_unknown_benchmark_year_fails_the_build(boundaries, tmp_path):

@@ -115,6 +115,12 @@ def add_meta(warehouse: Path) -> None:
         con.execute("INSERT INTO meta.watermarks VALUES ('pagerduty', 'incidents', '', '2026-03-10T06:00:00+00:00', "
                     "'b2', now()), ('jira', 'issues', '', '2026-03-09T23:00:00+00:00', 'b4', now()), "
                     "('jira', 'issues', 'p2', '2026-03-08T00:00:00+00:00', 'b4', now())")
+        # PagerDuty teams on an account without the feature (402), in run-2 (and an older run, not this one's).
+        for run_id, status, code in (("run-2", "not_enabled", 402), ("run-1", "not_enabled", 403),
+                                     ("run-2", "ok", None)):
+            con.execute("INSERT INTO meta.stream_coverage VALUES ('pagerduty', ?, '', ?, ?, "
+                        "'Payment Required secret-token-value', 0, NULL, NULL, ?, 'b9', now())",
+                        ["teams" if status == "not_enabled" else "incidents", status, code, run_id])
     finally:
         con.close()
 
@@ -314,7 +320,11 @@ def test_pipeline_health_from_meta(runs):
     assert h.query(runs["after1"], "select * from marts.pipeline_health_daily") == []
     rows = {(r["source"], r["stream"]): r
             for r in h.query(runs["after2"], "select * from marts.pipeline_health_daily")}
-    assert set(rows) == {("pagerduty", "incidents"), ("pagerduty", "log_entries"), ("jira", "issues")}
+    assert set(rows) == {("pagerduty", "incidents"), ("pagerduty", "log_entries"), ("jira", "issues"),
+                         ("pagerduty", "teams")}
+    # Said once, for this run only, as a status code (the API's message stays in meta).
+    assert rows[("pagerduty", "teams")]["not_enabled"] == "not enabled (HTTP 402)"
+    assert [k for k, r in rows.items() if r["not_enabled"]] == [("pagerduty", "teams")]
     pd = rows[("pagerduty", "incidents")]
     assert pd["snapshot_date"] == date(2026, 3, 10)
     assert pd["last_loaded_at"] == datetime(2026, 3, 10, 12, 5, tzinfo=UTC)

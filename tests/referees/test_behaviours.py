@@ -113,13 +113,13 @@ def test_result_caps(emu):
     r = requests.get(f"{emu.github_url}/repos/acme/api/releases", params={"per_page": 100, "page": 11},
                      headers=GH, timeout=10)
     assert r.status_code == 422 and r.json()["message"] == "Only the first 1000 results are available."
-    # Workflow runs: with a filter at most 1,000 can be paged to; total_count stays the full count.
+    # Workflow runs: with a filter at most 1,000 can be paged to, and total_count counts no further.
     params = {"created": "<2026-11-20", "per_page": 100}
     last = requests.get(f"{emu.github_url}/repos/acme/infra/actions/runs", params={**params, "page": 10},
                         headers=GH, timeout=10).json()
     beyond = requests.get(f"{emu.github_url}/repos/acme/infra/actions/runs", params={**params, "page": 11},
                           headers=GH, timeout=10).json()
-    assert last["total_count"] > 1000 and len(last["workflow_runs"]) == 100 and beyond["workflow_runs"] == []
+    assert last["total_count"] == 1000 and len(last["workflow_runs"]) == 100 and beyond["workflow_runs"] == []
 
 
 # --- Jira -----------------------------------------------------------------------------------------------------

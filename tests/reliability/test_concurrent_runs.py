@@ -152,3 +152,34 @@ def test_the_lock_does_not_survive_its_holder(tmp_path):
     holder.wait(timeout=30)
     with Warehouse(path, lock_timeout_s=2).connect() as con:
         assert con.execute("SELECT 1").fetchone() == (1,)
+
+
+BI_TOOL = textwrap.dedent("""
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)  # what a BI tool pointed at the live warehouse does
+    print("open", flush=True)
+    sys.stdin.readline()
+""")
+
+
+def test_a_bi_tool_holding_the_live_warehouse_is_named_with_the_published_copy(make_config, capsys):
+    """A program that opened data/warehouse.duckdb itself holds DuckDB's own lock, not ours: the step (and the CLI)
+    say so and point to the published copy instead of DuckDB's raw lock error (issue 17, item 11)."""
+    config = make_config()
+    ctx = pipeline.RunContext.for_date(config, date(2026, 11, 19), "bi", now=datetime(2026, 11, 20, tzinfo=UTC))
+    pipeline.load(config, ctx)  # the warehouse exists
+    tool = python(BI_TOOL, str(config.warehouse_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert tool.stdout.readline().strip() == "open"
+        with pytest.raises(WarehouseBusy) as err:
+            pipeline.load(config, ctx)
+    finally:
+        tool.stdin.write("\n")
+        tool.stdin.flush()
+        assert tool.wait(timeout=30) == 0
+    message = str(err.value)
+    assert f"the live warehouse {config.warehouse_path} is open in another program" in message
+    assert f"(PID {tool.pid})" in message, message
+    assert str(config.data_dir / "published" / "opskpi.duckdb") in message and "docs/bi.md" in message
+    assert "Could not set lock" not in message
+    pipeline.load(config, ctx)  # the program is gone: the step goes through

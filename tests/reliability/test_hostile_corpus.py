@@ -16,10 +16,12 @@ are unchanged, watermarks do not move for data that was not loaded, and after a 
 a good batch served next loads normally (one bad batch never blocks the stream).
 
 Case files: `title`, `source`, `stream`, `pages` (answers in order, the last one repeating: `body`
-JSON or `raw` text, `headers`, `status`; `{base}`, `{host}`, `{n}` and `{next}` are filled in;
+JSON or `raw` text, `headers`, `status`; `{base}`, `{host}`, `{n}`, `{next}` and `{token}` (the source's token)
+are filled in;
 `{"$repeat": [s, k]}` is s repeated k times; `echo_headers` echoes the request headers), `expect`,
 `message` (substrings of the error), `rows` (key → typed column values), `config` (source settings),
-`forbid` (never in the message or the logs) and `max_requests`.
+`forbid` (never in the message or the logs) and `max_requests`. No piece of 6 characters of any token is ever in
+the message or the logs.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 CASES = sorted(CORPUS.glob("*.json"))
 TOKENS = {"CORPUS_JIRA_TOKEN": "jira-corpus-token", "CORPUS_PD_TOKEN": "pd-corpus-token",
           "CORPUS_GH_TOKEN": "gh-corpus-token"}
+SOURCE_TOKEN = {"jira": "jira-corpus-token", "pagerduty": "pd-corpus-token", "github": "gh-corpus-token"}
 
 
 def _good_pd(id_: str, day: int) -> dict:
@@ -97,6 +100,8 @@ def empty_reply(source: str, path: str) -> Any:
         if path.startswith("/rest/api/3/status"):
             return []
         return {"issues": [], "values": [], "isLast": True, "total": 0, "startAt": 0, "maxResults": 50}
+    if path.partition("?")[0] == "/repos/acme/api":  # the repository itself (its default branch)
+        return {"id": 1, "full_name": "acme/api", "default_branch": "main", "updated_at": "2026-11-01T00:00:00Z"}
     return {"total_count": 0, "workflow_runs": []} if "/actions/runs" in path else []
 
 
@@ -122,6 +127,7 @@ class CaseServer:
     def fill(self, text: str) -> str:
         host = self.server.base_url.removeprefix("http://")
         return (text.replace("{base}", f"http://{host}/api").replace("{host}", host)
+                .replace("{token}", SOURCE_TOKEN[self.source])
                 .replace("{next}", str(self.target_requests + 1)).replace("{n}", str(self.target_requests)))
 
     def reply(self, method: str, path: str, body: Any, headers: dict[str, str]):
@@ -248,6 +254,9 @@ def test_hostile_answer_is_loaded_or_turned_away_cleanly(path, baselines, tmp_pa
         assert part in message, f"{case['title']}: {part!r} not in: {message}"
     for secret in [*case.get("forbid", []), *TOKENS.values()]:
         assert secret not in message and secret not in caplog.text, f"{secret!r} leaked"
+    for token in TOKENS.values():  # not even in part: redaction comes before any cut
+        pieces = {token[i:i + 6] for i in range(len(token) - 5)}
+        assert not [p for p in pieces if p in message or p in caplog.text], f"a piece of {token!r} leaked"
     if case.get("max_requests"):
         assert server.target_requests <= case["max_requests"], f"{server.target_requests} requests: not bounded"
 

@@ -1,11 +1,11 @@
 """Hostile names from the configuration and from the APIs go through the whole pipeline as data.
 
 A rewriting proxy in front of the emulator renames things as the APIs would send them: a service
-name, a team name, a repository and a Jira project key become strings with quotes, semicolons, SQL
-comments, Jinja braces, right-to-left text and emoji (and the proxy maps them back in requests, so the
-emulator still answers). The configuration names them too (team mapping, repository teams, project
-teams) and adds hostile values to every list dbt receives as a variable. The run must succeed, and
-the names must come out in the published marts exactly as they went in: nothing reached SQL, JQL, a
+name and a team name become strings with quotes, semicolons, SQL comments, Jinja braces, right-to-left text
+and emoji, a repository and a Jira project key the most unusual names their vendors allow (and the proxy maps
+them back in requests, so the emulator still answers). The configuration names them too (team mapping,
+repository teams, project teams) and adds hostile values to every list dbt receives as a variable. The run
+must succeed, and the names must come out in the published marts exactly as they went in: nothing reached SQL, JQL, a
 URL or a Jinja template unquoted.
 """
 
@@ -31,8 +31,10 @@ pytestmark = pytest.mark.slow
 
 SERVICE = "check'out\"; DROP TABLE marts.fct_incidents; -- {{ 7*7 }} 💳"
 TEAM = "Pay'ments \"ünï\" عربي;--"
-REPO = "acme/a'pi;\"--{% raw %}ü"
-PROJECT = "O'P\"S;ü"
+# Repository names and project keys are checked against the vendors' characters when the config is read (a quote
+# could never be in one: tests/unit/test_config_before_requests.py); these use every character the vendors allow.
+REPO = "acme/a.p_i-.x"
+PROJECT = "O_P9S"
 RENAMES = [("checkout-api", SERVICE), ("Payments", TEAM), ("acme/api", REPO), ("OPS", PROJECT)]
 CONFIG_TEAM = "pay'team\"); DELETE FROM raw.config__services; --"
 HOSTILE_VALUES = ["P1'); DROP TABLE raw.pagerduty__incidents; --", "prod'\"; --", "{{ var('x') }}", "ü'\\"]

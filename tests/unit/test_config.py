@@ -95,7 +95,9 @@ def test_errors_name_the_file(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert str(caught.value) == f"sources.github.repos[1]: 'acme' is not of the form owner/name (in {path})"
+    assert str(caught.value) == (
+        f"sources.github.repos[1]: 'acme' is not a GitHub repository as owner/name (owner: letters, digits and "
+        f"single inner hyphens, up to 39; name: letters, digits, '.', '_' and '-', up to 100) (in {path})")
     path.write_text("sources: [unclosed")
     with pytest.raises(ConfigError, match=f"config: {path} is not valid YAML"):
         load_config(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -35,8 +35,10 @@ def quarantined(tmp_path, monkeypatch):
     config = load_config(path)
     stream = build_source("pagerduty", config.source_settings("pagerduty", with_secret=False)).stream("incidents")
     writer = LandingWriter(config.landing_dir, stream, new_batch_id())
-    writer.add(incident("A", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z"), Partition(""), 1)
-    writer.add(incident("B", "2024-01-01T10:00:00Z", "2024-01-01T09:59:00Z"), Partition(""), 1)
+    # Yesterday's records: a replay is judged by today's timestamp bounds (history start - 1 year .. tomorrow).
+    day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    writer.add(incident("A", f"{day}T10:00:00Z", f"{day}T11:00:00Z"), Partition(""), 1)
+    writer.add(incident("B", f"{day}T10:00:00Z", f"{day}T09:59:00Z"), Partition(""), 1)
     batch = writer.commit({"run_id": "nightly"})
     ctx = pipeline.RunContext.for_date(config, date(2024, 1, 2), "nightly")
     with pytest.raises(pipeline.GuardFailure):

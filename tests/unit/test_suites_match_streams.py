@@ -24,6 +24,8 @@ def test_suite_covers_the_declaration(stream):
     regex = {k["column"] for k in by_type.get("expect_column_values_to_match_regex", [])}
     assert set(stream.timestamps) <= regex, "every timestamp column must be checked"
     assert set(suite["meta"]["timestamp_columns"]) == set(stream.timestamps)
+    # Bounded below by the history start - 1 year: only columns the read window selects on (expectations/runner.py).
+    assert set(suite["meta"].get("window_columns", [])) <= set(stream.timestamps)
     ordered = by_type.get("expect_column_pair_values_a_to_be_greater_than_b", [])
     pairs = {(k["column_B"], k["column_A"]) for k in ordered}
     assert {(f"{a}__utc", f"{b}__utc") for a, b in stream.ordered} <= pairs

@@ -58,7 +58,7 @@ from_workflow_runs as (
                                           regexp_extract(runs.workflow_path, '[^/]+$'))
     where runs.status = 'completed'
       and runs.conclusion = 'success'
-      and runs.head_branch = coalesce(runs.default_branch, 'main')
+      and runs.head_branch = runs.default_branch
       and runs.updated_at <= {{ as_of() }}
 
 ),

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='snapshot_date',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         full_refresh=false,
         pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
     )
@@ -18,9 +18,11 @@
 {%- set batches = source('meta', 'batches') %}
 {%- set validations = source('meta', 'validation_results') %}
 {%- set watermarks = source('meta', 'watermarks') %}
+{%- set coverage = source('meta', 'stream_coverage') %}
 {%- set present = {} %}
 {%- if execute %}
-    {%- for name, rel in [('batches', batches), ('validations', validations), ('watermarks', watermarks)] %}
+    {%- for name, rel in [('batches', batches), ('validations', validations), ('watermarks', watermarks),
+                          ('coverage', coverage)] %}
         {%- do present.update({name: adapter.get_relation(rel.database, rel.schema, rel.identifier) is not none}) %}
     {%- endfor %}
 {%- endif %}
@@ -65,6 +67,27 @@ watermarks as (
 
 ),
 
+not_enabled as (
+
+    -- What this run's API said is not enabled (an optional stream: PagerDuty teams on an account without the
+    -- feature, a scanner that is off), once per stream: the partitions and the HTTP status, never the message.
+    {%- if present.get('coverage') %}
+    select
+        source,
+        stream,
+        string_agg(distinct coalesce(nullif(partition_id, '') || ': ', '') || 'not enabled (HTTP '
+                   || status_code || ')', ', ' order by coalesce(nullif(partition_id, '') || ': ', '')
+                   || 'not enabled (HTTP ' || status_code || ')') as not_enabled
+    from {{ coverage }}
+    where status = 'not_enabled' and run_id = {{ kpi_snapshot_run_id() }}
+    group by 1, 2
+    {%- else %}
+    select null::varchar as source, null::varchar as stream, null::varchar as not_enabled
+    where false
+    {%- endif %}
+
+),
+
 streams as (
 
     select source, stream from batches
@@ -72,6 +95,8 @@ streams as (
     select source, stream from validations
     union
     select source, stream from watermarks
+    union
+    select source, stream from not_enabled
 
 ),
 
@@ -159,7 +184,8 @@ select
             then greatest(0, {{ seconds_between('freshness.newest_record_at', as_of()) }})
     end as freshness_s,
     {{ kpi_snapshot_run_id() }} as run_id,
-    now() as computed_at
+    now() as computed_at,
+    not_enabled.not_enabled
 from streams
 left join loads
     on loads.source = streams.source and loads.stream = streams.stream
@@ -169,4 +195,6 @@ left join failure_names
     on failure_names.source = streams.source and failure_names.stream = streams.stream
 left join freshness
     on freshness.source = streams.source and freshness.stream = streams.stream
+left join not_enabled
+    on not_enabled.source = streams.source and not_enabled.stream = streams.stream
 where streams.source is not null
