@@ -313,7 +313,8 @@ class DoraConfig(_Section):
     repo_teams: dict[GitHubRepo, str] = {}
     # repo -> workflow (name or file): its successful runs on the default branch are the repo's
     # deployments instead of GitHub deployments.
-    deploy_workflows: dict[GitHubRepo, Annotated[str, _rule(bool, "expected a workflow name or file, e.g. deploy.yml")]] = {}
+    deploy_workflows: dict[GitHubRepo, Annotated[str, _rule(bool, "expected a workflow name or file, "
+                                                                  "e.g. deploy.yml")]] = {}
 
 
 SEVERITIES = ("critical", "high", "medium", "low")

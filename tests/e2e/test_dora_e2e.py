@@ -18,8 +18,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
-from tests.e2e.org_runs import DAY1, DAY2, DEPLOY_WORKFLOWS, OrgRuns, gh_all, pd_all
+from tests.e2e.org_runs import DAY1, DAY2, DEPLOY_WORKFLOWS, GH, OrgRuns, gh_all, pd_all
 
 pytestmark = pytest.mark.e2e
 WINDOW = timedelta(hours=24)
