@@ -33,3 +33,5 @@ class EmulatorConfig:
     github_secondary: int | None = None  # 403 or 429: refuse every `github_secondary_every`th request
     github_secondary_every: int = 0
     retry_after_s: int = 1  # Retry-After of the Jira burst limit and GitHub's secondary limit
+    github_graphql_points: int | None = None  # GraphQL points per token per emulated hour (None: GitHub's 5,000)
+    clock_rate: float = 0.0  # > 0: emulated seconds per real second besides explicit advances (quota-wait tests)

@@ -43,7 +43,7 @@ class EmulatorApp:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.clock = Clock(config.now)
+        self.clock = Clock(config.now, config.clock_rate)
         self.world = build_world(
             config.seed, self.clock.start_ms, config.scale, config.jira_time_zone, config.pagerduty_time_zone,
             counts=dict(config.counts),
@@ -54,6 +54,8 @@ class EmulatorApp:
             "pagerduty": PagerDutyApi(self.world, config.credentials),
             "github": GitHubApi(self.world, config.credentials),
         }
+        if config.github_graphql_points is not None:
+            self.apis["github"].graphql.limits.set_limit("graphql", config.github_graphql_points)
         self.faults = FaultPlan(rate=config.fault_rate, kinds=tuple(config.fault_kinds) or KINDS,
                                 seed=config.fault_seed, delay_s=config.fault_delay_s)
         self.latency_ms = 0.0
@@ -381,6 +383,8 @@ def start_emulator(
     github_secondary: int | None = None,
     github_secondary_every: int = 0,
     retry_after_s: int = 1,
+    clock_rate: float = 0.0,
+    github_graphql_points: int | None = None,
 ) -> EmulatorHandle:
     """Build the world and serve it on host:port (0 = a free port) from a daemon thread.
 
@@ -411,5 +415,7 @@ def start_emulator(
         github_secondary=github_secondary,
         github_secondary_every=github_secondary_every,
         retry_after_s=retry_after_s,
+        clock_rate=clock_rate,
+        github_graphql_points=github_graphql_points,
     )
     return EmulatorHandle(make_server(config, host, port, verbose))
