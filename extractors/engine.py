@@ -55,8 +55,10 @@ def _records(stream: Stream, body: Any) -> list[Any]:
         return []
     if stream.records_key is None:
         records = body
-    elif isinstance(body, dict):
-        records = body.get(stream.records_key)
+    elif isinstance(body, dict):  # a dotted key digs into nested objects (GraphQL: data.repository.….nodes)
+        records = body
+        for part in stream.records_key.split("."):
+            records = records.get(part) if isinstance(records, dict) else None
     else:
         raise PaginationError(f"{stream.key}: expected an object with {stream.records_key!r}, "
                               f"got a {type(body).__name__}")
@@ -166,6 +168,7 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
         body, response = client.request_json(
             page.method, page.path, params=list(page.params) or None, json_body=page.json_body,
             headers=headers if first else None, context=context,
+            body_check=getattr(paginator, "check_body", None), shrink=getattr(paginator, "shrink", None),
         )
         state.pages += 1
         if state.pages - state.partition_start > state.max_pages:
@@ -316,9 +319,11 @@ def _unchanged_parent(stream: Stream, partition_id: str, ref: dict[str, str] | N
 def _extract_one(client, stream, work, children, landing_root, etags_in, run_id, progress,
                  max_pages=DEFAULT_MAX_PAGES, versions_in=None):
     started = time.monotonic()
-    before = client.stats.requests
+    before, points_before = client.stats.requests, client.stats.points
     state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in,
                  max_pages=max_pages, ticker=Ticker(progress, client, stream, PROGRESS_EVERY_S))
+    if progress is not None:  # a quota wait shows as a progress line naming the stream and the reset time
+        client.wait_hook = lambda wait: progress({"event": "waiting", "stream": stream.key, **wait})
     partitions_meta: dict[str, dict[str, Any]] = {}
     # (partition, child key) -> entry, one per parent. A parent listed twice at two versions (updated while we
     # paged) has both read; keep the greatest version (ISO timestamps in one format: the newest), whose listing
@@ -366,6 +371,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             "extracted_at": datetime.now(UTC).isoformat(),
             "pages": state.pages,
             "requests": client.stats.requests - before,
+            "points": client.stats.points - points_before,
             "not_modified": state.not_modified,
             "etags": state.etags_out,
             "child_versions": list(versions_out.values()),

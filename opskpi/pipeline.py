@@ -314,7 +314,8 @@ def load(config: Config, ctx: RunContext) -> dict[str, Any]:
     with _warehouse(config).connect() as con:
         ensure_meta(con)
         for stream in declared_streams():
-            ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns})
+            ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns},
+                             {c.name: c.path or c.name for c in stream.columns if c.partition_key is None})
         rejected: list[str] = []
         results = load_pending(con, config.landing_dir, _stream_names(config), config.quarantine_dir, rejected)
         con.execute("BEGIN TRANSACTION")
