@@ -441,10 +441,12 @@ class HttpClient:
             raise ExtractError(self.redact(
                 f"{context}: the {resource} quota is spent and resets in {wait_s:.0f}s, more than the allowed "
                 f"{self.retry.max_quota_wait_s:.0f}s (sources.<name>.max_quota_wait_s)"))
-        self._wait_for_reset(resource, wait_s + 1.0, context, f"{remaining} left, a call costs {cost}")
+        self._wait_for_reset(resource, wait_s, context, f"{remaining} left, a call costs {cost}", margin_s=1.0)
 
-    def _wait_for_reset(self, resource: str, wait_s: float, context: str, why: str) -> None:
+    def _wait_for_reset(self, resource: str, wait_s: float, context: str, why: str, margin_s: float = 0.0) -> None:
+        """Sleep until the quota's reset (plus a margin past it when we wait before being refused)."""
         reset_at = datetime.fromtimestamp(self._server_now() + wait_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        wait_s += margin_s
         self.stats.quota_waits += 1
         self.stats.waited_s += wait_s
         log.warning(self.redact(f"{context}: {resource} quota spent ({why}); waiting {wait_s:.0f}s for its reset "
