@@ -122,14 +122,16 @@ def stream_summary(config, run_id: str) -> list[str]:
         return []
     try:
         with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+            # points: what GitHub's GraphQL queries cost of the 5,000 an hour (blank for REST-only streams)
             rows = con.execute(
-                """SELECT source || '__' || stream, sum(requests), sum(pages), sum(rows_landed), sum(rows_changed)
+                """SELECT source || '__' || stream, sum(requests), sum(pages), sum(rows_landed), sum(rows_changed),
+                          sum(TRY_CAST(manifest->>'$.points' AS BIGINT)) FILTER (WHERE source = 'github')
                    FROM meta.batches WHERE run_id = ? GROUP BY 1 ORDER BY 1""", [run_id]).fetchall()
     except duckdb.Error:
         return []
     width = max([len("stream"), *(len(row[0]) for row in rows)])
-    lines = [f"  {'stream':<{width}} {'requests':>8} {'pages':>6} {'records':>8} {'changed':>8}"]
-    lines += [f"  {s:<{width}} {r:>8} {p:>6} {n:>8} {c:>8}" for s, r, p, n, c in rows]
+    lines = [f"  {'stream':<{width}} {'requests':>8} {'points':>6} {'pages':>6} {'records':>8} {'changed':>8}"]
+    lines += [f"  {s:<{width}} {r:>8} {pt or '':>6} {p:>6} {n:>8} {c:>8}" for s, r, p, n, c, pt in rows]
     return lines if rows else []
 
 

@@ -161,7 +161,10 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
 def log_progress(event: dict[str, Any]) -> None:
     """One readable line per progress event (the JSON run log keeps the numbers as `progress`)."""
     where = f"{event['stream']}[{event['partition']}]" if event.get("partition") else event["stream"]
-    if event["event"] == "partition":
+    if event["event"] == "waiting":  # a spent hourly quota (engine: HttpClient.wait_hook)
+        text = (f"{where}: {event['resource']} quota spent, waiting {event['wait_s']} s for its reset at "
+                f"{event['reset_at']} (server clock)")
+    elif event["event"] == "partition":
         status = "" if event.get("status", "ok") == "ok" else f" ({event['status']})"
         text = f"{where}: partition read{status}, {event['pages']} pages, {event.get('rows', 0):,} records"
     else:
