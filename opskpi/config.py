@@ -192,9 +192,17 @@ class GitHubConfig:
     workflow_runs_lookback: str = "30d"
     # Extract only these deployment environments (exact names, one filtered walk each); [] = all.
     deployment_environments: list[str] = field(default_factory=list)
+    # A spent hourly quota (REST or GraphQL) is waited for up to this long, on GitHub's clock; longer fails.
+    max_quota_wait: str = "65m"
+    # Emulated seconds per real second of the server's clock: 1 for GitHub; only an emulator runs faster.
+    server_clock_rate: float = 1.0
 
     def validate(self, key: str) -> None:
         self.base_url = _check_url(self.base_url, f"{key}.base_url")
+        parse_duration(self.max_quota_wait, f"{key}.max_quota_wait")
+        if isinstance(self.server_clock_rate, bool) or not isinstance(self.server_clock_rate, (int, float)) \
+                or self.server_clock_rate <= 0:
+            raise ConfigError(f"{key}.server_clock_rate: {self.server_clock_rate!r} must be a positive number")
         _check_transport(self, key)
         if not self.repos:
             raise ConfigError(f"{key}.repos: list at least one repository as owner/name")
@@ -215,7 +223,9 @@ class GitHubConfig:
                 "base_url": self.base_url, "repos": self.repos, "page_size": self.page_size,
                 "deployments_lookback_s": parse_duration(self.deployments_lookback, "deployments_lookback"),
                 "workflow_runs_lookback_s": parse_duration(self.workflow_runs_lookback, "workflow_runs_lookback"),
-                "deployment_environments": list(self.deployment_environments)}
+                "deployment_environments": list(self.deployment_environments),
+                "max_quota_wait_s": parse_duration(self.max_quota_wait, "max_quota_wait"),
+                "server_clock_rate": float(self.server_clock_rate)}
 
 
 SOURCE_TYPES = {"jira": JiraConfig, "pagerduty": PagerDutyConfig, "github": GitHubConfig}

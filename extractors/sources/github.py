@@ -1,33 +1,34 @@
-"""GitHub REST: pull requests and their commits, deployments and their statuses, releases, workflow runs.
+"""GitHub: pull requests and their commits, deployments and their statuses (GraphQL, github_graphql.py), releases
+and workflow runs (REST).
 
 None of these lists has a `since`, so each stream decides how far back a run re-reads:
 
-- `pulls`: `sort=updated&direction=desc`, stop at the first record older than the window's start (the
-  watermark minus the lookback, which also absorbs records that move between pages while we read).
-- `pull_commits` (child of `pulls`): read for every merged pull request the run landed whose `updated_at` differs
-  from the one its loaded commits were listed at (meta.child_versions; a pull request re-listed only because of
-  the lookback costs nothing); the API lists at most the first 250 commits of a pull request (oldest first, so
-  the first commit is always there; the staging model flags pull requests at the cap).
+- `pulls`: `UPDATED_AT DESC`, stop at the first record older than the window's start (the watermark minus the
+  lookback, which also absorbs records that move between pages while we read).
+- `pull_commits` (child of `pulls`): for every merged pull request, taken from its page (first 100 commits);
+  one with more commits is read whole by request, when its `updated_at` differs from the one its loaded commits
+  were listed at (meta.child_versions).
 - `deployments`: newest first, stop below `deployments_lookback` (default 3 days) or the window's start,
-  whichever is earlier; `deployment_statuses` (child) is re-read for every deployment landed, because statuses
-  arrive after the deployment is created.
+  whichever is earlier; `deployment_statuses` (child) come inside each deployment re-listed, so a status that
+  arrives later on a deployment within the re-read span is always read (GitHub does not document that a new
+  status moves the deployment's `updated_at`, and we do not rely on it).
 - `releases`: newest first like deployments (drafts are published later); the API refuses to page past the
   first 1,000 results, so we stop there instead of asking.
 - `workflow_runs`: `created` windows covering `workflow_runs_lookback` (default 30 days, re-runs change runs)
   or the window, whichever is longer; a window whose `total_count` passes the 1,000-results cap of filtered
   queries is halved until each query fits.
 
-Every list is read with `If-None-Match` on its first page where the request is the same from run to run
-(`pulls`, `pull_commits`, `deployments`, `deployment_statuses`, `releases`): a 304 means nothing changed
-and costs no rate limit. A 304 on a parent's first page also skips its children: a new status moves its
-deployment's `updated_at`, so it changes the first page unless the deployment is older than the newest 100;
-such a status is picked up with the next new deployment (any change to the first page re-reads the whole
-re-read span).
+REST lists are read with `If-None-Match` on their first page where the request is the same from run to run
+(`releases`): a 304 means nothing changed and costs no rate limit. GraphQL queries are POSTs and cannot be
+conditional; an unchanged day costs one page per repository and stream (1-2 points of 5,000 an hour).
+
+A spent hourly quota (REST or GraphQL) is waited for, up to `max_quota_wait_s` (default 65 minutes), measured on
+GitHub's clock (extractors/http.py).
 
 Extracting every environment (not only `dora.production_environments`) is deliberate: which environments are
 production is a KPI definition, matched case-insensitively in dbt, while the API's `environment` filter is an
 exact match and would force a re-extract whenever the definition changes. `deployment_environments` restricts
-extraction when staging volume matters (statuses cost one request per deployment).
+extraction when staging volume matters.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
                     stop_pulls: Callable[[dict[str, Any], Window], bool],
                     stop_deployments: Callable[[dict[str, Any], Window], bool],
                     merged_pull_ref: Callable[[dict[str, Any]], dict[str, str] | None]) -> tuple[Stream, ...]:
-    page_size = min(MAX_PAGE, int(settings.get("graphql_page_size", MAX_PAGE)))
+    page_size = min(MAX_PAGE, int(settings.get("page_size", MAX_PAGE)))
     url = settings.get("graphql_url") or GRAPHQL_PATH
     environments = list(settings.get("deployment_environments") or [])
 

@@ -27,7 +27,7 @@ def test_a_run_needing_several_hours_of_graphql_quota_waits_through_each_reset(t
         expected = {("acme/api", str(d.id)) for d in data.deployments_by_repo[data.repo_by_name["api"].index]
                     if start - timedelta(days=30) <= datetime.fromtimestamp(d.created_ms / 1000, UTC) <= start}
         src = build_source("github", {"base_url": emu.github_url, "token": emu.credentials.github_token,
-                                      "repos": ["acme/api"], "graphql_page_size": 25,
+                                      "repos": ["acme/api"], "page_size": 25,
                                       "server_clock_rate": RATE})
         names = ("pulls", "pull_commits", "deployments", "deployment_statuses")
         streams = [src.stream(n) for n in names]
