@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,16 @@ def github_schema() -> GraphQLSchema:
     """The published schema. graphql-core 3.3 rejects it on validation (deprecated interface fields), which GitHub
     and graphql-js accept, hence `assume_valid` (see shared guide github-graphql.md §4.2)."""
     return build_client_schema(json.loads(gzip.decompress(SCHEMA_FILE.read_bytes())), assume_valid=True)
+
+
+@lru_cache(maxsize=256)
+def _checked(query: str) -> tuple[Any, list[dict[str, Any]]]:
+    """Parse and validate a query once per text (clients send the same few queries again and again)."""
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return None, [_format(exc)]
+    return document, [_format(e) for e in validate(github_schema(), document)]
 
 
 def _errors_only(errors: list[dict[str, Any]], headers: list[tuple[str, str]]) -> Response:
@@ -99,14 +109,10 @@ class GraphQLEndpoint:
         variables = payload.get("variables") or {}
         if not isinstance(variables, dict):
             return _errors_only([{"message": "Variables are invalid JSON."}], headers)
-        try:
-            document = parse(payload["query"])
-        except GraphQLError as exc:
-            return _errors_only([_format(exc)], headers)
         schema = github_schema()
-        problems = validate(schema, document)
+        document, problems = _checked(payload["query"])
         if problems:
-            return _errors_only([_format(e) for e in problems], headers)
+            return _errors_only(problems, headers)
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         wanted = payload.get("operationName")
         operation = next((o for o in operations if o.name and o.name.value == wanted), None) if wanted else (
