@@ -197,3 +197,27 @@ def test_a_clock_rate_moves_the_clock_on_its_own():
     time.sleep(0.05)
     assert fixed.now_ms == fixed.start_ms
     assert fast.now_ms - before >= 0.05 * 3600 * 1000
+
+
+def test_pygithub_graphql_query_reads_every_deployment_and_status_once(emu):
+    github = pytest.importorskip("github")
+    from extractors.sources.github_graphql import DEPLOYMENTS_QUERY
+
+    gh = github.Github(base_url=emu.github_url, auth=github.Auth.Token(emu.credentials.github_token), retry=None)
+    data, now = emu.app.world.github, emu.app.clock.now_ms
+    repo = data.repo_by_name["web"]
+    seen, statuses, cursor = [], [], None
+    while True:
+        _, body = gh.requester.graphql_query(DEPLOYMENTS_QUERY, {"owner": "acme", "name": "web", "pageSize": 40,
+                                                                 "cursor": cursor})
+        conn = body["data"]["repository"]["deployments"]
+        for node in conn["nodes"]:
+            seen.append(node["id"])
+            assert not node["statuses"]["pageInfo"]["hasNextPage"]
+            statuses += [s["node_id"] for s in node["statuses"]["nodes"]]
+        if not conn["pageInfo"]["hasNextPage"]:
+            break
+        cursor = conn["pageInfo"]["endCursor"]
+    expected = [d for d in data.deployments_by_repo[repo.index] if d.created_ms <= now]
+    assert sorted(seen) == sorted(d.id for d in expected) and len(set(seen)) == len(seen)
+    assert len(statuses) == len(set(statuses)) == sum(len(deployment_statuses(d, now)) for d in expected)
