@@ -291,8 +291,9 @@ class HttpClient:
                     if verdict.rate_limited:
                         self.stats.rate_limit_waits += 1
                         wait_s = self._reset_wait(response, resource)
-            elif response is not None and response.status_code in (502, 504):
-                shrunk = True  # GitHub GraphQL's timeout: the query was too big to answer in 10 s
+            elif (response is not None and response.status_code in (502, 504)) or (
+                    response is None and body_check is not None and problem == "ReadTimeout"):
+                shrunk = True  # GitHub GraphQL's timeout (or ours): the query was too big to answer in time
             if shrunk and shrink is not None:
                 smaller = shrink(json_body)
                 if smaller is not None:

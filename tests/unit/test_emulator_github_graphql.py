@@ -221,3 +221,11 @@ def test_pygithub_graphql_query_reads_every_deployment_and_status_once(emu):
     expected = [d for d in data.deployments_by_repo[repo.index] if d.created_ms <= now]
     assert sorted(seen) == sorted(d.id for d in expected) and len(set(seen)) == len(seen)
     assert len(statuses) == len(set(statuses)) == sum(len(deployment_statuses(d, now)) for d in expected)
+
+
+def test_the_same_query_twice_answers_the_same_data_and_a_fresh_rate_limit(emu):
+    query = "{ repository(owner: \"acme\", name: \"api\") { pullRequests(first: 5) { nodes { number } } }" \
+            " limits: rateLimit { left: remaining cost __typename } }"
+    one, two = post(emu, query).json()["data"], post(emu, query).json()["data"]
+    assert one["repository"] == two["repository"]
+    assert two["limits"] == {"left": one["limits"]["left"] - 1, "cost": 1, "__typename": "RateLimit"}
