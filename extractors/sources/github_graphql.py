@@ -157,12 +157,20 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
     url = settings.get("graphql_url") or GRAPHQL_PATH
     environments = list(settings.get("deployment_environments") or [])
 
-    def pull_requests(partition: Partition, window: Window):
-        yield _query(url, PULLS_QUERY, **_owner_name(partition))
+    def connection_stream(name: str, query: str, connection: tuple[str, ...],
+                          variables: Callable[[Partition], dict[str, Any]], *, paged: bool, **declaration: Any):
+        """A stream reading one connection of `query`: its nodes are the records; `paged`: the page size is
+        `$pageSize` (a top-level list), else fixed in the query (an inner list continued from its parent)."""
 
-    pulls = Stream(
-        source="github",
-        name="pulls",
+        def requests(partition: Partition, window: Window):
+            yield _query(url, query, **variables(partition))
+
+        return Stream(source="github", name=name, records_key=".".join(("data", *connection, "nodes")),
+                      paginator=lambda: GraphQLPaginator(connection, page_size=page_size if paged else None),
+                      requests=requests, partitions=partitions, **declaration)
+
+    pulls = connection_stream(
+        "pulls", PULLS_QUERY, ("repository", "pullRequests"), _owner_name, paged=True,
         columns=(
             Column("repo", partition_key="repo"),
             Column("number", kind="integer"),
@@ -175,21 +183,13 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
         ),
         primary_key=("repo", "number"),
         cursor="updated_at",
-        records_key="data.repository.pullRequests.nodes",
-        paginator=lambda: GraphQLPaginator(("repository", "pullRequests"), page_size=page_size),
-        requests=pull_requests,
-        partitions=partitions,
         stop_when=stop_pulls,
         timestamps=("created_at", "updated_at", "closed_at", "merged_at"),
         ordered=(("created_at", "merged_at"), ("created_at", "closed_at")),
     )
-
-    def commit_requests(partition: Partition, window: Window):
-        yield _query(url, PULL_COMMITS_QUERY, **_owner_name(partition), number=int(partition.values["pull_number"]))
-
-    pull_commits = Stream(
-        source="github",
-        name="pull_commits",
+    pull_commits = connection_stream(
+        "pull_commits", PULL_COMMITS_QUERY, ("repository", "pullRequest", "commits"),
+        lambda p: {**_owner_name(p), "number": int(p.values["pull_number"])}, paged=False,
         columns=(
             Column("repo", partition_key="repo"),
             Column("pull_number", kind="integer", partition_key="pull_number"),
@@ -202,10 +202,6 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
         ),
         primary_key=("repo", "pull_number", "sha"),
         cursor="pull_updated_at",
-        records_key="data.repository.pullRequest.commits.nodes",
-        paginator=lambda: GraphQLPaginator(("repository", "pullRequest", "commits"), page_size=None),
-        requests=commit_requests,
-        partitions=partitions,
         timestamps=("author_date", "committer_date", "pull_updated_at"),
         parent="pulls",
         parent_ref=merged_pull_ref,
@@ -214,14 +210,9 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
         # (or force-push) moves it, and only pushes change its commits.
         parent_version="pull_updated_at",
     )
-
-    def deployment_requests(partition: Partition, window: Window):
-        extra = {"environments": environments} if environments else {}
-        yield _query(url, DEPLOYMENTS_QUERY, **_owner_name(partition), **extra)
-
-    deployments = Stream(
-        source="github",
-        name="deployments",
+    deployments = connection_stream(
+        "deployments", DEPLOYMENTS_QUERY, ("repository", "deployments"),
+        lambda p: {**_owner_name(p), **({"environments": environments} if environments else {})}, paged=True,
         columns=(
             Column("repo", partition_key="repo"),
             Column("id", kind="integer"),
@@ -232,21 +223,13 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
         ),
         primary_key=("repo", "id"),
         cursor="updated_at",
-        records_key="data.repository.deployments.nodes",
-        paginator=lambda: GraphQLPaginator(("repository", "deployments"), page_size=page_size),
-        requests=deployment_requests,
-        partitions=partitions,
         stop_when=stop_deployments,
         timestamps=("created_at", "updated_at"),
         ordered=(("created_at", "updated_at"),),
     )
-
-    def status_requests(partition: Partition, window: Window):
-        yield _query(url, DEPLOYMENT_STATUSES_QUERY, id=partition.values["deployment_node_id"])
-
-    deployment_statuses = Stream(
-        source="github",
-        name="deployment_statuses",
+    deployment_statuses = connection_stream(
+        "deployment_statuses", DEPLOYMENT_STATUSES_QUERY, ("node", "statuses"),
+        lambda p: {"id": p.values["deployment_node_id"]}, paged=False,
         columns=(
             Column("repo", partition_key="repo"),
             Column("deployment_id", kind="integer", partition_key="deployment_id"),
@@ -258,10 +241,6 @@ def graphql_streams(settings: dict[str, Any], partitions: tuple[Partition, ...],
             Column("created_at", kind="timestamp"),
         ),
         primary_key=("repo", "deployment_id", "node_id"),
-        records_key="data.node.statuses.nodes",
-        paginator=lambda: GraphQLPaginator(("node", "statuses"), page_size=None),
-        requests=status_requests,
-        partitions=partitions,
         timestamps=("created_at",),
         parent="deployments",
         parent_ref=lambda r: None if r.get("id") is None or not r.get("node_id") else {
