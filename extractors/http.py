@@ -268,7 +268,7 @@ class HttpClient:
                 wait_s = self.retry.default_rate_limit_wait_s * 2 ** (unsignalled_limits - 1)
             if response is not None:
                 self._note_quota(response, resource)
-            shrunk = False
+            shrunk = rate_limited = False
             if problem is None and response is not None:
                 if response.status_code in (204, 304):
                     return None, response
@@ -290,7 +290,7 @@ class HttpClient:
                     problem, wait_s, shrunk = verdict.problem, None, verdict.shrink
                     if verdict.rate_limited:
                         self.stats.rate_limit_waits += 1
-                        wait_s = self._reset_wait(response, resource)
+                        rate_limited, wait_s = True, self._reset_wait(response, resource)
             elif (response is not None and response.status_code in (502, 504)) or (
                     response is None and body_check is not None and problem == "ReadTimeout"):
                 shrunk = True  # GitHub GraphQL's timeout (or ours): the query was too big to answer in time
@@ -306,7 +306,7 @@ class HttpClient:
             if wait_s is None:
                 wait_s = min(self.retry.backoff_max_s, self.retry.backoff_base_s * 2 ** (attempt - 1))
                 wait_s *= 0.5 + self._rng.random()  # jitter so parallel clients do not retry in step
-            quota = response is not None and self._quota_spent(response)
+            quota = response is not None and (rate_limited or self._quota_spent(response))
             allowed = self.retry.max_quota_wait_s if quota else self.retry.max_wait_s
             if wait_s > max(allowed, self.retry.max_wait_s):
                 raise ExtractError(
@@ -398,14 +398,10 @@ class HttpClient:
 
     @staticmethod
     def _quota_spent(response: requests.Response) -> bool:
-        """The primary quota is spent (REST `x-ratelimit-remaining: 0`, or GraphQL refused a query as
-        `RATE_LIMITED` with some points left), as opposed to a secondary limit that says how long to wait."""
+        """REST's primary quota is spent (`x-ratelimit-remaining: 0`), as opposed to a secondary limit that says
+        how long to wait (GraphQL's `RATE_LIMITED` comes as a body verdict)."""
         h = response.headers
-        if h.get("Retry-After"):
-            return False
-        if h.get("x-ratelimit-remaining") == "0":
-            return True
-        return h.get("x-ratelimit-resource") == "graphql" and response.status_code == 200
+        return not h.get("Retry-After") and h.get("x-ratelimit-remaining") == "0"
 
     def _note_quota(self, response: requests.Response, resource: str) -> None:
         h = response.headers

@@ -229,3 +229,16 @@ def test_the_same_query_twice_answers_the_same_data_and_a_fresh_rate_limit(emu):
     one, two = post(emu, query).json()["data"], post(emu, query).json()["data"]
     assert one["repository"] == two["repository"]
     assert two["limits"] == {"left": one["limits"]["left"] - 1, "cost": 1, "__typename": "RateLimit"}
+
+
+def test_bulk_scale_deployment_ids_fit_graphqls_int_and_match_rest():
+    """`Deployment.databaseId` is a 32-bit Int in GitHub's schema: the sharded scales number deployments so
+    GraphQL can answer them, with the same ids as REST."""
+    with start_emulator(seed=42, now=NOW, scale="medium") as emu:
+        body = post(emu, "{ repository(owner: \"acme\", name: \"api-3\") { deployments(last: 20) { nodes {"
+                         " databaseId } } } }").json()
+        assert "errors" not in body, body
+        ids = [n["databaseId"] for n in body["data"]["repository"]["deployments"]["nodes"]]
+        rest = requests.get(emu.github_url + "/repos/acme/api-3/deployments", params={"per_page": 20}, timeout=30,
+                            headers={"Authorization": f"bearer {emu.credentials.github_token}"}).json()
+        assert ids and max(ids) < 2**31 and sorted(ids) == sorted(d["id"] for d in rest)

@@ -75,8 +75,10 @@ def test_a_page_with_data_and_errors_is_retried_and_never_landed_half(tmp_path):
     partial["errors"] = [{"path": ["repository", "pullRequests", "nodes", 1], "message": "Something odd"}]
     answers = iter([(200, {}, partial), (200, {}, page([pull(1), pull(2)]))])
     with ScriptedServer(lambda *a: next(answers)) as server:
-        result, _ = extract_pulls(server, tmp_path)
+        waits: list[float] = []
+        result, client = extract_pulls(server, tmp_path, waits)
     assert result.rows == 2 and len(server.requests) == 2
+    assert client.stats.quota_waits == 0 and waits[0] < 1, "a partial page is a transient error, not a spent quota"
 
 
 def test_a_timeout_retries_with_a_smaller_page_and_grows_back(tmp_path):
