@@ -242,3 +242,14 @@ def test_bulk_scale_deployment_ids_fit_graphqls_int_and_match_rest():
         rest = requests.get(emu.github_url + "/repos/acme/api-3/deployments", params={"per_page": 20}, timeout=30,
                             headers={"Authorization": f"bearer {emu.credentials.github_token}"}).json()
         assert ids and max(ids) < 2**31 and sorted(ids) == sorted(d["id"] for d in rest)
+
+
+def test_a_dry_run_reports_the_cost_without_charging_it():
+    with start_emulator(seed=42, now=NOW, github_graphql_points=10) as emu:
+        dry = post(emu, "{ rateLimit(dryRun: true) { cost remaining used } }").json()["data"]["rateLimit"]
+        again = post(emu, "{ rateLimit(dryRun: true) { cost remaining used } }").json()["data"]["rateLimit"]
+        assert dry == again == {"cost": 1, "remaining": 10, "used": 0}
+        emu.app.apis["github"].graphql.rate_limit_type = "RATE_LIMIT"  # GitHub's newer spelling, with a code
+        spent = [post(emu, "{ rateLimit { remaining } }") for _ in range(11)][-1].json()
+        assert spent == {"errors": [{"type": "RATE_LIMIT", "code": "graphql_rate_limit",
+                                     "message": "API rate limit exceeded for user ID 1."}]}
