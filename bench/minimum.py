@@ -28,9 +28,10 @@ def stream_minimum(con: duckdb.DuckDBPyConnection, stream: Stream, batches: list
     page = max_page(stream.source, stream.name)
     manifests = [read_manifest(b) for b in batches]
     requests = sum(int(m.get("requests", 0)) for m in manifests)
+    points = sum(int(m.get("points", 0)) for m in manifests)  # GitHub GraphQL points (0 for REST streams)
     landed = sum(int(m.get("rows", 0)) for m in manifests)
     walked = {p for m in manifests for p, meta in (m.get("partitions") or {}).items() if meta.get("pages", 0) > 0}
-    out = {"stream": stream.key, "requests": requests, "rows_landed": landed, "page_max": page,
+    out = {"stream": stream.key, "requests": requests, "points": points, "rows_landed": landed, "page_max": page,
            "records": 0, "minimum": 0}
     files = [str(b / f) for b, m in zip(batches, manifests, strict=True) for f in m["files"]]
     table = f"raw.{_q(stream.key)}"

@@ -66,10 +66,12 @@ def render_markdown(results: dict[str, Any], targets_only: bool = False) -> str:
         lines += ["Requests against the minimum and the request floor (minimum × latency ÷ pool concurrency):", ""]
         lines += _table(["API", "requests", "minimum", "ratio", "pool", "concurrency used", "request floor s",
                          "extract wall s", "wall / floor"], rows)
-        rows = [[s["stream"], s["requests"], s["rows_landed"], s["records"], s["page_max"], s["minimum"],
-                 (s["requests"] / s["minimum"]) if s["minimum"] else None] for s in run["streams"]]
-        lines += ["Per stream (records: distinct records stored as new or changed by this run):", ""]
-        lines += _table(["stream", "requests", "rows landed", "records", "largest page", "minimum", "ratio"], rows)
+        rows = [[s["stream"], s["requests"], s.get("points") or "", s["rows_landed"], s["records"], s["page_max"],
+                 s["minimum"], (s["requests"] / s["minimum"]) if s["minimum"] else None] for s in run["streams"]]
+        lines += ["Per stream (records: distinct records stored as new or changed by this run; points: GitHub "
+                  "GraphQL points, 5,000 an hour):", ""]
+        lines += _table(["stream", "requests", "points", "rows landed", "records", "largest page", "minimum",
+                         "ratio"], rows)
         transform = next((s for s in run["stages"] if s["stage"] == "transform"), None)
         profile = (transform or {}).get("dbt_profile") or {}
         if profile:

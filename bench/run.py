@@ -402,6 +402,7 @@ def summarize(run: dict[str, Any], latency_ms: float) -> dict[str, Any]:
         floor_s = floors.request_floor_s(minimum, latency_ms, concurrency)
         per_source[source] = {
             "requests": extract["requests"], "requests_in_manifests": sum(s["requests"] for s in streams),
+            "graphql_points": sum(s.get("points", 0) for s in streams),
             "minimum": minimum, "requests_ratio": floors.ratio(extract["requests"], minimum),
             "request_floor_s": round(floor_s, 3), "pool_concurrency": concurrency,
             "concurrency_used": extract["concurrency"], "extract_wall_s": extract["wall_s"],

@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
                         "not capped, no PagerDuty rate-limit headers); default: strict (emulator/strict.py)")
     p.add_argument("--pagerduty-no-teams", action="store_true",
                    help="a PagerDuty account without the Teams feature: /teams answers 402 Payment Required")
+    p.add_argument("--github-graphql-points", type=int, default=None,
+                   help="GitHub GraphQL points per token per emulated hour (default: 5000)")
+    p.add_argument("--clock-rate", type=float, default=0.0,
+                   help="let the emulated clock also run on its own, this many emulated seconds per real second "
+                        "(e.g. 3600: an hour per second, to wait through quota resets fast; default: 0 = only when "
+                        "advanced)")
     return p
 
 
@@ -137,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = parse_counts(args.counts)
     except ValueError as exc:
         parser.error(f"--counts: {exc}")
-    if args.latency_ms < 0 or (args.jira_burst is not None and args.jira_burst < 0) or args.github_rate_limit < 1:
-        parser.error("--latency-ms and --jira-burst must not be negative, --github-rate-limit must be at least 1")
+    if args.latency_ms < 0 or (args.jira_burst is not None and args.jira_burst < 0) or args.github_rate_limit < 1 \
+            or args.clock_rate < 0 or (args.github_graphql_points is not None and args.github_graphql_points < 1):
+        parser.error("--latency-ms, --jira-burst and --clock-rate must not be negative, --github-rate-limit and "
+                     "--github-graphql-points must be at least 1")
     if args.github_secondary_every and args.github_secondary is None:
         args.github_secondary = 403
     creds = Credentials.resolve(
@@ -168,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         retry_after_s=args.retry_after,
         strict=not args.lenient,
         pagerduty_no_teams=args.pagerduty_no_teams,
+        clock_rate=args.clock_rate,
+        github_graphql_points=args.github_graphql_points,
     )
     try:
         FaultPlan(rate=config.fault_rate, kinds=config.fault_kinds or KINDS)

@@ -1,7 +1,8 @@
 """Fault injection: the failures real APIs and the networks in front of them produce.
 
-A fault is drawn per API request from `random.Random(f"{seed}:{n}")`, where n counts API requests,
-so the same seed and the same request order replay the same faults exactly. Admin requests are
+Whether API request n is faulted is drawn from `random.Random(f"{seed}:{n}")`; the kinds are dealt from
+shuffled decks, so every kind appears once in each `len(kinds)` faults, even in a run of few requests. The same
+seed and the same request order replay the same faults exactly. Admin requests are
 never faulted and never counted.
 """
 
@@ -25,6 +26,7 @@ class FaultPlan:
     retry_after_s: int = 1
     injected: dict[str, int] = field(default_factory=dict)
     _count: int = 0
+    _dealt: int = 0  # faults dealt since the seed was set
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -47,8 +49,12 @@ class FaultPlan:
         rng = random.Random(f"{self.seed}:{n}")
         if rng.random() >= self.rate:
             return None
-        kind = rng.choice(self.kinds)
-        with self._lock:
+        with self._lock:  # kinds are dealt from shuffled decks: every kind once per len(kinds) faults
+            cycle, position = divmod(self._dealt, len(self.kinds))
+            self._dealt += 1
+            deck = list(self.kinds)
+            random.Random(f"{self.seed}:deck:{cycle}").shuffle(deck)
+            kind = deck[position]
             self.injected[kind] = self.injected.get(kind, 0) + 1
         return kind
 
@@ -67,7 +73,7 @@ class FaultPlan:
                 candidate.rate, candidate.kinds, candidate.delay_s, candidate.retry_after_s)
             if seed is not None:
                 self.seed = candidate.seed
-                self._count = 0
+                self._count = self._dealt = 0
 
     def snapshot(self) -> dict:
         return {"rate": self.rate, "kinds": list(self.kinds), "seed": self.seed, "delay_s": self.delay_s,

@@ -58,9 +58,10 @@ class RateLimiter:
         with self._lock:
             return self._quota(bucket, now_ms, self._current(bucket, now_ms))
 
-    def consume(self, bucket: str, now_ms: int) -> Quota:
+    def consume(self, bucket: str, now_ms: int, amount: int = 1) -> Quota:
+        """Spend `amount` (a request, or a GraphQL query's points) from this hour's budget."""
         with self._lock:
-            used = min(self._current(bucket, now_ms) + 1, self._limits[bucket])
+            used = min(self._current(bucket, now_ms) + amount, self._limits[bucket])
             self._used[bucket] = (now_ms // HOUR, used)
             return self._quota(bucket, now_ms, used)
 

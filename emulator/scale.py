@@ -8,7 +8,7 @@ identical. PagerDuty incidents and Jira issues are built per record instead (see
 
 Ids stay unique across shards: pull request ids already are (their n is); deployment, status, release and run
 ids, which the builders number per call, are multiplied by 1,000 and get the repository index added, so the
-repository of a deployment id is `id % 1000`.
+repository of a deployment id is `id % 1000` (deployments from 1,000,000,000 on, to fit GraphQL's 32-bit `Int`).
 """
 
 from __future__ import annotations
@@ -64,12 +64,18 @@ def _repos(seed: int, window: Window, count: int) -> tuple[GhRepo, ...]:
     )
 
 
+# GraphQL's `Deployment.databaseId` is a 32-bit `Int` (GitHub's schema has no BigInt id for deployments): the
+# renumbered deployment ids start here so they stay below 2**31 at every scale, still `id % 1000` = repository.
+DEPLOYMENT_ID_BASE = 1_000_000_000
+_BUILDER_DEPLOYMENT_BASE = 1_900_000_000  # where gen_github numbers a shard's deployments from
+
+
 def _renumber(item: Any, repo_index: int) -> Any:
-    new = item.id * MAX_SHARD_REPOS + repo_index
     if isinstance(item, GhDeployment):
+        new = DEPLOYMENT_ID_BASE + (item.id - _BUILDER_DEPLOYMENT_BASE) * MAX_SHARD_REPOS + repo_index
         statuses = tuple((new * 10 + (sid - item.id * 10), at, state) for sid, at, state in item.statuses)
         return dataclasses.replace(item, id=new, statuses=statuses)
-    return dataclasses.replace(item, id=new)
+    return dataclasses.replace(item, id=item.id * MAX_SHARD_REPOS + repo_index)
 
 
 class _Lru:

@@ -44,7 +44,7 @@ class EmulatorApp:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.clock = Clock(config.now)
+        self.clock = Clock(config.now, config.clock_rate)
         self.world = build_world(
             config.seed, self.clock.start_ms, config.scale, config.jira_time_zone, config.pagerduty_time_zone,
             counts=dict(config.counts), profile=config.profile,
@@ -59,6 +59,8 @@ class EmulatorApp:
             api.strict = config.strict
         self.apis["pagerduty"].no_teams = config.pagerduty_no_teams
         self.redirects = Redirects()
+        if config.github_graphql_points is not None:
+            self.apis["github"].graphql.limits.set_limit("graphql", config.github_graphql_points)
         self.faults = FaultPlan(rate=config.fault_rate, kinds=tuple(config.fault_kinds) or KINDS,
                                 seed=config.fault_seed, delay_s=config.fault_delay_s)
         self.latency_ms = 0.0
@@ -406,6 +408,8 @@ def start_emulator(
     retry_after_s: int = 1,
     lenient: bool = False,
     pagerduty_no_teams: bool = False,
+    clock_rate: float = 0.0,
+    github_graphql_points: int | None = None,
 ) -> EmulatorHandle:
     """Build the world and serve it on host:port (0 = a free port) from a daemon thread.
 
@@ -439,5 +443,7 @@ def start_emulator(
         retry_after_s=retry_after_s,
         strict=not lenient,
         pagerduty_no_teams=pagerduty_no_teams,
+        clock_rate=clock_rate,
+        github_graphql_points=github_graphql_points,
     )
     return EmulatorHandle(make_server(config, host, port, verbose))

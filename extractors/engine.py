@@ -57,8 +57,10 @@ def _records(stream: Stream, body: Any) -> list[Any]:
         return [body]
     if stream.records_key is None:
         records = body
-    elif isinstance(body, dict):
-        records = body.get(stream.records_key)
+    elif isinstance(body, dict):  # a dotted key digs into nested objects (GraphQL: data.repository.….nodes)
+        records = body
+        for part in stream.records_key.split("."):
+            records = records.get(part) if isinstance(records, dict) else None
     else:
         raise PaginationError(f"{stream.key}: expected an object with {stream.records_key!r}, "
                               f"got a {type(body).__name__}")
@@ -106,7 +108,7 @@ class Ticker:
         self.hook, self.client, self.stream, self.every_s = hook, client, stream, every_s
         self.started = self.last = time.monotonic()
         stats = client.stats
-        self.base = (stats.requests, stats.rate_limit_waits, stats.retries, stats.waited_s)
+        self.base = (stats.requests, stats.rate_limit_waits, stats.retries, stats.waited_s, stats.points)
 
     def tick(self, state: _Run, partition: str | None, event: str = "reading") -> None:
         now = time.monotonic()
@@ -114,12 +116,13 @@ class Ticker:
             return
         self.last = now
         stats = self.client.stats
-        requests, waits, retries, waited = self.base
+        requests, waits, retries, waited, points = self.base
         self.hook({"event": event, "stream": self.stream.key, "partition": partition, "pages": state.pages,
                    "rows": state.writer.rows, "requests": stats.requests - requests,
                    "not_modified": state.not_modified, "retries": stats.retries - retries,
                    "rate_limit_waits": stats.rate_limit_waits - waits,
-                   "waited_s": round(stats.waited_s - waited, 1), "seconds": round(now - self.started, 1)})
+                   "waited_s": round(stats.waited_s - waited, 1), "points": stats.points - points,
+                   "seconds": round(now - self.started, 1)})
 
 
 class PendingChildren:
@@ -168,6 +171,7 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
         body, response = client.request_json(
             page.method, page.path, params=list(page.params) or None, json_body=page.json_body,
             headers=headers if first else None, context=context,
+            body_check=getattr(paginator, "check_body", None), shrink=getattr(paginator, "shrink", None),
         )
         state.pages += 1
         if state.pages - state.partition_start > state.max_pages:
@@ -321,9 +325,11 @@ def _unchanged_parent(stream: Stream, partition_id: str, ref: dict[str, str] | N
 def _extract_one(client, stream, work, children, landing_root, etags_in, run_id, progress,
                  max_pages=DEFAULT_MAX_PAGES, versions_in=None):
     started = time.monotonic()
-    before = client.stats.requests
+    before, points_before = client.stats.requests, client.stats.points
     state = _Run(writer=LandingWriter(landing_root, stream, new_batch_id()), etags_in=etags_in,
                  max_pages=max_pages, ticker=Ticker(progress, client, stream, PROGRESS_EVERY_S))
+    if progress is not None:  # a quota wait shows as a progress line naming the stream and the reset time
+        client.wait_hook = lambda wait: progress({"event": "waiting", "stream": stream.key, **wait})
     partitions_meta: dict[str, dict[str, Any]] = {}
     # (partition, child key) -> entry, one per parent. A parent listed twice at two versions (updated while we
     # paged) has both read; keep the greatest version (ISO timestamps in one format: the newest), whose listing
@@ -371,6 +377,7 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             "extracted_at": datetime.now(UTC).isoformat(),
             "pages": state.pages,
             "requests": client.stats.requests - before,
+            "points": client.stats.points - points_before,
             "not_modified": state.not_modified,
             "etags": state.etags_out,
             "child_versions": list(versions_out.values()),

@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -58,6 +59,8 @@ class RequestStats:
     not_modified: int = 0
     rate_limit_waits: int = 0
     waited_s: float = 0.0
+    points: int = 0  # GraphQL points the server says the queries cost (`rateLimit.cost`)
+    quota_waits: int = 0  # waits for a spent hourly quota to reset
     by_status: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,8 +70,25 @@ class RequestStats:
             "not_modified": self.not_modified,
             "rate_limit_waits": self.rate_limit_waits,
             "waited_s": round(self.waited_s, 3),
+            "points": self.points,
+            "quota_waits": self.quota_waits,
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
         }
+
+
+@dataclass(frozen=True)
+class BodyVerdict:
+    """What a body check (GraphQL: `errors` in an HTTP 200) makes of a decoded body.
+
+    `problem` None: the body is good. Otherwise `retry` False fails the request for good (a query GitHub refuses,
+    a deleted repository), True retries it: after the quota's reset when `rate_limited`, with a smaller page when
+    `shrink` (timeouts, resource limits), else with backoff (partial data: never land half a page)."""
+
+    problem: str | None = None
+    retry: bool = False
+    rate_limited: bool = False
+    shrink: bool = False
+    points: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,9 @@ class RetryPolicy:
     backoff_max_s: float = 60.0
     # A server asking us to wait longer than this is treated as a failure rather than stalling the run.
     max_wait_s: float = 900.0
+    # A spent hourly quota is waited for up to this long (GitHub: 65 minutes, set by the source), measured on the
+    # server's clock (its `Date` header) so a skewed local clock neither shortens nor lengthens the wait.
+    max_quota_wait_s: float = 900.0
     # GitHub's advice for a secondary limit without retry-after.
     default_rate_limit_wait_s: float = 60.0
 
@@ -90,10 +113,18 @@ def client_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """`HttpClient` keyword arguments a source's settings may tune: the read timeout and the tries."""
     read = float(settings.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
     options: dict[str, Any] = {"timeout": (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)}
+    policy: dict[str, Any] = {}
     if settings.get("max_attempts"):
-        options["retry"] = RetryPolicy(max_attempts=int(settings["max_attempts"]))
+        policy["max_attempts"] = int(settings["max_attempts"])
+    if settings.get("max_quota_wait_s"):
+        policy["max_quota_wait_s"] = float(settings["max_quota_wait_s"])
+    if policy:
+        options["retry"] = RetryPolicy(**policy)
     if settings.get("max_body_bytes"):
         options["max_body_bytes"] = int(settings["max_body_bytes"])
+    if settings.get("server_clock_rate"):
+        # Only an emulator runs its clock fast (`--clock-rate`): a wait measured on its clock is this much shorter.
+        options["server_clock_rate"] = float(settings["server_clock_rate"])
     return options
 
 
@@ -127,6 +158,7 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        server_clock_rate: float = 1.0,
     ):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -185,11 +217,16 @@ class HttpClient:
         json_body: Any = None,
         headers: dict[str, str] | None = None,
         context: str = "",
+        body_check: Callable[[Any], BodyVerdict] | None = None,
+        shrink: Callable[[Any], Any] | None = None,
     ) -> tuple[Any, requests.Response]:
         """Send a request and decode its JSON body, retrying what is worth retrying.
 
         A 2xx whose body is not JSON (a truncated body, an HTML error page from a proxy) is retried
         like a 5xx: it is a transport problem, not data. Returns (None, response) for 304 and 204.
+        `body_check` judges a decoded 2xx body (GraphQL answers its errors with HTTP 200); `shrink` turns the
+        JSON body into a smaller request (a smaller page) after a timeout (502/504) or a "too big" verdict, or
+        returns None when it cannot. A spent hourly quota is waited for before sending (see `_await_quota`).
         """
         try:
             url = self.url(path_or_url)
@@ -197,8 +234,10 @@ class HttpClient:
             raise ExtractError(f"{context}: {exc}" if context else str(exc)) from None
         attempt = 0
         unsignalled_limits = 0
+        resource = "graphql" if body_check is not None else "core"
         while True:
             attempt += 1
+            self._await_quota(resource, context)
             try:
                 problem, wait_s, response = self._attempt(method, url, params, json_body, headers)
             except PermissionDenied as exc:  # not worth retrying: name the stream it failed for
@@ -210,16 +249,41 @@ class HttpClient:
                 # A secondary limit that names no wait: at least a minute, doubling on each repeat (GitHub).
                 unsignalled_limits += 1
                 wait_s = self.retry.default_rate_limit_wait_s * 2 ** (unsignalled_limits - 1)
+            if response is not None:
+                self._note_quota(response, resource)
+            shrunk = rate_limited = False
             if problem is None and response is not None:
                 if response.status_code in (204, 304):
                     return None, response
                 try:
-                    return decode_json(response), response
+                    body = decode_json(response)
                 except BodyRefused as exc:  # not data we will parse: a server bug or an attack, not retried
                     raise ExtractError(self.redact(f"{context}: {method} {url}: {exc}")) from None
                 except ValueError:
                     problem = f"HTTP {response.status_code} with a body that is not JSON"
                     wait_s = None
+                else:
+                    if body_check is None:
+                        return body, response
+                    verdict = body_check(body)
+                    self.stats.points += verdict.points
+                    self._note_cost(resource, verdict.points)
+                    if verdict.problem is None:
+                        return body, response
+                    if not verdict.retry:
+                        raise ExtractError(self.redact(f"{context}: {method} {url}: {verdict.problem}"))
+                    problem, wait_s, shrunk = verdict.problem, None, verdict.shrink
+                    if verdict.rate_limited:
+                        self.stats.rate_limit_waits += 1
+                        rate_limited, wait_s = True, self._reset_wait(response, resource)
+            elif (response is not None and response.status_code in (502, 504)) or (
+                    response is None and body_check is not None and problem == "ReadTimeout"):
+                shrunk = True  # GitHub GraphQL's timeout (or ours): the query was too big to answer in time
+            if shrunk and shrink is not None:
+                smaller = shrink(json_body)
+                if smaller is not None:
+                    json_body = smaller
+                    log.warning(self.redact(f"{context}: {problem}: retrying with a smaller page"))
             if attempt >= self.retry.max_attempts:
                 raise ExtractError(
                     self.redact(f"{context}: giving up on {method} {url} after {attempt} attempts: {problem}")
@@ -227,17 +291,22 @@ class HttpClient:
             if wait_s is None:
                 wait_s = min(self.retry.backoff_max_s, self.retry.backoff_base_s * 2 ** (attempt - 1))
                 wait_s *= 0.5 + self._rng.random()  # jitter so parallel clients do not retry in step
-            if wait_s > self.retry.max_wait_s:
+            quota = response is not None and (rate_limited or self._quota_spent(response))
+            allowed = self.retry.max_quota_wait_s if quota else self.retry.max_wait_s
+            if wait_s > max(allowed, self.retry.max_wait_s):
                 raise ExtractError(
                     self.redact(
                         f"{context}: {method} {url}: server asks to wait {wait_s:.0f}s, "
-                        f"more than the allowed {self.retry.max_wait_s:.0f}s ({problem})"
+                        f"more than the allowed {max(allowed, self.retry.max_wait_s):.0f}s ({problem})"
                     )
                 )
             self.stats.retries += 1
+            if quota:
+                self._wait_for_reset(resource, wait_s, context, problem)
+                continue
             self.stats.waited_s += wait_s
             log.warning(self.redact(f"{context}: {problem}; retry {attempt} in {wait_s:.2f}s ({method} {url})"))
-            self._sleep(wait_s)
+            self._sleep(wait_s / self._server_clock_rate)
 
     def _attempt(self, method, url, params, json_body, headers):
         """One try (following same-origin redirects). Returns (problem or None, seconds to wait or None for
@@ -309,7 +378,7 @@ class HttpClient:
                     return max(0.0, parsed.timestamp() - self._clock())
         if h.get("x-ratelimit-remaining") == "0":
             try:
-                return max(1.0, float(h.get("x-ratelimit-reset") or "") - self._clock())
+                return max(1.0, float(h.get("x-ratelimit-reset") or "") - self._server_now(response))
             except ValueError:
                 return self.retry.default_rate_limit_wait_s  # out of quota, reset unknown
         if response.status_code == 429 and h.get("ratelimit-reset"):
@@ -322,6 +391,78 @@ class HttpClient:
         if self._unsignalled_limit(response):
             return self.retry.default_rate_limit_wait_s
         return None
+
+    # --- the hourly quota, on the server's clock -------------------------------------------------------------
+
+    def _server_now(self, response: requests.Response | None = None) -> float:
+        """Now on the server's clock: its `Date` header when the response has one, else our clock corrected by
+        the offset the last `Date` showed."""
+        date = response.headers.get("Date") if response is not None else None
+        if date:
+            try:
+                parsed = email.utils.parsedate_to_datetime(date)
+            except (TypeError, ValueError):
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                self._server_offset_s = parsed.timestamp() - self._clock()
+        return self._clock() + self._server_offset_s
+
+    @staticmethod
+    def _quota_spent(response: requests.Response) -> bool:
+        """REST's primary quota is spent (`x-ratelimit-remaining: 0`), as opposed to a secondary limit that says
+        how long to wait (GraphQL's `RATE_LIMITED` comes as a body verdict)."""
+        h = response.headers
+        return not h.get("Retry-After") and h.get("x-ratelimit-remaining") == "0"
+
+    def _note_quota(self, response: requests.Response, resource: str) -> None:
+        h = response.headers
+        try:
+            remaining, reset = int(h["x-ratelimit-remaining"]), float(h["x-ratelimit-reset"])
+        except (KeyError, ValueError):
+            return
+        self._server_now(response)
+        cost = self._quota.get(resource, (0, 0.0, 1))[2]
+        self._quota[resource] = (remaining, reset, cost)
+
+    def _note_cost(self, resource: str, points: int) -> None:
+        if resource in self._quota and points > 0:
+            remaining, reset, _ = self._quota[resource]
+            self._quota[resource] = (remaining, reset, points)
+
+    def _reset_wait(self, response: requests.Response, resource: str) -> float:
+        try:
+            reset = float(response.headers.get("x-ratelimit-reset") or "")
+        except ValueError:
+            return self.retry.default_rate_limit_wait_s
+        return max(1.0, reset - self._server_now(response))
+
+    def _await_quota(self, resource: str, context: str) -> None:
+        """Before sending: when the last answer left less quota than a call costs (the last query's points for
+        GraphQL, one request for REST), wait for the reset instead of spending a refused request."""
+        if resource not in self._quota:
+            return
+        remaining, reset, cost = self._quota[resource]
+        wait_s = reset - self._server_now()
+        if remaining >= max(1, cost) or wait_s <= 0:
+            return
+        if wait_s > self.retry.max_quota_wait_s:
+            raise ExtractError(self.redact(
+                f"{context}: the {resource} quota is spent and resets in {wait_s:.0f}s, more than the allowed "
+                f"{self.retry.max_quota_wait_s:.0f}s (sources.<name>.max_quota_wait_s)"))
+        self._wait_for_reset(resource, wait_s, context, f"{remaining} left, a call costs {cost}", margin_s=1.0)
+
+    def _wait_for_reset(self, resource: str, wait_s: float, context: str, why: str, margin_s: float = 0.0) -> None:
+        """Sleep until the quota's reset (plus a margin past it when we wait before being refused)."""
+        reset_at = datetime.fromtimestamp(self._server_now() + wait_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        wait_s += margin_s
+        self.stats.quota_waits += 1
+        self.stats.waited_s += wait_s
+        log.warning(self.redact(f"{context}: {resource} quota spent ({why}); waiting {wait_s:.0f}s for its reset "
+                                f"at {reset_at} (server clock)"))
+        if self.wait_hook is not None:
+            self.wait_hook({"resource": resource, "wait_s": round(wait_s, 1), "reset_at": reset_at})
+        self._sleep(wait_s / self._server_clock_rate)
+        self._quota.pop(resource, None)
 
     @staticmethod
     def _unsignalled_limit(response: requests.Response) -> bool:

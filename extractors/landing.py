@@ -211,6 +211,7 @@ class LandingWriter:
             "files": self.files,
             "columns": [c.name for c in self.stream.columns],
             "column_kinds": {c.name: c.kind for c in self.stream.columns},
+            "column_paths": {c.name: c.path or c.name for c in self.stream.columns if c.partition_key is None},
             "timestamps": list(self.stream.timestamps),
             "ordered": [list(pair) for pair in self.stream.ordered],
             "primary_key": list(self.stream.primary_key),

@@ -239,13 +239,19 @@ class GitHubConfig(_Transport):
     # Extract only these deployment environments (exact names, one filtered walk each); [] = all.
     deployment_environments: list[Annotated[str, _rule(bool, "an environment name must not be empty, "
                                                              "e.g. production")]] = Field(default_factory=list)
+    # A spent hourly quota (REST or GraphQL) is waited for up to this long, on GitHub's clock; longer fails.
+    max_quota_wait: Duration = "65m"
+    # Emulated seconds per real second of the server's clock: 1 for GitHub; only an emulator runs faster.
+    server_clock_rate: Annotated[int | float, _rule(lambda v: v > 0, "{v!r} must be a positive number")] = 1.0
 
     def settings(self) -> dict[str, Any]:
         return {**self._transport_settings(),
                 "base_url": self.base_url, "repos": self.repos, "page_size": self.page_size,
                 "deployments_lookback_s": parse_duration(self.deployments_lookback, "deployments_lookback"),
                 "workflow_runs_lookback_s": parse_duration(self.workflow_runs_lookback, "workflow_runs_lookback"),
-                "deployment_environments": list(self.deployment_environments)}
+                "deployment_environments": list(self.deployment_environments),
+                "max_quota_wait_s": parse_duration(self.max_quota_wait, "max_quota_wait"),
+                "server_clock_rate": float(self.server_clock_rate)}
 
 
 SourceConfig = JiraConfig | PagerDutyConfig | GitHubConfig

@@ -123,9 +123,11 @@ class RunLogFollower:
     def per_source(self) -> dict[str, dict[str, float]]:
         sources: dict[str, dict[str, float]] = {}
         for name, stream in self.streams.items():
-            totals = sources.setdefault(name.split("__")[0], {"requests": 0, "rows": 0, "waits": 0, "waited_s": 0})
+            totals = sources.setdefault(name.split("__")[0], {"requests": 0, "rows": 0, "waits": 0, "waited_s": 0,
+                                                               "points": 0})
+            # points: what GitHub's GraphQL queries cost of the 5,000 an hour (0 for REST-only sources)
             for key, total_key in (("requests", "requests"), ("rows", "rows"), ("waits", "rate_limit_waits"),
-                                   ("waited_s", "waited_s")):
+                                   ("waited_s", "waited_s"), ("points", "points")):
                 totals[key] += stream.total(total_key)
         return sources
 
@@ -217,7 +219,9 @@ class RunConsole:
             for source, totals in sorted(sources.items()):
                 waits = (f", {totals['waits']:.0f} rate-limit waits ({totals['waited_s']:.1f} s)"
                          if totals["waits"] else "")
-                write(f"  {source:<10} {totals['requests']:>6,.0f} requests {totals['rows']:>9,.0f} records{waits}")
+                points = f", {totals['points']:,.0f} GraphQL points" if totals["points"] else ""
+                write(f"  {source:<10} {totals['requests']:>6,.0f} requests {totals['rows']:>9,.0f} records"
+                      f"{points}{waits}")
         for line in self.headline():
             write(line)
         if self.follower.errors:

@@ -72,8 +72,12 @@ class LoadResult:
     rows_changed: int
 
 
-def ensure_raw_table(con, table: str, columns: dict[str, str]) -> None:
-    """Create the raw table, or add columns a newer stream declaration introduced."""
+def ensure_raw_table(con, table: str, columns: dict[str, str], paths: dict[str, str] | None = None) -> None:
+    """Create the raw table, or add columns a newer stream declaration introduced.
+
+    A column added to a table that has rows is filled from each row's record at `paths[name]` (a dotted path),
+    when given: a new key column (GitHub deployment statuses keyed by node id since GraphQL) then matches the rows
+    loaded before, so the next load replaces them instead of adding a second copy."""
     col_sql = ", ".join(f"{quote_ident(n)} {SQL_TYPES[k]}" for n, k in columns.items())
     con.execute(
         f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(table)} ({col_sql}, record JSON, "
@@ -85,6 +89,9 @@ def ensure_raw_table(con, table: str, columns: dict[str, str]) -> None:
     for name, kind in columns.items():
         if name not in existing:
             con.execute(f"ALTER TABLE raw.{quote_ident(table)} ADD COLUMN {quote_ident(name)} {SQL_TYPES[kind]}")
+            if (paths or {}).get(name):
+                con.execute(f"UPDATE raw.{quote_ident(table)} SET {quote_ident(name)} = "
+                            f"TRY_CAST(json_extract_string(record, ?) AS {SQL_TYPES[kind]})", ["$." + paths[name]])
 
 
 def merge_batch(con: duckdb.DuckDBPyConnection, batch: Path) -> LoadResult:
@@ -117,7 +124,7 @@ def merge_batches(con: duckdb.DuckDBPyConnection, batches: list[Path]) -> list[L
     kinds: dict[str, str] = first["column_kinds"]
     pk: list[str] = first["primary_key"]
     cursor: str | None = first.get("cursor")
-    ensure_raw_table(con, table, kinds)
+    ensure_raw_table(con, table, kinds, first.get("column_paths"))
     target = f"raw.{quote_ident(table)}"
     files = [str(b / f) for b, m in zip(batches, manifests, strict=True) for f in m["files"]]
     ids = {str(b / f): m["batch_id"] for b, m in zip(batches, manifests, strict=True) for f in m["files"]}

@@ -161,7 +161,10 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
 def log_progress(event: dict[str, Any]) -> None:
     """One readable line per progress event (the JSON run log keeps the numbers as `progress`)."""
     where = f"{event['stream']}[{event['partition']}]" if event.get("partition") else event["stream"]
-    if event["event"] == "partition":
+    if event["event"] == "waiting":  # a spent hourly quota (engine: HttpClient.wait_hook)
+        text = (f"{where}: {event['resource']} quota spent, waiting {event['wait_s']} s for its reset at "
+                f"{event['reset_at']} (server clock)")
+    elif event["event"] == "partition":
         status = "" if event.get("status", "ok") == "ok" else f" ({event['status']})"
         text = f"{where}: partition read{status}, {event['pages']} pages, {event.get('rows', 0):,} records"
     else:
@@ -324,7 +327,8 @@ def load(config: Config, ctx: RunContext) -> dict[str, Any]:
     with _warehouse(config).connect() as con:
         ensure_meta(con)
         for stream in declared_streams():
-            ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns})
+            ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns},
+                             {c.name: c.path or c.name for c in stream.columns if c.partition_key is None})
         rejected: list[str] = []
         results = load_pending(con, config.landing_dir, _stream_names(config), config.quarantine_dir, rejected)
         con.execute("BEGIN TRANSACTION")

@@ -29,6 +29,8 @@ class ScriptedServer:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 outer.requests.append({"method": self.command, "path": self.path, "json": body, "headers": headers})
                 status, reply_headers, payload = outer.handler(self.command, self.path, body, headers)
+                reply_headers = dict(reply_headers)
+                self._date = reply_headers.pop("Date", None)  # a scripted server clock replaces the real one
                 if isinstance(payload, (dict, list)):
                     data = json.dumps(payload).encode()
                     reply_headers = {"Content-Type": "application/json", **reply_headers}
@@ -44,6 +46,9 @@ class ScriptedServer:
                 self.wfile.write(data)
 
             do_GET = do_POST = _serve
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return getattr(self, "_date", None) or super().date_time_string(timestamp)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -1,33 +1,34 @@
-"""GitHub REST: pull requests and their commits, deployments and their statuses, releases, workflow runs.
+"""GitHub: pull requests and their commits, deployments and their statuses (GraphQL, github_graphql.py), releases
+and workflow runs (REST).
 
 None of these lists has a `since`, so each stream decides how far back a run re-reads:
 
-- `pulls`: `sort=updated&direction=desc`, stop at the first record older than the window's start (the
-  watermark minus the lookback, which also absorbs records that move between pages while we read).
-- `pull_commits` (child of `pulls`): read for every merged pull request the run landed whose `updated_at` differs
-  from the one its loaded commits were listed at (meta.child_versions; a pull request re-listed only because of
-  the lookback costs nothing); the API lists at most the first 250 commits of a pull request (oldest first, so
-  the first commit is always there; the staging model flags pull requests at the cap).
+- `pulls`: `UPDATED_AT DESC`, stop at the first record older than the window's start (the watermark minus the
+  lookback, which also absorbs records that move between pages while we read).
+- `pull_commits` (child of `pulls`): for every merged pull request, taken from its page (first 100 commits);
+  one with more commits is read whole by request, when its `updated_at` differs from the one its loaded commits
+  were listed at (meta.child_versions).
 - `deployments`: newest first, stop below `deployments_lookback` (default 3 days) or the window's start,
-  whichever is earlier; `deployment_statuses` (child) is re-read for every deployment landed, because statuses
-  arrive after the deployment is created.
+  whichever is earlier; `deployment_statuses` (child) come inside each deployment re-listed, so a status that
+  arrives later on a deployment within the re-read span is always read (GitHub does not document that a new
+  status moves the deployment's `updated_at`, and we do not rely on it).
 - `releases`: newest first like deployments (drafts are published later); the API refuses to page past the
   first 1,000 results, so we stop there instead of asking.
 - `workflow_runs`: `created` windows covering `workflow_runs_lookback` (default 30 days, re-runs change runs)
   or the window, whichever is longer; a window whose `total_count` passes the 1,000-results cap of filtered
   queries is halved until each query fits.
 
-Every list is read with `If-None-Match` on its first page where the request is the same from run to run
-(`pulls`, `pull_commits`, `deployments`, `deployment_statuses`, `releases`): a 304 means nothing changed
-and costs no rate limit. A 304 on a parent's first page also skips its children: a new status moves its
-deployment's `updated_at`, so it changes the first page unless the deployment is older than the newest 100;
-such a status is picked up with the next new deployment (any change to the first page re-reads the whole
-re-read span).
+REST lists are read with `If-None-Match` on their first page where the request is the same from run to run
+(`releases`): a 304 means nothing changed and costs no rate limit. GraphQL queries are POSTs and cannot be
+conditional; an unchanged day costs one page per repository and stream (1-2 points of 5,000 an hour).
+
+A spent hourly quota (REST or GraphQL) is waited for, up to `max_quota_wait_s` (default 65 minutes), measured on
+GitHub's clock (extractors/http.py).
 
 Extracting every environment (not only `dora.production_environments`) is deliberate: which environments are
 production is a KPI definition, matched case-insensitively in dbt, while the API's `environment` filter is an
 exact match and would force a re-extract whenever the definition changes. `deployment_environments` restricts
-extraction when staging volume matters (statuses cost one request per deployment).
+extraction when staging volume matters.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ import requests
 from extractors.http import HttpClient
 from extractors.pagination import LinkHeaderPaginator, OffsetCapReached, PageRequest, PaginationError
 from extractors.sources import Source
+from extractors.sources.github_graphql import graphql_streams
 from extractors.streams import Column, Partition, Stream, Window, parse_timestamp
 
 log = logging.getLogger(__name__)
 
 RESULTS_CAP = 1000  # releases, and workflow runs filtered by `created` (or any other filter)
-PULL_COMMITS_CAP = 250
+DEFAULT_MAX_QUOTA_WAIT_S = 65 * 60
 MIN_RUNS_SLICE = timedelta(seconds=1)
 
 
@@ -152,15 +154,19 @@ def merged_pull_ref(record: dict[str, Any]) -> dict[str, str] | None:
     """Commits are needed for lead time only: pull requests merged into the default branch."""
     if not record.get("merged_at") or record.get("number") is None:
         return None
-    base = record.get("base") or {}
-    default = (base.get("repo") or {}).get("default_branch")
-    if default and base.get("ref") != default:
+    default = ((record.get("base_repository") or {}).get("default_branch") or {}).get("name")
+    if default and record.get("base_ref") != default:
         return None
     return {"pull_number": str(record["number"]), "pull_updated_at": str(record.get("updated_at") or "")}
 
 
-def deployment_ref(record: dict[str, Any]) -> dict[str, str] | None:
-    return None if record.get("id") is None else {"deployment_id": str(record["id"])}
+def graphql_url(base_url: str) -> str:
+    """GitHub's GraphQL endpoint for a REST base URL: `{base}/graphql` (api.github.com, the emulator), or
+    `https://HOST/api/graphql` for GitHub Enterprise Server's `https://HOST/api/v3`."""
+    base = base_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
 
 
 def build(settings: Mapping[str, Any]) -> Source:
@@ -168,7 +174,6 @@ def build(settings: Mapping[str, Any]) -> Source:
     per_page = int(settings.get("page_size", 100))
     deployments_reread = timedelta(seconds=int(settings.get("deployments_lookback_s", 3 * 86400)))
     runs_reread = timedelta(seconds=int(settings.get("workflow_runs_lookback_s", 30 * 86400)))
-    environments = list(settings.get("deployment_environments") or [])
     partitions = tuple(Partition(repo, {"repo": repo}) for repo in repos)
 
     def client() -> HttpClient:
@@ -180,138 +185,21 @@ def build(settings: Mapping[str, Any]) -> Source:
                 "X-GitHub-Api-Version": "2022-11-28",
             },
             secrets=[settings["token"]],
-            **HttpClient.options(settings),
+            # A spent hourly quota is waited for up to 65 minutes by default (it resets within the hour).
+            **HttpClient.options({"max_quota_wait_s": DEFAULT_MAX_QUOTA_WAIT_S, **settings}),
         )
 
     def link_paginator() -> LinkHeaderPaginator:
         return LinkHeaderPaginator(per_page=per_page)
 
-    # --- pull requests and their commits -----------------------------------------------------------------
+    # --- pull requests with their commits, deployments with their statuses: GraphQL (github_graphql.py) -------
 
-    def pull_requests(partition: Partition, window: Window):
-        yield PageRequest(
-            "GET", f"{repo_path(partition.values['repo'])}/pulls",
-            params=(("state", "all"), ("sort", "updated"), ("direction", "desc")),
-        )
-
-    pulls = Stream(
-        source="github",
-        name="pulls",
-        columns=(
-            Column("repo", partition_key="repo"),
-            Column("number", kind="integer"),
-            Column("id", kind="integer"),
-            Column("state"),
-            Column("created_at", kind="timestamp"),
-            Column("updated_at", kind="timestamp"),
-            Column("closed_at", kind="timestamp"),
-            Column("merged_at", kind="timestamp"),
-        ),
-        primary_key=("repo", "number"),
-        cursor="updated_at",
-        records_key=None,
-        paginator=link_paginator,
-        requests=pull_requests,
-        partitions=partitions,
-        stop_when=updated_before_window,
-        timestamps=("created_at", "updated_at", "closed_at", "merged_at"),
-        ordered=(("created_at", "merged_at"), ("created_at", "closed_at")),
-        conditional=True,
-    )
-
-    def commit_requests(partition: Partition, window: Window):
-        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/pulls/{partition.values['pull_number']}"
-                                 "/commits")
-
-    pull_commits = Stream(
-        source="github",
-        name="pull_commits",
-        columns=(
-            Column("repo", partition_key="repo"),
-            Column("pull_number", kind="integer", partition_key="pull_number"),
-            Column("sha"),
-            Column("author_date", "commit.author.date", kind="timestamp"),
-            Column("committer_date", "commit.committer.date", kind="timestamp"),
-            # The pull request's updated_at when its commits were listed: the newest listing of a pull
-            # request wins the merge, so commits dropped by a force-push keep an older value (staging drops them).
-            Column("pull_updated_at", kind="timestamp", partition_key="pull_updated_at"),
-        ),
-        primary_key=("repo", "pull_number", "sha"),
-        cursor="pull_updated_at",
-        records_key=None,
-        paginator=lambda: CappedLinkPaginator(per_page=per_page, cap=PULL_COMMITS_CAP),
-        requests=commit_requests,
-        partitions=partitions,
-        timestamps=("author_date", "committer_date", "pull_updated_at"),
-        parent="pulls",
-        parent_ref=merged_pull_ref,
-        # Safe to skip on an unchanged pull request: a push (or force-push) moves its `updated_at`, and the commits
-        # of a pull request change only by pushes. Reading them again would land the same rows.
-        parent_version="pull_updated_at",
-        conditional=True,
-    )
-
-    # --- deployments and their statuses --------------------------------------------------------------------
-
-    def deployment_requests(partition: Partition, window: Window):
-        path = f"{repo_path(partition.values['repo'])}/deployments"
-        if not environments:
-            yield PageRequest("GET", path)
-        for environment in environments:
-            yield PageRequest("GET", path, params=(("environment", environment),))
-
-    deployments = Stream(
-        source="github",
-        name="deployments",
-        columns=(
-            Column("repo", partition_key="repo"),
-            Column("id", kind="integer"),
-            Column("environment"),
-            Column("sha"),
-            Column("created_at", kind="timestamp"),
-            Column("updated_at", kind="timestamp"),
-        ),
-        primary_key=("repo", "id"),
-        cursor="updated_at",
-        records_key=None,
-        paginator=link_paginator,
-        requests=deployment_requests,
-        partitions=partitions,
-        stop_when=lambda record, window: _older_than(record, "created_at",
-                                                     reread_start(window, deployments_reread)),
-        timestamps=("created_at", "updated_at"),
-        ordered=(("created_at", "updated_at"),),
-        conditional=True,
-    )
-
-    def status_requests(partition: Partition, window: Window):
-        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/deployments/"
-                                 f"{partition.values['deployment_id']}/statuses")
-
-    deployment_statuses = Stream(
-        source="github",
-        name="deployment_statuses",
-        columns=(
-            Column("repo", partition_key="repo"),
-            Column("deployment_id", kind="integer", partition_key="deployment_id"),
-            Column("id", kind="integer"),
-            Column("state"),
-            Column("environment"),
-            Column("created_at", kind="timestamp"),
-        ),
-        primary_key=("repo", "deployment_id", "id"),
-        records_key=None,
-        paginator=link_paginator,
-        requests=status_requests,
-        partitions=partitions,
-        timestamps=("created_at",),
-        parent="deployments",
-        parent_ref=deployment_ref,
-        # No `parent_version`: statuses arrive after their deployment was created, and GitHub does not document
-        # that a new status moves the deployment's `updated_at` (the emulator does; we do not rely on it). Each
-        # deployment the run re-lists has its statuses re-read; the ETag makes an unchanged list a free 304.
-        conditional=True,
-    )
+    pulls, pull_commits, deployments, deployment_statuses = graphql_streams(
+        {**settings, "graphql_url": graphql_url(settings["base_url"])}, partitions,
+        stop_pulls=updated_before_window,
+        stop_deployments=lambda record, window: _older_than(record, "created_at",
+                                                            reread_start(window, deployments_reread)),
+        merged_pull_ref=merged_pull_ref)
 
     # --- releases --------------------------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ create table raw.github__deployments (
     record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
 );
 create table raw.github__deployment_statuses (
-    repo VARCHAR, deployment_id BIGINT, id BIGINT, state VARCHAR, environment VARCHAR, created_at TIMESTAMPTZ,
+    repo VARCHAR, deployment_id BIGINT, node_id VARCHAR, state VARCHAR, environment VARCHAR, created_at TIMESTAMPTZ,
     record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
 );
 create table raw.github__releases (

@@ -70,7 +70,8 @@ def deployment(dep_id: int, environment: str, created_at: str, updated_at: str |
 
 
 def status(status_id: int, state: str, created_at: str) -> dict[str, Any]:
-    return {"id": status_id, "state": state, "created_at": created_at, "updated_at": created_at,
+    return {"id": status_id, "node_id": f"DES_{status_id}", "state": state, "created_at": created_at,
+            "updated_at": created_at,
             "environment": "production", "description": "", "creator": {"login": "deployer"}}
 
 
@@ -127,7 +128,7 @@ class Github:
                              parse_ts(d["updated_at"]), json.dumps(d), *b])
             for repo, dep_id, s in self.statuses:
                 con.execute("insert into raw.github__deployment_statuses values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [repo, dep_id, s["id"], s["state"], s["environment"], parse_ts(s["created_at"]),
+                            [repo, dep_id, s["node_id"], s["state"], s["environment"], parse_ts(s["created_at"]),
                              json.dumps(s), *b])
             for repo, number, listed, c in self.commits:
                 con.execute("insert into raw.github__pull_commits values (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -18,7 +18,8 @@ a good batch served next loads normally (one bad batch never blocks the stream).
 Case files: `title`, `source`, `stream`, `pages` (answers in order, the last one repeating: `body`
 JSON or `raw` text, `headers`, `status`; `{base}`, `{host}`, `{n}`, `{next}` and `{token}` (the source's token)
 are filled in;
-`{"$repeat": [s, k]}` is s repeated k times; `echo_headers` echoes the request headers), `expect`,
+`{"$repeat": [s, k]}` is s repeated k times; `echo_headers` echoes the request headers; a list `body` served to a
+GraphQL stream is wrapped as the one page of its connection), `expect`,
 `message` (substrings of the error), `rows` (key → typed column values), `config` (source settings),
 `forbid` (never in the message or the logs) and `max_requests`. No piece of 6 characters of any token is ever in
 the message or the logs.
@@ -67,28 +68,44 @@ def _good_jira(id_: str, day: int) -> dict:
 
 
 def _good_gh(number: int, day: int) -> dict:
-    return {"id": 60000 + number, "number": number, "state": "closed", "title": f"good {number}",
+    return {"id": str(60000 + number), "number": number, "state": "CLOSED", "title": f"good {number}",
             "created_at": f"2026-11-{day:02d}T10:00:00Z", "updated_at": f"2026-11-{day:02d}T12:00:00Z",
             "closed_at": f"2026-11-{day:02d}T12:00:00Z", "merged_at": None}
 
 
-# Per source: the stream the corpus targets, a good first page, and a good page served after the case.
+def _good_release(id_: int, day: int) -> dict:
+    return {"id": id_, "tag_name": f"v{id_}", "created_at": f"2026-11-{day:02d}T10:00:00Z",
+            "published_at": f"2026-11-{day:02d}T10:00:00Z"}
+
+
+def graphql_page(nodes: list[dict], has_next: bool = False, cursor: str | None = None) -> dict:
+    """One page of a GitHub GraphQL connection, under every connection name the GitHub streams read."""
+    conn = {"pageInfo": {"hasNextPage": has_next, "endCursor": cursor}, "nodes": nodes}
+    return {"data": {"repository": {"pullRequests": conn, "deployments": conn},
+                     "rateLimit": {"cost": 1, "remaining": 4999, "resetAt": "2026-11-20T07:00:00Z"}}}
+
+
+# Per (source, stream) the corpus targets: a good first page, and a good page served after the case.
 GOOD = {
-    "pagerduty": ("incidents", lambda recs: {"incidents": recs, "more": False, "total": len(recs)},
-                  [_good_pd("PGOOD1", 10), _good_pd("PGOOD2", 11)], [_good_pd("PAFTER", 19)]),
-    "jira": ("issues", lambda recs: {"issues": recs, "isLast": True},
-             [_good_jira("10001", 10), _good_jira("10002", 11)], [_good_jira("10099", 19)]),
-    "github": ("pulls", lambda recs: recs, [_good_gh(1, 18), _good_gh(2, 18)], [_good_gh(99, 19)]),
+    ("pagerduty", "incidents"): (lambda recs: {"incidents": recs, "more": False, "total": len(recs)},
+                                 [_good_pd("PGOOD1", 10), _good_pd("PGOOD2", 11)], [_good_pd("PAFTER", 19)]),
+    ("jira", "issues"): (lambda recs: {"issues": recs, "isLast": True},
+                         [_good_jira("10001", 10), _good_jira("10002", 11)], [_good_jira("10099", 19)]),
+    ("github", "pulls"): (graphql_page, [_good_gh(1, 18), _good_gh(2, 18)], [_good_gh(99, 19)]),
+    ("github", "releases"): (lambda recs: recs, [_good_release(1, 18), _good_release(2, 18)],
+                             [_good_release(99, 19)]),
 }
 
 
-def is_target(source: str, method: str, path: str, body: Any) -> bool:
+def is_target(source: str, stream: str, method: str, path: str, body: Any) -> bool:
     bare = path.partition("?")[0]
     if source == "pagerduty":
         return bare == "/incidents"
     if source == "jira":  # the issues search, not the id-only reconciliation with the same endpoint
         return method == "POST" and bare == "/rest/api/3/search/jql" and (body or {}).get("fields") != ["id"]
-    return bare == "/repos/acme/api/pulls"
+    if stream == "pulls":
+        return bare == "/graphql" and "PullRequestsPage" in (body or {}).get("query", "")
+    return bare == f"/repos/acme/api/{stream}"
 
 
 def empty_reply(source: str, path: str) -> Any:
@@ -102,6 +119,8 @@ def empty_reply(source: str, path: str) -> Any:
         return {"issues": [], "values": [], "isLast": True, "total": 0, "startAt": 0, "maxResults": 50}
     if path.partition("?")[0] == "/repos/acme/api":  # the repository itself (its default branch)
         return {"id": 1, "full_name": "acme/api", "default_branch": "main", "updated_at": "2026-11-01T00:00:00Z"}
+    if path.startswith("/graphql"):
+        return graphql_page([])
     return {"total_count": 0, "workflow_runs": []} if "/actions/runs" in path else []
 
 
@@ -119,8 +138,8 @@ def expand(value: Any) -> Any:
 class CaseServer:
     """Serves the case's pages in order to the target endpoint (the last one repeats), empty elsewhere."""
 
-    def __init__(self, source: str, pages: list[dict]):
-        self.source, self.pages = source, pages
+    def __init__(self, source: str, pages: list[dict], stream: str = ""):
+        self.source, self.pages, self.stream = source, pages, stream
         self.target_requests = 0
         self.server = ScriptedServer(self.reply)
 
@@ -132,7 +151,7 @@ class CaseServer:
 
     def reply(self, method: str, path: str, body: Any, headers: dict[str, str]):
         path = path.removeprefix("/api")
-        if not is_target(self.source, method, path, body):
+        if not is_target(self.source, self.stream, method, path, body):
             return 200, {}, empty_reply(self.source, path)
         self.target_requests += 1
         page = self.pages[min(self.target_requests, len(self.pages)) - 1]
@@ -140,6 +159,8 @@ class CaseServer:
         if "raw" in page:
             return page.get("status", 200), reply_headers, self.fill(page["raw"]).encode("utf-8", "surrogatepass")
         payload = expand(page.get("body"))
+        if (self.source, self.stream) == ("github", "pulls") and isinstance(payload, list):
+            payload = graphql_page(payload)
         if page.get("echo_headers"):
             payload = {**payload, "you_sent": headers}
         reply_headers.setdefault("Content-Type", "application/json")
@@ -175,9 +196,9 @@ def run_steps(config, source: str) -> tuple[str, str]:
     return outcome, message
 
 
-def serve_good(config_dir: Path, source: str, records: list[dict]) -> None:
-    stream, page, _, _ = GOOD[source]
-    server = CaseServer(source, [{"body": page(records)}])
+def serve_good(config_dir: Path, source: str, stream: str, records: list[dict]) -> None:
+    page, _, _ = GOOD[source, stream]
+    server = CaseServer(source, [{"body": page(records)}], stream)
     with server.server:
         config = make_config(config_dir, server.server.base_url, source)
         outcome, message = run_steps(config, source)
@@ -185,18 +206,18 @@ def serve_good(config_dir: Path, source: str, records: list[dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def baselines(tmp_path_factory) -> dict[str, Path]:
-    """Per source, a data directory where a good batch of the target stream is already loaded."""
+def baselines(tmp_path_factory) -> dict[tuple[str, str], Path]:
+    """Per (source, stream), a data directory where a good batch of that stream is already loaded."""
     mp = pytest.MonkeyPatch()
     for name, value in TOKENS.items():
         mp.setenv(name, value)
     root = tmp_path_factory.mktemp("baselines")
     try:
-        for source, (_, _, first, _) in GOOD.items():
-            serve_good(root / source, source, first)
+        for (source, stream), (_, first, _) in GOOD.items():
+            serve_good(root / f"{source}-{stream}", source, stream, first)
     finally:
         mp.undo()
-    return {source: root / source for source in GOOD}
+    return {key: root / f"{key[0]}-{key[1]}" for key in GOOD}
 
 
 def snapshot(warehouse: Path, table: str, pk: list[str]) -> dict[tuple, tuple]:
@@ -230,20 +251,20 @@ def as_text(value: Any) -> str | None:
 def test_hostile_answer_is_loaded_or_turned_away_cleanly(path, baselines, tmp_path, monkeypatch, caplog):
     case = json.loads(path.read_text())
     source, stream_name = case["source"], case["stream"]
-    assert stream_name == GOOD[source][0]
+    assert (source, stream_name) in GOOD
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
     # Retries as in production, minus the waiting.
     monkeypatch.setattr(http, "RetryPolicy", functools.partial(http.RetryPolicy, backoff_base_s=0.01))
     data_dir = tmp_path / "data"
-    shutil.copytree(baselines[source], data_dir)
+    shutil.copytree(baselines[source, stream_name], data_dir)
     stream = build_source(source, {"base_url": "http://x", "email": "", "projects": ["OPS"], "repos": ["acme/api"],
                                    "token": "t"}).stream(stream_name)
     table, pk = stream.key, list(stream.primary_key)
     warehouse = data_dir / "warehouse.duckdb"
     before = snapshot(warehouse, table, pk)
 
-    server = CaseServer(source, case["pages"])
+    server = CaseServer(source, case["pages"], stream_name)
     caplog.set_level(logging.INFO)
     with server.server:
         config = make_config(data_dir, server.server.base_url, source, case.get("config"))
@@ -281,7 +302,7 @@ def test_hostile_answer_is_loaded_or_turned_away_cleanly(path, baselines, tmp_pa
                 assert as_text(row[column]) == value, (key, column, row[column])
 
     if outcome != "loaded":  # the stream is not stuck: the next good answer loads normally
-        _, page, _, later = GOOD[source]
-        serve_good(data_dir, source, later)
+        _, _, later = GOOD[source, stream_name]
+        serve_good(data_dir, source, stream_name, later)
         final = snapshot(warehouse, table, pk)
         assert len(final["rows"]) == len(after["rows"]) + len(later)

@@ -70,6 +70,7 @@ class RenamingProxy:
                 body = self.rfile.read(length) if length else None
                 if body:
                     back = [(jql_string(h), jql_string(o)) for o, h in RENAMES] + [(h, o) for o, h in RENAMES]
+                    back.append((REPO.split("/", 1)[1], "api"))  # GraphQL names a repository by owner and name
                     body = json.dumps(rename(json.loads(body), back)).encode()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "host")}
                 headers["Host"] = self.headers["Host"]  # the emulator builds Link URLs from it: they stay on us

@@ -22,10 +22,11 @@ from opskpi.runlog import log_path
 RUN_DATE = date(2026, 11, 19)
 
 
-def progress(partition, stream, event, rows, requests, waits=0, waited=0.0) -> str:
+def progress(partition, stream, event, rows, requests, waits=0, waited=0.0, points=0) -> str:
     return json.dumps({"level": "INFO", "partition": partition, "message": "…",
                        "progress": {"event": event, "stream": stream, "partition": None, "rows": rows,
-                                    "requests": requests, "rate_limit_waits": waits, "waited_s": waited}})
+                                    "requests": requests, "rate_limit_waits": waits, "waited_s": waited,
+                                    "points": points}})
 
 
 def test_quiet_run_sends_the_whole_console_to_the_task_log(make_config, capfd):
@@ -57,22 +58,22 @@ def test_follower_sums_the_latest_counts_of_each_task_and_waits_for_whole_lines(
     path = runs / "run-1.jsonl"
     path.write_text("\n".join([
         progress("acme/api", "github__pulls", "reading", 100, 2),
-        progress("acme/api", "github__pulls", "done", 250, 3, waits=1, waited=2.5),
+        progress("acme/api", "github__pulls", "done", 250, 3, waits=1, waited=2.5, points=7),
         progress("acme/web", "github__pulls", "reading", 40, 1),
         progress(None, "pagerduty__incidents", "done", 7, 1),
         json.dumps({"level": "ERROR", "message": "load failed: boom\ntraceback"}),
     ]) + "\n" + progress("acme/web", "github__pulls", "done", 90, 2)[:30])  # the last line is half written
     follower = RunLogFollower(runs, since=0)
     follower.poll()
-    assert follower.per_source() == {"github": {"requests": 4, "rows": 290, "waits": 1, "waited_s": 2.5},
-                                     "pagerduty": {"requests": 1, "rows": 7, "waits": 0, "waited_s": 0}}
+    assert follower.per_source() == {"github": {"requests": 4, "rows": 290, "waits": 1, "waited_s": 2.5, "points": 7},
+                                     "pagerduty": {"requests": 1, "rows": 7, "waits": 0, "waited_s": 0, "points": 0}}
     assert follower.lines()[0].split() == ["github__pulls", "reading", "290", "records", "4", "requests,", "1",
                                            "rate-limit", "waits", "(2.5", "s)"]
     assert follower.errors == ["load failed: boom\ntraceback"]
     with path.open("a") as handle:
         handle.write(progress("acme/web", "github__pulls", "done", 90, 2)[30:] + "\n")
     follower.poll()
-    assert follower.per_source()["github"] == {"requests": 5, "rows": 340, "waits": 1, "waited_s": 2.5}
+    assert follower.per_source()["github"] == {"requests": 5, "rows": 340, "waits": 1, "waited_s": 2.5, "points": 7}
     assert follower.lines()[0].split()[:3] == ["github__pulls", "done", "340"]
 
 
@@ -91,7 +92,9 @@ def test_summary_is_plain_text_with_tasks_sources_kpis_and_paths(make_config):
             (RUN_DATE, "availability", "service", "30d", 50.0), (date(2026, 11, 18), "mtta_mean", "org", "30d", 9.0),
         ])
     config.run_logs_dir.mkdir(parents=True)
-    log_path(config.run_logs_dir, "manual__1").write_text(progress("OPS", "jira__issues", "done", 12, 3) + "\n")
+    log_path(config.run_logs_dir, "manual__1").write_text(progress("OPS", "jira__issues", "done", 12, 3) + "\n"
+                                                           + progress("acme/api", "github__pulls", "done", 40, 2,
+                                                                      points=9) + "\n")
     out = io.StringIO()
     console = RunConsole(config, RUN_DATE, verbose=False, out=out)
     tasks = [("jira.extract", 1, "success", 1.4), ("github.extract", 4, "success", 9.6), ("done", 1, "skipped", None)]
@@ -102,6 +105,7 @@ def test_summary_is_plain_text_with_tasks_sources_kpis_and_paths(make_config):
     assert lines[:2] == ["run manual__1: success in 61 s",
                          "  jira.extract success 1s;  github.extract x4 success 10s;  done skipped"]
     assert "  jira" + " " * 12 + "3 requests" + " " * 8 + "12 records" in lines
+    assert "  github" + " " * 10 + "2 requests" + " " * 8 + "40 records, 9 GraphQL points" in lines  # REST: none
     assert "  availability 99.500 %; MTTA 2 min; MTTR 2.0 h" in lines
     assert "  deployments 0.50/day; change failure rate n/a" in lines
     assert "  open critical alerts 3" in lines and "  cycle time 3.0 d" in lines

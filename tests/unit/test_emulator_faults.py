@@ -91,3 +91,13 @@ def test_extraction_under_30_percent_faults_lands_the_same_records(tmp_path):
         injected = emu.app.faults.snapshot()["injected"]
     assert faulty == clean
     assert sum(injected.values()) >= 3 and faulty_client.stats.retries == sum(injected.values())
+
+
+def test_every_kind_is_dealt_once_per_round_of_faults():
+    from emulator.faults import KINDS, FaultPlan
+
+    plan = FaultPlan(rate=1.0, seed=3)
+    first, second = [plan.draw() for _ in KINDS], [plan.draw() for _ in KINDS]
+    assert sorted(first) == sorted(second) == sorted(KINDS) and first != second
+    plan.update(seed=3)
+    assert [plan.draw() for _ in KINDS] == first  # a new seed replays from the start

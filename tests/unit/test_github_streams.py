@@ -94,64 +94,104 @@ def test_every_merged_pull_requests_commits_land_once(emu, tmp_path):
     assert len(keys) == len(set(keys)), "a commit landed twice"
     pulls = rows(results["pulls"])
     merged = {(p["repo"], p["number"]) for p in pulls
-              if p["merged_at"] and json.loads(p["record"])["base"]["ref"] in ("main", "trunk")}
+              if p["merged_at"] and json.loads(p["record"])["base_ref"] in ("main", "trunk")}
     assert merged and {(r, n) for r, n, _ in keys} == merged, "commits of exactly the merged pull requests"
-    # Compare with the API, one pull request in each repo: same commits, oldest first.
+    # Compare with the REST API, one pull request in each repo: same commits, oldest first.
     for repo in ("acme/web", "acme/infra"):
         number = min((n for r, n in merged if r == repo), key=int)
         api = api_walk(f"{emu.github_url}/repos/{repo}/pulls/{number}/commits")
         assert [c["sha"] for c in api] == [r["sha"] for r in landed if (r["repo"], r["pull_number"]) == (repo, number)]
-    # One request per merged pull request, plus the extra pages of the one with more than 100 commits.
-    assert results["pull_commits"].requests == len(merged) + 2
+    # Commits come inside the pull request pages; only a pull request with more than 100 commits needs requests
+    # of its own (its whole list, 100 per page).
+    data = emu.app.world.github
+    counts = {(f"acme/{data.repos[p.repo_index].name}", str(p.number)): len(data.commits(p)) for p in data.pulls}
+    big = [counts[key] for key in merged if counts[key] > 100]
+    assert big and results["pull_commits"].requests == sum(-(-n // 100) for n in big)
+    assert results["pull_commits"].manifest["points"] == results["pull_commits"].requests
 
 
-def test_pull_request_over_250_commits_lands_the_first_250_without_error(emu, tmp_path):
+def test_a_pull_request_over_250_commits_lands_every_commit(emu, tmp_path):
     data = emu.app.world.github
     huge = next(p for p in data.pulls if p.n == data.huge_pull_n)
     repo = f"acme/{data.repos[huge.repo_index].name}"
     full = requests.get(f"{emu.github_url}/repos/{repo}/pulls/{huge.number}", headers=GH, timeout=10).json()
-    assert full["commits"] == 320  # the branch has 320 commits; the list endpoint serves 250
+    assert full["commits"] == 320  # the branch has 320 commits; REST's list endpoint serves only 250
     results = run(emu, source(emu, [repo]), END, tmp_path, only={"pulls", "pull_commits"})
     mine = [r for r in rows(results["pull_commits"]) if r["pull_number"] == str(huge.number)]
-    assert len(mine) == 250
+    assert len(mine) == 320 and len({r["sha"] for r in mine}) == 320
     api = api_walk(f"{emu.github_url}/repos/{repo}/pulls/{huge.number}/commits")
-    assert len(api) == 250 and [c["sha"] for c in api] == [r["sha"] for r in mine]
-    # Oldest first: the first commit (21 days before the PR was opened) is among the 250 we have.
+    assert [c["sha"] for c in api] == [r["sha"] for r in mine][:250]  # REST's 250 are the oldest, same order
     earliest = min(parse_timestamp(r["author_date"]) for r in mine)
     assert earliest == parse_timestamp(full["created_at"]) - timedelta(days=21)
 
 
-def test_deployment_statuses_follow_their_deployments_and_late_statuses_are_reread(emu, tmp_path):
+def test_deployment_statuses_come_with_their_deployments_and_late_statuses_are_reread(emu, tmp_path):
     src = source(emu, ["acme/api"])
     first = run(emu, src, END, tmp_path, only={"deployments", "deployment_statuses"})
     deployments = rows(first["deployments"])
     statuses = rows(first["deployment_statuses"])
     assert len(deployments) == len({d["id"] for d in deployments}) > 200
-    # Every landed deployment had its statuses read: one request each, and they match the API.
-    assert first["deployment_statuses"].requests == len(deployments)
+    # Statuses come inside the deployment pages (none has more than 100): no request of their own.
+    assert first["deployment_statuses"].requests == 0
+    # 100 per page; the walk stops at the first deployment older than the window (or at the end of the list).
+    assert first["deployments"].requests in (-(-len(deployments) // 100), -(-len(deployments) // 100) + 1)
     assert {s["deployment_id"] for s in statuses} == {d["id"] for d in deployments}
     newest = max(deployments, key=lambda d: d["created_at"])
     api = api_walk(f"{emu.github_url}/repos/acme/api/deployments/{newest['id']}/statuses")
-    assert sorted(str(s["id"]) for s in api) == sorted(s["id"] for s in statuses if s["deployment_id"] == newest["id"])
+    assert sorted(s["node_id"] for s in api) == sorted(
+        s["node_id"] for s in statuses if s["deployment_id"] == newest["id"])
     environments = Counter(d["environment"] for d in deployments)
     assert set(environments) == {"production", "staging"}
-    # The deployment created 8 h before the clock is still in progress; its success arrives 3 h after the clock.
+    # The deployment created 8 h before the clock is still in progress; its success arrives 3 h after the clock,
+    # and GitHub does not move the deployment's updatedAt for it (nor does the emulator).
     late = next(d for d in deployments if d["created_at"] == "2026-11-19T22:00:00Z")
-    assert {s["state"] for s in statuses if s["deployment_id"] == late["id"]} == {"in_progress"}
+    assert {s["state"] for s in statuses if s["deployment_id"] == late["id"]} == {"IN_PROGRESS"}
 
     requests.post(f"{emu.base_url}/__emulator/advance", json={"days": 1}, timeout=10).raise_for_status()
     marks, etags = marks_and_etags(first)
     second = run(emu, src, END + timedelta(days=1), tmp_path, marks, etags,
                  only={"deployments", "deployment_statuses"})
     reread = rows(second["deployment_statuses"])
-    assert {"in_progress", "success"} <= {s["state"] for s in reread if s["deployment_id"] == late["id"]}
-    # Only deployments of the last 3 days (the re-read span, > the 1 d lookback) are listed again.
+    assert {"IN_PROGRESS", "SUCCESS"} <= {s["state"] for s in reread if s["deployment_id"] == late["id"]}
+    assert rows(second["deployments"])[0]["updated_at"] == rows(second["deployments"])[0]["created_at"]
+    # Only deployments of the last 3 days (the re-read span, > the 1 d lookback) are listed again, with statuses.
     created = [parse_timestamp(d["created_at"]) for d in rows(second["deployments"])]
     assert min(created) >= END + timedelta(days=1) - timedelta(days=3)
-    assert second["deployment_statuses"].requests == len(created) < len(deployments) / 10
+    assert second["deployments"].requests == 1 and second["deployment_statuses"].requests == 0
 
 
-def test_environment_filter_from_config_reads_one_walk_per_environment(emu, tmp_path):
+def test_a_deployment_with_more_than_100_statuses_is_read_whole(tmp_path):
+    """A deployment whose statuses pass one page is continued with `node(id:)`, every status once."""
+    statuses = [{"node_id": f"DES_{i}", "state": "SUCCESS", "environment": "production",
+                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"} for i in range(120)]
+    deployment = {"node_id": "DE_1", "id": 7, "environment": "production", "sha": "a" * 40,
+                  "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                  "statuses": {"totalCount": 120, "pageInfo": {"hasNextPage": True, "endCursor": "c100"},
+                               "nodes": statuses[:100]}}
+
+    def handler(method, path, body, headers):
+        rate = {"cost": 1, "remaining": 4000, "resetAt": "2026-01-01T01:00:00Z"}
+        if "DeploymentStatuses" in body["query"]:
+            after = body["variables"].get("cursor")
+            chunk = statuses[:100] if after is None else statuses[100:]
+            info = {"hasNextPage": after is None, "endCursor": "c100" if after is None else "c120"}
+            return 200, {}, {"data": {"node": {"statuses": {"pageInfo": info, "nodes": chunk}}, "rateLimit": rate}}
+        conn = {"pageInfo": {"hasNextPage": False, "endCursor": "d1"}, "nodes": [deployment]}
+        return 200, {}, {"data": {"repository": {"deployments": conn}, "rateLimit": rate}}
+
+    with ScriptedServer(handler) as server:
+        src = build_source("github", {"base_url": server.base_url, "token": "t", "repos": ["o/r"]})
+        streams = [src.stream("deployments"), src.stream("deployment_statuses")]
+        window = {"o/r": Window(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))}
+        results = extract_streams(src.client(), streams, {"deployments": window, "deployment_statuses": window},
+                                  tmp_path)
+    landed = rows(results[1])
+    assert sorted(r["node_id"] for r in landed) == sorted(s["node_id"] for s in statuses)
+    assert results[1].requests == 2 and results[1].manifest["points"] == 2
+    assert server.requests[1]["json"]["variables"] == {"id": "DE_1", "cursor": None}
+
+
+def test_environment_filter_from_config_is_sent_to_graphql(emu, tmp_path):
     src = source(emu, ["acme/web"], deployment_environments=["Production"])
     result = run(emu, src, END, tmp_path, only={"deployments"})["deployments"]
     assert {d["environment"] for d in rows(result)} == {"Production"}
@@ -203,7 +243,7 @@ def test_created_ranges_split_without_gap_or_overlap():
         split_runs_request(PageRequest("GET", "/x", params=(("created", one_second),)))
 
 
-def test_a_304_on_an_unchanged_list_costs_no_rate_limit(emu, tmp_path):
+def test_an_unchanged_day_costs_one_page_per_repository_and_no_rest_quota_for_graphql(emu, tmp_path):
     src = source(emu)
     dora = {"pulls", "pull_commits", "deployments", "deployment_statuses", "releases", "workflow_runs"}
     first = run(emu, src, END, tmp_path, only=dora)  # alert streams: test_github_security_streams.py
@@ -211,13 +251,15 @@ def test_a_304_on_an_unchanged_list_costs_no_rate_limit(emu, tmp_path):
     before = quota_used(emu)
     second = run(emu, src, END, tmp_path / "again", marks, etags, only=dora)  # same clock: nothing changed
     used = quota_used(emu) - before
-    for name in ("pulls", "deployments", "releases"):
-        assert second[name].manifest["not_modified"] == 4 and second[name].rows == 0, name
-    # Nothing changed, so no child was read, and the only requests that cost quota are the workflow runs
-    # (a `created` window moves every run, so it cannot be conditional).
+    assert second["releases"].manifest["not_modified"] == 4 and second["releases"].rows == 0
+    # GraphQL pages cannot be conditional, but one page per repository reaches past the re-read span, and its
+    # children come inside it: nothing else is requested.
+    assert second["pulls"].requests == second["deployments"].requests == 4
     assert second["pull_commits"].requests == second["deployment_statuses"].requests == 0
+    # REST quota: only the workflow runs (a `created` window moves every run, so it cannot be conditional);
+    # the GraphQL pages are charged in points to their own bucket.
     assert used == second["workflow_runs"].requests
-    assert sum(r.requests for r in second.values()) == 12 + second["workflow_runs"].requests
+    assert second["pulls"].manifest["points"] >= 4 and second["deployments"].manifest["points"] == 4
 
 
 def test_releases_stop_at_the_first_1000_instead_of_asking_for_more(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
 import pytest
 
 from extractors.http import ExtractError, HttpClient, PermissionDenied, RetryPolicy
@@ -24,7 +26,8 @@ def test_retry_after_is_honoured_then_succeeds():
 
 def test_github_403_with_remaining_zero_waits_until_reset():
     replies = iter([
-        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000030"}, {"message": "API rate limit exceeded"}),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000030",
+               "Date": formatdate(1_000_000, usegmt=True)}, {"message": "API rate limit exceeded"}),
         (200, {}, []),
     ])
     with ScriptedServer(lambda *a: next(replies)) as server:
@@ -32,7 +35,34 @@ def test_github_403_with_remaining_zero_waits_until_reset():
         client = _client(server, waits)
         client.request_json("GET", "/repos/a/b/pulls")
     assert waits == [30.0]
-    assert client.stats.rate_limit_waits == 1
+    assert client.stats.rate_limit_waits == 1 and client.stats.quota_waits == 1
+
+
+@pytest.mark.parametrize("local_skew_s", [-600.0, 0.0, 900.0])
+def test_a_quota_wait_is_measured_on_the_servers_clock_and_may_pass_15_minutes(local_skew_s):
+    """The reset is 40 minutes after the server's `Date`: that is the wait, whatever our own clock says, and it is
+    waited for (GitHub's bound is 65 minutes) rather than failing the run at the 900 s of other waits."""
+    server_now = 1_000_000
+    replies = iter([
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(server_now + 2400),
+               "Date": formatdate(server_now, usegmt=True)}, {"message": "API rate limit exceeded"}),
+        (200, {}, []),
+    ])
+    with ScriptedServer(lambda *a: next(replies)) as server:
+        waits: list[float] = []
+        client = HttpClient(server.base_url, sleep=waits.append, clock=lambda: server_now + local_skew_s,
+                            retry=RetryPolicy(max_quota_wait_s=65 * 60))
+        client.request_json("GET", "/repos/a/b/pulls")
+    assert waits == [2400.0]
+
+
+def test_a_quota_reset_beyond_the_bound_fails_naming_the_wait():
+    reply = (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(1_000_000 + 4000),
+                   "Date": formatdate(1_000_000, usegmt=True)}, {"message": "API rate limit exceeded"})
+    with ScriptedServer(lambda *a: reply) as server:
+        client = HttpClient(server.base_url, sleep=lambda s: None, retry=RetryPolicy(max_quota_wait_s=65 * 60))
+        with pytest.raises(ExtractError, match="wait 4000s, more than the allowed 3900s"):
+            client.request_json("GET", "/repos/a/b/pulls")
 
 
 def test_403_without_rate_limit_signal_is_a_permission_error_and_not_retried():

@@ -166,3 +166,32 @@ def test_etags_of_a_batch_are_stored_and_replaced_in_bulk(tmp_path, con):
     load_pending(con, tmp_path, [("pagerduty", "incidents")])
     etags = read_etags(con, "pagerduty", "incidents")
     assert len(etags) == 3001 and etags["GET /x/7?"] == 'W/"new"' and etags["GET /x/8?"] == 'W/"8"'
+
+
+def test_a_new_key_column_is_filled_from_the_rows_loaded_before_so_nothing_is_counted_twice(tmp_path, con):
+    """GitHub deployment statuses: REST keyed them by an integer `id`, GraphQL has none and keys them by node id.
+    The REST rows loaded before carry `node_id` in their record; adding the column fills it from there, so the
+    first GraphQL load replaces them instead of adding a second row per status."""
+    from extractors.sources import build_source
+
+    rest = {"id": 501, "node_id": "DES_a", "state": "success", "environment": "production",
+            "created_at": "2026-01-01T00:00:00Z"}
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.github__deployment_statuses (repo VARCHAR, deployment_id BIGINT, id BIGINT, "
+                "state VARCHAR, environment VARCHAR, created_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, "
+                "_loaded_at TIMESTAMPTZ)")
+    con.execute("INSERT INTO raw.github__deployment_statuses VALUES ('o/r', 7, 501, 'success', 'production', "
+                "'2026-01-01T00:00:00Z', ?, 'old', now())", [json.dumps(rest)])
+    stream = build_source("github", {"base_url": "http://x", "token": "t", "repos": ["o/r"]}).stream(
+        "deployment_statuses")
+    writer = LandingWriter(tmp_path, stream, new_batch_id())
+    part = Partition("o/r", {"repo": "o/r", "deployment_id": "7"})
+    for node, state in (("DES_a", "SUCCESS"), ("DES_b", "INACTIVE")):
+        writer.add({"node_id": node, "state": state, "environment": "production",
+                    "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}, part, 0)
+    batch = writer.commit({"run_id": "test"})
+    (batch / VALIDATION_FILE).write_text(json.dumps({"success": True}))
+    load_pending(con, tmp_path, [("github", "deployment_statuses")])
+    rows = con.execute("SELECT node_id, state, _batch_id = 'old' FROM raw.github__deployment_statuses "
+                       "ORDER BY node_id").fetchall()
+    assert rows == [("DES_a", "SUCCESS", False), ("DES_b", "INACTIVE", False)]

@@ -1,8 +1,10 @@
--- One row per deployment status (one-to-one with raw.github__deployment_statuses).
+-- One row per deployment status (one-to-one with raw.github__deployment_statuses), keyed by GitHub's global node
+-- id: GraphQL's DeploymentStatus has no integer id. Rows loaded from REST before carry it as `node_id` too (the
+-- raw column was filled from their records when it was added), so a status read by both APIs is one row.
 
 with source as (
 
-    select repo, deployment_id, id, record, _loaded_at
+    select repo, deployment_id, node_id, record, _loaded_at
     from {{ source('github', 'deployment_statuses') }}
 
 )
@@ -10,7 +12,7 @@ with source as (
 select
     repo,
     deployment_id,
-    id as status_id,
+    node_id as status_id,
     lower(record->>'$.state') as state,
     record->>'$.environment' as environment,
     {{ api_timestamp("record->>'$.created_at'") }} as created_at,

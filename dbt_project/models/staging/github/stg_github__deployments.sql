@@ -12,7 +12,12 @@ select
     id as deployment_id,
     record->>'$.environment' as environment,
     record->>'$.sha' as sha,
-    record->>'$.ref' as ref,
+    -- GraphQL: `ref { name }`, null for a deployment made from a SHA; REST: the ref or SHA as a string.
+    case
+        when json_type(record, '$.ref') = 'OBJECT' then record->>'$.ref.name'
+        when json_type(record, '$.ref') = 'NULL' then null
+        else record->>'$.ref'
+    end as ref,
     record->>'$.task' as task,
     record->>'$.creator.login' as creator_login,
     {{ api_timestamp("record->>'$.created_at'") }} as created_at,

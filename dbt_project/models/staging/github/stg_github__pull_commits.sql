@@ -1,5 +1,5 @@
--- One row per commit of a pull request's latest listing. The API lists at most the first 250 commits
--- (oldest first), so the first commit is always present; commits a force-push removed keep an older
+-- One row per commit of a pull request's latest listing (GraphQL reads them all; REST, before, listed at
+-- most the first 250, oldest first, so the first commit is always present); commits a force-push removed keep an older
 -- pull_updated_at (the listing they came from) and are dropped here.
 
 with source as (
@@ -24,7 +24,7 @@ select
     sha as commit_sha,
     {{ api_timestamp("record->>'$.commit.author.date'") }} as authored_at,
     {{ api_timestamp("record->>'$.commit.committer.date'") }} as committed_at,
-    record->>'$.author.login' as author_login,
+    coalesce(record->>'$.commit.author.user.login', record->>'$.author.login') as author_login,
     pull_updated_at as listed_at_pull_updated_at,
     _loaded_at
 from latest
