@@ -178,6 +178,12 @@ class HttpClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self.max_body_bytes = max_body_bytes
+        self._server_clock_rate = server_clock_rate if server_clock_rate > 0 else 1.0
+        # Per quota ("graphql" or "core"): (remaining, reset epoch s, what the last call cost), from the last answer.
+        self._quota: dict[str, tuple[int, float, int]] = {}
+        self._server_offset_s = 0.0  # server clock minus ours, from the last `Date` header
+        # Called with {"resource", "wait_s", "reset_at", "remaining"} before a quota wait (progress events).
+        self.wait_hook: Callable[[dict[str, Any]], None] | None = None
 
     @staticmethod
     def options(settings: Mapping[str, Any]) -> dict[str, Any]:
