@@ -297,6 +297,32 @@ class JiraFlowConfig:
 
 
 @dataclass
+class TransformConfig:
+    """Bounds of the dbt build's DuckDB. The build is one DuckDB instance shared by dbt's threads, so
+    `memory_limit` caps all of them together; above it DuckDB spills to `data_dir/duckdb_tmp`. The defaults
+    keep the whole transform (dbt's Python process included) under 2 GiB at the `large` bench scale on a
+    2-core machine: raise them on a bigger host."""
+
+    # DuckDB memory_limit (its own units: "1.5GB", "800MB").
+    memory_limit: str = "1.2GB"
+    # dbt threads: models built at once (each is one DuckDB query at a time).
+    threads: int = 2
+    # DuckDB worker threads per query (null: DuckDB's default, the number of cores).
+    duckdb_threads: int | None = 2
+
+    def validate(self, key: str) -> None:
+        size = r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+        if not isinstance(self.memory_limit, str) or not re.match(size, self.memory_limit.strip()):
+            raise ConfigError(f"{key}.memory_limit: {self.memory_limit!r} must be a size such as '1.2GB' or '800MB'")
+        if not isinstance(self.threads, int) or not 1 <= self.threads <= 64:
+            raise ConfigError(f"{key}.threads: {self.threads!r} must be a whole number from 1 to 64")
+        if self.duckdb_threads is not None and (not isinstance(self.duckdb_threads, int)
+                                                or not 1 <= self.duckdb_threads <= 256):
+            raise ConfigError(f"{key}.duckdb_threads: {self.duckdb_threads!r} must be null or a whole number "
+                              "from 1 to 256")
+
+
+@dataclass
 class ReportingConfig:
     timezone: str = "UTC"
 
@@ -353,6 +379,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     jira_flow: JiraFlowConfig = field(default_factory=JiraFlowConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    transform: TransformConfig = field(default_factory=TransformConfig)
     path: Path | None = None
 
     @property
@@ -362,6 +389,10 @@ class Config:
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        return self.data_dir / "duckdb_tmp"
 
     @property
     def quarantine_dir(self) -> Path:
@@ -396,7 +427,7 @@ class Config:
 
 
 TOP_LEVEL = {"data_dir", "history_days", "reporting", "sources", "services", "availability", "incidents", "dora",
-             "security", "jira_flow", "report"}
+             "security", "jira_flow", "report", "transform"}
 
 
 def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
@@ -436,6 +467,7 @@ def parse_config(raw: Any, base_dir: Path, path: Path | None = None) -> Config:
         security=_build(SecurityConfig, raw.get("security"), "security"),
         jira_flow=_build(JiraFlowConfig, raw.get("jira_flow"), "jira_flow"),
         report=_build(ReportConfig, raw.get("report"), "report"),
+        transform=_build(TransformConfig, raw.get("transform"), "transform"),
         path=path,
     )
 

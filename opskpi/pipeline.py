@@ -331,10 +331,23 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, Any]:
+def transform_env(config: Config) -> dict[str, str]:
+    """The DuckDB bounds of the dbt build (config `transform:`), read by dbt_project/profiles.yml."""
+    settings = config.transform
+    config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    env = {"OPSKPI_DBT_THREADS": str(settings.threads), "OPSKPI_DUCKDB_MEMORY_LIMIT": settings.memory_limit.strip(),
+           "OPSKPI_DUCKDB_TEMP_DIRECTORY": str(config.duckdb_temp_dir)}
+    if settings.duckdb_threads is not None:
+        env["OPSKPI_DUCKDB_THREADS"] = str(settings.duckdb_threads)
+    return env
+
+
+def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True) -> dict[str, Any]:
     """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
 
-    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end.
+    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end;
+    `docs=False` skips the docs page (the dbt benchmark times the build alone). A full-refresh run rebuilds the
+    incremental models from scratch too (`--full-refresh`).
     """
     # dbt needs no API token: keep them out of its environment (and so out of anything it may log).
     tokens = {source.token_env for source in config.sources.values()}
@@ -344,11 +357,14 @@ def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, 
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
+        **transform_env(config),
     }
     command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT),
                "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
     if not tests:
         command += ["--exclude-resource-type", "test"]
+    if ctx.full_refresh:
+        command += ["--full-refresh"]
     with _warehouse(config).lock() as lock_fd:
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
@@ -361,7 +377,7 @@ def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, 
         raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n" + "\n".join(failed[:30])
                            + f"\n…\n{tail}\n{completed.stderr[-2000:]}")
     log.info("dbt build:\n%s", tail)
-    return {"dbt": tail.splitlines()[-1] if tail else "", "docs": _generate_docs(config, ctx, env)}
+    return {"dbt": tail.splitlines()[-1] if tail else "", "docs": _generate_docs(config, ctx, env) if docs else False}
 
 
 def _docs_page(config: Config) -> Path:
