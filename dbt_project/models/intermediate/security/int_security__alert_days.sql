@@ -8,7 +8,47 @@
 --   * else (no snapshot, or no change since the day) the reconstruction.
 -- in_breach: open and older than its SLA (eval_at > sla_due_at; exactly at the boundary is not yet a breach).
 
-with pairs as (
+with alerts as (
+
+    select
+        *,
+        -- the last instant the alert can be open on a day's eval_at: never closed, or closed (by today's
+        -- timestamps) but changed after the day, when a snapshot may carry an earlier open state forward
+        case
+            when closed_at is null then cast('9999-12-31 00:00:00+00' as timestamptz)
+            else greatest(closed_at, coalesce(updated_at, closed_at))
+        end as candidate_until
+    from {{ ref('fct_security_alerts') }}
+
+),
+
+open_snapshots as (
+
+    select distinct alert_key, snapshot_date as day
+    from {{ ref('int_security__alert_state_history') }}
+    where is_open
+
+),
+
+-- Only the (day, alert) pairs that can be open: a range join bounded by candidate_until (what is open, not
+-- every alert x every later day), plus the days a nightly snapshot saw the alert open. Any other pair is
+-- closed by the rules below, so leaving it out changes nothing.
+candidates as (
+
+    select days.day, alerts.alert_key
+    from {{ ref('int_security__days') }} as days
+    inner join alerts
+        on alerts.created_at < days.eval_at
+        and days.eval_at <= alerts.candidate_until
+
+    union
+
+    select open_snapshots.day, open_snapshots.alert_key
+    from open_snapshots
+
+),
+
+pairs as (
 
     select
         days.day,
@@ -22,9 +62,12 @@ with pairs as (
         alerts.sla_due_at,
         alerts.updated_at,
         alerts.closed_at is null or alerts.closed_at >= days.eval_at as reconstructed_open
-    from {{ ref('int_security__days') }} as days
-    inner join {{ ref('fct_security_alerts') }} as alerts
-        on alerts.created_at < days.eval_at
+    from candidates
+    inner join {{ ref('int_security__days') }} as days
+        on candidates.day = days.day
+    inner join alerts
+        on candidates.alert_key = alerts.alert_key
+        and alerts.created_at < days.eval_at
 
 ),
 
