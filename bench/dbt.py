@@ -11,6 +11,8 @@ batches are extracted and validated (`landing-day2/`, not loaded). A measurement
    incremental one row by row (`bench.mart_diff`): `rows_differing_from_full_refresh`;
 4. **noop**: `dbt build` of day 3 with nothing loaded in between (a night with no new data).
 
+The models measured are those of the commit (`git archive HEAD dbt_project`), recorded as `commit`.
+
 Each build runs in its own process (`bench.stage`, the pipeline's own `transform`), so its peak RSS (wait4,
 children included: the dbt process) is the whole transform's. The last line of stdout is one JSON object; it is
 also written to `bench/results/<date>-dbt-<scale>.json`.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -147,6 +150,11 @@ def measure(scale: str, seed: int, now: str, work: Path, cache: Path, transform:
     day3, now3 = day1 + timedelta(days=2), _iso(start + timedelta(days=2))
     warehouse = work / "data" / "warehouse.duckdb"
     shutil.copy2(cache / "raw-day1.duckdb", warehouse)
+    # The models of the commit (HEAD), not of the working tree: the figures belong to a commit, and every build of
+    # one measurement compiles the same models even if the checkout is edited meanwhile.
+    archive = subprocess.run(["git", "archive", "HEAD", "dbt_project"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(work)], input=archive.stdout, check=True)
+    os.environ["OPSKPI_DBT_PROJECT"] = str(work / "dbt_project")
     result: dict[str, Any] = {"scale": scale, "loadavg_start": loadavg()}
     full = _build("full", config, day1, now, work)
     shutil.copytree(cache / "landing-day2", work / "data" / "landing")
@@ -198,9 +206,11 @@ def yaml_load(path: Path) -> dict[str, Any]:
 
 
 def _commit() -> str:
+    """The commit whose dbt project was measured (`git archive HEAD`); `+dirty` when other tracked files (the
+    pipeline, the bench) differ from it."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dbt_project"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return done.stdout.strip() + ("+dirty" if dirty else "")
 
 

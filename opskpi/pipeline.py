@@ -44,7 +44,8 @@ from opskpi.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+# The dbt project a run builds; OPSKPI_DBT_PROJECT points a benchmark at a frozen copy of it.
+DBT_PROJECT = Path(os.environ.get("OPSKPI_DBT_PROJECT") or PROJECT_ROOT / "dbt_project")
 SOURCES = ("jira", "pagerduty", "github")
 
 

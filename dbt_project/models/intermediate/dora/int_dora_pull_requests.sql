@@ -25,13 +25,8 @@ merged_pulls as (
 
 commits as (
 
-    select
-        repo,
-        pull_number,
-        min(authored_at) as first_commit_at,
-        count(*) as commit_count
-    from {{ ref('stg_github__pull_commits') }}
-    group by repo, pull_number
+    select repo, pull_number, first_commit_at, commit_count
+    from {{ ref('int_github__pull_commit_summary') }}
 
 ),
 

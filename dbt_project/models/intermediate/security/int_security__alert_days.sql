@@ -1,3 +1,6 @@
+-- A table, not a view: the posture mart reads it once per scope (repo, team, org) and tests read it too.
+{{ config(materialized='table') }}
+
 -- One row per security alert and day of int_security__days on which it was open at the day's eval_at.
 -- Open = created before eval_at and not closed by then, reconstructed from today's timestamps, except where the
 -- nightly history (int_security__alert_state_history) knows better (what the API said then wins):

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='snapshot_date',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         full_refresh=false,
         pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
     )
@@ -133,6 +133,13 @@ checks as (
 
 ),
 
+before_window as (
+
+    -- records dated before the history window: left out of the day grids (macros/history_window.sql)
+    {{ records_before_window() }}
+
+),
+
 freshness as (
 
     select source, stream, max(cursor_at) as newest_record_at
@@ -159,7 +166,8 @@ select
             then greatest(0, {{ seconds_between('freshness.newest_record_at', as_of()) }})
     end as freshness_s,
     {{ kpi_snapshot_run_id() }} as run_id,
-    now() as computed_at
+    now() as computed_at,
+    coalesce(before_window.records_before_window, 0) as records_before_window
 from streams
 left join loads
     on loads.source = streams.source and loads.stream = streams.stream
@@ -169,4 +177,6 @@ left join failure_names
     on failure_names.source = streams.source and failure_names.stream = streams.stream
 left join freshness
     on freshness.source = streams.source and freshness.stream = streams.stream
+left join before_window
+    on before_window.source = streams.source and before_window.stream = streams.stream
 where streams.source is not null
