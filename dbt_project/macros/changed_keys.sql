@@ -1,27 +1,76 @@
 {#-
     Entity-keyed incremental models (`materialized='incremental'`, `incremental_strategy='delete+insert'`,
-    `unique_key` = the entity key): an incremental run recomputes only the entities whose raw rows were loaded
-    after the newest `_source_loaded_at` the table holds, and replaces them. Every such model carries
-    `_source_loaded_at` = max(_loaded_at) of the raw rows it was computed from, so the watermark lives in the
-    table itself and is written in the same statement as the rows it covers (no state to drift).
+    `unique_key` = the entity key). An incremental run recomputes only what the raw rows loaded since the table's
+    newest value of its watermark column can have changed, and replaces it:
 
-    This is right when a row depends only on its own entity's raw rows (nothing from other entities, no run
-    parameter such as as_of): the loader merges every new or changed record with a new `_loaded_at` and never
-    deletes a raw row, so an entity whose rows did not change keeps the row it had. A full refresh recomputes
-    everything; the incremental == full-refresh test (tests/integration/test_dbt_incremental_equals_full.py)
-    checks the result is the same.
+      changed_rows_filter()                 1:1 staging of a raw table: the raw rows with `_loaded_at` after the
+                                            newest `_loaded_at` the table holds;
+      changed_keys_filter(keys, source)     a per-entity summary: every entity with a raw row loaded after the
+                                            table's newest `_source_loaded_at` (the max `_loaded_at` of the raw rows
+                                            each row was computed from), all of whose rows are then re-read.
 
-    In the model:  where {{ changed_keys_filter(['repo', 'pull_number'], source_relation) }}
+    The watermark lives in the table itself, written in the same statement as the rows it covers. This is right
+    when a row depends only on its own entity's raw rows (no other entity, no run parameter such as as_of): the
+    loader merges every new or changed record with a new `_loaded_at` and never deletes a raw row, so an entity
+    with no newer raw row keeps the row it had. When the code behind the model changes (its SQL, any model or
+    macro it uses: incremental_code_md5, kept in the table comment), the run recomputes everything instead, so a
+    deploy never leaves rows computed by old code. Both need the hooks:
+      pre_hook="{{ changed_rows_pre_hook() }}", post_hook="{{ changed_rows_post_hook() }}"
+    tests/integration/test_dbt_incremental_equals_full.py checks incremental == full refresh.
 -#}
-{% macro changed_keys_filter(keys, source_relation) -%}
-    {%- if is_incremental() -%}
+
+{#- 'changes' on an incremental run whose table was built by the same code, else 'all'. -#}
+{% macro changed_rows_mode() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return('all') }}
+    {%- endif -%}
+    {%- set previous = incremental_state_read(this) -%}
+    {%- if previous is none or previous.get('code_md5') != incremental_code_md5() -%}
+        {{ return('all') }}
+    {%- endif -%}
+    {{ return('changes') }}
+{%- endmacro %}
+
+
+{% macro changed_rows_filter() -%}
+    {%- if changed_rows_mode() == 'changes' -%}
+        _loaded_at > {{ changed_rows_watermark('_loaded_at') }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro changed_keys_filter(keys, source_relation, watermark='_source_loaded_at') -%}
+    {%- if changed_rows_mode() == 'changes' -%}
         ({{ keys | join(', ') }}) in (
             select {{ keys | join(', ') }}
             from {{ source_relation }}
-            where _loaded_at > (select coalesce(max(_source_loaded_at), cast('1970-01-01 00:00:00+00' as timestamptz))
-                                from {{ this }})
+            where _loaded_at > {{ changed_rows_watermark(watermark) }}
         )
     {%- else -%}
         true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- SQL: the newest value of `column` in the table (an empty table: every row is newer). -#}
+{% macro changed_rows_watermark(column) -%}
+    (select coalesce(max({{ column }}), cast('1970-01-01 00:00:00+00' as timestamptz)) from {{ this }})
+{%- endmacro %}
+
+
+{#- Pre-hook: a run that recomputes everything first empties the table (delete+insert replaces only keys it writes). -#}
+{% macro changed_rows_pre_hook() -%}
+    {%- if execute and is_incremental() and changed_rows_mode() == 'all' -%}
+        delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Post-hook: remember the code the rows were computed by. -#}
+{% macro changed_rows_post_hook() -%}
+    {%- if execute -%}
+        comment on table {{ this }} is '{{ tojson({"code_md5": incremental_code_md5()}) }}'
     {%- endif -%}
 {%- endmacro %}

@@ -4,6 +4,8 @@
         incremental_strategy='delete+insert',
         unique_key=['repo', 'pull_number'],
         on_schema_change='fail',
+        pre_hook="{{ changed_rows_pre_hook() }}",
+        post_hook="{{ changed_rows_post_hook() }}",
     )
 }}
 -- Per pull request: the earliest author date of its commits (as last listed) and how many there are. The

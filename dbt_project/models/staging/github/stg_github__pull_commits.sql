@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['repo', 'pull_number'],  -- delete+insert replaces all of a pull request's rows
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ changed_rows_pre_hook() }}",
+        post_hook="{{ changed_rows_post_hook() }}",
+    )
+}}
+-- Incremental by pull request: only pull requests with commit rows loaded since the last build are re-read
+-- (macros/changed_keys.sql).
 -- One row per commit of a pull request's latest listing. The API lists at most the first 250 commits
 -- (oldest first), so the first commit is always present; commits a force-push removed keep an older
 -- pull_updated_at (the listing they came from) and are dropped here.
@@ -6,6 +18,8 @@ with source as (
 
     select repo, pull_number, sha, pull_updated_at, record, _loaded_at
     from {{ source('github', 'pull_commits') }}
+    -- every row of a pull request with a row loaded since the last build: its latest listing is re-chosen
+    where {{ changed_keys_filter(['repo', 'pull_number'], source('github', 'pull_commits'), watermark='_loaded_at') }}
 
 ),
 

@@ -1,7 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['repo', 'pull_number'],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ changed_rows_pre_hook() }}",
+        post_hook="{{ changed_rows_post_hook() }}",
+    )
+}}
+-- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 with source as (
 
     select repo, number, updated_at, record, _loaded_at
     from {{ source('github', 'pulls') }}
+    where {{ changed_rows_filter() }}
 
 ),
 

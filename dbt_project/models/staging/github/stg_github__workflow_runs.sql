@@ -1,9 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['repo', 'run_id'],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ changed_rows_pre_hook() }}",
+        post_hook="{{ changed_rows_post_hook() }}",
+    )
+}}
+-- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per Actions workflow run, at its latest attempt (one-to-one with raw.github__workflow_runs).
 
 with source as (
 
     select repo, id, updated_at, record, _loaded_at
     from {{ source('github', 'workflow_runs') }}
+    where {{ changed_rows_filter() }}
 
 )
 

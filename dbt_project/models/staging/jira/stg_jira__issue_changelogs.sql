@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['issue_id', 'history_id'],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ changed_rows_pre_hook() }}",
+        post_hook="{{ changed_rows_post_hook() }}",
+    )
+}}
+-- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per changelog entry (history) of an issue, one-to-one with raw.jira__issue_changelogs.
 -- `items` stays JSON (an array of {field, fieldtype, fieldId, from, fromString, to, toString});
 -- int_jira__status_changes unnests the status items.
@@ -6,6 +17,7 @@ with source as (
 
     select issue_id, id, created, record, _loaded_at
     from {{ source('jira', 'issue_changelogs') }}
+    where {{ changed_rows_filter() }}
 
 ),
 
