@@ -14,10 +14,22 @@
     loader merges every new or changed record with a new `_loaded_at` and never deletes a raw row, so an entity
     with no newer raw row keeps the row it had. When the code behind the model changes (its SQL, any model or
     macro it uses: incremental_code_md5, kept in the table comment), the run recomputes everything instead, so a
-    deploy never leaves rows computed by old code. Both need the hooks:
-      pre_hook="{{ changed_rows_pre_hook() }}", post_hook="{{ changed_rows_post_hook() }}"
+    deploy never leaves rows computed by old code. A model declares all this with changed_rows_config(unique_key).
     tests/integration/test_dbt_incremental_equals_full.py checks incremental == full refresh.
 -#}
+
+{#- The config of such a model: `{{ changed_rows_config(['repo', 'pull_number']) }}` at the top of it. -#}
+{% macro changed_rows_config(unique_key, on_schema_change='sync_all_columns') -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=unique_key,
+        on_schema_change=on_schema_change,
+        pre_hook="{{ changed_rows_pre_hook() }}",
+        post_hook="{{ changed_rows_post_hook() }}",
+    ) }}
+{%- endmacro %}
+
 
 {#- 'changes' on an incremental run whose table was built by the same code, else 'all'. -#}
 {% macro changed_rows_mode() -%}

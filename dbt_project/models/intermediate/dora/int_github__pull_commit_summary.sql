@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['repo', 'pull_number'],
-        on_schema_change='fail',
-        pre_hook="{{ changed_rows_pre_hook() }}",
-        post_hook="{{ changed_rows_post_hook() }}",
-    )
-}}
+{{ changed_rows_config(['repo', 'pull_number'], on_schema_change='fail') }}
 -- Per pull request: the earliest author date of its commits (as last listed) and how many there are. The
 -- commits are the largest raw table and this summary depends on nothing but them, so it is incremental by pull
 -- request (macros/changed_keys.sql): a run re-reads only the pull requests whose commit listing was loaded since.

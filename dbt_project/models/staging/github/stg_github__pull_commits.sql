@@ -1,14 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['repo', 'pull_number'],  -- delete+insert replaces all of a pull request's rows
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ changed_rows_pre_hook() }}",
-        post_hook="{{ changed_rows_post_hook() }}",
-    )
-}}
--- Incremental by pull request: only pull requests with commit rows loaded since the last build are re-read
+{{ changed_rows_config(['repo', 'pull_number']) }}
+-- Incremental by pull request (delete+insert replaces all of a pull request's rows): only pull requests with
+-- commit rows loaded since the last build are re-read
 -- (macros/changed_keys.sql).
 -- One row per commit of a pull request's latest listing. The API lists at most the first 250 commits
 -- (oldest first), so the first commit is always present; commits a force-push removed keep an older

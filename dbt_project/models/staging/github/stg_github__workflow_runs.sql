@@ -1,19 +1,21 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['repo', 'run_id'],
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ changed_rows_pre_hook() }}",
-        post_hook="{{ changed_rows_post_hook() }}",
-    )
-}}
+{{ changed_rows_config(['repo', 'run_id']) }}
 -- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per Actions workflow run, at its latest attempt (one-to-one with raw.github__workflow_runs).
 
 with source as (
 
-    select repo, id, updated_at, record, _loaded_at
+    -- one parse per record into the fields used (a record is ~15 kB: see stg_github__pulls)
+    select
+        repo,
+        id,
+        updated_at,
+        from_json(record, '{
+            "workflow_id": "BIGINT", "name": "VARCHAR", "path": "VARCHAR", "event": "VARCHAR",
+            "head_branch": "VARCHAR", "head_sha": "VARCHAR", "status": "VARCHAR", "conclusion": "VARCHAR",
+            "run_attempt": "BIGINT", "repository": {"default_branch": "VARCHAR"}, "created_at": "VARCHAR",
+            "run_started_at": "VARCHAR"
+        }') as r,
+        _loaded_at
     from {{ source('github', 'workflow_runs') }}
     where {{ changed_rows_filter() }}
 
@@ -22,19 +24,19 @@ with source as (
 select
     repo,
     id as run_id,
-    cast(record->>'$.workflow_id' as bigint) as workflow_id,
-    record->>'$.name' as workflow_name,
+    r.workflow_id as workflow_id,
+    r.name as workflow_name,
     -- `path` is `.github/workflows/deploy.yml@main` (or `@refs/pull/…`): the file without the ref
-    split_part(record->>'$.path', '@', 1) as workflow_path,
-    record->>'$.event' as event,
-    record->>'$.head_branch' as head_branch,
-    record->>'$.head_sha' as head_sha,
-    record->>'$.status' as status,
-    record->>'$.conclusion' as conclusion,
-    cast(record->>'$.run_attempt' as bigint) as run_attempt,
-    record->>'$.repository.default_branch' as default_branch,
-    {{ api_timestamp("record->>'$.created_at'") }} as created_at,
+    split_part(r.path, '@', 1) as workflow_path,
+    r.event as event,
+    r.head_branch as head_branch,
+    r.head_sha as head_sha,
+    r.status as status,
+    r.conclusion as conclusion,
+    r.run_attempt as run_attempt,
+    r.repository.default_branch as default_branch,
+    {{ api_timestamp("r.created_at") }} as created_at,
     updated_at,
-    {{ api_timestamp("record->>'$.run_started_at'") }} as run_started_at,
+    {{ api_timestamp("r.run_started_at") }} as run_started_at,
     _loaded_at
 from source

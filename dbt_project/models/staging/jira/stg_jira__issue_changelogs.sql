@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['issue_id', 'history_id'],
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ changed_rows_pre_hook() }}",
-        post_hook="{{ changed_rows_post_hook() }}",
-    )
-}}
+{{ changed_rows_config(['issue_id', 'history_id']) }}
 -- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per changelog entry (history) of an issue, one-to-one with raw.jira__issue_changelogs.
 -- `items` stays JSON (an array of {field, fieldtype, fieldId, from, fromString, to, toString});

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='issue_id',
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ changed_rows_pre_hook() }}",
-        post_hook="{{ changed_rows_post_hook() }}",
-    )
-}}
+{{ changed_rows_config('issue_id') }}
 -- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 with source as (
 
