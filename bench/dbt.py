@@ -135,8 +135,8 @@ def _build(label: str, config: Path, run_date: date, now: str, work: Path, full_
             "slowest": slowest_models(work / f"run_results-{label}.json")}
 
 
-def measure(scale: str, seed: int, now: str, work: Path, cache: Path, transform: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
+def measure(scale: str, seed: int, now: str, work: Path, cache: Path, transform: dict[str, Any] | None = None,
+            compare: bool = True) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     (work / "data").mkdir(parents=True)
     raw = yaml_load(cache / "config.yml")
@@ -163,21 +163,29 @@ def measure(scale: str, seed: int, now: str, work: Path, cache: Path, transform:
                                         "run_id": "bench-dbt-day2", "stage": "load"}], work / "proc")
     changed = sum(v["rows_changed"] for v in load.processes[0]["result"].values())
     incremental = _build("incremental", config, day2, now2, work)
-    reference = work / "reference"
-    (reference / "data").mkdir(parents=True)
-    shutil.copy2(warehouse, reference / "data" / "warehouse.duckdb")
-    ref_config = reference / "config.yml"
-    ref_config.write_text(json.dumps({**raw, "data_dir": str(reference / "data")}))
-    refresh = _build("full_refresh", ref_config, day2, now2, reference, full_refresh=True)
-    log("compare every mart with the full refresh")
-    diff = compare_warehouses(warehouse, reference / "data" / "warehouse.duckdb")
+    refresh: dict[str, Any] = {"s": None, "peak_rss_mb": 0.0}
+    diff: dict[str, Any] = {"rows_differing": None, "rows_compared": 0, "differing_tables": {}}
+    if compare:
+        reference = work / "reference"
+        (reference / "data").mkdir(parents=True)
+        shutil.copy2(warehouse, reference / "data" / "warehouse.duckdb")
+        ref_config = reference / "config.yml"
+        ref_config.write_text(json.dumps({**raw, "data_dir": str(reference / "data")}))
+        refresh = _build("full_refresh", ref_config, day2, now2, reference, full_refresh=True)
+        log("compare every mart with the full refresh")
+        diff = compare_warehouses(warehouse, reference / "data" / "warehouse.duckdb")
     noop = _build("noop", config, day3, now3, work)
     result.update({
         "full_s": full["s"], "incremental_s": incremental["s"], "noop_s": noop["s"],
         "full_refresh_day2_s": refresh["s"],
         "incremental_ratio": round(incremental["s"] / full["s"], 4),
         "noop_ratio": round(noop["s"] / full["s"], 4),
+        # CPU seconds of the dbt process (threads and children included): less sensitive to a loaded machine
+        "full_cpu_s": full["cpu_s"], "incremental_cpu_s": incremental["cpu_s"], "noop_cpu_s": noop["cpu_s"],
+        "incremental_cpu_ratio": round(incremental["cpu_s"] / full["cpu_s"], 4),
+        "noop_cpu_ratio": round(noop["cpu_s"] / full["cpu_s"], 4),
         "peak_rss_mb": max(b["peak_rss_mb"] for b in (full, incremental, noop, refresh)),
+        "compared_with_full_refresh": compare,
         "rows_differing_from_full_refresh": diff["rows_differing"],
         "rows_compared": diff["rows_compared"], "differing_tables": diff["differing_tables"],
         "day2_rows_changed": changed,
@@ -225,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transform", type=json.loads, default=None, metavar="JSON",
                         help='the config\'s transform: section for this run, e.g. \'{"memory_limit": "19GB", '
                              '"threads": 4, "duckdb_threads": null}\' (default: the config defaults)')
+    parser.add_argument("--skip-compare", action="store_true",
+                        help="no --full-refresh build and row comparison (rows_differing_from_full_refresh: null)")
     parser.add_argument("--prepare-only", action="store_true", help="build the cached raw warehouse and stop")
     args = parser.parse_args(argv)
     cache = prepare(args.scale, args.seed, args.now)
@@ -232,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare_only:
         return 0
     work = Path(args.work_dir) if args.work_dir else CACHE_ROOT / f"run-{args.scale}"
-    result = measure(args.scale, args.seed, args.now, work, cache, args.transform)
+    result = measure(args.scale, args.seed, args.now, work, cache, args.transform, compare=not args.skip_compare)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{datetime.now(UTC).strftime('%Y-%m-%d')}-dbt-{args.scale}.json"

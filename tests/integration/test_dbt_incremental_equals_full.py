@@ -118,6 +118,9 @@ def restate(con: duckdb.DuckDBPyConnection) -> dict:
         where pulls.repo = 'acme/api' and pulls.merged_at is not null
         order by pulls.number limit 1""")
     # a re-deploy: a new deployment of a deployed commit, successful two days ago
+    changed["redeploy"] = con.execute(
+        "select deployment_id + 7000000 from raw.github__deployment_statuses where repo = 'acme/web' "
+        "and state = 'success' order by created_at desc limit 1").fetchone()[0]
     con.execute(f"""
         insert into raw.github__deployments by name
         select * replace (id + 7000000 as id, timestamptz '2026-11-18 10:00:00+00' as created_at,
@@ -200,8 +203,7 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
             (select count(*) from marts.fct_incidents where incident_id = ? and is_open) as reopened_open,
             (select count(*) from intermediate.int_dora_failure_links where failure_link = 'revert_pr'
                 and pull_number > 900000) as revert_links,
-            (select count(*) from marts.fct_deployments where deployment_id::varchar in (
-                select cast(id as varchar) from raw.github__deployments where id > 7000000)) as redeploys,
+            (select count(*) from marts.fct_deployments where deployment_id = ?) as redeploys,
             (select count(*) from marts.fct_jira_issues where is_deleted) as deleted_issues,
             (select count(distinct team) from marts.fct_deployments where repo = 'acme/web') as web_teams,
             (select min(team) from marts.fct_deployments where repo = 'acme/web') as web_team,
@@ -209,7 +211,7 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
             (select min(day) from intermediate.int_reporting_days_spined) as first_day,
             (select records_before_window from marts.pipeline_health_daily
                 where source = 'pagerduty' and stream = 'incidents' and snapshot_date = date '2026-11-21') as before
-    """, [built["changed"]["reopened"]])[0]
+    """, [built["changed"]["reopened"], str(built["changed"]["redeploy"])])[0]
     assert rows["reopened_open"] == 1
     assert rows["revert_links"] >= 1
     assert rows["redeploys"] == 1
