@@ -107,7 +107,9 @@ def run(spec: dict[str, Any]) -> Any:
     if stage == "load":
         return pipeline.load(config, ctx)
     if stage == "transform":
-        return pipeline.transform(config, ctx, tests=spec.get("tests", True))
+        if spec.get("full_refresh"):
+            ctx = dataclasses.replace(ctx, full_refresh=True)
+        return pipeline.transform(config, ctx, tests=spec.get("tests", True), docs=spec.get("docs", True))
     if stage == "publish":
         return pipeline.publish(config, ctx)
     raise SystemExit(f"unknown stage {stage!r}")

@@ -349,6 +349,23 @@ class JiraFlowConfig(_Section):
     bug_issue_types: list[str] = ["Bug"]
 
 
+class TransformConfig(_Section):
+    """Bounds of the dbt build's DuckDB. The build is one DuckDB instance shared by dbt's threads, so
+    `memory_limit` caps all of them together; above it DuckDB spills to `data_dir/duckdb_tmp`. The defaults
+    keep the whole transform (dbt's Python process included) under 2 GiB at the `large` bench scale on a
+    2-core machine: raise them on a bigger host."""
+
+    # DuckDB memory_limit (its own units: "1.5GB", "800MB").
+    memory_limit: Annotated[str, _rule(lambda v: re.match(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+                                                          v.strip()),
+                                       "{v!r} must be a size such as '1.2GB' or '800MB'")] = "1.2GB"
+    # dbt threads: models built at once (each is one DuckDB query at a time).
+    threads: Annotated[int, _rule(lambda v: 1 <= v <= 64, "{v!r} must be a whole number from 1 to 64")] = 2
+    # DuckDB worker threads per query (null: DuckDB's default, the number of cores).
+    duckdb_threads: Annotated[int | None, _rule(lambda v: v is None or 1 <= v <= 256,
+                                                "{v!r} must be null or a whole number from 1 to 256")] = 2
+
+
 class ReportingConfig(_Section):
     timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
@@ -393,6 +410,7 @@ class Config(_Section):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    transform: TransformConfig = Field(default_factory=TransformConfig)
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("data_dir")
@@ -410,6 +428,10 @@ class Config(_Section):
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        return self.data_dir / "duckdb_tmp"
 
     @property
     def quarantine_dir(self) -> Path:

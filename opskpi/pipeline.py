@@ -44,7 +44,8 @@ from opskpi.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+# The dbt project a run builds; OPSKPI_DBT_PROJECT points a benchmark at a frozen copy of it.
+DBT_PROJECT = Path(os.environ.get("OPSKPI_DBT_PROJECT") or PROJECT_ROOT / "dbt_project")
 SOURCES = ("jira", "pagerduty", "github")
 
 
@@ -345,9 +346,20 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def transform_env(config: Config) -> dict[str, str]:
+    """The DuckDB bounds of the dbt build (config `transform:`), read by dbt_project/profiles.yml."""
+    settings = config.transform
+    config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    env = {"OPSKPI_DBT_THREADS": str(settings.threads), "OPSKPI_DUCKDB_MEMORY_LIMIT": settings.memory_limit.strip(),
+           "OPSKPI_DUCKDB_TEMP_DIRECTORY": str(config.duckdb_temp_dir)}
+    if settings.duckdb_threads is not None:
+        env["OPSKPI_DUCKDB_THREADS"] = str(settings.duckdb_threads)
+    return env
+
+
 def dbt_env(config: Config) -> dict[str, str]:
-    """dbt's environment: the warehouse and target paths, and no API token (dbt needs none, so none can
-    reach anything it logs)."""
+    """dbt's environment: the warehouse and target paths, the DuckDB bounds, and no API token (dbt needs none,
+    so none can reach anything it logs)."""
     tokens = {source.token_env for source in config.sources.values()}
     return {
         **{k: v for k, v in os.environ.items() if k not in tokens},
@@ -355,6 +367,7 @@ def dbt_env(config: Config) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
+        **transform_env(config),
     }
 
 
@@ -386,16 +399,20 @@ def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
     return {"freshness": counts}
 
 
-def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, Any]:
+def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True) -> dict[str, Any]:
     """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
 
-    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end.
+    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end;
+    `docs=False` skips the docs page (the dbt benchmark times the build alone). A full-refresh run rebuilds the
+    incremental models from scratch too (`--full-refresh`).
     """
     env = dbt_env(config)
     command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT),
                "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
     if not tests:
         command += ["--exclude-resource-type", "test"]
+    if ctx.full_refresh:
+        command += ["--full-refresh"]
     with _warehouse(config).lock() as lock_fd:
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
@@ -408,7 +425,7 @@ def transform(config: Config, ctx: RunContext, tests: bool = True) -> dict[str, 
         raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n" + "\n".join(failed[:30])
                            + f"\n…\n{tail}\n{completed.stderr[-2000:]}")
     log.info("dbt build:\n%s", tail)
-    return {"dbt": tail.splitlines()[-1] if tail else "", "docs": _generate_docs(config, ctx, env)}
+    return {"dbt": tail.splitlines()[-1] if tail else "", "docs": _generate_docs(config, ctx, env) if docs else False}
 
 
 def _docs_page(config: Config) -> Path:

@@ -83,3 +83,9 @@
         when '<' then {{ value_expr }} < {{ threshold_expr }} - 1e-9 * greatest(1, abs({{ threshold_expr }}))
     end
 {%- endmacro %}
+
+
+{#- The DORA scope levels for rows_per_scope: repository, team, org. -#}
+{% macro dora_scopes() -%}
+    {{ return([('repo', 'repo'), ('team', 'team'), ('org', "'org'")]) }}
+{%- endmacro %}

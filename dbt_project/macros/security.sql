@@ -52,9 +52,5 @@
 {#- The rows of `relation_sql` (with repo and team columns) once per scope: repo, team and org, prefixed with
     scope_type and scope_id (the posture mart's roll-ups). -#}
 {% macro security_scoped(relation_sql) -%}
-    select 'repo' as scope_type, repo as scope_id, * from ({{ relation_sql }}) as s
-    union all
-    select 'team', team, * from ({{ relation_sql }}) as s
-    union all
-    select 'org', 'org', * from ({{ relation_sql }}) as s
+    {{ rows_per_scope(relation_sql, [('repo', 'repo'), ('team', 'team'), ('org', "'org'")]) }}
 {%- endmacro %}

@@ -124,3 +124,30 @@ def test_demo_config_loads(monkeypatch):
     assert config.sources["jira"].base_url == "http://127.0.0.1:4321/jira"
     assert config.services["PKB23Z8"].slo_target_pct == 99.95 and config.services["PKB23Z8"].team == "platform"
     assert config.dora.deploy_workflows == {"acme/infra": "Deploy"}
+def test_transform_bounds_default_and_reach_dbt(tmp_path):
+    from opskpi.pipeline import transform_env
+
+    config = parse_config(config_dict(), tmp_path)
+    assert (config.transform.memory_limit, config.transform.threads, config.transform.duckdb_threads) == ("1.2GB", 2, 2)
+    env = transform_env(config)
+    assert env == {"OPSKPI_DBT_THREADS": "2", "OPSKPI_DUCKDB_MEMORY_LIMIT": "1.2GB", "OPSKPI_DUCKDB_THREADS": "2",
+                   "OPSKPI_DUCKDB_TEMP_DIRECTORY": str(config.data_dir / "duckdb_tmp")}
+    assert (config.data_dir / "duckdb_tmp").is_dir()
+    raw = config_dict()
+    raw["transform"] = {"memory_limit": "800MB", "threads": 1, "duckdb_threads": None}
+    env = transform_env(parse_config(raw, tmp_path))
+    assert env["OPSKPI_DUCKDB_MEMORY_LIMIT"] == "800MB" and env["OPSKPI_DBT_THREADS"] == "1"
+    assert "OPSKPI_DUCKDB_THREADS" not in env
+
+
+@pytest.mark.parametrize(("transform", "key"), [
+    ({"memory_limit": "lots"}, "transform.memory_limit"),
+    ({"threads": 0}, "transform.threads"),
+    ({"duckdb_threads": "2"}, "transform.duckdb_threads"),
+    ({"memroy_limit": "1GB"}, "transform.memroy_limit"),
+])
+def test_bad_transform_bounds_name_the_key(tmp_path, transform, key):
+    raw = config_dict()
+    raw["transform"] = transform
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        parse_config(raw, tmp_path)

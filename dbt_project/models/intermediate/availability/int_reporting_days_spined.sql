@@ -1,6 +1,6 @@
 -- The reporting calendar: one row per day (in the reporting time zone) from the first day in the
--- data window (local day of the earliest incident created up to as_of: PagerDuty incidents, and Jira
--- issues of a type in var jira_incident_issue_types) to run_date inclusive, with the day's real bounds
+-- data window (local day of the earliest incident created up to as_of, never before the history window of
+-- macros/history_window.sql: PagerDuty incidents, and Jira issues of a type in var jira_incident_issue_types) to run_date inclusive, with the day's real bounds
 -- in UTC (local midnights) and its real length (82800 / 90000 s on DST changes).
 
 with first_incident_days as (
@@ -21,7 +21,7 @@ with first_incident_days as (
 bounds as (
 
     select
-        least(coalesce(min(first_day), {{ run_date() }}), {{ run_date() }}) as first_day,
+        {{ reporting_first_day('min(first_day)') }} as first_day,
         {{ run_date() }} as last_day
     from first_incident_days
 

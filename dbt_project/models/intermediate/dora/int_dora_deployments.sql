@@ -1,3 +1,7 @@
+-- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
+-- the whole build of it once.
+{{ config(materialized='table') }}
+
 -- DORA deployments, one row each, deployed at or before as_of:
 --   * a GitHub deployment whose environment is in var dora_production_environments (case-insensitive)
 --     and that has a `success` status; its time is the first success status (statuses seen after

@@ -1,3 +1,7 @@
+-- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
+-- the whole build of it once.
+{{ config(materialized='table') }}
+
 -- Everything that makes a deployment a change failure, one row per (deployment, cause), within the
 -- attribution window: from the deployment time to var dora_attribution_window_s after it (inclusive),
 -- and before the repository's next deployment (exclusive), never after as_of.
@@ -7,59 +11,71 @@
 -- link_rank orders the causes when a deployment has several (an incident first: it gives the time to
 -- restore).
 
-with deployments as (
+with incident_events as (
 
-    select
-        deployment_id,
-        repo,
-        deployed_at,
-        next_deployed_at,
-        deployed_at + to_seconds({{ dora_attribution_window_s() }}) as window_end_at
-    from {{ ref('int_dora_deployments') }}
+    -- an incident counts for every repository mapped to its service
+    select repo_services.repo, incidents.created_at as event_at, incidents.incident_id, incidents.resolved_at
+    from {{ ref('stg_config__repo_services') }} as repo_services
+    inner join {{ ref('stg_pagerduty__incidents') }} as incidents
+        on repo_services.service_id = incidents.service_id
+    where incidents.created_at <= {{ as_of() }}
+
+),
+
+pull_events as (
+
+    select repo, merged_at as event_at, pull_number, is_revert, is_hotfix
+    from {{ ref('int_dora_pull_requests') }}
+    where is_revert or is_hotfix
+
+),
+
+-- The deployment each event falls after: the repository's last deployment at or before it. The attribution
+-- window of a deployment ends before the next deployment, so no other deployment can claim the event.
+incident_deployments as (
+
+    {{ asof_deployment('incident_events', ['incident_id', 'resolved_at'], 'previous') }}
+
+),
+
+pull_deployments as (
+
+    {{ asof_deployment('pull_events', ['pull_number', 'is_revert', 'is_hotfix'], 'previous') }}
 
 ),
 
 incident_links as (
 
     select
-        deployments.deployment_id,
+        deployment_id,
         'incident_window' as failure_link,
         1 as link_rank,
-        incidents.incident_id,
+        incident_id,
         cast(null as bigint) as pull_number,
-        incidents.created_at as linked_at,
-        incidents.resolved_at
-    from deployments
-    inner join {{ ref('stg_config__repo_services') }} as repo_services
-        on deployments.repo = repo_services.repo
-    inner join {{ ref('stg_pagerduty__incidents') }} as incidents
-        on repo_services.service_id = incidents.service_id
-    where incidents.created_at >= deployments.deployed_at
-      and incidents.created_at <= deployments.window_end_at
-      and (deployments.next_deployed_at is null or incidents.created_at < deployments.next_deployed_at)
-      and incidents.created_at <= {{ as_of() }}
+        event_at as linked_at,
+        resolved_at
+    from incident_deployments
+    where deployment_id is not null
+      and event_at <= deployed_at + to_seconds({{ dora_attribution_window_s() }})
 
 ),
 
 pull_links as (
 
     select
-        deployments.deployment_id,
+        pull_deployments.deployment_id,
         cause.failure_link,
         cause.link_rank,
         cast(null as varchar) as incident_id,
-        pulls.pull_number,
-        pulls.merged_at as linked_at,
+        pull_deployments.pull_number,
+        pull_deployments.event_at as linked_at,
         cast(null as timestamptz) as resolved_at
-    from deployments
-    inner join {{ ref('int_dora_pull_requests') }} as pulls
-        on deployments.repo = pulls.repo
+    from pull_deployments
     inner join (values ('revert_pr', 2), ('hotfix_label', 3)) as cause(failure_link, link_rank)
-        on (cause.failure_link = 'revert_pr' and pulls.is_revert)
-        or (cause.failure_link = 'hotfix_label' and pulls.is_hotfix)
-    where pulls.merged_at >= deployments.deployed_at
-      and pulls.merged_at <= deployments.window_end_at
-      and (deployments.next_deployed_at is null or pulls.merged_at < deployments.next_deployed_at)
+        on (cause.failure_link = 'revert_pr' and pull_deployments.is_revert)
+        or (cause.failure_link = 'hotfix_label' and pull_deployments.is_hotfix)
+    where pull_deployments.deployment_id is not null
+      and pull_deployments.event_at <= pull_deployments.deployed_at + to_seconds({{ dora_attribution_window_s() }})
 
 )
 

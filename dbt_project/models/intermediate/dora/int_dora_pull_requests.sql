@@ -1,3 +1,7 @@
+-- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
+-- the whole build of it once.
+{{ config(materialized='table') }}
+
 -- Pull requests merged into their repository's default branch at or before as_of, with the first
 -- deployment of the same repository at or after the merge (NULL while pending), the lead-time spans in
 -- seconds as measured (may be negative through clock skew) and clamped at 0, and flags for data quality.
@@ -13,33 +17,23 @@ with pulls as (
 
 ),
 
+merged_pulls as (
+
+    select repo, merged_at as event_at, pull_number from pulls
+
+),
+
 commits as (
 
-    select
-        repo,
-        pull_number,
-        min(authored_at) as first_commit_at,
-        count(*) as commit_count
-    from {{ ref('stg_github__pull_commits') }}
-    group by repo, pull_number
+    select repo, pull_number, first_commit_at, commit_count
+    from {{ ref('int_github__pull_commit_summary') }}
 
 ),
 
 first_deployment as (
 
-    select
-        pulls.repo,
-        pulls.pull_number,
-        deployments.deployment_id,
-        deployments.deployed_at
-    from pulls
-    inner join {{ ref('int_dora_deployments') }} as deployments
-        on pulls.repo = deployments.repo
-        and deployments.deployed_at >= pulls.merged_at
-    qualify row_number() over (
-        partition by pulls.repo, pulls.pull_number
-        order by deployments.deployed_at, deployments.deployment_id
-    ) = 1
+    -- the first deployment of the repository at or after the merge (ties: smallest deployment_id)
+    {{ asof_deployment('merged_pulls', ['pull_number'], 'next') }}
 
 ),
 

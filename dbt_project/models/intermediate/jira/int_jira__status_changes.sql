@@ -1,3 +1,7 @@
+-- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
+-- the whole build of it once.
+{{ config(materialized='table') }}
+
 -- Every status an issue was in, in order, from its full changelog: one row for the status it was created in
 -- (at `created`: the `from` of its first status change, else its current status) and one per status change
 -- up to as_of. Categories come from the statuses stream by status id, so a renamed status (same id, new

@@ -50,21 +50,13 @@ restored_deployments as (
 
 scoped_pull_requests as (
 
-    select day, 'repo' as scope_type, repo as scope_id, lead_time_s from pull_requests
-    union all
-    select day, 'team', team, lead_time_s from pull_requests
-    union all
-    select day, 'org', 'org', lead_time_s from pull_requests
+    {{ rows_per_scope('select day, repo, team, lead_time_s from pull_requests', dora_scopes()) }}
 
 ),
 
 scoped_restores as (
 
-    select day, 'repo' as scope_type, repo as scope_id, time_to_restore_s from restored_deployments
-    union all
-    select day, 'team', team, time_to_restore_s from restored_deployments
-    union all
-    select day, 'org', 'org', time_to_restore_s from restored_deployments
+    {{ rows_per_scope('select day, repo, team, time_to_restore_s from restored_deployments', dora_scopes()) }}
 
 ),
 
@@ -89,33 +81,13 @@ deployment_windows as (
 
 lead_time_windows as (
 
-    select
-        windows.snapshot_date,
-        windows."window",
-        scoped_pull_requests.scope_type,
-        scoped_pull_requests.scope_id,
-        quantile_cont(scoped_pull_requests.lead_time_s, 0.5) as p50_s,
-        count(*) as sample_size
-    from windows
-    inner join scoped_pull_requests
-        on scoped_pull_requests.day between windows.window_start_day and windows.snapshot_date
-    group by 1, 2, 3, 4
+    {{ window_stats('windows', 'scoped_pull_requests', 'day', [('p50_s', percentile('facts.lead_time_s', 0.5))]) }}
 
 ),
 
 restore_windows as (
 
-    select
-        windows.snapshot_date,
-        windows."window",
-        scoped_restores.scope_type,
-        scoped_restores.scope_id,
-        quantile_cont(scoped_restores.time_to_restore_s, 0.5) as p50_s,
-        count(*) as sample_size
-    from windows
-    inner join scoped_restores
-        on scoped_restores.day between windows.window_start_day and windows.snapshot_date
-    group by 1, 2, 3, 4
+    {{ window_stats('windows', 'scoped_restores', 'day', [('p50_s', percentile('facts.time_to_restore_s', 0.5))]) }}
 
 ),
 

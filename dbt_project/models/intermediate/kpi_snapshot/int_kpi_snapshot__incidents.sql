@@ -42,47 +42,23 @@ incidents as (
 
 scoped_incidents as (
 
-    select 'service' as scope_type, service_id as scope_id, * from incidents
-    union all
-    select 'team', team, * from incidents
-    union all
-    select 'org', 'org', * from incidents
+    {{ rows_per_scope('select * from incidents', [('service', 'service_id'), ('team', 'team'), ('org', "'org'")]) }}
 
 ),
 
 tta as (
 
-    select
-        windows.snapshot_date,
-        windows."window",
-        scoped_incidents.scope_type,
-        scoped_incidents.scope_id,
-        sum(scoped_incidents.tta_us) / (count(*) * 1000000.0) as mean_s,
-        quantile_cont(scoped_incidents.tta_s, 0.5) as p50_s,
-        count(*) as sample_size
-    from windows
-    inner join scoped_incidents
-        on scoped_incidents.created_day between windows.window_start_day and windows.snapshot_date
-    where scoped_incidents.tta_s is not null
-    group by 1, 2, 3, 4
+    {{ window_stats('windows', 'scoped_incidents', 'created_day',
+                    [('mean_s', 'sum(facts.tta_us) / (count(*) * 1000000.0)'), ('p50_s', percentile('facts.tta_s', 0.5))],
+                    where='facts.tta_s is not null') }}
 
 ),
 
 ttr as (
 
-    select
-        windows.snapshot_date,
-        windows."window",
-        scoped_incidents.scope_type,
-        scoped_incidents.scope_id,
-        sum(scoped_incidents.ttr_us) / (count(*) * 1000000.0) as mean_s,
-        quantile_cont(scoped_incidents.ttr_s, 0.5) as p50_s,
-        count(*) as sample_size
-    from windows
-    inner join scoped_incidents
-        on scoped_incidents.resolved_day between windows.window_start_day and windows.snapshot_date
-    where scoped_incidents.ttr_s is not null
-    group by 1, 2, 3, 4
+    {{ window_stats('windows', 'scoped_incidents', 'resolved_day',
+                    [('mean_s', 'sum(facts.ttr_us) / (count(*) * 1000000.0)'), ('p50_s', percentile('facts.ttr_s', 0.5))],
+                    where='facts.ttr_s is not null') }}
 
 ),
 

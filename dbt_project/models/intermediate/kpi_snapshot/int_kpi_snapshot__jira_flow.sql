@@ -40,11 +40,8 @@ issues as (
 
 scoped_issues as (
 
-    select done_day, 'project' as scope_type, project as scope_id, cycle_time_s from issues
-    union all
-    select done_day, 'team', team, cycle_time_s from issues
-    union all
-    select done_day, 'org', 'org', cycle_time_s from issues
+    {{ rows_per_scope('select done_day, project, team, cycle_time_s from issues',
+                      [('project', 'project'), ('team', 'team'), ('org', "'org'")]) }}
 
 ),
 
@@ -68,17 +65,7 @@ flow_windows as (
 
 cycle_time_windows as (
 
-    select
-        windows.snapshot_date,
-        windows."window",
-        scoped_issues.scope_type,
-        scoped_issues.scope_id,
-        quantile_cont(scoped_issues.cycle_time_s, 0.5) as p50_s,
-        count(*) as sample_size
-    from windows
-    inner join scoped_issues
-        on scoped_issues.done_day between windows.window_start_day and windows.snapshot_date
-    group by 1, 2, 3, 4
+    {{ window_stats('windows', 'scoped_issues', 'done_day', [('p50_s', percentile('facts.cycle_time_s', 0.5))]) }}
 
 ),
 

@@ -1,3 +1,6 @@
+-- A table, not a view: the posture mart reads it once per scope (repo, team, org) and tests read it too.
+{{ config(materialized='table') }}
+
 -- Every closing of a security alert seen: today's (fct_security_alerts) and any the nightly history recorded
 -- that the API no longer shows (an alert dismissed, then reopened). One row per alert, close_reason and closed_at,
 -- with the local day it happened on and, for remediations (fixed, resolved), the time to remediate.

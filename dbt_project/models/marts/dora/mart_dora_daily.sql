@@ -33,11 +33,11 @@ pull_requests as (
 bounds as (
 
     select
-        least(
-            coalesce((select min(day) from deployments), {{ run_date() }}),
-            coalesce((select min({{ to_local_date('merged_at') }}) from {{ ref('fct_pull_requests') }}), {{ run_date() }}),
-            {{ run_date() }}
-        ) as first_day,
+        {{ reporting_first_day("least(
+            coalesce((select min(day) from deployments), " ~ run_date() ~ "),
+            coalesce((select min(" ~ to_local_date('merged_at') ~ ") from " ~ ref('fct_pull_requests') ~ "), "
+                     ~ run_date() ~ "),
+            " ~ run_date() ~ ")") }} as first_day,
         {{ run_date() }} as last_day
 
 ),

@@ -53,7 +53,7 @@ scopes as (
 bounds as (
 
     select
-        least(coalesce(min({{ to_local_date('created_at') }}), {{ run_date() }}), {{ run_date() }}) as first_day,
+        {{ reporting_first_day('min(' ~ to_local_date('created_at') ~ ')') }} as first_day,
         {{ run_date() }} as last_day
     from issues
 

@@ -158,6 +158,13 @@ checks as (
 
 ),
 
+before_window as (
+
+    -- records dated before the history window: left out of the day grids (macros/history_window.sql)
+    {{ records_before_window() }}
+
+),
+
 freshness as (
 
     select source, stream, max(cursor_at) as newest_record_at
@@ -185,7 +192,8 @@ select
     end as freshness_s,
     {{ kpi_snapshot_run_id() }} as run_id,
     now() as computed_at,
-    not_enabled.not_enabled
+    not_enabled.not_enabled,
+    coalesce(before_window.records_before_window, 0) as records_before_window
 from streams
 left join loads
     on loads.source = streams.source and loads.stream = streams.stream
@@ -197,4 +205,6 @@ left join freshness
     on freshness.source = streams.source and freshness.stream = streams.stream
 left join not_enabled
     on not_enabled.source = streams.source and not_enabled.stream = streams.stream
+left join before_window
+    on before_window.source = streams.source and before_window.stream = streams.stream
 where streams.source is not null

@@ -1,3 +1,6 @@
+{{ changed_rows_config(['repo', 'pull_number']) }}
+-- Incremental by pull request (delete+insert replaces all of a pull request's rows): only pull requests with
+-- commit rows loaded since the last build are re-read (macros/changed_keys.sql).
 -- One row per commit of a pull request's latest listing (GraphQL reads them all; REST, before, listed at
 -- most the first 250, oldest first, so the first commit is always present); commits a force-push removed keep an older
 -- pull_updated_at (the listing they came from) and are dropped here.
@@ -6,6 +9,8 @@ with source as (
 
     select repo, pull_number, sha, pull_updated_at, record, _loaded_at
     from {{ source('github', 'pull_commits') }}
+    -- every row of a pull request with a row loaded since the last build: its latest listing is re-chosen
+    where {{ changed_keys_filter(['repo', 'pull_number'], source('github', 'pull_commits'), watermark='_loaded_at') }}
 
 ),
 

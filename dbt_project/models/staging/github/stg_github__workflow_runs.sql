@@ -1,11 +1,25 @@
+{{ changed_rows_config(['repo', 'run_id']) }}
+-- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per Actions workflow run, at its latest attempt (one-to-one with raw.github__workflow_runs).
 -- The API's run carries a minimal repository without `default_branch`: it comes from the repository itself
 -- (stg_github__repositories); a run that does carry one (older payloads, hand-built data) keeps its own.
 
 with source as (
 
-    select repo, id, updated_at, record, _loaded_at
+    -- one parse per record into the fields used (a record is ~15 kB: see stg_github__pulls)
+    select
+        repo,
+        id,
+        updated_at,
+        from_json(record, '{
+            "workflow_id": "BIGINT", "name": "VARCHAR", "path": "VARCHAR", "event": "VARCHAR",
+            "head_branch": "VARCHAR", "head_sha": "VARCHAR", "status": "VARCHAR", "conclusion": "VARCHAR",
+            "run_attempt": "BIGINT", "repository": {"default_branch": "VARCHAR"}, "created_at": "VARCHAR",
+            "run_started_at": "VARCHAR"
+        }') as r,
+        _loaded_at
     from {{ source('github', 'workflow_runs') }}
+    where {{ changed_rows_filter() }}
 
 ),
 
@@ -19,20 +33,20 @@ repositories as (
 select
     source.repo,
     source.id as run_id,
-    cast(record->>'$.workflow_id' as bigint) as workflow_id,
-    record->>'$.name' as workflow_name,
+    source.r.workflow_id as workflow_id,
+    source.r.name as workflow_name,
     -- `path` is `.github/workflows/deploy.yml@main` (or `@refs/pull/…`): the file without the ref
-    split_part(record->>'$.path', '@', 1) as workflow_path,
-    record->>'$.event' as event,
-    record->>'$.head_branch' as head_branch,
-    record->>'$.head_sha' as head_sha,
-    record->>'$.status' as status,
-    record->>'$.conclusion' as conclusion,
-    cast(record->>'$.run_attempt' as bigint) as run_attempt,
-    coalesce(record->>'$.repository.default_branch', repositories.default_branch) as default_branch,
-    {{ api_timestamp("record->>'$.created_at'") }} as created_at,
+    split_part(source.r.path, '@', 1) as workflow_path,
+    source.r.event as event,
+    source.r.head_branch as head_branch,
+    source.r.head_sha as head_sha,
+    source.r.status as status,
+    source.r.conclusion as conclusion,
+    source.r.run_attempt as run_attempt,
+    coalesce(source.r.repository.default_branch, repositories.default_branch) as default_branch,
+    {{ api_timestamp("source.r.created_at") }} as created_at,
     source.updated_at,
-    {{ api_timestamp("record->>'$.run_started_at'") }} as run_started_at,
+    {{ api_timestamp("source.r.run_started_at") }} as run_started_at,
     source._loaded_at
 from source
 left join repositories

@@ -1,3 +1,5 @@
+{{ changed_rows_config(['issue_id', 'history_id']) }}
+-- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per changelog entry (history) of an issue, one-to-one with raw.jira__issue_changelogs.
 -- `items` stays JSON (an array of {field, fieldtype, fieldId, from, fromString, to, toString});
 -- int_jira__status_changes unnests the status items.
@@ -6,6 +8,7 @@ with source as (
 
     select issue_id, id, created, record, _loaded_at
     from {{ source('jira', 'issue_changelogs') }}
+    where {{ changed_rows_filter() }}
 
 ),
 

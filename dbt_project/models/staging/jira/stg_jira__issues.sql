@@ -1,7 +1,10 @@
+{{ changed_rows_config('issue_id') }}
+-- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 with source as (
 
     select id, updated, record, _loaded_at
     from {{ source('jira', 'issues') }}
+    where {{ changed_rows_filter() }}
 
 ),
 

@@ -1,0 +1,110 @@
+"""Row-by-row comparison of the dbt tables of two warehouses (an incremental build against a full refresh).
+
+Used by `python -m bench dbt` and by the incremental == full-refresh integration test. Every table dbt
+materialises in the `marts` and `intermediate` schemas is compared as a multiset of rows; floating-point
+columns are equal when they agree to 1e-9 relative. Columns that stamp the build itself (`computed_at`, and the
+`run_id` of the run that wrote a row) are left out: they differ by design.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SCHEMAS = ("marts", "intermediate")
+BUILD_STAMPS = {"computed_at", "run_id"}
+FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
+REL_TOL = 1e-9
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+    rows = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = ? and schema_name in "
+        f"({', '.join('?' for _ in SCHEMAS)}) order by 1, 2", [catalog, *SCHEMAS]).fetchall()
+    return [(s, t) for s, t in rows]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+    return [(name, dtype) for name, dtype in con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = ? "
+        "and table_name = ? order by column_index", [catalog, schema, table]).fetchall()
+        if name not in BUILD_STAMPS]
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-12)
+    return a == b
+
+
+def _unmatched(left: list[tuple], right: list[tuple], float_at: list[int]) -> int:
+    """Rows left over on both sides after pairing rows whose exact columns agree and whose floats are close."""
+    exact_at = [i for i in range(len(left[0]) if left else len(right[0]) if right else 0) if i not in float_at]
+    by_key: dict[tuple, list[tuple]] = {}
+    for row in right:
+        by_key.setdefault(tuple(row[i] for i in exact_at), []).append(row)
+    missing = 0
+    for row in left:
+        candidates = by_key.get(tuple(row[i] for i in exact_at), [])
+        match = next((j for j, other in enumerate(candidates)
+                      if all(_close(row[i], other[i]) for i in float_at)), None)
+        if match is None:
+            missing += 1
+        else:
+            candidates.pop(match)
+    return missing + sum(len(rows) for rows in by_key.values())
+
+
+def compare_tables(con: duckdb.DuckDBPyConnection, schema: str, table: str, a: str = "a", b: str = "b"
+                   ) -> tuple[int, int]:
+    """(rows differing, rows compared) for one table present in catalogs `a` and `b`."""
+    cols_a, cols_b = _columns(con, a, schema, table), _columns(con, b, schema, table)
+    if cols_a != cols_b:
+        raise AssertionError(f"{schema}.{table}: columns differ: {cols_a} != {cols_b}")
+    names = ", ".join(f'"{name}"' for name, _ in cols_a)
+    float_at = [i for i, (_, dtype) in enumerate(cols_a) if dtype in FLOAT_TYPES]
+    # Exact multiset difference first (cheap, in DuckDB); only what is left is paired with a float tolerance.
+    only = {}
+    for first, second in ((a, b), (b, a)):
+        only[first] = con.execute(
+            f'select {names} from {first}."{schema}"."{table}" except all '
+            f'select {names} from {second}."{schema}"."{table}"').fetchall()
+    compared = con.execute(f'select count(*) from {a}."{schema}"."{table}"').fetchone()[0]
+    if not only[a] and not only[b]:
+        return 0, compared
+    return _unmatched(only[a], only[b], float_at), compared
+
+
+def compare_warehouses(incremental: Path, reference: Path) -> dict[str, Any]:
+    """Compare every dbt table of two warehouse files (history included); a table present in only one counts
+    all its rows."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{incremental}' as a (read_only)")
+        con.execute(f"attach '{reference}' as b (read_only)")
+        tables_a, tables_b = set(_tables(con, "a")), set(_tables(con, "b"))
+        differing: dict[str, int] = {}
+        total = compared = 0
+        for schema, table in sorted(tables_a | tables_b):
+            name = f"{schema}.{table}"
+            if (schema, table) not in tables_a or (schema, table) not in tables_b:
+                side = "a" if (schema, table) in tables_a else "b"
+                count = con.execute(f'select count(*) from {side}."{schema}"."{table}"').fetchone()[0]
+                differing[name] = count
+                total += count
+                continue
+            rows, seen = compare_tables(con, schema, table)
+            compared += seen
+            if rows:
+                differing[name] = rows
+                total += rows
+    finally:
+        con.close()
+    return {"rows_differing": total, "rows_compared": compared, "differing_tables": differing}

@@ -1,0 +1,54 @@
+{#-
+    The history window: the day grids (reporting days, Jira flow, DORA, security) start at the later of the first
+    record's day and the start of the history the pipeline read, the earliest `window_start` in
+    meta.stream_coverage (the first run's as_of - history_days; a later full refresh can only move it earlier).
+    A record dated before it (a Jira issue created years ago and updated since, a bad 1970 timestamp) is left out
+    of the grids instead of stretching them back to its date, and pipeline_health_daily counts it
+    (records_before_window). Without meta.stream_coverage (a bare dbt build, the hand-built tests) there is no
+    window and the grids start at the first record, as before.
+-#}
+
+{#- SQL: the window's start (TIMESTAMPTZ), NULL when unknown. -#}
+{% macro history_window_start() -%}
+    {%- set coverage = source('meta', 'stream_coverage') -%}
+    {%- if security_relation_exists(coverage) -%}
+        (select min(window_start) from {{ coverage }})
+    {%- else -%}
+        cast(null as timestamptz)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- SQL: the first day of a day grid whose data starts on `first_data_day` (a DATE expression, may be NULL). -#}
+{% macro reporting_first_day(first_data_day) -%}
+    least(
+        coalesce(
+            greatest({{ first_data_day }}, {{ to_local_date(history_window_start()) }}),
+            {{ first_data_day }},
+            {{ run_date() }}
+        ),
+        {{ run_date() }}
+    )
+{%- endmacro %}
+
+
+{#- The records whose date can stretch a grid: (source, stream, staging model, timestamp column). -#}
+{% macro history_window_records() -%}
+    {{ return([
+        ('pagerduty', 'incidents', 'stg_pagerduty__incidents', 'created_at'),
+        ('jira', 'issues', 'stg_jira__issues', 'created_at'),
+        ('github', 'pulls', 'stg_github__pulls', 'created_at'),
+        ('github', 'deployments', 'stg_github__deployments', 'created_at'),
+    ]) }}
+{%- endmacro %}
+
+
+{#- SQL: (source, stream, records_before_window) for every stream of history_window_records(). -#}
+{% macro records_before_window() -%}
+    {%- for source_name, stream, model, column in history_window_records() %}
+    select '{{ source_name }}' as source, '{{ stream }}' as stream, count(*) as records_before_window
+    from {{ ref(model) }}
+    where {{ column }} < {{ history_window_start() }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
