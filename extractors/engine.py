@@ -108,7 +108,8 @@ class Ticker:
         self.hook, self.client, self.stream, self.every_s = hook, client, stream, every_s
         self.started = self.last = time.monotonic()
         stats = client.stats
-        self.base = (stats.requests, stats.rate_limit_waits, stats.retries, stats.waited_s, stats.points)
+        self.base = (stats.requests, stats.rate_limit_waits, stats.retries, stats.waited_s, stats.points,
+                     stats.quota_waits)
 
     def tick(self, state: _Run, partition: str | None, event: str = "reading") -> None:
         now = time.monotonic()
@@ -116,12 +117,13 @@ class Ticker:
             return
         self.last = now
         stats = self.client.stats
-        requests, waits, retries, waited, points = self.base
+        requests, waits, retries, waited, points, quota_waits = self.base
         self.hook({"event": event, "stream": self.stream.key, "partition": partition, "pages": state.pages,
                    "rows": state.writer.rows, "requests": stats.requests - requests,
                    "not_modified": state.not_modified, "retries": stats.retries - retries,
                    "rate_limit_waits": stats.rate_limit_waits - waits,
                    "waited_s": round(stats.waited_s - waited, 1), "points": stats.points - points,
+                   "quota_waits": stats.quota_waits - quota_waits,
                    "seconds": round(now - self.started, 1)})
 
 

@@ -63,6 +63,8 @@ class StreamProgress:
     """A stream's latest counts, summed over the tasks (partitions) that read it."""
 
     by_task: dict[str | None, dict[str, Any]] = field(default_factory=dict)
+    # Per task: the quota wait it is in (GitHub's hourly quota spent: up to `max_quota_wait`), until it reads on.
+    waiting: dict[str | None, dict[str, Any]] = field(default_factory=dict)
 
     def total(self, key: str) -> float:
         return sum(event.get(key) or 0 for event in self.by_task.values())
@@ -105,9 +107,14 @@ class RunLogFollower:
         if entry.get("level") == "ERROR":
             self.errors.append(entry.get("message", ""))
         progress = entry.get("progress")
-        if isinstance(progress, dict) and progress.get("event") in ("reading", "done"):
+        if isinstance(progress, dict) and progress.get("event") in ("reading", "done", "waiting"):
             stream = self.streams.setdefault(progress["stream"], StreamProgress())
-            stream.by_task[entry.get("partition")] = progress
+            task = entry.get("partition")
+            if progress["event"] == "waiting":
+                stream.waiting[task] = progress
+            else:
+                stream.by_task[task] = progress
+                stream.waiting.pop(task, None)
 
     def lines(self) -> list[str]:
         """One line per stream: what the live display shows."""
@@ -116,6 +123,8 @@ class RunLogFollower:
         for name, stream in sorted(self.streams.items()):
             waits = stream.total("rate_limit_waits")
             wait_text = f", {waits:.0f} rate-limit waits ({stream.total('waited_s'):.1f} s)" if waits else ""
+            for wait in stream.waiting.values():  # a long wait is said, or the display would look hung
+                wait_text += f", waiting for the {wait.get('resource')} quota reset at {wait.get('reset_at')}"
             out.append(f"{name:<{width}}  {'done' if stream.done else 'reading':<7} "
                        f"{stream.total('rows'):>9,.0f} records {stream.total('requests'):>6,.0f} requests{wait_text}")
         return out
@@ -124,10 +133,10 @@ class RunLogFollower:
         sources: dict[str, dict[str, float]] = {}
         for name, stream in self.streams.items():
             totals = sources.setdefault(name.split("__")[0], {"requests": 0, "rows": 0, "waits": 0, "waited_s": 0,
-                                                               "points": 0})
+                                                               "points": 0, "quota_waits": 0})
             # points: what GitHub's GraphQL queries cost of the 5,000 an hour (0 for REST-only sources)
             for key, total_key in (("requests", "requests"), ("rows", "rows"), ("waits", "rate_limit_waits"),
-                                   ("waited_s", "waited_s"), ("points", "points")):
+                                   ("waited_s", "waited_s"), ("points", "points"), ("quota_waits", "quota_waits")):
                 totals[key] += stream.total(total_key)
         return sources
 
@@ -220,6 +229,8 @@ class RunConsole:
                 waits = (f", {totals['waits']:.0f} rate-limit waits ({totals['waited_s']:.1f} s)"
                          if totals["waits"] else "")
                 points = f", {totals['points']:,.0f} GraphQL points" if totals["points"] else ""
+                if totals["quota_waits"]:
+                    points += f", {totals['quota_waits']:.0f} hourly-quota waits"
                 write(f"  {source:<10} {totals['requests']:>6,.0f} requests {totals['rows']:>9,.0f} records"
                       f"{points}{waits}")
         for line in self.headline():

@@ -490,6 +490,36 @@ def test_workflow_runs_count_on_the_repositorys_own_default_branch(boundaries):
     assert rows == [{"deployment_id": "run:11", "deployed_at": ts(_at(20, 9, 7))}]
 
 
+def test_a_repository_read_after_its_runs_still_decides_their_branch(tmp_path):
+    """Workflow-run staging is incremental by run: the repository's default branch must be joined downstream,
+    so a repository row loaded after the runs (its batch quarantined the first night), or a default branch
+    renamed later, reaches runs staged before, exactly as a full refresh would."""
+    gh = Github()
+    gh.repos.append(("acme/trunkwf", "trunkwf"))
+    for run_id, branch in ((11, "trunk"), (12, "main")):
+        run = workflow_run(run_id, "Deploy", branch, "completed", "success", _at(20, 9 + run_id - 11),
+                           _at(20, 9 + run_id - 11, 7))
+        del run["repository"]["default_branch"]
+        gh.runs.append(("acme/trunkwf", run))
+    raw = RawData(config_services=[("PX", "svc-x", None)])
+    warehouse = build(tmp_path, raw, gh, BOUNDARY_VARS)  # night 1: no repository row yet
+
+    def deployments() -> list[str]:
+        return [r["deployment_id"] for r in query(
+            warehouse, "select deployment_id from marts.fct_deployments where repo = 'acme/trunkwf' order by 1")]
+
+    assert deployments() == []  # the branch is unknown: no run is taken for a deployment on a guess
+    with duckdb.connect(str(warehouse)) as con:  # night 2: the repository arrives, the runs do not change
+        con.execute("insert into raw.github__repositories values ('acme/trunkwf', 1, 'acme/trunkwf', 'trunk', "
+                    "?, '{}', 'night-2', now())", [LOADED])
+    check_dbt_build(warehouse, BOUNDARY_VARS, tmp_path / "night2")
+    assert deployments() == ["run:11"]
+    with duckdb.connect(str(warehouse)) as con:  # night 3: the default branch is renamed to main
+        con.execute("update raw.github__repositories set default_branch = 'main', _loaded_at = now()")
+    check_dbt_build(warehouse, BOUNDARY_VARS, tmp_path / "night3")
+    assert deployments() == ["run:12"]
+
+
 def test_unknown_benchmark_year_fails_the_build(boundaries, tmp_path):
     result = run_dbt_build(boundaries, {**BOUNDARY_VARS, "dora_benchmark_year": 2099}, tmp_path)
     assert result.returncode != 0 and "assert_dora_benchmark_year_in_seed" in result.stdout

@@ -65,16 +65,37 @@ def test_follower_sums_the_latest_counts_of_each_task_and_waits_for_whole_lines(
     ]) + "\n" + progress("acme/web", "github__pulls", "done", 90, 2)[:30])  # the last line is half written
     follower = RunLogFollower(runs, since=0)
     follower.poll()
-    assert follower.per_source() == {"github": {"requests": 4, "rows": 290, "waits": 1, "waited_s": 2.5, "points": 7},
-                                     "pagerduty": {"requests": 1, "rows": 7, "waits": 0, "waited_s": 0, "points": 0}}
+    assert follower.per_source() == {
+        "github": {"requests": 4, "rows": 290, "waits": 1, "waited_s": 2.5, "points": 7, "quota_waits": 0},
+        "pagerduty": {"requests": 1, "rows": 7, "waits": 0, "waited_s": 0, "points": 0, "quota_waits": 0}}
     assert follower.lines()[0].split() == ["github__pulls", "reading", "290", "records", "4", "requests,", "1",
                                            "rate-limit", "waits", "(2.5", "s)"]
     assert follower.errors == ["load failed: boom\ntraceback"]
     with path.open("a") as handle:
         handle.write(progress("acme/web", "github__pulls", "done", 90, 2)[30:] + "\n")
     follower.poll()
-    assert follower.per_source()["github"] == {"requests": 5, "rows": 340, "waits": 1, "waited_s": 2.5, "points": 7}
+    assert follower.per_source()["github"] == {"requests": 5, "rows": 340, "waits": 1, "waited_s": 2.5, "points": 7,
+                                               "quota_waits": 0}
     assert follower.lines()[0].split()[:3] == ["github__pulls", "done", "340"]
+
+
+def test_a_quota_wait_shows_on_its_stream_until_it_reads_on(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    path = runs / "run-1.jsonl"
+    waiting = {"event": "waiting", "stream": "github__pulls", "resource": "graphql", "wait_s": 1800.0,
+               "reset_at": "2026-11-20T07:00:00Z"}
+    path.write_text(progress("acme/api", "github__pulls", "reading", 100, 2) + "\n"
+                    + json.dumps({"level": "INFO", "partition": "acme/api", "progress": waiting}) + "\n")
+    follower = RunLogFollower(runs, since=0)
+    follower.poll()
+    assert follower.lines()[0].endswith(", waiting for the graphql quota reset at 2026-11-20T07:00:00Z")
+    with path.open("a") as handle:
+        handle.write(json.dumps({"level": "INFO", "partition": "acme/api", "progress": {
+            **json.loads(progress("acme/api", "github__pulls", "done", 180, 4))["progress"], "quota_waits": 1}}) + "\n")
+    follower.poll()
+    assert "waiting" not in follower.lines()[0]
+    assert follower.per_source()["github"]["quota_waits"] == 1
 
 
 def test_summary_is_plain_text_with_tasks_sources_kpis_and_paths(make_config):

@@ -56,13 +56,16 @@ from_workflow_runs as (
         runs.updated_at as deployed_at,
         'workflow_run' as deployment_source
     from {{ ref('stg_github__workflow_runs') }} as runs
+    -- the repository's default branch as the API says today (the run's payload lacks it)
+    left join {{ ref('stg_github__repositories') }} as repositories
+        on runs.repo = repositories.repo
     inner join deploy_workflows
         on runs.repo = deploy_workflows.repo
         and deploy_workflows.workflow in (runs.workflow_name, runs.workflow_path,
                                           regexp_extract(runs.workflow_path, '[^/]+$'))
     where runs.status = 'completed'
       and runs.conclusion = 'success'
-      and runs.head_branch = runs.default_branch
+      and runs.head_branch = coalesce(runs.run_default_branch, repositories.default_branch)
       and runs.updated_at <= {{ as_of() }}
 
 ),

@@ -1,8 +1,10 @@
 {{ changed_rows_config(['repo', 'run_id']) }}
 -- Incremental: only the raw rows loaded since the last build are parsed (macros/changed_keys.sql).
 -- One row per Actions workflow run, at its latest attempt (one-to-one with raw.github__workflow_runs).
--- The API's run carries a minimal repository without `default_branch`: it comes from the repository itself
--- (stg_github__repositories); a run that does carry one (older payloads, hand-built data) keeps its own.
+-- The API's run carries a minimal repository without `default_branch`: only a run that does carry one (older
+-- payloads, hand-built data) has `run_default_branch`. The repository's own default branch is joined where it
+-- is used (int_dora_deployments, a table rebuilt every night), never here: this model is incremental by run, so
+-- a repository row that arrives later, or a renamed default branch, would never reach runs staged before.
 
 with source as (
 
@@ -21,13 +23,6 @@ with source as (
     from {{ source('github', 'workflow_runs') }}
     where {{ changed_rows_filter() }}
 
-),
-
-repositories as (
-
-    select repo, default_branch
-    from {{ ref('stg_github__repositories') }}
-
 )
 
 select
@@ -43,11 +38,9 @@ select
     source.r.status as status,
     source.r.conclusion as conclusion,
     source.r.run_attempt as run_attempt,
-    coalesce(source.r.repository.default_branch, repositories.default_branch) as default_branch,
+    source.r.repository.default_branch as run_default_branch,
     {{ api_timestamp("source.r.created_at") }} as created_at,
     source.updated_at,
     {{ api_timestamp("source.r.run_started_at") }} as run_started_at,
     source._loaded_at
 from source
-left join repositories
-    on source.repo = repositories.repo
