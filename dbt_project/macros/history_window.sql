@@ -19,16 +19,18 @@
 {%- endmacro %}
 
 
-{#- SQL: the first day of a day grid whose data starts on `first_data_day` (a DATE expression, may be NULL). -#}
+{#- SQL: the first day of a day grid whose data starts on `first_data_day` (a DATE expression, may be NULL).
+    A grid without data starts on the run date: the window (the earliest of any stream's) is no reason to publish
+    empty days, and it differs between a backfill and one run over the same data. `greatest` skips NULLs on
+    DuckDB and Postgres alike, so the NULL case is spelt out. -#}
 {% macro reporting_first_day(first_data_day) -%}
-    least(
-        coalesce(
-            greatest({{ first_data_day }}, {{ to_local_date(history_window_start()) }}),
-            {{ first_data_day }},
+    case
+        when ({{ first_data_day }}) is null then {{ run_date() }}
+        else least(
+            greatest({{ first_data_day }}, coalesce({{ to_local_date(history_window_start()) }}, {{ first_data_day }})),
             {{ run_date() }}
-        ),
-        {{ run_date() }}
-    )
+        )
+    end
 {%- endmacro %}
 
 

@@ -114,13 +114,14 @@ def restate(con: duckdb.DuckDBPyConnection) -> dict:
             {stamp} as _loaded_at)
         from raw.github__pulls as pulls,
              (select max(created_at) as deployed from raw.github__deployment_statuses
-              where repo = 'acme/api' and state = 'success' and created_at < timestamptz '2026-11-17') as deployed
+              where repo = 'acme/api' and lower(state) = 'success'
+                and created_at < timestamptz '2026-11-17') as deployed
         where pulls.repo = 'acme/api' and pulls.merged_at is not null
         order by pulls.number limit 1""")
     # a re-deploy: a new deployment of a deployed commit, successful two days ago
     changed["redeploy"] = con.execute(
         "select deployment_id + 7000000 from raw.github__deployment_statuses where repo = 'acme/web' "
-        "and state = 'success' order by created_at desc limit 1").fetchone()[0]
+        "and lower(state) = 'success' order by created_at desc limit 1").fetchone()[0]
     con.execute(f"""
         insert into raw.github__deployments by name
         select * replace (id + 7000000 as id, timestamptz '2026-11-18 10:00:00+00' as created_at,
@@ -128,15 +129,18 @@ def restate(con: duckdb.DuckDBPyConnection) -> dict:
                           json_merge_patch(record, json_object('id', id + 7000000)) as record, {stamp} as _loaded_at)
         from raw.github__deployments
         where repo || '#' || id = (select repo || '#' || deployment_id from raw.github__deployment_statuses
-                                   where repo = 'acme/web' and state = 'success' order by created_at desc limit 1)""")
+                                   where repo = 'acme/web' and lower(state) = 'success'
+                                   order by created_at desc limit 1)""")
     con.execute(f"""
         insert into raw.github__deployment_statuses by name
-        select * replace (deployment_id + 7000000 as deployment_id, id + 7000000 as id,
+        select * replace (deployment_id + 7000000 as deployment_id, node_id || '-redeploy' as node_id,
                           timestamptz '2026-11-18 10:05:00+00' as created_at,
-                          json_merge_patch(record, json_object('id', id + 7000000)) as record, {stamp} as _loaded_at)
+                          json_merge_patch(record, json_object('node_id', node_id || '-redeploy')) as record,
+                          {stamp} as _loaded_at)
         from raw.github__deployment_statuses
-        where repo || '#' || id = (select repo || '#' || id from raw.github__deployment_statuses
-                                   where repo = 'acme/web' and state = 'success' order by created_at desc limit 1)""")
+        where repo || '#' || node_id = (select repo || '#' || node_id from raw.github__deployment_statuses
+                                   where repo = 'acme/web' and lower(state) = 'success'
+                                   order by created_at desc limit 1)""")
     # a Jira issue is deleted: the newest id reconciliation no longer lists it
     con.execute(f"""
         update raw.jira__issue_ids set reconciled_at = reconciled_at + interval 2 day, _loaded_at = {stamp}
