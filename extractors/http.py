@@ -454,7 +454,7 @@ class HttpClient:
         if wait_s > self.retry.max_quota_wait_s:
             raise ExtractError(self.redact(
                 f"{context}: the {resource} quota is spent and resets in {wait_s:.0f}s, more than the allowed "
-                f"{self.retry.max_quota_wait_s:.0f}s (sources.<name>.max_quota_wait_s)"))
+                f"{self.retry.max_quota_wait_s:.0f}s (sources.github.max_quota_wait)"))
         self._wait_for_reset(resource, wait_s, context, f"{remaining} left, a call costs {cost}", margin_s=1.0)
 
     def _wait_for_reset(self, resource: str, wait_s: float, context: str, why: str, margin_s: float = 0.0) -> None:
