@@ -78,7 +78,7 @@ class Emulator:
             raise SystemExit(f"this emulator offers --scale {{{','.join(options['scales'])}}}, not {scale!r}: "
                              f"run `make bench SCALE={options['scales'][0]}` until {scale} lands")
         command = [sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed), "--now", now,
-                   "--scale", scale]
+                   "--scale", scale, "--profile", "stress"]
         self.latency_ms = 0.0
         if latency_ms:
             if options["latency"]:

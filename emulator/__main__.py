@@ -63,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         default=DEFAULT_PROFILE,
         choices=sorted(PROFILES),
-        help=f"how the organisation behaves: stress (every edge case, often; the tests') or healthy (the "
-        f"demo's: a healthy mid-size organisation) (default: {DEFAULT_PROFILE})",
+        help=f"how the organisation behaves: healthy (a healthy mid-size organisation, the demo's) or stress "
+        f"(every edge case, often; what most tests ask for) (default: {DEFAULT_PROFILE})",
     )
     p.add_argument(
         "--jira-email", help=f"Jira API user (default: ${ENV_VARS['jira_email']} or {DEMO_JIRA_EMAIL})"

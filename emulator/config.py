@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from emulator.auth import Credentials
-from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE
+from emulator.generator import DEFAULT_JIRA_TIME_ZONE, DEFAULT_PAGERDUTY_TIME_ZONE, DEFAULT_PROFILE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_SEED = 42
 DEFAULT_NOW = "2026-11-20T06:00:00Z"
 DEFAULT_SCALE = "demo"
-DEFAULT_PROFILE = "stress"  # timeline.PROFILES; the demo runs "healthy"
 
 
 @dataclass(frozen=True)

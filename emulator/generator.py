@@ -18,6 +18,7 @@ from emulator.timeline import PROFILES, SCALES, Person, Scale, Window, build_peo
 
 DEFAULT_JIRA_TIME_ZONE = "America/Los_Angeles"
 DEFAULT_PAGERDUTY_TIME_ZONE = "Europe/Berlin"
+DEFAULT_PROFILE = "healthy"  # timeline.PROFILES; tests that need extreme data ask for "stress" by name
 
 
 @dataclass
@@ -38,7 +39,7 @@ def build_world(
     jira_time_zone: str = DEFAULT_JIRA_TIME_ZONE,
     pagerduty_time_zone: str = DEFAULT_PAGERDUTY_TIME_ZONE,
     counts: dict[str, int] | None = None,
-    profile: str = "stress",
+    profile: str = DEFAULT_PROFILE,
 ) -> World:
     """`scale` names a preset (demo, medium, large); `counts` overrides its volumes (see Scale.with_counts);
     `profile` how the organisation behaves (timeline.PROFILES: stress, healthy).

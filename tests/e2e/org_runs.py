@@ -128,7 +128,7 @@ class OrgRuns:
     @contextmanager
     def api(self, day: date) -> Iterator[str]:
         """The emulator's base URL as the API was when the run of `day` read it (a replica at that clock)."""
-        with start_emulator(seed=SEED, now=NOW) as replica:
+        with start_emulator(seed=SEED, now=NOW, profile="stress") as replica:
             if day > DAY1:
                 requests.post(f"{replica.base_url}/__emulator/advance", json={"days": (day - DAY1).days},
                               timeout=10).raise_for_status()
@@ -137,7 +137,7 @@ class OrgRuns:
 
 def run_two_days(root: Path) -> OrgRuns:
     """A first full run for DAY1; its published file kept; the clock moved a day; an incremental run for DAY2."""
-    with start_emulator(seed=SEED, now=NOW) as emulator:
+    with start_emulator(seed=SEED, now=NOW, profile="stress") as emulator:
         base = emulator.base_url
         teams, links = org_mapping(base)
         config = write_config(root, base, teams, links)

@@ -93,7 +93,7 @@ def assert_matches(base_url: str, data_dir: Path, run_date: date) -> tuple[dict,
 
 
 def test_jira_flow_first_run_then_incremental_day_match_the_api(tmp_path):
-    with start_emulator(seed=SEED, now="2026-11-20T00:00:00Z") as emulator:
+    with start_emulator(seed=SEED, now="2026-11-20T00:00:00Z", profile="stress") as emulator:
         base = emulator.base_url
         deleted = next(i for i in emulator.app.world.jira.issues if i.scenario == "deleted")
         config = write_config(tmp_path, base)

@@ -93,7 +93,7 @@ def write_config(path: Path, emulator, history_days: int) -> Path:
 
 def test_daily_dag_runs_under_a_real_scheduler_and_notifies(airflow: Deployment, tmp_path: Path):
     stack, messages = airflow.stack, airflow.messages
-    with start_emulator(seed=3) as emulator:
+    with start_emulator(seed=3, profile="stress") as emulator:
         config = write_config(tmp_path, emulator, history_days=60)
         seen = len(messages)  # what earlier tests of the module caused is not this test's evidence
         run_id = stack.trigger(DAG_ID, {"config": str(config), "run_date": "2026-11-19"})
@@ -140,7 +140,7 @@ def test_backfill_create_over_days_equals_one_run_covering_them(airflow: Deploym
     """
     stack = airflow.stack
     first_day = LAST_DAY - timedelta(days=DAYS - 1)
-    with start_emulator(seed=21) as emulator:
+    with start_emulator(seed=21, profile="stress") as emulator:
         backfill_config = write_config(tmp_path / "backfill", emulator, HISTORY_DAYS)
         single_config = write_config(tmp_path / "single", emulator, HISTORY_DAYS)
         started = time.monotonic()

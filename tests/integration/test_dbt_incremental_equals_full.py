@@ -167,7 +167,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for name, value in TOKENS.items():
         mp.setenv(name, value)
     try:
-        with start_emulator(seed=7, now=START.isoformat().replace("+00:00", "Z")) as emulator:
+        with start_emulator(seed=7, now=START.isoformat().replace("+00:00", "Z"), profile="stress") as emulator:
             base = emulator.base_url
             repos = [r["full_name"] for r in requests.get(
                 f"{base}/github/orgs/acme/repos", params={"per_page": 100}, timeout=30,

@@ -26,7 +26,7 @@ JIRA = {"Authorization": "Basic " + base64.b64encode(b"demo@example.com:jira-dem
 @pytest.fixture
 def fresh():
     """An emulator of its own: these tests move its clock and change its limits."""
-    with start_emulator(seed=42, now=NOW) as handle:
+    with start_emulator(seed=42, now=NOW, profile="stress") as handle:
         yield handle
 
 
@@ -79,7 +79,7 @@ def test_secondary_rate_limits_answer_403_or_429_with_retry_after(fresh, status)
 
 
 def test_every_nth_request_refused_by_cli_switch():
-    with start_emulator(seed=42, now=NOW, github_secondary=429, github_secondary_every=3) as emu:
+    with start_emulator(seed=42, now=NOW, github_secondary=429, github_secondary_every=3, profile="stress") as emu:
         codes = [requests.get(f"{emu.github_url}/repos/acme/api", headers=GH, timeout=10).status_code
                  for _ in range(6)]
     assert codes == [200, 200, 429, 200, 200, 429]
@@ -126,7 +126,7 @@ def test_result_caps(emu):
 
 
 def test_jira_burst_limit_429_with_retry_after():
-    with start_emulator(seed=42, now=NOW, jira_burst=3, retry_after_s=2) as emu:
+    with start_emulator(seed=42, now=NOW, jira_burst=3, retry_after_s=2, profile="stress") as emu:
         url = f"{emu.jira_url}/rest/api/3/myself"
         codes = [requests.get(url, headers=JIRA, timeout=10) for _ in range(4)]
         assert [r.status_code for r in codes] == [200, 200, 200, 429]
@@ -205,7 +205,7 @@ def test_pulls_changing_mid_walk_sdk_versus_extractor(tmp_path):
     from extractors.sources import build_source
     from extractors.streams import Window, parse_timestamp
 
-    with start_emulator(seed=42, now=NOW) as emu:
+    with start_emulator(seed=42, now=NOW, profile="stress") as emu:
         data, repo = emu.app.world.github, emu.app.world.github.repo_by_name["api"]
         emu.settings(tick_ms=20 * 60 * 1000)
         g = github.Github(base_url=emu.github_url, auth=github.Auth.Token("gh-demo-token"), retry=None,

@@ -26,7 +26,8 @@ JIRA = {"Authorization": "Basic " + base64.b64encode(b"demo@example.com:jira-dem
 
 def _start(args: list[str]) -> tuple[subprocess.Popen, str, float]:
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--profile", "stress", *args],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # printed once the socket accepts connections
     assert line.startswith("emulator listening on "), line + proc.stderr.read()
@@ -90,7 +91,7 @@ def test_large_starts_fast_with_bounded_memory_and_pages_fast():
 
 def test_medium_counts_and_lazy_records():
     """medium: ~1/10 of large, built per record; counts at the start clock match the preset."""
-    with start_emulator(seed=42, now=NOW, scale="medium") as emu:
+    with start_emulator(seed=42, now=NOW, scale="medium", profile="stress") as emu:
         world, now = emu.app.world, emu.app.clock.now_ms
         assert world.scale.lazy and SCALES["medium"].history_days == 365
         incidents = world.pagerduty.index_range(now - 365 * DAY, now + 1)
@@ -103,7 +104,8 @@ def test_medium_counts_and_lazy_records():
 
 
 def test_explicit_counts():
-    with start_emulator(seed=42, now=NOW, counts={"incidents": 3000, "pulls": 2000, "repos": 8}) as emu:
+    counts = {"incidents": 3000, "pulls": 2000, "repos": 8}
+    with start_emulator(seed=42, now=NOW, counts=counts, profile="stress") as emu:
         world, now = emu.app.world, emu.app.clock.now_ms
         assert len(world.github.repos) == 8
         start = now - world.scale.history_days * DAY

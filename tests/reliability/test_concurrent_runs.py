@@ -122,7 +122,7 @@ def test_a_step_that_can_wait_waits_then_proceeds(make_config, caplog):
 
 def test_a_second_opskpi_run_on_the_same_data_is_refused_before_any_request(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TEST_PD_TOKEN", "pd-demo-token")
-    with start_emulator() as emu:
+    with start_emulator(profile="stress") as emu:
         config_path = tmp_path / "config.yml"
         data_dir = tmp_path / "data"
         config_path.write_text(yaml.safe_dump({

@@ -180,7 +180,7 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing(tmp_path, monkeypatch
         monkeypatch.setenv(name, value)
     rng = random.Random(SEED)
     print(f"crash trials with OPSKPI_CRASH_SEED={SEED}")
-    with start_emulator(seed=7, now=EMULATOR_NOW) as emu:
+    with start_emulator(seed=7, now=EMULATOR_NOW, profile="stress") as emu:
         sources = ("pagerduty", "github")
         clean = write_config(tmp_path / "clean.yml",
                              small_config(tmp_path / "clean", emu.base_url, sources=sources, history_days=14))

@@ -40,7 +40,7 @@ FAULT_RUNS = 3
 def test_runs_under_20_percent_faults_publish_the_same_marts_as_a_clean_run(tmp_path, monkeypatch):
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
-    with start_emulator(seed=7, now=EMULATOR_NOW, fault_delay_s=1.5) as emu:
+    with start_emulator(seed=7, now=EMULATOR_NOW, fault_delay_s=1.5, profile="stress") as emu:
         clean_cfg = write_config(tmp_path / "clean.yml",
                                  small_config(tmp_path / "clean", emu.base_url, history_days=14))
         clean = run_all(clean_cfg, "clean")

@@ -118,7 +118,7 @@ def published_text(db: Path) -> str:
 def test_hostile_names_from_config_and_apis_reach_the_marts_verbatim(tmp_path, monkeypatch):
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
-    with start_emulator(seed=7, now=EMULATOR_NOW) as emu, RenamingProxy(emu.base_url) as proxy:
+    with start_emulator(seed=7, now=EMULATOR_NOW, profile="stress") as emu, RenamingProxy(emu.base_url) as proxy:
         services = requests.get(f"{emu.pagerduty_url}/services", timeout=10,
                                 headers={"Authorization": "Token token=pd-demo-token"}).json()["services"]
         checkout = next(s["id"] for s in services if s["name"] == "checkout-api")

@@ -77,7 +77,7 @@ def leaks(texts: dict[str, str | bytes], needles: list[str]) -> list[str]:
 def test_canary_tokens_never_leak_and_published_files_carry_no_emails(tmp_path):
     with start_emulator(seed=7, now="2026-11-20T06:00:00Z", jira_email=JIRA_EMAIL,
                         jira_token=CANARY["CANARY_JIRA_TOKEN"], pagerduty_token=CANARY["CANARY_PD_TOKEN"],
-                        github_token=CANARY["CANARY_GH_TOKEN"]) as emu:
+                        github_token=CANARY["CANARY_GH_TOKEN"], profile="stress") as emu:
         data_dir = tmp_path / "data"
         config = {
             "data_dir": str(data_dir), "history_days": 14,

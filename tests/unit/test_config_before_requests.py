@@ -83,7 +83,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def emulator():
-    with start_emulator() as emu:
+    with start_emulator(profile="stress") as emu:
         yield emu
 
 

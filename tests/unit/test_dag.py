@@ -80,7 +80,7 @@ def probe_dags(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_dag_explains_itself_in_the_airflow_ui(tmp_path):
-    with start_emulator() as emulator:
+    with start_emulator(profile="stress") as emulator:
         config = tmp_path / "config.yml"
         config.write_text(yaml.safe_dump({
             "data_dir": str(tmp_path / "data"), "history_days": 7,

@@ -39,7 +39,7 @@ def _all_incidents(session: requests.Session, base: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as handle:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as handle:
         yield handle
 
 
@@ -88,7 +88,7 @@ def test_incident_realism_through_the_api(emu):
 
 @pytest.mark.parametrize("seed", [1, 7, 2024])
 def test_every_seed_has_the_required_cases(seed):
-    world = build_world(seed, NOW)
+    world = build_world(seed, NOW, profile="stress")
     views = world.pagerduty.views(NOW)
     states = [st for _, st in views]
     assert any(st.status != "resolved" for st in states)
@@ -118,14 +118,14 @@ def test_every_seed_has_the_required_cases(seed):
 
 
 def test_generation_is_fast_and_deterministic():
-    a, b = build_world(5, NOW), build_world(5, NOW)
+    a, b = build_world(5, NOW, profile="stress"), build_world(5, NOW, profile="stress")
     assert [i.id for i in a.pagerduty.incidents] == [i.id for i in b.pagerduty.incidents]
     assert a.jira.issues == b.jira.issues and a.github.pulls == b.github.pulls
     assert a.pagerduty.incidents == b.pagerduty.incidents
 
 
 def test_advance_reveals_new_records_and_updates_old_ones():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as h:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as h:
         s = requests.Session()
         s.headers.update(PD)
         before = {i["id"]: i for i in _all_incidents(s, h.pagerduty_url)}
@@ -183,7 +183,7 @@ def test_advance_reveals_new_records_and_updates_old_ones():
 
 
 def test_incident_timeline_is_consistent_for_every_incident():
-    world = build_world(11, NOW)
+    world = build_world(11, NOW, profile="stress")
     for inc in world.pagerduty.incidents:
         assert inc.events[0].kind == "trigger" and inc.events[0].at_ms == inc.created_ms
         assert [e.at_ms for e in inc.events] == sorted(e.at_ms for e in inc.events)

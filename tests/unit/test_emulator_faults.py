@@ -35,21 +35,22 @@ def client(base_url: str, attempts: int) -> HttpClient:
     ("html", "body that is not JSON"),
 ])
 def test_each_fault_is_seen_as_a_transport_failure(kind, problem):
-    with start_emulator(fault_rate=1.0, fault_kinds=(kind,), fault_delay_s=0.8) as emu:
+    with start_emulator(fault_rate=1.0, fault_kinds=(kind,), fault_delay_s=0.8, profile="stress") as emu:
         with pytest.raises(ExtractError, match=problem):
             client(emu.pagerduty_url, attempts=1).request_json("GET", "/services")
         assert emu.app.faults.snapshot()["injected"] == {kind: 1}
 
 
 def test_slow_fault_still_answers():
-    with start_emulator(fault_rate=1.0, fault_kinds=("slow",), fault_delay_s=0.2) as emu:
+    with start_emulator(fault_rate=1.0, fault_kinds=("slow",), fault_delay_s=0.2, profile="stress") as emu:
         body, _ = client(emu.pagerduty_url, attempts=1).request_json("GET", "/services")
     assert body["services"]
 
 
 def test_same_fault_seed_replays_the_same_faults():
     def sequence(seed):
-        with start_emulator(fault_rate=0.5, fault_kinds=("500", "502", "503"), fault_seed=seed) as emu:
+        with start_emulator(fault_rate=0.5, fault_kinds=("500", "502", "503"), fault_seed=seed,
+                            profile="stress") as emu:
             return [requests.get(f"{emu.pagerduty_url}/services", headers=PD, timeout=5).status_code
                     for _ in range(30)]
 
@@ -59,7 +60,7 @@ def test_same_fault_seed_replays_the_same_faults():
 
 
 def test_faults_can_be_changed_at_run_time():
-    with start_emulator() as emu:
+    with start_emulator(profile="stress") as emu:
         assert requests.get(f"{emu.pagerduty_url}/services", headers=PD, timeout=5).status_code == 200
         reply = requests.post(f"{emu.base_url}/__emulator/faults", json={"rate": 1.0, "kinds": ["503"]}, timeout=5)
         assert reply.json()["rate"] == 1.0
@@ -82,7 +83,7 @@ def test_extraction_under_30_percent_faults_lands_the_same_records(tmp_path):
     source = build_source("pagerduty", {"token": "pd-demo-token", "base_url": "unused"})
     windows = {s.name: {"": WINDOW} for s in source.streams}
     kinds = ["429", "500", "502", "503", "timeout", "reset", "truncate", "html"]
-    with start_emulator(seed=11) as emu:
+    with start_emulator(seed=11, profile="stress") as emu:
         clean = landed(extract_streams(client(emu.pagerduty_url, 2), list(source.streams), windows,
                                        tmp_path / "clean"))
         emu.app.faults.update(rate=0.3, kinds=kinds, seed=5, delay_s=0.6)

@@ -21,7 +21,7 @@ def ts(text: str | None) -> datetime | None:
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as handle:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as handle:
         yield handle
 
 
@@ -102,7 +102,7 @@ def test_deployment_data_is_realistic(emu):
 
 
 def test_a_deployment_status_arrives_after_the_clock():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         late = next(d for d in walk(emu, "/repos/acme/api/deployments") if d["created_at"] == "2026-11-19T22:00:00Z")
         path = f"/repos/acme/api/deployments/{late['id']}/statuses"
         assert [s["state"] for s in walk(emu, path)] == ["in_progress"]
@@ -167,7 +167,7 @@ def test_workflow_runs_envelope_created_syntax_and_cap(emu):
 
 
 def test_a_failed_deploy_run_is_rerun_after_the_clock():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         runs = walk(emu, "/repos/acme/infra/actions/runs", key="workflow_runs", created="2026-11-10",
                     event="workflow_dispatch")
         assert [(r["conclusion"], r["run_attempt"]) for r in runs] == [("failure", 1)]
@@ -190,7 +190,7 @@ def test_repositories_carry_team_and_pagerduty_services(emu):
 
 def test_same_seed_same_bytes():
     def snapshot():
-        with start_emulator(seed=5, now="2026-11-20T06:00:00Z") as emu:
+        with start_emulator(seed=5, now="2026-11-20T06:00:00Z", profile="stress") as emu:
             host = emu.base_url.split("://", 1)[1].encode()  # the port differs between the two emulators
             return [get(emu, p, per_page=100).content.replace(host, b"HOST") for p in
                     ("/repos/acme/api/deployments", "/repos/acme/infra/actions/runs", "/repos/acme/api/releases")]
@@ -204,7 +204,7 @@ def test_planted_dora_cases_exist_for_every_seed(seed):
     from emulator.timefmt import DAY, parse_iso
 
     now = parse_iso("2026-11-20T06:00:00Z")
-    data = build_world(seed, now).github
+    data = build_world(seed, now, profile="stress").github
     kind = {r.index: repo_kind(r) for r in data.repos}
     assert len(data.commits(next(p for p in data.pulls if p.n == data.huge_pull_n))) > 250
     api = Counter(d.created_ms // DAY for d in data.deployments

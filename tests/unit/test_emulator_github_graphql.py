@@ -21,7 +21,7 @@ NOW = "2026-11-20T06:00:00Z"
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now=NOW) as handle:
+    with start_emulator(seed=42, now=NOW, profile="stress") as handle:
         yield handle
 
 
@@ -145,7 +145,7 @@ def test_deployments_default_oldest_first_and_statuses_newest_first(emu):
 
 
 def test_points_are_charged_to_their_own_bucket_and_refused_when_short():
-    with start_emulator(seed=42, now=NOW, github_graphql_points=3) as emu:
+    with start_emulator(seed=42, now=NOW, github_graphql_points=3, profile="stress") as emu:
         query = "{ repository(owner: \"acme\", name: \"api\") { pullRequests(first: 100) { nodes {" \
                 " commits(first: 100) { totalCount } labels(first: 10) { totalCount } } } } rateLimit { cost" \
                 " remaining used limit } }"
@@ -234,7 +234,7 @@ def test_the_same_query_twice_answers_the_same_data_and_a_fresh_rate_limit(emu):
 def test_bulk_scale_deployment_ids_fit_graphqls_int_and_match_rest():
     """`Deployment.databaseId` is a 32-bit Int in GitHub's schema: the sharded scales number deployments so
     GraphQL can answer them, with the same ids as REST."""
-    with start_emulator(seed=42, now=NOW, scale="medium") as emu:
+    with start_emulator(seed=42, now=NOW, scale="medium", profile="stress") as emu:
         body = post(emu, "{ repository(owner: \"acme\", name: \"api-3\") { deployments(last: 20) { nodes {"
                          " databaseId } } } }").json()
         assert "errors" not in body, body
@@ -245,7 +245,7 @@ def test_bulk_scale_deployment_ids_fit_graphqls_int_and_match_rest():
 
 
 def test_a_dry_run_reports_the_cost_without_charging_it():
-    with start_emulator(seed=42, now=NOW, github_graphql_points=10) as emu:
+    with start_emulator(seed=42, now=NOW, github_graphql_points=10, profile="stress") as emu:
         dry = post(emu, "{ rateLimit(dryRun: true) { cost remaining used } }").json()["data"]["rateLimit"]
         again = post(emu, "{ rateLimit(dryRun: true) { cost remaining used } }").json()["data"]["rateLimit"]
         assert dry == again == {"cost": 1, "remaining": 10, "used": 0}

@@ -14,7 +14,7 @@ AUTH = ("demo@example.com", "jira-demo-token")
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as handle:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as handle:
         yield handle
 
 

@@ -51,7 +51,7 @@ def test_every_seed_has_the_flow_cases(seed):
 
 
 def test_the_api_shows_moves_deletions_renames_projects_and_statuses():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         s = requests.Session()
         s.auth = AUTH
         api = emu.jira_url + "/rest/api/3"
@@ -89,7 +89,7 @@ def test_the_api_shows_moves_deletions_renames_projects_and_statuses():
 
 
 def test_burst_limit_answers_429_with_retry_after():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         s = requests.Session()
         s.auth = AUTH
         url = emu.jira_url + "/rest/api/3/myself"

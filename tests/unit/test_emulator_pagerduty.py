@@ -15,7 +15,7 @@ NOW = dt.datetime(2026, 11, 20, 6, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as handle:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as handle:
         yield handle
 
 

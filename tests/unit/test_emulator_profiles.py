@@ -13,6 +13,7 @@ import pytest
 
 from emulator.gen_security import alert_state, build_security
 from emulator.generator import build_world
+from emulator.server import start_emulator
 from emulator.timefmt import DAY, parse_iso
 
 NOW = parse_iso("2026-11-20T06:00:00Z")  # the demo's clock; the report date is 2026-11-19
@@ -96,6 +97,9 @@ def test_a_profile_changes_incidents_and_alerts_only(worlds):
     assert [repr(p) for p in healthy.github.pulls] == [repr(p) for p in stress.github.pulls]
     assert [repr(i) for i in healthy.jira.issues] == [repr(i) for i in stress.jira.issues]
     assert [s.id for s in healthy.pagerduty.services] == [s.id for s in stress.pagerduty.services]
-    assert build_world(42, NOW, "demo").pagerduty.skeleton == stress.pagerduty.skeleton, "stress is the default"
+    # The default is the healthy organisation: a test that needs the extremes asks for "stress" by name.
+    assert build_world(42, NOW, "demo").pagerduty.skeleton == healthy.pagerduty.skeleton
+    with start_emulator() as emu:
+        assert emu.app.world.pagerduty.skeleton == healthy.pagerduty.skeleton
     with pytest.raises(ValueError, match="unknown profile 'calm'"):
         build_world(42, NOW, "demo", profile="calm")

@@ -24,7 +24,7 @@ GH = {"Authorization": "Bearer gh-demo-token"}
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as handle:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as handle:
         yield handle
 
 
@@ -58,7 +58,7 @@ def _snapshot(handle) -> list[tuple[bytes, str, str, str]]:
 
 
 def test_same_seed_and_clock_give_identical_bytes():
-    with start_emulator(seed=7) as a, start_emulator(seed=7) as b:
+    with start_emulator(seed=7, profile="stress") as a, start_emulator(seed=7, profile="stress") as b:
         first, second = _snapshot(a), _snapshot(b)
     assert [(body, link, date) for body, link, _, date in first] == [
         (body, link, date) for body, link, _, date in second
@@ -67,7 +67,7 @@ def test_same_seed_and_clock_give_identical_bytes():
 
 
 def test_different_seed_gives_different_data():
-    with start_emulator(seed=1) as a, start_emulator(seed=2) as b:
+    with start_emulator(seed=1, profile="stress") as a, start_emulator(seed=2, profile="stress") as b:
         first, second = _snapshot(a), _snapshot(b)
     assert all(x[0] != y[0] for x, y in zip(first, second, strict=True))
 
@@ -84,7 +84,7 @@ def test_handle_exposes_urls_and_stops(emu):
 
 
 def test_stop_releases_port():
-    handle = start_emulator()
+    handle = start_emulator(profile="stress")
     port = handle.port
     requests.get(handle.base_url + "/__emulator/health")
     handle.stop()
@@ -135,7 +135,8 @@ def test_github_401_body_and_anonymous_404(emu):
 
 
 def test_credentials_can_be_overridden():
-    with start_emulator(jira_email="a@b.c", jira_token="t1", pagerduty_token="t2", github_token="t3") as h:
+    with start_emulator(jira_email="a@b.c", jira_token="t1", pagerduty_token="t2", github_token="t3",
+                        profile="stress") as h:
         assert (
             requests.get(h.jira_url + "/rest/api/3/myself", auth=("a@b.c", "t1")).json()["emailAddress"]
             == "a@b.c"
@@ -158,7 +159,7 @@ def test_unknown_paths_use_each_apis_404_shape(emu):
 
 
 def test_stats_count_per_api_and_template_and_reset():
-    with start_emulator() as h:
+    with start_emulator(profile="stress") as h:
         for _ in range(3):
             requests.get(h.github_url + "/repos/acme/api/pulls", headers=GH)
         requests.get(h.github_url + "/repositories/1/pulls", headers=GH)
@@ -172,7 +173,7 @@ def test_stats_count_per_api_and_template_and_reset():
 
 
 def test_advance_moves_clock_forward_only():
-    with start_emulator() as h:
+    with start_emulator(profile="stress") as h:
         r = requests.post(h.base_url + "/__emulator/advance", json={"days": 1})
         assert r.json() == {"now": "2026-11-21T06:00:00Z"}
         assert requests.post(h.base_url + "/__emulator/advance", json={"hours": 6}).json()["now"] == (

@@ -18,13 +18,13 @@ NOW = "2026-11-20T06:00:00Z"
 
 @pytest.fixture(scope="module")
 def strict():
-    with start_emulator(seed=42, now=NOW) as handle:
+    with start_emulator(seed=42, now=NOW, profile="stress") as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def lenient():
-    with start_emulator(seed=42, now=NOW, lenient=True) as handle:
+    with start_emulator(seed=42, now=NOW, lenient=True, profile="stress") as handle:
         yield handle
 
 
@@ -82,7 +82,7 @@ def test_pagerduty_rate_limit_is_a_429_with_its_reset(strict):
 
 
 def test_an_account_without_teams_answers_402_on_teams_only():
-    with start_emulator(seed=42, now=NOW, pagerduty_no_teams=True) as emu:
+    with start_emulator(seed=42, now=NOW, pagerduty_no_teams=True, profile="stress") as emu:
         teams = requests.get(emu.pagerduty_url + "/teams", headers=PD, timeout=30)
         services = requests.get(emu.pagerduty_url + "/services", headers=PD, timeout=30)
     assert teams.status_code == 402 and teams.json()["error"]["message"] == "Payment Required"

@@ -21,7 +21,8 @@ POINTS_PER_HOUR = 2
 
 
 def test_a_run_needing_several_hours_of_graphql_quota_waits_through_each_reset(tmp_path):
-    with start_emulator(seed=42, now=NOW, github_graphql_points=POINTS_PER_HOUR, clock_rate=RATE) as emu:
+    with start_emulator(seed=42, now=NOW, github_graphql_points=POINTS_PER_HOUR, clock_rate=RATE,
+                        profile="stress") as emu:
         start = datetime.fromisoformat(emu.now.replace("Z", "+00:00"))
         data = emu.app.world.github
         expected = {("acme/api", str(d.id)) for d in data.deployments_by_repo[data.repo_by_name["api"].index]

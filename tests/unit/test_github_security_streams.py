@@ -32,7 +32,7 @@ ALERT_STREAMS = ("dependabot_alerts", "code_scanning_alerts", "secret_scanning_a
 
 @pytest.fixture(scope="module")
 def emu():
-    with start_emulator(seed=42, now=NOW, port=0) as server:
+    with start_emulator(seed=42, now=NOW, port=0, profile="stress") as server:
         yield server
 
 
@@ -168,7 +168,7 @@ def test_loader_keeps_coverage_per_partition(emu, tmp_path):
 
 
 def test_incremental_run_reads_little_and_sees_state_changes(tmp_path):
-    with start_emulator(seed=42, now=NOW, port=0) as emu:
+    with start_emulator(seed=42, now=NOW, port=0, profile="stress") as emu:
         src = source(emu)
         stream = src.stream("dependabot_alerts")
         first = extract_streams(src.client(), [stream],

@@ -79,7 +79,7 @@ def quota_used(emu) -> int:
 
 @pytest.fixture()
 def emu():
-    with start_emulator(seed=42, now=NOW) as handle:
+    with start_emulator(seed=42, now=NOW, profile="stress") as handle:
         yield handle
 
 

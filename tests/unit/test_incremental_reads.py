@@ -203,7 +203,7 @@ def test_log_entries_reread_only_a_margin_before_their_watermark():
 def test_log_entries_of_old_incidents_are_read_from_the_watermark(tmp_path):
     """Acknowledgements and resolutions that arrive for incidents created before the window are new entries: the
     short window finds every entry a 30-day re-read would have found new."""
-    with start_emulator(seed=42, now=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), port=0) as emu:
+    with start_emulator(seed=42, now=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), port=0, profile="stress") as emu:
         src = build_source("pagerduty", {"base_url": emu.pagerduty_url, "token": "pd-demo-token"})
         stream = src.stream("log_entries")
         con = duckdb.connect(str(tmp_path / "w.duckdb"))

@@ -55,7 +55,7 @@ def full_changelog(emu, issue_id: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         emu.app.stats.reset()
         results, _ = extract(emu, tmp_path_factory.mktemp("landing"))
         yield emu, results, emu.stats()["jira"]
@@ -116,7 +116,7 @@ def test_search_asks_for_fields_and_changelog_with_epoch_ms(first_run):
 
 
 def test_retry_after_is_honoured_under_a_burst_limit(tmp_path):
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         plain, _ = extract(emu, tmp_path / "plain")
         emu.app.apis["jira"].set_burst(4, retry_after_s=3)
         src = source(emu)
@@ -137,7 +137,7 @@ def test_reconciliation_marks_a_deleted_issue(tmp_path):
     """The planted issue deleted 12 h after the clock: listed by the first reconciliation, not by the next."""
     warehouse = tmp_path / "w.duckdb"
     landing = tmp_path / "landing"
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         deleted = next(i for i in emu.app.world.jira.issues if i.scenario == "deleted")
         first, _ = extract(emu, landing, reconcile_every_s=0)
         emu.advance(days=1)
@@ -168,7 +168,7 @@ def test_reconciliation_marks_a_deleted_issue(tmp_path):
 
 
 def test_reconciliation_runs_only_when_due(tmp_path):
-    with start_emulator(seed=42, now="2026-11-20T06:00:00Z") as emu:
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         emu.app.stats.reset()
         # the last reconciliation (watermark) a day ago, minus the lookback: not due with a weekly cadence
         recent = Window(start=AS_OF - timedelta(days=1, hours=1), end=AS_OF)

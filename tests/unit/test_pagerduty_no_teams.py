@@ -20,7 +20,7 @@ def test_a_402_on_teams_is_said_once_and_the_run_goes_on(tmp_path, monkeypatch, 
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
     caplog.set_level(logging.INFO)
-    with start_emulator(seed=7, now=EMULATOR_NOW, pagerduty_no_teams=True) as emu:
+    with start_emulator(seed=7, now=EMULATOR_NOW, pagerduty_no_teams=True, profile="stress") as emu:
         config = write_config(tmp_path / "config.yml",
                               small_config(tmp_path / "data", emu.base_url, sources=("pagerduty",)))
         ctx = context(config, "no-teams")
