@@ -62,6 +62,24 @@ def minimum_top_level(records_per_partition: Mapping[str, int], walked: Iterable
     return sum(max(1, pages_for(records_per_partition.get(p, 0), page)) for p in walked)
 
 
+def walked_partitions(partitions: Mapping[str, Mapping[str, object]]) -> set[str]:
+    """The partitions a run had to ask about, from a batch manifest's `partitions`: those it read pages of, and
+    those that answered that the feature is not enabled (`status: not_enabled`, a 404/403 on an `optional` stream).
+
+    The refusal is one required request, not waste: the only other sources of "is this scanner on?" are not open
+    to the read-only token a KPI extract uses. GitHub returns a repository's `security_and_analysis` block only to
+    "admin permissions for the repository or an owner or security manager for the organization" (REST docs,
+    "Get a repository" / "List organization repositories", docs.github.com/rest/repos/repos), and code scanning's
+    state is not in it at all; the alert lists themselves are where GitHub documents the answer: 404 "no analysis
+    found" / "Secret scanning is disabled on this repository." (source-apis.md §3.3, mirrored by the emulator),
+    403 when Advanced Security is off. Nor can a scanner's state be carried over from the last run: it can be
+    switched on at any time, and the run must then read its alerts, so every run asks again (the loader keeps no
+    watermark for a refused partition). So a refused partition costs exactly one request in any client, and is
+    counted as walked (at least one request) like an empty repository."""
+    return {p for p, meta in partitions.items()
+            if int(meta.get("pages", 0) or 0) > 0 or meta.get("status") == "not_enabled"}
+
+
 def minimum_child(records_per_parent: Iterable[int], page: int | None) -> int:
     """A child stream: per parent whose children were requested, ceil(children / page)."""
     return sum(pages_for(n, page) for n in records_per_parent)

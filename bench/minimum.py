@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from bench.floors import max_page, minimum_child, minimum_top_level
+from bench.floors import max_page, minimum_child, minimum_top_level, walked_partitions
 from extractors.landing import read_manifest
 from extractors.streams import WINDOW_END, Stream
 from opskpi.warehouse import quote_ident
@@ -30,7 +30,7 @@ def stream_minimum(con: duckdb.DuckDBPyConnection, stream: Stream, batches: list
     requests = sum(int(m.get("requests", 0)) for m in manifests)
     points = sum(int(m.get("points", 0)) for m in manifests)  # GitHub GraphQL points (0 for REST streams)
     landed = sum(int(m.get("rows", 0)) for m in manifests)
-    walked = {p for m in manifests for p, meta in (m.get("partitions") or {}).items() if meta.get("pages", 0) > 0}
+    walked = {p for m in manifests for p in walked_partitions(m.get("partitions") or {})}
     out = {"stream": stream.key, "requests": requests, "points": points, "rows_landed": landed, "page_max": page,
            "records": 0, "minimum": 0}
     files = [str(b / f) for b, m in zip(batches, manifests, strict=True) for f in m["files"]]

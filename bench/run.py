@@ -72,13 +72,14 @@ def emulator_options() -> dict[str, Any]:
 
 
 class Emulator:
-    def __init__(self, scale: str, latency_ms: float, seed: int, now: str, log_path: Path):
+    def __init__(self, scale: str, latency_ms: float, seed: int, now: str, log_path: Path,
+                 extra_args: tuple[str, ...] = ()):
         options = emulator_options()
         if options["scales"] and scale not in options["scales"]:
             raise SystemExit(f"this emulator offers --scale {{{','.join(options['scales'])}}}, not {scale!r}: "
                              f"run `make bench SCALE={options['scales'][0]}` until {scale} lands")
         command = [sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed), "--now", now,
-                   "--scale", scale, "--profile", "stress"]
+                   "--scale", scale, "--profile", "stress", *extra_args]
         self.latency_ms = 0.0
         if latency_ms:
             if options["latency"]:

@@ -128,6 +128,21 @@ def _run(step: str, source: str | None = None, **kwargs):
     return result
 
 
+def extract_or_reschedule(source: str, partition: str):
+    """One partition's extract. A spent hourly quota that resets later than the source's `release_slot_after`
+    (GitHub, default 5 minutes) gives the worker slot back: the task is rescheduled for the reset (it waits as
+    `up_for_reschedule`, in no pool slot, not as a retry) and then resumes from its checkpoint, the streams it had
+    already landed (opskpi.pipeline.extract), so one repository's quota wait never blocks the other sources."""
+    from extractors.http import QuotaRelease
+
+    try:
+        return _run("extract", source, partition=partition, release_slot=True)
+    except QuotaRelease as exc:
+        from airflow.sdk.exceptions import AirflowRescheduleException
+
+        raise AirflowRescheduleException(pendulum.from_timestamp(exc.resume_at, tz="UTC")) from None
+
+
 def _describe_assets(step_result: dict, by_source: dict[str, Asset]) -> None:
     """Asset event metadata of `load`: per source, the rows changed and batches merged, and the run date."""
     context = get_current_context()
@@ -151,9 +166,11 @@ one `""` for unpartitioned sources), which `extract` is mapped over. Writes noth
 Reads the {source} API for one partition (this task's name: a repository, or the projects / source read)
 from each stream's watermark minus its lookback, and writes an immutable landing batch to
 `data/landing/{source}/<stream>/<batch>/` (Parquet parts + `_manifest.json`). Touches no warehouse.
+A quota wait longer than `sources.{source}.release_slot_after` reschedules the task (its pool slot is freed
+until the reset) and it resumes from the streams it had landed.
 Progress lines go to the task log and `data/logs/runs/<run id>.jsonl`. {RERUN}""")
         def extract(partition: str):
-            return _run("extract", source, partition=partition)
+            return extract_or_reschedule(source, partition)
 
         @task(task_id="validate", retries=0, doc_md=f"""
 Validates every new {source} landing batch with its Great Expectations suite (`expectations/suites/`),

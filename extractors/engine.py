@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors.crashpoints import crashpoint
-from extractors.http import HttpClient, PermissionDenied
+from extractors.http import HttpClient, PermissionDenied, QuotaRelease
 from extractors.landing import LandingWriter, new_batch_id, read_manifest
 from extractors.pagination import OffsetCapReached, PageRequest, PaginationError
 from extractors.streams import WINDOW_END, Partition, Stream, Window
@@ -160,8 +160,15 @@ class PendingChildren:
 
 
 def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Window, partition: Partition,
-          state: _Run, child_streams: list[Stream]) -> None:
+          state: _Run, child_streams: list[Stream]) -> bool:
+    """Read one walk (a first request and its pages). Returns whether it was cut: stopped by its stop rule on a
+    page that had a next one (a walk read to its end, or answered 304, was not).
+
+    A record that meets the stop rule is skipped and the walk ends with its page, rather than at that record: on
+    a list sorted by the stop rule's own field every later record of the page meets it too, and on the security
+    alerts' first walk the open alerts further down the page are exactly what the rule keeps."""
     paginator = stream.paginator()
+    stop_when = request.stop_when or stream.stop_when
     page = paginator.first(request)
     context = f"{stream.key}[{partition.id or '*'}]"
     key = request_key(page)
@@ -184,7 +191,7 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
             if response.status_code == 304:
                 state.etags_out[key] = state.etags_in[key]
                 state.not_modified += 1
-                return
+                return False
             if response.headers.get("ETag"):
                 state.etags_out[key] = response.headers["ETag"]
         first = False
@@ -198,9 +205,9 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
                 state.writer.add(record, partition, state.pages)
                 continue
             try:
-                if stream.stop_when is not None and stream.stop_when(record, window):
+                if stop_when is not None and stop_when(record, window):
                     stop = True
-                    break
+                    continue
             except RECORD_ERRORS:
                 pass  # a malformed value: read on (harmless), the guard names the record
             problems, refs = [], []
@@ -222,14 +229,19 @@ def _walk(client: HttpClient, stream: Stream, request: PageRequest, window: Wind
         crashpoint("extract.page")
         if state.ticker is not None:
             state.ticker.tick(state, partition.id)
-        if stop:
-            return
         try:
             page = paginator.next(page, body, response)
         except OffsetCapReached:
+            if stop:
+                return True
             raise
         except PaginationError as exc:
+            if stop:
+                return True
             raise PaginationError(client.redact(f"{context}: {exc}")) from None
+        if stop:
+            return page is not None
+    return False
 
 
 def extract_streams(
@@ -284,6 +296,9 @@ def extract_streams(
                 else:
                     pending_children[name] = pending
             results.append(result)
+    except QuotaRelease as exc:  # the streams done so far are committed: the caller's checkpoint
+        exc.completed = list(results)
+        raise
     finally:
         for pending in pending_children.values():
             pending.close()
@@ -350,10 +365,13 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
             skipped += unchanged
             queue = [] if inline is not None or unchanged else list(stream.requests(partition, window))
             coverage = {"status": "ok"}
+            cut = False
             while queue:
                 request = queue.pop(0)
+                if request.only_if_cut and not cut:
+                    continue
                 try:
-                    _walk(client, stream, request, window, partition, state, children)
+                    cut = _walk(client, stream, request, window, partition, state, children)
                 except OffsetCapReached:
                     if stream.split is None:
                         raise

@@ -50,6 +50,18 @@ class PermissionDenied(ExtractError):
         self.body = body
 
 
+class QuotaRelease(ExtractError):
+    """A spent hourly quota resets later than the caller will hold its worker for (`release_after_s`): the request
+    is not sent and the caller gives its slot back and comes back at `resume_at` (epoch seconds, this machine's
+    clock: the server-clock wait converted, plus the margin). `completed` is filled by the engine with the streams
+    that finished before (their landing batches are committed: the checkpoint a resumed extract starts from)."""
+
+    def __init__(self, message: str, resource: str, wait_s: float, resume_at: float):
+        super().__init__(message)
+        self.resource, self.wait_s, self.resume_at = resource, wait_s, resume_at
+        self.completed: list[Any] = []
+
+
 @dataclass
 class RequestStats:
     """What a client spent; copied into each stream's manifest."""
@@ -101,6 +113,9 @@ class RetryPolicy:
     # A spent hourly quota is waited for up to this long (GitHub: 65 minutes, set by the source), measured on the
     # server's clock (its `Date` header) so a skewed local clock neither shortens nor lengthens the wait.
     max_quota_wait_s: float = 900.0
+    # A quota wait longer than this is not slept through here: QuotaRelease is raised so the caller (an Airflow
+    # task) can give its worker slot back and resume later. None: always wait (the CLI, tests).
+    release_after_s: float | None = None
     # GitHub's advice for a secondary limit without retry-after.
     default_rate_limit_wait_s: float = 60.0
 
@@ -118,6 +133,8 @@ def client_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         policy["max_attempts"] = int(settings["max_attempts"])
     if settings.get("max_quota_wait_s"):
         policy["max_quota_wait_s"] = float(settings["max_quota_wait_s"])
+    if settings.get("release_after_s") is not None:
+        policy["release_after_s"] = float(settings["release_after_s"])
     if policy:
         options["retry"] = RetryPolicy(**policy)
     if settings.get("max_body_bytes"):
@@ -461,6 +478,12 @@ class HttpClient:
         """Sleep until the quota's reset (plus a margin past it when we wait before being refused)."""
         reset_at = datetime.fromtimestamp(self._server_now() + wait_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         wait_s += margin_s
+        release = self.retry.release_after_s
+        if release is not None and wait_s > release:
+            raise QuotaRelease(self.redact(
+                f"{context}: {resource} quota spent ({why}); it resets at {reset_at} (server clock), in {wait_s:.0f}s, "
+                f"longer than the {release:.0f}s a worker is held for (release_slot_after): releasing the slot"),
+                resource, wait_s, self._clock() + wait_s / self._server_clock_rate)
         self.stats.quota_waits += 1
         self.stats.waited_s += wait_s
         log.warning(self.redact(f"{context}: {resource} quota spent ({why}); waiting {wait_s:.0f}s for its reset "

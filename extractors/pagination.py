@@ -7,6 +7,7 @@ pages than `max_pages`, is an error rather than an endless run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -27,6 +28,12 @@ class PageRequest:
     path: str  # relative to the client's base URL, or an absolute URL taken from a Link header
     params: tuple[tuple[str, str], ...] = ()
     json_body: dict[str, Any] | None = None
+    # A walk's own stop rule (record, window) -> bool, instead of the stream's `stop_when` (a second walk of the
+    # same list in another order, e.g. the security alerts' oldest-first `state=open` walk).
+    stop_when: Callable[[dict[str, Any], Any], bool] | None = field(default=None, compare=False)
+    # Send this walk only when the partition's previous walk was cut by its stop rule with pages left unread:
+    # when that walk read its list to the end, it saw every record this one could add.
+    only_if_cut: bool = field(default=False, compare=False)
 
     def with_params(self, **updates: Any) -> PageRequest:
         kept = tuple((k, v) for k, v in self.params if k not in updates)

@@ -241,6 +241,9 @@ class GitHubConfig(_Transport):
                                                              "e.g. production")]] = Field(default_factory=list)
     # A spent hourly quota (REST or GraphQL) is waited for up to this long, on GitHub's clock; longer fails.
     max_quota_wait: Duration = "65m"
+    # In Airflow, a quota wait longer than this gives the worker slot back (the extract task is rescheduled for
+    # the reset and resumes from its checkpoint), so one repository's wait never holds a slot other sources need.
+    release_slot_after: Duration = "5m"
     # Emulated seconds per real second of the server's clock: 1 for GitHub; only an emulator runs faster.
     server_clock_rate: Annotated[int | float, _rule(lambda v: v > 0, "{v!r} must be a positive number")] = 1.0
 
@@ -251,6 +254,7 @@ class GitHubConfig(_Transport):
                 "workflow_runs_lookback_s": parse_duration(self.workflow_runs_lookback, "workflow_runs_lookback"),
                 "deployment_environments": list(self.deployment_environments),
                 "max_quota_wait_s": parse_duration(self.max_quota_wait, "max_quota_wait"),
+                "release_slot_after_s": parse_duration(self.release_slot_after, "release_slot_after"),
                 "server_clock_rate": float(self.server_clock_rate)}
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from extractors.crashpoints import crashpoint
 from extractors.engine import extract_streams
+from extractors.http import QuotaRelease
 from extractors.landing import complete_batches, read_manifest, sweep_partials, write_json_atomic
 from extractors.sources import build_source
 from extractors.streams import Window, parse_timestamp
@@ -139,19 +141,75 @@ def _only(stream, wanted: set[str]):
     return dataclasses.replace(stream, partitions=kept) if kept else None
 
 
-def extract(config: Config, source_name: str, ctx: RunContext, partition: str | None = None) -> dict[str, Any]:
-    """Read every stream of a source (or one partition of it, for a mapped task) into new landing batches."""
-    source = build_source(source_name, config.source_settings(source_name))
+def checkpoint_path(config: Config, source_name: str, ctx: RunContext, partition: str | None) -> Path:
+    """Where an extract that gave its slot back for a quota reset notes the streams it finished (per run and
+    partition: one mapped Airflow task)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{ctx.run_id}__{source_name}__{partition or '_all'}")
+    return config.data_dir / "checkpoints" / f"{name}.json"
+
+
+def _resumable(streams: list, checkpoint: Path, landing_dir: Path, source_name: str) -> dict[str, str]:
+    """Streams a released extract finished (stream -> batch), kept only while their batch is still landed, and by
+    whole families: a child is read from its parent's records of the same call, so a parent is skipped only with all
+    its children, and a child only with its parent."""
+    if not checkpoint.exists():
+        return {}
+    done = json.loads(checkpoint.read_text()).get("completed", {})
+    done = {n: b for n, b in done.items() if (landing_dir / source_name / n / b).is_dir()}
+    parents = {s.name: s.parent for s in streams}
+    children = {s.name: [c.name for c in streams if c.parent == s.name] for s in streams}
+
+    def family_done(name: str) -> bool:
+        return name in done and all(family_done(c) for c in children.get(name, []))
+
+    def root(name: str) -> str:
+        return root(parents[name]) if parents.get(name) in parents else name
+
+    return {n: b for n, b in done.items() if n in parents and family_done(root(n))}
+
+
+def extract(config: Config, source_name: str, ctx: RunContext, partition: str | None = None,
+            release_slot: bool = False) -> dict[str, Any]:
+    """Read every stream of a source (or one partition of it, for a mapped task) into new landing batches.
+
+    `release_slot` (the Airflow task): a quota wait longer than the source's `release_slot_after` raises
+    QuotaRelease instead of sleeping, after noting the streams already landed in a checkpoint; the task is
+    rescheduled for the reset and this call, run again for the same run and partition, skips those streams and
+    reads the rest (the interrupted stream from its start: its partial batch was discarded). The checkpoint is
+    removed once the extract completes, so clearing the task later re-reads everything."""
+    settings = config.source_settings(source_name)
+    if release_slot and settings.get("release_slot_after_s") is not None:
+        settings = {**settings, "release_after_s": settings["release_slot_after_s"]}
+    source = build_source(source_name, settings)
     streams = list(source.streams)
     if partition is not None:
         streams = [s for s in (_only(s, {partition}) for s in streams) if s is not None]
+    checkpoint = checkpoint_path(config, source_name, ctx, partition)
+    resumed = _resumable(streams, checkpoint, config.landing_dir, source_name)
+    if resumed:
+        log.info("resuming %s%s after a quota release: %s already landed", source_name,
+                 f"[{partition}]" if partition else "", ", ".join(sorted(resumed)))
+        streams = [s for s in streams if s.name not in resumed]
     inputs = extract_inputs(config, source_name, streams, ctx)
     sweep_partials(config.landing_dir)  # unfinished batches of crashed runs
-    results = extract_streams(source.client(), streams, inputs["windows"], config.landing_dir,
-                              etags=inputs["etags"], child_versions=inputs["child_versions"], run_id=ctx.run_id,
-                              progress=log_progress,
-                              max_pages=config.sources[source_name].max_pages)
+    try:
+        results = extract_streams(source.client(), streams, inputs["windows"], config.landing_dir,
+                                  etags=inputs["etags"], child_versions=inputs["child_versions"], run_id=ctx.run_id,
+                                  progress=log_progress,
+                                  max_pages=config.sources[source_name].max_pages)
+    except QuotaRelease as exc:
+        done = {**resumed, **{r.stream.split("__", 1)[1]: r.batch_dir.name for r in exc.completed}}
+        write_json_atomic(checkpoint, {"run_id": ctx.run_id, "source": source_name, "partition": partition,
+                                       "completed": done, "resume_at": exc.resume_at})
+        log.warning("%s", exc)
+        raise
+    checkpoint.unlink(missing_ok=True)
     summary = {}
+    for name, batch in resumed.items():  # landed by an earlier try of this task, before it gave its slot back
+        manifest = read_manifest(config.landing_dir / source_name / name / batch)
+        summary[f"{source_name}__{name}"] = {"rows": manifest.get("rows", 0), "pages": manifest.get("pages", 0),
+                                             "requests": manifest.get("requests", 0), "batch": batch,
+                                             "resumed": True}
     for result in results:
         summary[result.stream] = {"rows": result.rows, "pages": result.pages, "requests": result.requests,
                                   "seconds": round(result.seconds, 2), "batch": result.batch_dir.name}

@@ -3,9 +3,10 @@
 Order per request, as GitHub's: authentication (401) → parse → validation against GitHub's published schema
 (`schema.json` of the npm package @octokit/graphql-schema 15.26.1, vendored gzipped beside this file: nothing
 downloads at run time) → GitHub's own rules (rules.py: page bounds, node limit, cost) → the points budget (a
-query costing more than what is left is refused with `RATE_LIMITED`, nothing run) → execution → rate-limit
-headers. Failures are HTTP 200 with an `errors` array, as GitHub sends them; an over-wide query can be made to
-time out (502, points still charged) with `timeout_above_nodes`.
+query costing more than what is left is refused with `RATE_LIMITED`, nothing run) → execution (lean.py: a lean
+walk of the validated query; graphql-core's `execute` whenever errors must be shaped) → rate-limit headers.
+Failures are HTTP 200 with an `errors` array, as GitHub sends them; an over-wide query can be made to time out
+(502, points still charged) with `timeout_above_nodes`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from graphql import (
 )
 
 from emulator.github_graphql.data import GitHubGraphQLError, GraphQLWorld
+from emulator.github_graphql.lean import execute_fast
 from emulator.github_graphql.rules import QueryRejected, measure
 from emulator.ratelimit import RateLimiter
 from emulator.routing import Request, Response, json_response
@@ -159,11 +161,15 @@ class GraphQLEndpoint:
         body = self._answers.get(key)
         if body is None:
             world = GraphQLWorld(self.api.data, self.api.world.seed, req.now_ms)
-            result = execute(schema, document, root_value=world.root(rate_limit), variable_values=variables,
-                             operation_name=wanted)
-            body = {"data": result.data}
-            if result.errors:
-                body = {"data": result.data, "errors": [_format(e) for e in result.errors]}
+            data = execute_fast(schema, operation, fragments, world.root(rate_limit), variables)
+            if data is not None:
+                body = {"data": data}
+            else:  # errors, null propagation, directives: graphql-core's own executor shapes them
+                result = execute(schema, document, root_value=world.root(rate_limit), variable_values=variables,
+                                 operation_name=wanted)
+                body = {"data": result.data}
+                if result.errors:
+                    body = {"data": result.data, "errors": [_format(e) for e in result.errors]}
             self._remember(key, body, operation)
         else:  # the same query at the same moment: the same data; only the rate limit moved
             body = {**body, "data": _fresh_rate_limit(body["data"], operation, rate_limit(None))}

@@ -14,9 +14,12 @@ None of these lists has a `since`, so each stream decides how far back a run re-
   status moves the deployment's `updated_at`, and we do not rely on it).
 - `releases`: newest first like deployments (drafts are published later); the API refuses to page past the
   first 1,000 results, so we stop there instead of asking.
-- `workflow_runs`: `created` windows covering `workflow_runs_lookback` (default 30 days, re-runs change runs)
-  or the window, whichever is longer; a window whose `total_count` passes the 1,000-results cap of filtered
-  queries is halved until each query fits.
+- `workflow_runs`: a `created` window covering `workflow_runs_lookback` (default 30 days, re-runs change runs)
+  or the window, whichever is longer, newest first. A filtered query serves only its first 1,000 runs, so after
+  1,000 the walk goes on with the window narrowed to end at the oldest run read (that second included: runs
+  created in the same second may straddle the cut), which re-reads only that second's runs. Until 2026-12-06 a
+  window over the cap was halved (its first page thrown away and re-read) until each half fitted: 1.13x the
+  minimum requests at `medium`.
 
 REST lists are read with `If-None-Match` on their first page where the request is the same from run to run
 (`releases`): a 304 means nothing changed and costs no rate limit. GraphQL queries are POSTs and cannot be
@@ -116,38 +119,63 @@ def split_runs_request(request: PageRequest) -> list[PageRequest]:
 class CappedLinkPaginator(LinkHeaderPaginator):
     """Link paging for lists that only serve their first `cap` results.
 
-    `total_key` set (workflow runs, whose query can be narrowed): OffsetCapReached, so the stream splits the
-    query, as soon as `cap` records were actually read (GitHub's `next` link vanishes there), whatever
-    `total_count` says: past the cap it is not reliable (GitHub reports at most the cap). A first page that is full,
-    with a `next` link, and a `total_count` at or over the cap splits at once, saving the pages up to the cap;
-    `total_count` alone (a full count on a short last page) never splits. Otherwise (releases) the walk stops
+    `created_key` set (workflow runs, whose `created` filter can be narrowed): once `cap` records were read (where
+    GitHub's `next` link vanishes, whatever `total_count` says), the next request is the first one again with its
+    `created` window ending at the oldest record read, that second included; the list is newest first, so
+    everything newer has been read. More than `cap` records created in one second cannot be narrowed further
+    (OffsetCapReached, and the stream's `split` gives up naming the second). Otherwise (releases) the walk stops
     quietly once `cap` records were read, instead of following a `next` link the API would answer with an error.
     """
 
     cap: int = RESULTS_CAP
     records_key: str | None = None
-    total_key: str | None = None
+    created_key: str | None = None
     _rows: int = 0
-    _pages: int = 0
+    _origin: PageRequest | None = None
+    _oldest: datetime | None = None
+
+    def first(self, request: PageRequest) -> PageRequest:
+        self._origin, self._rows, self._oldest = request, 0, None
+        return super().first(request)
 
     def next(self, request: PageRequest, body: Any, response: requests.Response) -> PageRequest | None:
-        self._pages += 1
         records = body.get(self.records_key) if self.records_key and isinstance(body, dict) else body
-        self._rows += len(records or [])
+        records = records if isinstance(records, list) else []
+        self._rows += len(records)
         more = bool(response.links.get("next"))
-        if self.total_key:
-            total = body.get(self.total_key) if isinstance(body, dict) else None
-            if self._pages == 1 and more and isinstance(total, int) and total >= self.cap:
-                raise OffsetCapReached(f"{total} results match, as many as the {self.cap} a filtered query returns")
-            if self._rows >= self.cap:
-                raise OffsetCapReached(f"{self._rows} results read, the most a filtered query returns: "
-                                       "more may match")
-            return super().next(request, body, response)
+        if self.created_key:
+            for record in records:
+                try:
+                    created = parse_timestamp(record[self.created_key])
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    continue  # landed and flagged by the guard
+                self._oldest = created if self._oldest is None else min(self._oldest, created)
+            if self._rows < self.cap:
+                return super().next(request, body, response)
+            return self._narrowed()
         if self._rows >= self.cap and more:
             log.warning("GitHub serves only the first %d results of %s: older ones are not read",
                         self.cap, request.path)
             return None
         return super().next(request, body, response)
+
+    def _narrowed(self) -> PageRequest | None:
+        """The first request again, its `created` window ending at the oldest record read (that second included)."""
+        origin = self._origin
+        created = origin.param("created") if origin is not None else None
+        if not created or ".." not in created or self._oldest is None:
+            raise OffsetCapReached(f"{self._rows} results read, the most a filtered query returns, and no "
+                                   "created window to narrow")
+        start, end = parse_created_range(created)
+        new_end = self._oldest.replace(microsecond=0) + timedelta(seconds=1)
+        if new_end >= end:  # the cap was reached within the window's last second: no progress possible
+            raise OffsetCapReached(f"{self._rows} results read within {created}: more may match")
+        if new_end <= start:
+            return None
+        narrowed = origin.with_params(created=created_range(start, new_end))
+        log.info("workflow runs: %d read, the cap of a filtered query; going on with created=%s", self._rows,
+                 narrowed.param("created"))
+        return self.first(narrowed)
 
 
 def merged_pull_ref(record: dict[str, Any]) -> dict[str, str] | None:
@@ -259,7 +287,7 @@ def build(settings: Mapping[str, Any]) -> Source:
         cursor="updated_at",
         records_key="workflow_runs",
         paginator=lambda: CappedLinkPaginator(per_page=per_page, cap=RESULTS_CAP, records_key="workflow_runs",
-                                              total_key="total_count"),
+                                              created_key="created_at"),
         requests=run_requests,
         partitions=partitions,
         split=split_runs_request,

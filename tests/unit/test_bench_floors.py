@@ -86,3 +86,17 @@ def test_incident_windows_halve_like_the_stream_until_under_the_offset_cap():
         ("2026-01-03T12:00:00Z", "2026-01-06T00:00:00Z"),
         ("2026-01-06T00:00:00Z", "2026-01-11T00:00:00Z"),
     ]
+
+
+def test_a_scanner_not_enabled_is_one_required_request_and_nothing_else_is_free():
+    manifest = {"acme/api": {"pages": 2, "rows": 150, "status": "ok"},
+                "acme/mobile": {"pages": 0, "rows": 0, "status": "not_enabled", "status_code": 404},
+                "acme/web": {"pages": 0, "rows": 0, "status": "ok"},  # not asked this run (nothing to read)
+                "acme/infra": {"pages": 1, "rows": 0, "status": "ok"}}  # asked: an empty list
+    walked = floors.walked_partitions(manifest)
+    assert walked == {"acme/api", "acme/mobile", "acme/infra"}
+    # the refused repository costs its one request in the minimum, like an empty one; the unasked one nothing
+    assert floors.minimum_top_level({"acme/api": 150}, walked, 100) == 2 + 1 + 1
+    # a refusal never hides real pages: a partition with pages counts its pages, whatever its status
+    assert floors.minimum_top_level({"acme/api": 250}, floors.walked_partitions(
+        {"acme/api": {"pages": 3, "status": "not_enabled"}}), 100) == 3

@@ -253,3 +253,44 @@ def test_a_dry_run_reports_the_cost_without_charging_it():
         spent = [post(emu, "{ rateLimit { remaining } }") for _ in range(11)][-1].json()
         assert spent == {"errors": [{"type": "RATE_LIMIT", "code": "graphql_rate_limit",
                                      "message": "API rate limit exceeded for user ID 1."}]}
+
+
+def test_the_lean_executor_answers_exactly_as_graphql_core_and_leaves_errors_to_it(emu):
+    """emulator/github_graphql/lean.py walks the validated query itself (graphql-core's `execute` cost ~54 ms a
+    page); graphql-core is the referee: same data for every query the extractor sends, and None (graphql-core
+    answers) where an error or a null must be shaped."""
+    from graphql import execute
+
+    from emulator.github_graphql.data import GraphQLWorld
+    from emulator.github_graphql.lean import execute_fast
+    from extractors.sources.github_graphql import QUERIES
+
+    data, now, schema = emu.app.world.github, emu.app.clock.now_ms, github_schema()
+    infra = data.repo_by_name["infra"]
+    long_pull = max((p for p, _ in data.views(now, infra)), key=lambda p: len(data.commits(p)))
+    api = data.repo_by_name["api"]
+    deployment = max((d for d in data.deployments_by_repo[api.index] if d.created_ms <= now),
+                     key=lambda d: d.created_ms)
+    from emulator.ids import node_id
+
+    cases = [
+        (QUERIES["pulls"], {"owner": "acme", "name": "infra", "pageSize": 100, "cursor": None}),
+        (QUERIES["pull_commits"], {"owner": "acme", "name": "infra", "number": long_pull.number, "cursor": None}),
+        (QUERIES["deployments"], {"owner": "acme", "name": "api", "pageSize": 100, "cursor": None,
+                                  "environments": None}),
+        (QUERIES["deployment_statuses"], {"id": node_id("DE", deployment.id), "cursor": None}),
+        ("query { node(id: \"nope\") { id } }", {}),  # NOT_FOUND: a field error graphql-core must shape
+        ("query { repository(owner: \"acme\", name: \"gone\") { name } }", {}),
+    ]
+    rate = {"cost": 1, "remaining": 4999, "resetAt": "2026-11-20T07:00:00Z", "limit": 5000, "used": 1, "nodeCount": 1}
+    for query, variables in cases:
+        document = parse(query)
+        operation = document.definitions[0]
+        world = GraphQLWorld(data, emu.app.world.seed, now)
+        fast = execute_fast(schema, operation, {}, world.root(lambda info, **_: rate), variables)
+        core = execute(schema, document, root_value=world.root(lambda info, **_: rate), variable_values=variables)
+        if core.errors:
+            assert fast is None, query
+        else:
+            assert fast == core.data and list(fast) == list(core.data), query
+    assert len(data.commits(long_pull)) > 100  # the case that pages an inner connection
