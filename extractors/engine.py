@@ -271,7 +271,7 @@ def extract_streams(
     version is unchanged, since its children are already in raw. The versions a batch did read go into its
     manifest (`child_versions`) and are stored when it is loaded, in the same transaction as its rows.
     """
-    ordered = sorted(streams, key=lambda s: s.parent is not None)
+    ordered = _families(streams)
     pending_children: dict[str, PendingChildren] = {}
     results = []
     try:
@@ -303,6 +303,24 @@ def extract_streams(
         for pending in pending_children.values():
             pending.close()
     return results
+
+
+def _families(streams: list[Stream]) -> list[Stream]:
+    """Each top-level stream followed by its children (and theirs): a family finishes before the next starts, so an
+    extract that gives its slot back for a quota reset (QuotaRelease) leaves whole families landed to resume from."""
+    names = {s.name for s in streams}
+    out: list[Stream] = []
+
+    def add(stream: Stream) -> None:
+        out.append(stream)
+        for child in streams:
+            if child.parent == stream.name:
+                add(child)
+
+    for stream in streams:
+        if stream.parent is None or stream.parent not in names:
+            add(stream)
+    return out
 
 
 def _not_enabled(stream: Stream, partition: Partition, exc: PermissionDenied,

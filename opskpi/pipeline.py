@@ -199,6 +199,7 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
                                   max_pages=config.sources[source_name].max_pages)
     except QuotaRelease as exc:
         done = {**resumed, **{r.stream.split("__", 1)[1]: r.batch_dir.name for r in exc.completed}}
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(checkpoint, {"run_id": ctx.run_id, "source": source_name, "partition": partition,
                                        "completed": done, "resume_at": exc.resume_at})
         log.warning("%s", exc)
