@@ -129,8 +129,13 @@ class GraphQLWorld:
             raise GitHubGraphQLError(f"Could not resolve to a node with the global id of '{id}'", "NOT_FOUND")
         return found()
 
-    def nodes(self, info: Any, ids: list[str]) -> list[dict[str, Any] | None]:
-        return [self.node(info, i) for i in ids]
+    def nodes(self, info: Any, ids: list[str]) -> list[dict[str, Any] | GitHubGraphQLError]:
+        """One entry per id, in order; an id that does not resolve (a deleted deployment) is null with its own
+        NOT_FOUND error at `nodes.<i>`, the others answered beside it, as GitHub does (graphql-core turns an
+        exception in a list into that item's error)."""
+        found = self._by_node_id()
+        return [found[i]() if i in found else GitHubGraphQLError(
+            f"Could not resolve to a node with the global id of '{i}'", "NOT_FOUND") for i in ids]
 
     def _by_node_id(self) -> dict[str, Callable[[], dict[str, Any] | None]]:
         index = getattr(self.data, "_graphql_node_index", None)
