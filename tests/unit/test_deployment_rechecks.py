@@ -234,3 +234,18 @@ def test_the_emulator_answers_an_unknown_id_null_beside_the_others(emu):
                          json={"query": query, "variables": {"ids": [known, "DE_gone"]}}, timeout=10).json()
     assert body["data"]["nodes"] == [{"id": known}, None]
     assert [(e["type"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["nodes", 1])]
+
+
+@pytest.mark.parametrize(("errors", "data", "problem"), [
+    ([{"type": "NOT_FOUND", "path": ["nodes", 0], "message": "gone"}], {"nodes": [None]}, None),
+    # anything else is GitHub's usual verdict: a missing repository-like NOT_FOUND without nodes fails...
+    ([{"type": "NOT_FOUND", "path": ["node"], "message": "gone"}], {"node": None}, "cannot find"),
+    # ...a partial answer is retried (never landed half), a rate limit waited for
+    ([{"type": "SOMETHING", "path": ["nodes", 0], "message": "odd"}], {"nodes": [None]}, "partial"),
+    ([{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}], None, "rate limit"),
+])
+def test_only_ids_that_no_longer_resolve_are_forgiven(errors, data, problem):
+    from extractors.sources.github_recheck import lookup_check
+
+    verdict = lookup_check({"data": data, "errors": errors})
+    assert (verdict.problem is None) if problem is None else (problem in verdict.problem.lower())
