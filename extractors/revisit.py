@@ -7,7 +7,8 @@ deployment. Reading every deployment's statuses every night would cost total / 1
 this reads, per partition:
 
 - every record created within `recent` before the run's end (default for deployments: the longest KPI rolling
-  window, 30 days, plus the lookback): what can still change a figure reported today, every night;
+  window, 30 days, plus the lookback) that a KPI counts (`nightly`: deployments to a production environment of
+  `dora.production_environments`): what can still change a figure reported today, every night;
 - a rotating slice of the older ones: record r is in slice `slot(r) = crc32(id) mod sweep`, and day d reads the
   slices of the days since the last loaded revisit of the partition (`d.toordinal() mod sweep`, at most all
   `sweep` of them). Consecutive days take consecutive residues, so every record is read again within `sweep`
@@ -16,9 +17,9 @@ this reads, per partition:
 - never what the parent stream lists again itself this run (created at or after `listed_from`), nor what is
   older than the history the guard accepts (history start - 1 year).
 
-Cost: ceil((recent + older / sweep) / 100) queries a night per partition (100 ids per GraphQL `nodes` query).
+Cost: ceil((recent counted + others / sweep) / 100) queries a night per partition (100 ids per GraphQL `nodes` query).
 Latency bound: a status added to a deployment is loaded by the first run after it if the deployment is younger
-than `recent`, else within `sweep` days (plus one run) at most.
+than `recent` and counted by a KPI, else within `sweep` days (plus one run) at most.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def sweep_days(previous_end: datetime | None, end: datetime, sweep: int) -> list
     return [first + timedelta(days=k) for k in range((today - first).days + 1)]
 
 
-def select(known: Iterable[tuple[str, datetime]], revisit: Revisit, of_window: Window, end: datetime,
+def select(known: Iterable[tuple[str, datetime, str | None]], revisit: Revisit, of_window: Window, end: datetime,
            previous_end: datetime | None, earliest: datetime | None = None) -> tuple[str, ...]:
-    """The ids to read again, newest first: `known` are (id, created) of the loaded records of `revisit.of`,
+    """The ids to read again, newest first: `known` are (id, created, value of the `nightly` column or None) of
+    the loaded records of `revisit.of`,
     `of_window` that stream's window this run, `end` this run's end, `previous_end` the end of the partition's
     last loaded revisit (None: none yet). Records created before `earliest` are not read again: the guard would
     refuse their old children (timestamps before the history start - 1 year quarantine a batch)."""
@@ -59,7 +61,12 @@ def select(known: Iterable[tuple[str, datetime]], revisit: Revisit, of_window: W
         return ()
     recent_from = end - revisit.recent
     slices = {day.toordinal() % revisit.sweep for day in sweep_days(previous_end, end, revisit.sweep)}
-    chosen = [(created, key) for key, created in known
+    nightly = revisit.nightly[1] if revisit.nightly else None
+
+    def every_night(created: datetime, value: str | None) -> bool:
+        return created >= recent_from and (nightly is None or (value or "").lower() in nightly)
+
+    chosen = [(created, key) for key, created, value in known
               if key and created < listed and (earliest is None or created >= earliest)
-              and (created >= recent_from or slot(key, revisit.sweep) in slices)]
+              and (every_night(created, value) or slot(key, revisit.sweep) in slices)]
     return tuple(key for _, key in sorted(chosen, reverse=True))

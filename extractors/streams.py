@@ -82,6 +82,10 @@ class Revisit:
     recent: timedelta
     sweep: int
     listed_from: Callable[[Window], datetime | None]
+    # (column, lower-case values): within `recent`, only records whose `column` is one of them are read every
+    # night (the deployments a KPI counts: production environments); the others wait for their sweep slice.
+    # None: every recent record.
+    nightly: tuple[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,8 @@ class GitHubConfig(_Transport):
     # statuses arrive after the deployment, drafts are published after they are created.
     deployments_lookback: Duration = "3d"
     # Statuses of older deployments (which no list shows as changed) are read again by id, 100 per GraphQL query:
-    # those created this recently every run (default: the longest KPI rolling window, 30 days, + the lookback) …
+    # production ones (dora.production_environments) created this recently every run (default: the longest KPI
+    # rolling window, 30 days, + the lookback) …
     deployments_recheck_window: Duration = "31d"
     # … and every other loaded deployment within this many days (a rotating 1/N slice a day). So a status added
     # late to any deployment is loaded at most this many days later (plus one run).
@@ -458,6 +459,8 @@ class Config(_Section):
         """Settings for `extractors.sources.build_source`; the token is read only when it will be used."""
         source = self.sources[name]
         settings = source.settings()
+        if name == "github":  # the deployments a KPI counts: their late statuses are rechecked every night
+            settings["production_environments"] = list(self.dora.production_environments)
         if with_secret:
             settings["token"] = read_secret(source.token_env, f"sources.{name}.token_env")
         return settings

@@ -25,14 +25,16 @@ def _table_exists(con, schema: str, table: str) -> bool:
                        [schema, table]).fetchone()[0] > 0
 
 
-def _known(con, table: str, of: Stream, stream: Stream, values: dict[str, str]) -> list[tuple[str, datetime]]:
-    """(id, created) of the partition's loaded records: its rows are those whose partition columns hold its
-    values (a GitHub repository's deployments: `repo`)."""
+def _known(con, table: str, of: Stream, stream: Stream, values: dict[str, str]
+           ) -> list[tuple[str, datetime, str | None]]:
+    """(id, created, the `nightly` column) of the partition's loaded records: its rows are those whose partition
+    columns hold its values (a GitHub repository's deployments: `repo`)."""
     keys = [c for c in of.columns if c.partition_key and c.partition_key != WINDOW_END and c.partition_key in values]
     where = " AND ".join(f"{quote_ident(c.name)} = ?" for c in keys) or "TRUE"
     created = quote_ident(stream.revisit.created)
+    nightly = f"CAST({quote_ident(stream.revisit.nightly[0])} AS VARCHAR)" if stream.revisit.nightly else "NULL"
     return con.execute(
-        f"SELECT json_extract_string(record, ?), {created} FROM raw.{quote_ident(table)} "
+        f"SELECT json_extract_string(record, ?), {created}, {nightly} FROM raw.{quote_ident(table)} "
         f"WHERE {where} AND {created} IS NOT NULL",
         ["$." + stream.revisit.id_path, *(values[c.partition_key] for c in keys)]).fetchall()
 

@@ -12,8 +12,8 @@ None of these lists has a `since`, so each stream decides how far back a run re-
   whichever is earlier; `deployment_statuses` (child) come inside each deployment re-listed, so a status that
   arrives later on a deployment within the re-read span is always read (GitHub does not document that a new
   status moves the deployment's `updated_at`, and we do not rely on it). Older deployments' statuses are read
-  again by id (`deployment_rechecks`, github_recheck.py): those of the last 31 days every night, every other
-  one within 7 days.
+  again by id (`deployment_rechecks`, github_recheck.py): production ones of the last 31 days every night,
+  every other one within 7 days.
 - `releases`: newest first like deployments (drafts are published later); the API refuses to page past the
   first 1,000 results, so we stop there instead of asking.
 - `workflow_runs`: `created` windows covering `workflow_runs_lookback` (default 30 days, re-runs change runs)

@@ -6,10 +6,11 @@ added later to an older deployment (a late `success`, a `failure` after a rollba
 DORA figures (deployments, change failure rate) would stay wrong for good.
 
 How: one GraphQL `nodes(ids:)` query per 100 deployments, each with its first 100 statuses (1 point a query),
-for the ids opskpi picks before the run (extractors/revisit.py): every deployment created within
-`deployments_recheck_window` (default 31 days: the longest KPI rolling window, 30 days, plus the 1-day lookback)
-that the walk does not list again, every night; and a rotating 1/`deployments_recheck_sweep` slice of the older
-ones (default 7), so every loaded deployment is read again within 7 days. The records are the deployments
+for the ids opskpi picks before the run (extractors/revisit.py): every deployment to a production environment
+(`dora.production_environments`, the ones the DORA figures count) created within `deployments_recheck_window`
+(default 31 days: the longest KPI rolling window, 30 days, plus the 1-day lookback) that the walk does not list
+again, every night; and a rotating 1/`deployments_recheck_sweep` slice of all the others (default 7), so every
+loaded deployment, of any environment, is read again within 7 days. The records are the deployments
 (`raw.github__deployment_rechecks`: which deployment was checked when, `checked_at`); their statuses land in
 `deployment_statuses`, of which this stream is a second parent, exactly as from the walk (inline, or continued
 with `node(id:)` past 100).
@@ -93,6 +94,8 @@ def recheck_stream(settings: dict[str, Any], partitions: tuple[Partition, ...], 
     recent = timedelta(seconds=int(settings.get("deployments_recheck_window_s",
                                                 DEFAULT_RECHECK_WINDOW.total_seconds())))
     sweep = int(settings.get("deployments_recheck_sweep", DEFAULT_SWEEP_DAYS))
+    production = settings.get("production_environments")
+    nightly = ("environment", frozenset(e.lower() for e in production)) if production else None
 
     def requests(partition: Partition, window: Window):
         ids = list(window.revisit)
@@ -119,7 +122,7 @@ def recheck_stream(settings: dict[str, Any], partitions: tuple[Partition, ...], 
         timestamps=("created_at", "checked_at"),
         ordered=(("created_at", "checked_at"),),
         revisit=Revisit(of="deployments", id_path="node_id", created="created_at", recent=recent, sweep=sweep,
-                        listed_from=listed_from),
+                        listed_from=listed_from, nightly=nightly),
     )
 
 

@@ -150,9 +150,9 @@ def _at(ms: int) -> datetime:
 # --- the selection, pure: every record within the sweep, whatever the schedule ---------------------------------
 
 REVISIT = Revisit(of="deployments", id_path="node_id", created="created_at", recent=timedelta(days=31), sweep=7,
-                  listed_from=lambda window: window.start)
+                  listed_from=lambda window: window.start, nightly=("environment", frozenset({"production"})))
 END = datetime(2026, 11, 20, 6, tzinfo=UTC)
-KNOWN = [(f"DE_{n}", END - timedelta(days=40 + n % 300, hours=n % 24)) for n in range(2000)]
+KNOWN = [(f"DE_{n}", END - timedelta(days=40 + n % 300, hours=n % 24), "production") for n in range(2000)]
 
 
 def _select(end: datetime, previous: datetime | None, known=KNOWN) -> set[str]:
@@ -161,24 +161,30 @@ def _select(end: datetime, previous: datetime | None, known=KNOWN) -> set[str]:
 
 def test_seven_nightly_runs_read_every_old_record_once_and_about_a_seventh_each_night():
     nights = [_select(END + k * DAY, END + (k - 1) * DAY) for k in range(7)]
-    assert set().union(*nights) == {key for key, _ in KNOWN}
+    assert set().union(*nights) == {key for key, _, _ in KNOWN}
     assert sum(len(n) for n in nights) == len(KNOWN), "each once in the seven nights"
     assert all(len(n) < len(KNOWN) / 7 * 1.3 for n in nights)
 
 
 def test_a_skipped_night_is_caught_up_and_a_weekly_run_reads_everything():
     assert sweep_days(END - 3 * DAY, END, 7) == [(END - 2 * DAY).date(), (END - DAY).date(), END.date()]
-    assert _select(END, END - 7 * DAY) == {key for key, _ in KNOWN}  # a weekly schedule: all seven slices
+    assert _select(END, END - 7 * DAY) == {key for key, _, _ in KNOWN}  # a weekly schedule: all seven slices
     assert _select(END, END) == _select(END, None)  # a rerun of the day reads its own slice again
     assert sweep_days(None, END, 7) == [END.date()] and sweep_days(END + DAY, END, 7) == [END.date()]
 
 
-def test_recent_records_every_night_and_never_what_the_walk_lists_itself():
-    recent = [("DE_new", END - DAY), ("DE_week", END - 7 * DAY), ("DE_month", END - 30 * DAY)]
+def test_recent_production_records_every_night_and_never_what_the_walk_lists_itself():
+    recent = [("DE_new", END - DAY, "production"), ("DE_week", END - 7 * DAY, "Production"),
+              ("DE_month", END - 30 * DAY, "production")]
     chosen = select(recent, REVISIT, Window(END - 3 * DAY, END, resumed=True), END, None)
     assert chosen == ("DE_week", "DE_month"), "newest first; DE_new is re-listed by the walk (3-day span)"
+    # A recent staging deployment counts in no KPI: it waits for its sweep slice like an old one.
+    staging = [(f"DE_s{n}", END - 7 * DAY, "staging") for n in range(70)]
+    nights = [set(select(staging, REVISIT, Window(END + k * DAY - 3 * DAY, END + k * DAY, True), END + k * DAY,
+                         END + (k - 1) * DAY)) for k in range(7)]
+    assert sum(map(len, nights)) == 70 and set().union(*nights) == {key for key, _, _ in staging}
     assert select(recent, REVISIT, Window(None, END), END, None) == ()
-    ancient = [("DE_ancient", datetime(2020, 1, 1, tzinfo=UTC))]
+    ancient = [("DE_ancient", datetime(2020, 1, 1, tzinfo=UTC), "production")]
     assert select(ancient, REVISIT, Window(END - 3 * DAY, END), END, END - 7 * DAY,
                   earliest=END - timedelta(days=455)) == ()
 
