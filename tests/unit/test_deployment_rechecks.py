@@ -112,6 +112,12 @@ def test_a_late_status_on_an_old_deployment_is_loaded_and_moves_the_deployment_c
     rest = requests.get(f"{emu.github_url}/repos/acme/api/deployments/{late.id}",
                         headers={"Authorization": "Bearer gh-demo-token"}, timeout=10).json()
     assert rest["updated_at"] == rest["created_at"]
+    query = ("query($ids: [ID!]!) { nodes(ids: $ids) { ... on Deployment { createdAt updatedAt "
+             "latestStatus { state } } } }")
+    graphql = requests.post(f"{emu.github_url}/graphql", headers={"Authorization": "Bearer gh-demo-token"},
+                            json={"query": query, "variables": {"ids": [node_id("DE", late.id)]}}, timeout=10).json()
+    assert graphql["data"]["nodes"] == [{"createdAt": rest["created_at"], "updatedAt": rest["created_at"],
+                                         "latestStatus": {"state": "SUCCESS"}}]
     advance(emu)
     night = run_night(config, 1)
 
