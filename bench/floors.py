@@ -6,7 +6,9 @@ Minimum requests (what an ideal client would send to read what the run needed):
 - a top-level stream: per partition walked (a repository, a project set), at least one request, else
   ceil(records / the largest page size the API allows);
 - a child stream (pull request commits, deployment statuses, issue changelogs): per parent whose children
-  had to be requested, ceil(children / largest page); children taken from the parent record cost nothing.
+  had to be requested, ceil(children / largest page); children taken from the parent record cost nothing;
+- a stream reading loaded records again by id (deployment rechecks): per partition, ceil(ids / 100), all
+  required (`minimum_revisit`).
 
 "Records" are distinct records the run stored as new or changed (a full run: everything in its window; an
 incremental run: what changed since the last run), so re-reading unchanged records counts against us.
@@ -34,6 +36,7 @@ API_MAX_PAGE: dict[tuple[str, str], int | None] = {
     ("github", "pull_commits"): 100,
     ("github", "deployments"): 100,
     ("github", "deployment_statuses"): 100,
+    ("github", "deployment_rechecks"): 100,  # node ids per GraphQL `nodes(ids:)` query
     ("github", "releases"): 100,
     ("github", "workflow_runs"): 100,
 }
@@ -83,6 +86,16 @@ def walked_partitions(partitions: Mapping[str, Mapping[str, object]]) -> set[str
 def minimum_child(records_per_parent: Iterable[int], page: int | None) -> int:
     """A child stream: per parent whose children were requested, ceil(children / page)."""
     return sum(pages_for(n, page) for n in records_per_parent)
+
+
+def minimum_revisit(ids_per_partition: Iterable[int], ids_per_request: int | None) -> int:
+    """A stream reading loaded records again by id (GitHub's `deployment_rechecks`): per partition,
+    ceil(ids / ids per request). These requests are required although they usually find nothing new: no list
+    shows that an old deployment got a status (deployments list by creation; a status moves no `updatedAt`),
+    so asking is the only way to know, and the ids asked are the fewest the promised latency allows (every
+    deployment of the recheck window each night, 1/N of the older ones: extractors/revisit.py). One request per
+    partition, not fewer across partitions, because each partition (a repository) is extracted by its own task."""
+    return sum(pages_for(n, ids_per_request) for n in ids_per_partition)
 
 
 def request_floor_s(minimum_requests: int, latency_ms: float, concurrency: int) -> float:

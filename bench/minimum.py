@@ -4,7 +4,8 @@ For every stream: the run's landing batches (their manifests give the requests w
 raw rows those batches inserted or replaced (the records that were new or changed). A top-level stream
 needs ceil(records / largest page) per partition walked (at least one); a child stream needs
 ceil(children / largest page) per parent whose children came by request (`_page > 0`; children taken
-from the parent record land on page 0 and cost nothing).
+from the parent record land on page 0 and cost nothing). A stream reading loaded records again by id needs
+ceil(ids asked / 100) per partition, every one of them (bench/floors.py, `minimum_revisit`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from bench.floors import max_page, minimum_child, minimum_top_level, walked_partitions
+from bench.floors import max_page, minimum_child, minimum_revisit, minimum_top_level, walked_partitions
 from extractors.landing import read_manifest
 from extractors.streams import WINDOW_END, Stream
 from opskpi.warehouse import quote_ident
@@ -33,6 +34,11 @@ def stream_minimum(con: duckdb.DuckDBPyConnection, stream: Stream, batches: list
     walked = {p for m in manifests for p in walked_partitions(m.get("partitions") or {})}
     out = {"stream": stream.key, "requests": requests, "points": points, "rows_landed": landed, "page_max": page,
            "records": 0, "minimum": 0}
+    if stream.revisit is not None:  # every id asked is required (bench/floors.py, minimum_revisit)
+        asked = [int(meta.get("revisit", 0)) for m in manifests for meta in (m.get("partitions") or {}).values()]
+        out["records"] = sum(asked)
+        out["minimum"] = minimum_revisit(asked, page)
+        return out
     files = [str(b / f) for b, m in zip(batches, manifests, strict=True) for f in m["files"]]
     table = f"raw.{_q(stream.key)}"
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' "

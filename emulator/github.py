@@ -38,6 +38,7 @@ from emulator.gen_github import (
     visible_commits,
 )
 from emulator.generator import World
+from emulator.github_deploy_status import register as register_deployment_status
 from emulator.github_graphql import PATHS as GRAPHQL_PATHS
 from emulator.github_graphql import GraphQLEndpoint
 from emulator.github_security import register as register_security_routes
@@ -151,6 +152,7 @@ class GitHubApi:
         r.add("GET", "/user", self.get_user)
         r.add("GET", "/rate_limit", self.rate_limit)
         register_security_routes(self)  # emulator/github_security.py: Dependabot, code and secret scanning alerts
+        register_deployment_status(self)  # emulator/github_deploy_status.py: a deploy tool posting a status
         self.graphql = GraphQLEndpoint(self)  # emulator/github_graphql/: POST /graphql, its own points bucket
 
     # --- plumbing used by the server -----------------------------------------------------------------------

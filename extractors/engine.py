@@ -69,6 +69,8 @@ def _records(stream: Stream, body: Any) -> list[Any]:
             f"{stream.key}: expected a list of records under {stream.records_key or 'the body'}, "
             f"got {type(records).__name__}"
         )
+    if stream.revisit is not None:  # an id read again that no longer resolves (deleted) answers null
+        records = [r for r in records if r is not None]
     return records
 
 
@@ -276,7 +278,7 @@ def extract_streams(
     results = []
     try:
         for stream in ordered:
-            children = [s for s in streams if s.parent == stream.name]
+            children = [s for s in streams if stream.name in s.parents]
             if stream.parent is None:
                 work = [(p, windows[stream.name][p.id], None, None) for p in stream.partitions]
             else:  # read back from disk as the child goes
@@ -289,7 +291,7 @@ def extract_streams(
             if stream.name in pending_children:
                 pending_children.pop(stream.name).close()
             for name, pending in state.children.items():
-                if name in pending_children:  # a second parent of the same child (none today)
+                if name in pending_children:  # a second parent of the same child (deployments, deployment_rechecks)
                     for entry in pending:
                         pending_children[name].add(*entry)
                     pending.close()
@@ -401,7 +403,8 @@ def _extract_one(client, stream, work, children, landing_root, etags_in, run_id,
                     queue.clear()
             meta = partitions_meta.setdefault(partition.id, {
                 "window_start": window.start.isoformat() if window.start else None,
-                "window_end": window.end.isoformat(), "pages": 0})
+                "window_end": window.end.isoformat(), "pages": 0,
+                **({"revisit": len(window.revisit)} if stream.revisit is not None else {})})
             meta["pages"] += state.pages - pages_before
             meta.update(state.writer.partitions.get(partition.id, {"rows": 0, "max_cursor": None}))
             if meta.get("status") != "not_enabled":

@@ -60,6 +60,32 @@ class Window:
     # rely on them (the security-alert streams skip their whole-backlog walk). False on a first run or a full
     # refresh, whose start is only the history limit.
     resumed: bool = False
+    # Ids of loaded records a stream that declares `revisit` reads again this run (chosen by the caller before the
+    # run, see Revisit); empty for every other stream.
+    revisit: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """Records already loaded that a stream reads again by id, because no list of them shows that they changed:
+    a new status does not move a GitHub deployment's `updatedAt`, and deployments list by creation only.
+
+    Before a run the caller (opskpi/revisit.py) reads the ids and `created` times of the loaded records of stream
+    `of` and picks (extractors/revisit.py): every record created within `recent` before the run's end, plus a
+    rotating slice of the older ones, 1/`sweep` of them a day, so each is read again within `sweep` days; records
+    that `of` lists again itself this run (created at or after `listed_from(of's window)`) are left to it. The
+    chosen ids reach the stream's `requests` as `Window.revisit`."""
+
+    of: str
+    id_path: str  # where the id the API takes is in the loaded record (JSON path below `record`)
+    created: str  # the column of `of` dating its records
+    recent: timedelta
+    sweep: int
+    listed_from: Callable[[Window], datetime | None]
+    # (column, lower-case values): within `recent`, only records whose `column` is one of them are read every
+    # night (the deployments a KPI counts: production environments); the others wait for their sweep slice.
+    # None: every recent record.
+    nightly: tuple[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +118,7 @@ class Stream:
     # A child stream is read once per record of its parent (same source) landed in the same run:
     # `parent_ref` turns a parent record into context values (None skips it), which the child's
     # `requests` see as partition values and its columns can pick with `partition_key`.
-    parent: str | None = None
+    parent: str | tuple[str, ...] | None = None  # several: the child is read for the records of each
     parent_ref: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
     # A child may take its records straight from the parent record when the parent carries them complete
     # (an embedded list that was not cut): `from_parent` returns those records and no request is sent;
@@ -115,6 +141,15 @@ class Stream:
     optional: bool = False
     # The body is one record, not a list of them (GET /repos/{owner}/{repo}): one request, one record.
     single_record: bool = False
+    # The stream reads loaded records again by id (see Revisit). An id that no longer resolves (a deleted
+    # deployment) comes back as a null record: skipped, not landed.
+    revisit: Revisit | None = None
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        if self.parent is None:
+            return ()
+        return (self.parent,) if isinstance(self.parent, str) else tuple(self.parent)
 
     @property
     def key(self) -> str:

@@ -234,6 +234,13 @@ class GitHubConfig(_Transport):
     # Deployments (with their statuses) and releases created this recently are re-read every run:
     # statuses arrive after the deployment, drafts are published after they are created.
     deployments_lookback: Duration = "3d"
+    # Statuses of older deployments (which no list shows as changed) are read again by id, 100 per GraphQL query:
+    # production ones (dora.production_environments) created this recently every run (default: the longest KPI
+    # rolling window, 30 days, + the lookback) …
+    deployments_recheck_window: Duration = "31d"
+    # … and every other loaded deployment within this many days (a rotating 1/N slice a day). So a status added
+    # late to any deployment is loaded at most this many days later (plus one run).
+    deployments_recheck_sweep: Annotated[int, _positive("7")] = 7
     # Workflow runs created this recently are re-read every run (re-runs change them for ~30 days).
     workflow_runs_lookback: Duration = "30d"
     # Extract only these deployment environments (exact names, one filtered walk each); [] = all.
@@ -252,6 +259,9 @@ class GitHubConfig(_Transport):
                 "base_url": self.base_url, "repos": self.repos, "page_size": self.page_size,
                 "deployments_lookback_s": parse_duration(self.deployments_lookback, "deployments_lookback"),
                 "workflow_runs_lookback_s": parse_duration(self.workflow_runs_lookback, "workflow_runs_lookback"),
+                "deployments_recheck_window_s": parse_duration(self.deployments_recheck_window,
+                                                               "deployments_recheck_window"),
+                "deployments_recheck_sweep": self.deployments_recheck_sweep,
                 "deployment_environments": list(self.deployment_environments),
                 "max_quota_wait_s": parse_duration(self.max_quota_wait, "max_quota_wait"),
                 "release_slot_after_s": parse_duration(self.release_slot_after, "release_slot_after"),
@@ -453,6 +463,8 @@ class Config(_Section):
         """Settings for `extractors.sources.build_source`; the token is read only when it will be used."""
         source = self.sources[name]
         settings = source.settings()
+        if name == "github":  # the deployments a KPI counts: their late statuses are rechecked every night
+            settings["production_environments"] = list(self.dora.production_environments)
         if with_secret:
             settings["token"] = read_secret(source.token_env, f"sources.{name}.token_env")
         return settings

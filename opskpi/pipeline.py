@@ -41,6 +41,7 @@ from opskpi.load import (
     read_watermarks,
 )
 from opskpi.publish import publish as publish_marts
+from opskpi.revisit import revisit_windows
 from opskpi.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -115,16 +116,18 @@ def stream_windows(config: Config, source: str, stream, watermarks: dict[str, st
 
 
 def extract_inputs(config: Config, source_name: str, streams: list, ctx: RunContext) -> dict[str, Any]:
-    """What an extract reads from the warehouse before its first request: windows (from watermarks), stored ETags
-    and, for child streams that declare `parent_version`, the parent versions already loaded (none on a full
-    refresh, which re-reads every child)."""
+    """What an extract reads from the warehouse before its first request: windows (from watermarks, with the ids
+    `revisit` streams read again), stored ETags and, for child streams that declare `parent_version`, the parent
+    versions already loaded (none on a full refresh, which re-reads every child)."""
     with _warehouse(config).connect(read_only=True) as con:
         marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
         etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
         versions = {} if ctx.full_refresh else {
             s.name: read_child_versions(con, source_name, s.name, [p.id for p in s.partitions])
             for s in streams if s.parent_version}
-    windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+        windows = {s.name: stream_windows(config, source_name, s, marks[s.name], ctx) for s in streams}
+        # Loaded records that streams declaring `revisit` read again (older deployments' statuses): opskpi/revisit.py
+        windows = revisit_windows(con, source_name, streams, windows, timestamp_bounds(config, ctx)[0])
     return {"windows": windows, "etags": etags, "child_versions": versions}
 
 

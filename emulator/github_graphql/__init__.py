@@ -96,6 +96,11 @@ class GraphQLEndpoint:
             api.router.add("POST", path, self.handle)
             api.router.add("GET", path, self.handle)
 
+    def forget_answers(self) -> None:
+        """The world changed at this moment (a posted deployment status): answers kept for it are stale."""
+        with self._lock:
+            self._answers.clear()
+
     def quota(self, now_ms: int):
         return self.limits.peek("graphql", now_ms)
 

@@ -124,27 +124,48 @@ class GraphQLWorld:
         return self._repo(repo)
 
     def node(self, info: Any, id: str) -> dict[str, Any] | None:  # noqa: A002 - GraphQL's argument name
-        found = self._by_node_id().get(id)
+        found = self._resolve(id)
         if found is None:
             raise GitHubGraphQLError(f"Could not resolve to a node with the global id of '{id}'", "NOT_FOUND")
-        return found()
+        return found
 
-    def nodes(self, info: Any, ids: list[str]) -> list[dict[str, Any] | None]:
-        return [self.node(info, i) for i in ids]
-
-    def _by_node_id(self) -> dict[str, Callable[[], dict[str, Any] | None]]:
-        index = getattr(self.data, "_graphql_node_index", None)
-        if index is None:
-            index = {node_id("DE", d.id): ("deployment", d) for d in self.data.deployments}
-            index |= {p.node_id: ("pull", p) for p in self.data.pulls}
-            self.data._graphql_node_index = index
-        out = {}
-        for key, (kind, item) in index.items():
-            if kind == "deployment" and item.created_ms <= self.now_ms:
-                out[key] = lambda d=item: self._deployment(d)
-            elif kind == "pull" and item.created_ms <= self.now_ms:
-                out[key] = lambda p=item: self._pull(self.data.repos[p.repo_index], p, pull_state(p, self.now_ms))
+    def nodes(self, info: Any, ids: list[str]) -> list[dict[str, Any] | GitHubGraphQLError]:
+        """One entry per id, in order; an id that does not resolve (a deleted deployment) is null with its own
+        NOT_FOUND error at `nodes.<i>`, the others answered beside it, as GitHub does (graphql-core turns an
+        exception in a list into that item's error)."""
+        out: list[dict[str, Any] | GitHubGraphQLError] = []
+        for i in ids:
+            found = self._resolve(i)
+            out.append(found if found is not None else GitHubGraphQLError(
+                f"Could not resolve to a node with the global id of '{i}'", "NOT_FOUND"))
         return out
+
+    def _index(self, kind: str) -> dict[str, tuple[int, int]]:
+        """Global id -> (repository index, deployment id or pull number), built once per world and kind from the
+        per-repository lists, so a sharded (medium, large) world resolves ids too; the record itself is looked up
+        fresh each time (a shard may have been rebuilt since)."""
+        name = f"_graphql_{kind}_index"
+        index = getattr(self.data, name, None)
+        if index is None:
+            repos = [r.index for r in self.data.repos]
+            if kind == "deployment":
+                index = {node_id("DE", d.id): (d.repo_index, d.id)
+                         for r in repos for d in self.data.deployments_by_repo[r]}
+            else:
+                index = {p.node_id: (p.repo_index, p.number) for r in repos for p in self.data.pulls_by_repo[r]}
+            setattr(self.data, name, index)
+        return index
+
+    def _resolve(self, ident: str) -> dict[str, Any] | None:
+        if ident.startswith("DE_"):
+            found = self._index("deployment").get(ident)
+            dep = self.data.deployment_by_id.get(found[1]) if found else None
+            return self._deployment(dep) if dep is not None and dep.created_ms <= self.now_ms else None
+        found = self._index("pull").get(ident)
+        pull = self.data.pull_by_number.get(found) if found else None
+        if pull is None or pull.created_ms > self.now_ms:
+            return None
+        return self._pull(self.data.repos[pull.repo_index], pull, pull_state(pull, self.now_ms))
 
     # --- repository ------------------------------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ None of these lists has a `since`, so each stream decides how far back a run re-
 - `deployments`: newest first, stop below `deployments_lookback` (default 3 days) or the window's start,
   whichever is earlier; `deployment_statuses` (child) come inside each deployment re-listed, so a status that
   arrives later on a deployment within the re-read span is always read (GitHub does not document that a new
-  status moves the deployment's `updated_at`, and we do not rely on it).
+  status moves the deployment's `updated_at`, and we do not rely on it). Older deployments' statuses are read
+  again by id (`deployment_rechecks`, github_recheck.py): production ones of the last 31 days every night,
+  every other one within 7 days.
 - `releases`: newest first like deployments (drafts are published later); the API refuses to page past the
   first 1,000 results, so we stop there instead of asking.
 - `workflow_runs`: a `created` window covering `workflow_runs_lookback` (default 30 days, re-runs change runs)
@@ -49,6 +51,7 @@ from extractors.http import HttpClient
 from extractors.pagination import LinkHeaderPaginator, OffsetCapReached, PageRequest, PaginationError
 from extractors.sources import Source
 from extractors.sources.github_graphql import graphql_streams
+from extractors.sources.github_recheck import recheck_stream, with_recheck
 from extractors.streams import Column, Partition, Stream, Window, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -228,6 +231,10 @@ def build(settings: Mapping[str, Any]) -> Source:
         stop_deployments=lambda record, window: _older_than(record, "created_at",
                                                             reread_start(window, deployments_reread)),
         merged_pull_ref=merged_pull_ref)
+    # Older deployments' statuses, read again by id (github_recheck.py): a late status moves no list.
+    deployment_rechecks = recheck_stream(settings, partitions, graphql_url(settings["base_url"]),
+                                         listed_from=lambda window: reread_start(window, deployments_reread))
+    deployment_statuses = with_recheck(deployment_statuses, deployment_rechecks)
 
     # --- releases --------------------------------------------------------------------------------------------
 
@@ -296,6 +303,7 @@ def build(settings: Mapping[str, Any]) -> Source:
     )
     from extractors.sources.github_repositories import repository_streams  # each repository's default branch
     from extractors.sources.github_security import security_streams  # Dependabot, code and secret scanning alerts
-    return Source("github", client, (pulls, pull_commits, deployments, deployment_statuses, releases, workflow_runs,
+    return Source("github", client, (pulls, pull_commits, deployments, deployment_rechecks, deployment_statuses,
+                                     releases, workflow_runs,
                                      *security_streams(settings, partitions, repo_path),
                                      *repository_streams(partitions, repo_path)))

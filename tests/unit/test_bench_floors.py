@@ -43,6 +43,14 @@ def test_child_minimum_is_per_parent():
     assert floors.minimum_child([], 100) == 0
 
 
+def test_revisit_minimum_counts_every_id_asked_100_per_request_per_partition():
+    # Rechecked deployments find nothing new most nights, yet each query is required: no list says which
+    # deployment got a status. 250 + 30 ids in two repositories: 3 + 1 queries; none asked, none needed.
+    assert floors.minimum_revisit([250, 30], 100) == 4
+    assert floors.minimum_revisit([0, 0], 100) == 0
+    assert floors.max_page("github", "deployment_rechecks") == 100
+
+
 def test_request_floor_divides_by_the_pool():
     assert floors.request_floor_s(1000, 20, 2) == pytest.approx(10.0)
     assert floors.request_floor_s(1000, 20, 1) == pytest.approx(20.0)
