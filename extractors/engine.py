@@ -21,7 +21,7 @@ from extractors.crashpoints import crashpoint
 from extractors.http import HttpClient, PermissionDenied, QuotaRelease
 from extractors.landing import LandingWriter, new_batch_id, read_manifest
 from extractors.pagination import OffsetCapReached, PageRequest, PaginationError
-from extractors.streams import WINDOW_END, Partition, Stream, Window
+from extractors.streams import WINDOW_END, Partition, Stream, Window, families
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,9 @@ def extract_streams(
     version is unchanged, since its children are already in raw. The versions a batch did read go into its
     manifest (`child_versions`) and are stored when it is loaded, in the same transaction as its rows.
     """
-    ordered = _families(streams)
+    # A family finishes before the next starts, so an extract that gives its slot back for a quota reset
+    # (QuotaRelease) leaves whole families landed to resume from.
+    ordered = [stream for family in families(streams) for stream in family]
     pending_children: dict[str, PendingChildren] = {}
     results = []
     try:
@@ -305,24 +307,6 @@ def extract_streams(
         for pending in pending_children.values():
             pending.close()
     return results
-
-
-def _families(streams: list[Stream]) -> list[Stream]:
-    """Each top-level stream followed by its children (and theirs): a family finishes before the next starts, so an
-    extract that gives its slot back for a quota reset (QuotaRelease) leaves whole families landed to resume from."""
-    names = {s.name for s in streams}
-    out: list[Stream] = []
-
-    def add(stream: Stream) -> None:
-        out.append(stream)
-        for child in streams:
-            if child.parent == stream.name:
-                add(child)
-
-    for stream in streams:
-        if stream.parent is None or stream.parent not in names:
-            add(stream)
-    return out
 
 
 def _not_enabled(stream: Stream, partition: Partition, exc: PermissionDenied,

@@ -159,6 +159,38 @@ class Stream:
         return next(c for c in self.columns if c.name == name)
 
 
+def families(streams: Iterable[Stream]) -> list[list[Stream]]:
+    """The streams grouped into families (joined by parent links, a child of several parents joining them all), each
+    parents-first, in the order their first member was given. A family is what must be read, and skipped on a
+    resume, together: a child reads the records its parents read in the same call."""
+    streams = list(streams)
+    names = {s.name for s in streams}
+    group = {s.name: s.name for s in streams}
+
+    def find(name: str) -> str:
+        while group[name] != name:
+            name = group[name]
+        return name
+
+    for stream in streams:
+        for parent in stream.parents:
+            if parent in names:
+                group[find(stream.name)] = find(parent)
+    out: dict[str, list[Stream]] = {}
+    placed: set[str] = set()
+    pending = list(streams)
+    while pending:  # parents first: a stream is placed once every parent it has here is placed
+        ready = [s for s in pending if all(p in placed or p not in names for p in s.parents)]
+        if not ready:
+            raise ValueError(f"streams with a parent cycle: {[s.name for s in pending]}")
+        for stream in ready:
+            out.setdefault(find(stream.name), []).append(stream)
+            placed.add(stream.name)
+        pending = [s for s in pending if s.name not in placed]
+    order = {find(s.name): i for i, s in reversed(list(enumerate(streams)))}
+    return [out[root] for root in sorted(out, key=order.__getitem__)]
+
+
 def parse_timestamp(value: str) -> datetime:
     """Parse the ISO-8601 forms our APIs send (`Z`, `+00:00`, Jira's `+0000`); naive values are refused."""
     text = value.strip()

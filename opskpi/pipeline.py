@@ -28,7 +28,7 @@ from extractors.engine import extract_streams
 from extractors.http import QuotaRelease
 from extractors.landing import complete_batches, read_manifest, sweep_partials, write_json_atomic
 from extractors.sources import build_source
-from extractors.streams import Window, parse_timestamp
+from extractors.streams import Window, families, parse_timestamp
 from opskpi.config import Config, parse_duration
 from opskpi.load import (
     VALIDATION_FILE,
@@ -159,16 +159,8 @@ def _resumable(streams: list, checkpoint: Path, landing_dir: Path, source_name: 
         return {}
     done = json.loads(checkpoint.read_text()).get("completed", {})
     done = {n: b for n, b in done.items() if (landing_dir / source_name / n / b).is_dir()}
-    parents = {s.name: s.parent for s in streams}
-    children = {s.name: [c.name for c in streams if c.parent == s.name] for s in streams}
-
-    def family_done(name: str) -> bool:
-        return name in done and all(family_done(c) for c in children.get(name, []))
-
-    def root(name: str) -> str:
-        return root(parents[name]) if parents.get(name) in parents else name
-
-    return {n: b for n, b in done.items() if n in parents and family_done(root(n))}
+    return {s.name: done[s.name] for family in families(streams) if all(m.name in done for m in family)
+            for s in family}
 
 
 def extract(config: Config, source_name: str, ctx: RunContext, partition: str | None = None,

@@ -2,31 +2,32 @@
 same records as without a quota, whether it waits through each reset or gives its worker slot back.
 
 One repository, a month of history, against the emulator enforcing 3 REST requests and 2 GraphQL points (a page
-of pull requests costs up to 2) per emulated hour, its clock running an emulated hour per real second
-(`clock_rate`), so each reset is seconds away.
+of pull requests costs up to 2) per emulated hour. The emulator's clock stands still and every sleep of the client
+(a quota wait, a backoff) moves it on by the time slept instead (`_sleep_on_the_emulator`): each reset is reached at
+once, and how many waits there are does not depend on how fast this machine answers (a clock running at a fixed rate
+of real time let a busy machine's slow requests cross resets, so a bucket was sometimes never spent).
 The reference is the same extract from a second emulator of the same seed without a quota and with a clock that
 stands still. The quota runs' clock moves by hours while they read, so records created or updated meanwhile may
 be added: every reference record is found, and every other record is one that changed after the reference moment.
 
 `release_slot` is what the Airflow task does (dags/ops_kpi_daily.py: QuotaRelease → AirflowRescheduleException):
-here the rescheduling is a loop that calls the extract again at `resume_at`, as the scheduler would."""
+here the rescheduling is a loop that moves the emulator's clock by the wait and calls the extract again, as the
+scheduler would at `resume_at`."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pyarrow.parquet as pq
 import pytest
 
 from emulator.server import start_emulator
-from extractors.http import QuotaRelease
+from extractors.http import HttpClient, QuotaRelease
 from extractors.landing import complete_batches, read_manifest
 from opskpi import pipeline
 from tests.reliability.runs import EMULATOR_NOW, TOKENS, context, small_config, write_config
 
-RATE = 3600.0  # emulated seconds per real second
 REST_PER_HOUR, POINTS_PER_HOUR = 3, 2
 
 
@@ -43,6 +44,17 @@ def _landed(config, run_id: str) -> dict[str, dict[tuple, dict]]:
             for row in pq.read_table([str(batch / f) for f in manifest["files"]]).to_pylist():
                 out.setdefault(stream_dir.name, {})[tuple(str(row[k]) for k in keys)] = json.loads(row["record"])
     return out
+
+
+def _sleep_on_the_emulator(monkeypatch, emu) -> None:
+    """Every HttpClient's sleeps move the emulator's clock instead of this machine's time."""
+    init = HttpClient.__init__
+
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._sleep = lambda seconds: emu.advance(seconds=seconds) if seconds > 0 else None
+
+    monkeypatch.setattr(HttpClient, "__init__", patched)
 
 
 def _config(tmp_path, name, emu, **github):
@@ -79,9 +91,10 @@ def test_both_quotas_are_waited_through_and_the_same_records_land(tmp_path, monk
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
     caplog.set_level(logging.INFO, logger="opskpi.pipeline")
-    with start_emulator(seed=42, now=EMULATOR_NOW, clock_rate=RATE, github_rate_limit=REST_PER_HOUR,
+    with start_emulator(seed=42, now=EMULATOR_NOW, github_rate_limit=REST_PER_HOUR,
                         github_graphql_points=POINTS_PER_HOUR) as emu:
-        config = _config(tmp_path, "wait", emu, server_clock_rate=RATE)
+        _sleep_on_the_emulator(monkeypatch, emu)
+        config = _config(tmp_path, "wait", emu)
         pipeline.extract(config, "github", context(config, "wait"))
     waits = [r.progress for r in caplog.records if getattr(r, "progress", {}).get("event") == "waiting"]
     assert {w["resource"] for w in waits} == {"core", "graphql"}, "both buckets ran out and were waited for"
@@ -92,9 +105,10 @@ def test_both_quotas_are_waited_through_and_the_same_records_land(tmp_path, monk
 def test_a_long_quota_wait_gives_the_slot_back_and_resumes_from_the_checkpoint(tmp_path, monkeypatch, reference):
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
-    with start_emulator(seed=42, now=EMULATOR_NOW, clock_rate=RATE, github_rate_limit=REST_PER_HOUR,
+    with start_emulator(seed=42, now=EMULATOR_NOW, github_rate_limit=REST_PER_HOUR,
                         github_graphql_points=POINTS_PER_HOUR) as emu:
-        config = _config(tmp_path, "release", emu, server_clock_rate=RATE, release_slot_after="5m")
+        _sleep_on_the_emulator(monkeypatch, emu)
+        config = _config(tmp_path, "release", emu, release_slot_after="5m")
         ctx = context(config, "release")
         checkpoint = pipeline.checkpoint_path(config, "github", ctx, "acme/api")
         releases, skipped = [], []
@@ -106,7 +120,7 @@ def test_a_long_quota_wait_gives_the_slot_back_and_resumes_from_the_checkpoint(t
                 releases.append(exc.resource)
                 assert checkpoint.exists()
                 skipped.append(set(json.loads(checkpoint.read_text())["completed"]))
-                time.sleep(max(0.0, exc.resume_at - time.time()))
+                emu.advance(seconds=exc.wait_s)  # the scheduler comes back at resume_at
         else:
             pytest.fail("the extract never completed")
     assert {"core", "graphql"} <= set(releases), "each bucket's wait released the slot"
