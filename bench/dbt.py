@@ -119,6 +119,15 @@ def slowest_models(run_results: Path, top: int = 10) -> list[dict[str, Any]]:
              "s": round(r["execution_time"], 2)} for r in nodes]
 
 
+def _node_counts(run_results: Path) -> dict[str, int]:
+    """How many nodes of each kind (model, test, seed) the build ran."""
+    counts: dict[str, int] = {}
+    for result in json.loads(run_results.read_text()).get("results", []) if run_results.exists() else []:
+        kind = result["unique_id"].split(".")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def _build(label: str, config: Path, run_date: date, now: str, work: Path, full_refresh: bool = False
            ) -> dict[str, Any]:
     from opskpi.config import load_config
@@ -132,6 +141,8 @@ def _build(label: str, config: Path, run_date: date, now: str, work: Path, full_
     shutil.copy2(target / "run_results.json", work / f"run_results-{label}.json")
     return {"s": process["work_s"], "wall_s": process["wall_s"], "peak_rss_mb": process["peak_rss_mb"],
             "cpu_s": process["cpu_s"], "dbt": process["result"].get("dbt"),
+            "build": process["result"].get("build"), "build_reason": process["result"].get("build_reason"),
+            "nodes": _node_counts(work / f"run_results-{label}.json"),
             "slowest": slowest_models(work / f"run_results-{label}.json")}
 
 

@@ -15,12 +15,15 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pyarrow.parquet as pq
 
 from extractors.crashpoints import crashpoint
@@ -74,9 +77,9 @@ class RunContext:
         return cls(run_date=run_date, as_of=min(end_of_day, now), run_id=run_id, full_refresh=full_refresh)
 
     def dbt_vars(self, config: Config) -> dict[str, Any]:
+        """The config's settings as dbt vars. The same every night: a changed var makes dbt parse the whole project
+        again (no partial parsing), so the run's own values go by environment variable (dbt_run_env)."""
         return {
-            "run_date": self.run_date.isoformat(),
-            "as_of": self.as_of.isoformat(),
             "reporting_timezone": config.reporting.timezone,
             "default_slo_target_pct": config.availability.default_slo_target_pct,
             "downtime_urgencies": config.availability.downtime_urgencies,
@@ -89,8 +92,12 @@ class RunContext:
             "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,
             "jira_bug_issue_types": config.jira_flow.bug_issue_types,
-            "run_id": self.run_id,
         }
+
+    def dbt_run_env(self) -> dict[str, str]:
+        """The run's date, as-of and id for dbt (dbt_project/macros/run_parameters.sql reads them while executing)."""
+        return {"OPSKPI_RUN_DATE": self.run_date.isoformat(), "OPSKPI_AS_OF": self.as_of.isoformat(),
+                "OPSKPI_RUN_ID": self.run_id}
 
 
 def _warehouse(config: Config) -> Warehouse:
@@ -411,18 +418,23 @@ def transform_env(config: Config) -> dict[str, str]:
     return env
 
 
-def dbt_env(config: Config) -> dict[str, str]:
-    """dbt's environment: the warehouse and target paths, the DuckDB bounds, and no API token (dbt needs none,
-    so none can reach anything it logs)."""
+def dbt_env(config: Config, ctx: RunContext) -> dict[str, str]:
+    """dbt's environment: the warehouse and target paths, the DuckDB bounds, the run's date, as-of and id, and no
+    API token (dbt needs none, so none can reach anything it logs)."""
     tokens = {source.token_env for source in config.sources.values()}
     return {
         **{k: v for k, v in os.environ.items() if k not in tokens},
         "OPSKPI_WAREHOUSE": str(config.warehouse_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
+        "DBT_TARGET_PATH": str(_dbt_target(config)),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
         **transform_env(config),
+        **ctx.dbt_run_env(),
     }
+
+
+def _dbt_target(config: Config) -> Path:
+    return config.data_dir / "dbt" / "target"
 
 
 def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
@@ -430,13 +442,14 @@ def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
     publishes its results (opskpi/freshness.py: reported, never failing the run on warn or error)."""
     from opskpi import freshness
 
-    results = config.data_dir / "dbt" / "target" / "sources.json"
+    results = _dbt_target(config) / "sources.json"
     results.unlink(missing_ok=True)
     command = [dbt_executable(), "source", "freshness", "--project-dir", str(DBT_PROJECT),
                "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config)),
                "--output", str(results), "--select", *(f"source:{name}" for name in config.enabled_sources())]
     with _warehouse(config).lock() as lock_fd:
-        completed = subprocess.run(command, env=dbt_env(config), capture_output=True, text=True, pass_fds=(lock_fd,))
+        completed = subprocess.run(command, env=dbt_env(config, ctx), capture_output=True, text=True,
+                                   pass_fds=(lock_fd,))
     if not results.exists():
         tail = "\n".join(completed.stdout.strip().splitlines()[-15:])
         raise RuntimeError(f"dbt source freshness did not run (exit {completed.returncode}):\n{tail}")
@@ -456,21 +469,34 @@ def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
 def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True) -> dict[str, Any]:
     """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
 
-    `tests=False` builds seeds and models without running dbt's tests, for replays that test once at the end;
-    `docs=False` skips the docs page (the dbt benchmark times the build alone). A full-refresh run rebuilds the
-    incremental models from scratch too (`--full-refresh`).
+    When the dbt project and its vars are those of the last successful build, the build is slim: the models that
+    read the run's date and what the data loaded since that build can change, with their tests
+    (opskpi/dbt_selection.py); else every node. `tests=False` builds seeds and models without running dbt's tests,
+    for replays that test once at the end; `docs=False` skips the docs page (the dbt benchmark times the build
+    alone). A full-refresh run rebuilds the incremental models from scratch too (`--full-refresh`).
     """
-    env = dbt_env(config)
+    from opskpi import dbt_selection
+
+    env = dbt_env(config, ctx)
+    dbt_vars = ctx.dbt_vars(config)
     command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT),
-               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
+               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(dbt_vars)]
     if not tests:
         command += ["--exclude-resource-type", "test"]
     if ctx.full_refresh:
         command += ["--full-refresh"]
     with _warehouse(config).lock() as lock_fd:
+        with _open_locked(config) as con:
+            plan = dbt_selection.plan(con, DBT_PROJECT, dbt_vars, full_refresh=ctx.full_refresh)
+        if plan.select is not None:
+            command += ["--select", *plan.select]
+        log.info("dbt build: %s (%s)", "slim" if plan.select is not None else "every node", plan.reason)
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
         completed = subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=(lock_fd,))
+        if completed.returncode == 0 and tests:
+            with _open_locked(config) as con:
+                dbt_selection.record(con, plan, _dbt_target(config) / "manifest.json", ctx.run_id)
     tail = "\n".join(completed.stdout.strip().splitlines()[-25:])
     if completed.returncode != 0:
         # Name what failed (a model error or a failing test), not just dbt's last lines.
@@ -479,7 +505,19 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
         raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n" + "\n".join(failed[:30])
                            + f"\n…\n{tail}\n{completed.stderr[-2000:]}")
     log.info("dbt build:\n%s", tail)
-    return {"dbt": tail.splitlines()[-1] if tail else "", "docs": _generate_docs(config, ctx, env) if docs else False}
+    return {"dbt": tail.splitlines()[-1] if tail else "", "build": "slim" if plan.select is not None else "full",
+            "build_reason": plan.reason, "docs": _generate_docs(config, ctx, env) if docs else False}
+
+
+@contextmanager
+def _open_locked(config: Config) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, read-write, for a caller that already holds its lock (Warehouse.connect takes it again)."""
+    con = duckdb.connect(str(config.warehouse_path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
 
 
 def _docs_page(config: Config) -> Path:

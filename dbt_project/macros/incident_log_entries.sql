@@ -7,8 +7,9 @@
     A reopen is a trigger or acknowledge entry whose previous state-change entry (time order; at equal
     times trigger < acknowledge < resolve) is a resolve entry: resolved -> triggered -> resolved counts 1,
     repeated triggers after one resolve count once, and the final resolution counts nothing.
+    `as_of_expr` replaces the run's as_of (incremental_code_md5 renders the definition with a placeholder).
 -#}
-{% macro summarize_pagerduty_log_entries(entries) -%}
+{% macro summarize_pagerduty_log_entries(entries, as_of_expr=none) -%}
     with state_changes as (
 
         select
@@ -23,7 +24,7 @@
             end as state_order
         from {{ entries }}
         where incident_id is not null
-          and created_at <= {{ as_of() }}
+          and created_at <= {{ as_of_expr or as_of() }}
           and log_entry_type in ('trigger_log_entry', 'acknowledge_log_entry', 'resolve_log_entry')
 
     ),

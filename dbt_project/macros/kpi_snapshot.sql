@@ -90,9 +90,9 @@
 {%- endmacro %}
 
 
-{#- Var `run_id` (the pipeline's run id; default 'manual') as a SQL string literal. -#}
+{#- The pipeline's run id (OPSKPI_RUN_ID, or var `run_id`; default 'manual') as a SQL string literal. -#}
 {% macro kpi_snapshot_run_id() -%}
-    {%- set value = var('run_id', 'manual') -%}
-    {%- set value = 'manual' if value is none or (value | string | trim) == '' else value | string -%}
+    {%- set value = run_parameter('run_id') -%}
+    {%- set value = 'manual' if value is none else value -%}
     '{{ value | replace("'", "''") }}'
 {%- endmacro %}

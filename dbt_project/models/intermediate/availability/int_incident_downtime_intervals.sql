@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- One row per downtime incident with its downtime interval [created_at, least(coalesce(resolved_at, as_of), as_of)).
 -- A downtime incident has its urgency in var downtime_urgencies or its priority in var downtime_priorities
 -- (case-insensitive). Incidents created after as_of, and empty intervals, are left out.

@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- The reporting calendar: one row per day (in the reporting time zone) from the first day in the
 -- data window (local day of the earliest incident created up to as_of, never before the history window of
 -- macros/history_window.sql: PagerDuty incidents, and Jira issues of a type in var jira_incident_issue_types) to run_date inclusive, with the day's real bounds

@@ -1,6 +1,6 @@
 -- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
 -- the whole build of it once.
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['every_run']) }}
 
 -- DORA deployments, one row each, deployed at or before as_of:
 --   * a GitHub deployment whose environment is in var dora_production_environments (case-insensitive)

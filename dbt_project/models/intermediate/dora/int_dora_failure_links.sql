@@ -1,6 +1,6 @@
 -- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
 -- the whole build of it once.
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['every_run']) }}
 
 -- Everything that makes a deployment a change failure, one row per (deployment, cause), within the
 -- attribution window: from the deployment time to var dora_attribution_window_s after it (inclusive),

@@ -1,6 +1,6 @@
 -- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
 -- the whole build of it once.
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['every_run']) }}
 
 -- Pull requests merged into their repository's default branch at or before as_of, with the first
 -- deployment of the same repository at or after the merge (NULL while pending), the lead-time spans in

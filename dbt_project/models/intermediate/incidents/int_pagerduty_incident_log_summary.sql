@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- Per PagerDuty incident, what its state-change log entries (trigger, acknowledge, resolve) say up to
 -- as_of: the first acknowledgement and how often it was reopened. Entries after as_of are ignored, as if
 -- the run happened at as_of. Incidents without log entries have no row (no log entries loaded yet).

@@ -1,6 +1,6 @@
 -- A table, not a view: several models and their tests read it, and recomputing it for each cost more than
 -- the whole build of it once.
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['every_run']) }}
 
 -- Every status an issue was in, in order, from its full changelog: one row for the status it was created in
 -- (at `created`: the `from` of its first status change, else its current status) and one per status change

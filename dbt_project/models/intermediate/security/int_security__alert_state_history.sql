@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        tags=['every_run'],
         incremental_strategy='delete+insert',
         unique_key='snapshot_date',
         on_schema_change='fail',

@@ -1,5 +1,5 @@
 -- A table, not a view: the posture mart reads it once per scope (repo, team, org) and tests read it too.
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['every_run']) }}
 
 -- Every closing of a security alert seen: today's (fct_security_alerts) and any the nightly history recorded
 -- that the API no longer shows (an alert dismissed, then reopened). One row per alert, close_reason and closed_at,

@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- The security posture calendar: one row per local day from the first day the alert data is complete for to
 -- run_date, with the day's bounds and `eval_at` = the instant the day is judged at (its end; as_of on run_date).
 -- Complete from: the later of the first alert's creation day and the start of the first extraction window

@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- One row per DORA deployment (production, successful; see int_dora_deployments), with whether it
 -- failed and how that was decided: an incident on a mapped service in the attribution window
 -- (incident_window), else a revert (revert_pr), else a hotfix (hotfix_label). Several incidents after

@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- DORA per day (reporting time zone) and scope (org, team, repo), dense from the first day with a
 -- deployment or a merged pull request to run_date:
 --   deployments / failed_deployments: deployments that day (deployment frequency) and those that failed;

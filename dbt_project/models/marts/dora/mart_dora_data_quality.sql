@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- What the DORA figures rest on, per scope (org, team, repo) as of the run: merged pull requests,
 -- how many are deployed and how many pending (merged, not deployed: NULL lead time, not 0), spans
 -- made negative by clock skew and clamped to 0 (per part, and pull requests with any), pull requests

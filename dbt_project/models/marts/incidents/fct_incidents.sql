@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        tags=['every_run'],
         incremental_strategy='delete+insert',
         unique_key='incident_id',
         on_schema_change='sync_all_columns',

@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- One row per Jira issue id created up to as_of, as it stands now (an issue moved to another project keeps
 -- its id and shows its current key and project). Flow definitions: docs/metrics.md "Jira flow".
 --   first_in_progress_at  first entry into an `indeterminate` status (full changelog)

@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- Jira delivery flow per scope and reporting day, dense: every scope (org, each team, each project) x every
 -- day from the local day of the first issue created to run_date. Definitions: docs/metrics.md "Jira flow".
 -- Deleted issues (fct_jira_issues.is_deleted) are left out; a moved issue counts in its current project.

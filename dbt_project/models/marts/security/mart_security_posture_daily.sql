@@ -1,3 +1,4 @@
+{{ config(tags=['every_run']) }}
 -- Security posture per day, scope, tool and severity (definitions: docs/metrics.md "Security posture").
 -- Dense: every day of int_security__days x every (repository, tool) whose scanner is enabled or has alerts x the
 -- four severities, plus roll-ups: scope_type 'repo' (scope_id = repo), 'team' (scope_id = team, repo NULL) and
