@@ -211,11 +211,9 @@ def measure(scale: str, seed: int, now: str, work: Path, cache: Path, transform:
 
 
 def _transform_settings(config: Path) -> dict[str, Any]:
-    from dataclasses import asdict
-
     from opskpi.config import load_config
 
-    return asdict(load_config(config).transform)
+    return load_config(config).transform.model_dump(mode="json")
 
 
 def yaml_load(path: Path) -> dict[str, Any]:
