@@ -247,3 +247,22 @@ def test_unknown_severity_fails_naming_the_alert(tmp_path):
     assert "security alert dependabot:acme/api#6 has unknown severity 'moderate'" in result.stdout
     rows = query(path, "select alert_key, severity, severity_known from marts.fct_security_alerts")
     assert rows == [{"alert_key": "dependabot:acme/api#6", "severity": "moderate", "severity_known": False}]
+
+
+def test_a_null_in_a_required_column_fails_the_build_naming_the_column(tmp_path):
+    """`not_null_columns` (one test per model for all its required columns) fails on a null, and the pipeline's
+    failure sampler (opskpi/dbt_failures.py) names the column and how many rows hold a null there."""
+    from opskpi import dbt_failures
+
+    path = tmp_path / "warehouse.duckdb"
+    create_warehouse(path, RawData(config_services=[("PSVC1", "platform", 99.9)]))
+    with duckdb.connect(str(path)) as con:
+        con.execute("insert into raw.github__pull_commits (repo, pull_number, sha, record, _batch_id, _loaded_at) "
+                    "values ('acme/api', 7, null, '{}', 'b', now()), ('acme/api', 7, 'abc', '{}', 'b', now())")
+    result = run_dbt_build(path, NIGHT2, tmp_path / "dbt")
+    assert result.returncode != 0
+    assert "not_null_columns_github_pull_commits_repo__pull_number__sha" in result.stdout
+    with duckdb.connect(str(path), read_only=True) as con:
+        described = dbt_failures.describe(con, tmp_path / "dbt" / "target" / "run_results.json")
+    assert described == ["test source_not_null_columns_github_pull_commits_repo__pull_number__sha failed (1 rows): "
+                         "column_name=sha; null_rows=1"], described

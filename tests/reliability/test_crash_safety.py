@@ -56,12 +56,14 @@ class Trial:
 
 
 def rounds() -> list[list[Trial]]:
-    """Three rounds (one day's run each), their kills in pipeline order."""
+    """Two rounds (one day's run each), their kills in pipeline order: every crash point and every kind of kill
+    once (a third round repeated them at ~60 s of CPU and proved nothing new)."""
     return [
         [
             Trial(point="extract.page@3"),
             Trial(point="landing.before_rename@2"),
             Trial(point="validate.verdict@3"),
+            Trial(point="load.committed@5"),
             Trial(after="load", delay=(0.0, 0.2)),
             Trial(after="transform", delay=(1.0, 4.0)),  # only the child: dbt is orphaned and keeps writing
             Trial(point="publish.built"),
@@ -74,16 +76,7 @@ def rounds() -> list[list[Trial]]:
             Trial(after="load", delay=(0.0, 0.2), group=True),
             Trial(after="transform", delay=(1.0, 4.0), group=True),  # dbt killed mid-write
             Trial(point="publish.swapped_db"),
-            Trial(point="publish.built"),
-        ],
-        [
-            Trial(point="extract.page@4"),
-            Trial(point="landing.before_rename@4"),
-            Trial(point="load.committed@5"),
-            Trial(point="load.merged@1"),
-            Trial(after="transform", delay=(2.0, 6.0)),
             Trial(after="publish", delay=(0.0, 0.2)),
-            Trial(point="publish.swapped_db"),
         ],
     ]
 
@@ -235,7 +228,7 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing(tmp_path, monkeypatch
 
     assert not reader.problems, reader.problems[:5]
     assert reader.reads > 20
-    assert kills >= 20, phases
+    assert kills >= 14, phases
     hit = {p.split("(")[0] for p in phases}
     assert {"extract", "load", "transform", "publish"} <= hit, phases
     _check_raw(config.warehouse_path)
