@@ -120,3 +120,36 @@ def test_validation_reads_the_record_json_only_when_a_rule_names_it(monkeypatch)
         "type": "expect_column_values_to_not_be_null", "kwargs": {"column": "record"}}]}
     monkeypatch.setattr(runner, "load_suite_document", lambda name: naming)
     assert runner.columns_to_read("pagerduty__incidents", landed) == landed
+
+
+def test_a_batch_without_rows_passes_without_gx_only_when_it_cannot_fail(make_config, monkeypatch):
+    """Zero rows and row-by-row rules only: passed without a GX call (every rule listed as checked). A rule GX
+    would fail on zero rows (a missing column, a proportion) still goes to GX and fails there."""
+    from expectations import runner
+
+    good = land(make_config(), [incident("A", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z")])
+    frame = pipeline.pq.read_table([str(p) for p in good.glob("*.parquet")]).to_pandas()
+    empty = frame.iloc[0:0]
+    bounds = (datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
+    calls = []
+    real = runner._run_suite
+    monkeypatch.setattr(runner, "_run_suite", lambda *a: calls.append(a[1]) or real(*a))
+
+    outcomes = runner.validate_frames({"b1": empty, "b2": frame}, "pagerduty__incidents", ["id"], bounds)
+    assert outcomes["b1"].success and outcomes["b2"].success
+    assert len(calls) == 1, "only the batch with rows is checked by GX"
+    document = runner.load_suite_document("pagerduty__incidents")
+    assert outcomes["b1"].evaluated == outcomes["b2"].evaluated == len(outcomes["b1"].result["results"]) > len(
+        document["expectations"])  # the suite's rules, the timestamp bounds and the generic rule
+    assert outcomes["b1"].result["rows"] == 0
+
+    calls.clear()
+    missing = empty.drop(columns=["status"])
+    assert not runner.validate_frames({"b1": missing}, "pagerduty__incidents", ["id"], bounds)["b1"].success
+    assert calls == ["pagerduty__incidents"]
+    calls.clear()
+    proportion = {**document, "expectations": [*document["expectations"], {
+        "type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id", "mostly": 0.9}}]}
+    monkeypatch.setattr(runner, "load_suite_document", lambda name: proportion)
+    runner.validate_frames({"b1": empty}, "pagerduty__incidents", ["id"], bounds)
+    assert calls == ["pagerduty__incidents"]
