@@ -65,6 +65,16 @@ def code_md5(project_dir: Path, dbt_vars: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+def docs_inputs(con, project_dir: Path, dbt_vars: dict[str, Any]) -> str:
+    """What the docs page is made of besides dbt itself: the code checksum and every column of the warehouse (the
+    catalog dbt-duckdb reads: relation, column, position, type). Equal inputs, equal page."""
+    columns = con.execute("""
+        select schema_name, table_name, column_index, column_name, data_type from duckdb_columns()
+        where database_name = current_database() order by all""").fetchall()
+    digest = hashlib.md5(json.dumps(columns, default=str).encode())
+    return f"{code_md5(project_dir, dbt_vars)}/{digest.hexdigest()}"
+
+
 def _tables(con) -> dict[str, bool]:
     """Every table of the raw and meta schemas (but our own state) -> whether it has a `_loaded_at` column."""
     rows = con.execute("""

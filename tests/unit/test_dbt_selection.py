@@ -103,3 +103,50 @@ def test_a_build_that_is_not_recorded_leaves_the_older_state(warehouse, project)
     warehouse.execute("update raw.jira__issues set _loaded_at = timestamptz '2026-11-20 06:00:00+00'")
     sel.plan(warehouse, project, VARS)  # planned, dbt failed: not recorded
     assert sel.plan(warehouse, project, VARS).select == ["tag:every_run+", "source:jira.issues+"]
+
+
+def test_the_docs_page_is_made_again_only_when_its_inputs_change(make_config, monkeypatch):
+    """`dbt docs generate` runs on the first build, not on a build that changed neither the project, the vars nor
+    the warehouse's schema (the page is kept), and again when a column appears or the vars change."""
+    import subprocess
+    from datetime import UTC, date, datetime
+
+    import duckdb
+
+    from opskpi import pipeline
+
+    config = make_config()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(config.warehouse_path)) as con:
+        con.execute("create schema marts; create table marts.m (day date, value double)")
+    ctx = pipeline.RunContext.for_date(config, date(2024, 1, 2), "r1", now=datetime(2024, 1, 3, tzinfo=UTC))
+    runs = []
+
+    def fake_dbt(command, **kwargs):
+        runs.append(command)
+        page = pipeline._docs_page(config)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"<html>docs {len(runs)}</html>")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(pipeline.subprocess, "run", fake_dbt)
+    env: dict[str, str] = {}
+    assert pipeline._generate_docs(config, ctx, env) and len(runs) == 1
+    assert pipeline._generate_docs(config, ctx, env) and len(runs) == 1, "nothing changed: the page is kept"
+    assert pipeline._docs_page(config).read_text() == "<html>docs 1</html>"
+    with duckdb.connect(str(config.warehouse_path)) as con:
+        con.execute("alter table marts.m add column sample_size integer")
+    assert pipeline._generate_docs(config, ctx, env) and len(runs) == 2, "a new column: made again"
+    assert pipeline._generate_docs(config, ctx, env) and len(runs) == 2
+    monkeypatch.setattr(pipeline.RunContext, "dbt_vars", lambda self, cfg: {"reporting_timezone": "Europe/Berlin"})
+    assert pipeline._generate_docs(config, ctx, env) and len(runs) == 3, "other vars: made again"
+
+    def failing_dbt(command, **kwargs):
+        runs.append(command)
+        return subprocess.CompletedProcess(command, 2, "boom", "")
+
+    monkeypatch.setattr(pipeline.subprocess, "run", failing_dbt)
+    with duckdb.connect(str(config.warehouse_path)) as con:
+        con.execute("alter table marts.m add column extra integer")
+    assert not pipeline._generate_docs(config, ctx, env) and len(runs) == 4
+    assert not pipeline._docs_page(config).exists(), "an older page is never kept for a changed schema"
