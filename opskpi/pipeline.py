@@ -436,6 +436,12 @@ def dbt_env(config: Config, ctx: RunContext) -> dict[str, str]:
     }
 
 
+def dbt_command(config: Config, ctx: RunContext, *args: str) -> list[str]:
+    """`dbt <args>` on our project with the config's vars: every dbt step of a run starts the same way."""
+    return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+            "--vars", json.dumps(ctx.dbt_vars(config))]
+
+
 def _dbt_target(config: Config) -> Path:
     return config.data_dir / "dbt" / "target"
 
@@ -447,9 +453,8 @@ def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
 
     results = _dbt_target(config) / "sources.json"
     results.unlink(missing_ok=True)
-    command = [dbt_executable(), "source", "freshness", "--project-dir", str(DBT_PROJECT),
-               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config)),
-               "--output", str(results), "--select", *(f"source:{name}" for name in config.enabled_sources())]
+    command = dbt_command(config, ctx, "source", "freshness", "--output", str(results),
+                          "--select", *(f"source:{name}" for name in config.enabled_sources()))
     with _warehouse(config).lock() as lock_fd:
         completed = subprocess.run(command, env=dbt_env(config, ctx), capture_output=True, text=True,
                                    pass_fds=(lock_fd,))
@@ -482,8 +487,7 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
 
     env = dbt_env(config, ctx)
     dbt_vars = ctx.dbt_vars(config)
-    command = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT),
-               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(dbt_vars)]
+    command = dbt_command(config, ctx, "build")
     if not tests:
         command += ["--exclude-resource-type", "test"]
     if ctx.full_refresh:
@@ -546,8 +550,7 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
 
     page = _docs_page(config)
     stamp = page.with_name(page.name + ".inputs")
-    command = [dbt_executable(), "docs", "generate", "--static", "--no-compile", "--project-dir", str(DBT_PROJECT),
-               "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(ctx.dbt_vars(config))]
+    command = dbt_command(config, ctx, "docs", "generate", "--static", "--no-compile")
     with _warehouse(config).lock() as lock_fd:
         with _open_locked(config) as con:
             inputs = docs_inputs(con, DBT_PROJECT, ctx.dbt_vars(config))
