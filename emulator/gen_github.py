@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from emulator.ids import node_id, rng, sha, small_int
+from emulator.ids import located_node_id, rng, sha, small_int
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day, to_datetime
 from emulator.timeline import Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
 
@@ -341,7 +341,7 @@ def _build_pull(
         repo_index=repo.index,
         number=number,
         id=1_800_000_000 + n * 17 + repo.index,
-        node_id=node_id("PR", seed, "pull", n),
+        node_id=located_node_id("PR", repo.index, number),
         title=title,
         body=body,
         author=author,
@@ -478,6 +478,10 @@ class GhDeployment:
     description: str
     statuses: tuple[tuple[int, int, str], ...]  # (id, at, state) oldest first; may lie after the clock
     scenario: str | None = None
+
+    @property
+    def node_id(self) -> str:
+        return located_node_id("DE", self.repo_index, self.id)
 
 
 @dataclass(frozen=True)

@@ -658,7 +658,7 @@ class GitHubApi:
         return {
             "url": f"{api}/deployments/{dep.id}",
             "id": dep.id,
-            "node_id": node_id("DE", dep.id),
+            "node_id": dep.node_id,
             "task": "deploy",
             "original_environment": dep.environment,
             "environment": dep.environment,

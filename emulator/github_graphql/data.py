@@ -30,7 +30,7 @@ from emulator.gen_github import (
     pull_state,
     visible_commits,
 )
-from emulator.ids import node_id, sha
+from emulator.ids import node_id, node_location, sha
 from emulator.timefmt import DAY, iso_z
 from emulator.timeline import Person
 
@@ -140,29 +140,18 @@ class GraphQLWorld:
                 f"Could not resolve to a node with the global id of '{i}'", "NOT_FOUND"))
         return out
 
-    def _index(self, kind: str) -> dict[str, tuple[int, int]]:
-        """Global id -> (repository index, deployment id or pull number), built once per world and kind from the
-        per-repository lists, so a sharded (medium, large) world resolves ids too; the record itself is looked up
-        fresh each time (a shard may have been rebuilt since)."""
-        name = f"_graphql_{kind}_index"
-        index = getattr(self.data, name, None)
-        if index is None:
-            repos = [r.index for r in self.data.repos]
-            if kind == "deployment":
-                index = {node_id("DE", d.id): (d.repo_index, d.id)
-                         for r in repos for d in self.data.deployments_by_repo[r]}
-            else:
-                index = {p.node_id: (p.repo_index, p.number) for r in repos for p in self.data.pulls_by_repo[r]}
-            setattr(self.data, name, index)
-        return index
-
     def _resolve(self, ident: str) -> dict[str, Any] | None:
-        if ident.startswith("DE_"):
-            found = self._index("deployment").get(ident)
-            dep = self.data.deployment_by_id.get(found[1]) if found else None
-            return self._deployment(dep) if dep is not None and dep.created_ms <= self.now_ms else None
-        found = self._index("pull").get(ident)
-        pull = self.data.pull_by_number.get(found) if found else None
+        """By the location the id carries (`located_node_id`): one repository's shard, never an index of all."""
+        located = node_location(ident, "DE", 2)
+        if located is not None:
+            dep = self.data.deployment_by_id.get(located[1])
+            if dep is None or dep.repo_index != located[0] or dep.created_ms > self.now_ms:
+                return None
+            return self._deployment(dep)
+        located = node_location(ident, "PR", 2)
+        if located is None or not 0 <= located[0] < len(self.data.repos):
+            return None
+        pull = self.data.pull_by_number.get(located)
         if pull is None or pull.created_ms > self.now_ms:
             return None
         return self._pull(self.data.repos[pull.repo_index], pull, pull_state(pull, self.now_ms))
@@ -297,7 +286,7 @@ class GraphQLWorld:
         by_ref = dep.ref and dep.ref != dep.sha
         node = {
             "__typename": "Deployment",
-            "id": node_id("DE", dep.id), "databaseId": dep.id, "task": "deploy",
+            "id": dep.node_id, "databaseId": dep.id, "task": "deploy",
             "environment": dep.environment, "latestEnvironment": dep.environment,
             "originalEnvironment": dep.environment, "description": dep.description,
             # Not moved by a new status: GitHub documents no such thing, so the extractor must not rely on it.

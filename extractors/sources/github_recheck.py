@@ -74,18 +74,37 @@ def lookup_check(body: Any) -> BodyVerdict:
 
 @dataclasses.dataclass
 class NodesLookup:
-    """One request, one page: a `nodes(ids:)` answer has no next page (the ids are batched beforehand,
-    `page_size` to a query)."""
+    """A `nodes(ids:)` answer has no next page: the ids are batched beforehand, `page_size` to a query. After a
+    timeout (502/504, or ours) the batch is halved, down to `min_page`, and the ids it no longer carries are
+    asked for next, at the smaller size: resending the same 100 ids would time out the same way, and dropping
+    them would lose their statuses."""
 
     page_size: int = IDS_PER_QUERY
+    min_page: int = 5
+    _rest: list[Any] = dataclasses.field(default_factory=list)
 
     def first(self, request: PageRequest) -> PageRequest:
         return request
 
     def next(self, request: PageRequest, body: Any, response: Any) -> PageRequest | None:
-        return None
+        if not self._rest:
+            return None
+        ids, self._rest = self._rest[:self.page_size], self._rest[self.page_size:]
+        return dataclasses.replace(request, json_body=_with_ids(request.json_body, ids))
+
+    def shrink(self, json_body: Any) -> Any:
+        ids = list(((json_body or {}).get("variables") or {}).get("ids") or ())
+        if len(ids) <= self.min_page:
+            return None
+        self.page_size = max(self.min_page, len(ids) // 2)
+        self._rest = ids[self.page_size:] + self._rest
+        return _with_ids(json_body, ids[:self.page_size])
 
     check_body = staticmethod(lookup_check)
+
+
+def _with_ids(json_body: Any, ids: list[Any]) -> Any:
+    return {**json_body, "variables": {**(json_body.get("variables") or {}), "ids": ids}}
 
 
 def recheck_stream(settings: dict[str, Any], partitions: tuple[Partition, ...], url: str,

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from emulator.ids import node_id
 from emulator.server import start_emulator
 from extractors.engine import extract_streams
 from extractors.revisit import select, slot, sweep_days
@@ -115,7 +114,7 @@ def test_a_late_status_on_an_old_deployment_is_loaded_and_moves_the_deployment_c
     query = ("query($ids: [ID!]!) { nodes(ids: $ids) { ... on Deployment { createdAt updatedAt "
              "latestStatus { state } } } }")
     graphql = requests.post(f"{emu.github_url}/graphql", headers={"Authorization": "Bearer gh-demo-token"},
-                            json={"query": query, "variables": {"ids": [node_id("DE", late.id)]}}, timeout=10).json()
+                            json={"query": query, "variables": {"ids": [late.node_id]}}, timeout=10).json()
     assert graphql["data"]["nodes"] == [{"createdAt": rest["created_at"], "updatedAt": rest["created_at"],
                                          "latestStatus": {"state": "SUCCESS"}}]
     advance(emu)
@@ -146,7 +145,7 @@ def test_a_late_status_past_the_recheck_window_is_loaded_within_the_sweep(emu, m
             seen_on = day
             break
     assert seen_on is not None, "a late status on an old deployment was never loaded"
-    assert (NOW + seen_on * DAY).date().toordinal() % 7 == slot(node_id("DE", old.id), 7), "on its slice's night"
+    assert (NOW + seen_on * DAY).date().toordinal() % 7 == slot(old.node_id, 7), "on its slice's night"
 
 
 def _at(ms: int) -> datetime:
@@ -226,6 +225,43 @@ def test_a_deleted_deployment_is_skipped_and_the_others_statuses_land(tmp_path):
     assert statuses.rows == 1 and statuses.requests == 0
 
 
+def test_a_timed_out_batch_is_halved_and_every_id_is_still_read_once(tmp_path):
+    """GitHub answers 502/504 when a query takes too long: the same 100 ids sent again would time out again
+    (the large bench's rechecks gave up after 8 tries), so the batch is halved and the ids it drops are asked for
+    after it, at the smaller size."""
+    from extractors.http import RetryPolicy
+    from extractors.streams import Window as W
+    from tests.scripted_server import ScriptedServer
+
+    asked: list[list[str]] = []
+
+    def handler(method, path, body, headers):
+        ids = body["variables"]["ids"]
+        asked.append(ids)
+        if len(ids) > 10:
+            return 504, {}, {"message": "We couldn't respond to your request in time."}
+        nodes = [{"node_id": i, "id": int(i[3:]), "environment": "production", "created_at": "2026-09-01T00:00:00Z",
+                  "updated_at": "2026-09-01T00:00:00Z", "latest_status": None,
+                  "statuses": {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}}
+                 for i in ids]
+        return 200, {}, {"data": {"nodes": nodes, "rateLimit": {"cost": 1, "remaining": 4999,
+                                                                "resetAt": "2026-11-20T07:00:00Z"}}}
+
+    wanted = tuple(f"DE_{n}" for n in range(25))
+    with ScriptedServer(handler) as server:
+        src = build_source("github", {"base_url": server.base_url, "token": "t", "repos": ["o/r"]})
+        client = src.client()
+        client._sleep = lambda s: None
+        client.retry = RetryPolicy(max_attempts=4, backoff_base_s=0.01)
+        end = datetime(2026, 11, 20, tzinfo=UTC)
+        windows = {"deployment_rechecks": {"o/r": W(end - DAY, end, True, revisit=wanted)}}
+        rechecks, = extract_streams(client, [src.stream("deployment_rechecks")], windows, tmp_path)
+    answered = [ids for ids in asked if len(ids) <= 10]
+    assert [len(ids) for ids in asked[:3]] == [25, 12, 6], asked
+    assert sorted(i for ids in answered for i in ids) == sorted(wanted), "each id read once, none dropped"
+    assert rechecks.rows == 25
+
+
 def test_the_recheck_query_is_valid_for_github_and_costs_one_point_per_100_deployments():
     from graphql import parse, validate
 
@@ -240,7 +276,7 @@ def test_the_recheck_query_is_valid_for_github_and_costs_one_point_per_100_deplo
 
 
 def test_the_emulator_answers_an_unknown_id_null_beside_the_others(emu):
-    known = node_id("DE", api_deployments(emu)[0].id)
+    known = api_deployments(emu)[0].node_id
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Deployment { id } } }"
     body = requests.post(f"{emu.github_url}/graphql", headers={"Authorization": "Bearer gh-demo-token"},
                          json={"query": query, "variables": {"ids": [known, "DE_gone"]}}, timeout=10).json()

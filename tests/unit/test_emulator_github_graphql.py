@@ -244,6 +244,37 @@ def test_bulk_scale_deployment_ids_fit_graphqls_int_and_match_rest():
         assert ids and max(ids) < 2**31 and sorted(ids) == sorted(d["id"] for d in rest)
 
 
+def test_a_node_id_resolves_from_its_own_repository_shard_alone():
+    """`nodes(ids:)` at a sharded scale reads only the shards the ids name (the ids carry their location, as
+    GitHub's `kwDO` ids do): an index of every id built every repository's shard inside one request, and at the
+    large scale the deployment rechecks timed out on it."""
+    with start_emulator(seed=42, now=NOW, scale="medium", profile="stress") as emu:
+        data, now = emu.app.world.github, emu.app.clock.now_ms
+        repo = data.repo_by_name["api-3"]
+        deployments = [d for d in data.deployments_by_repo[repo.index] if d.created_ms <= now][:3]
+        pull = next(p for p in data.pulls_by_repo[repo.index] if p.created_ms <= now)
+        built = set(data._dora_shards._items) | set(data._pull_shards._items)
+        query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Deployment { databaseId }" \
+                " ... on PullRequest { number } } }"
+        ids = [d.node_id for d in deployments] + [pull.node_id, "DE_kwDOAAAAAM4AAAAB", "PR_kwDOzz", "PR_x"]
+        body = post(emu, query, {"ids": ids}).json()
+        nodes = body["data"]["nodes"]
+        assert nodes[:4] == [{"databaseId": d.id} for d in deployments] + [{"number": pull.number}]
+        assert nodes[4:] == [None, None, None]
+        assert [e["path"] for e in body["errors"]] == [["nodes", 4], ["nodes", 5], ["nodes", 6]]
+        assert set(data._dora_shards._items) | set(data._pull_shards._items) == built | {repo.index}
+
+
+def test_located_ids_decode_only_what_they_encode():
+    from emulator.ids import located_node_id, node_location
+
+    ident = located_node_id("DE", 3, 1_000_000_003)
+    assert ident.startswith("DE_kwDO") and node_location(ident, "DE", 2) == (3, 1_000_000_003)
+    assert node_location(ident, "PR", 2) is None and node_location(ident, "DE", 3) is None
+    for forged in ("DE_", "DE_kwDO", "DE_!!!!", ident + "A", ident[:-1], "DE" + ident[2:].upper(), "x" * 500):
+        assert node_location(forged, "DE", 2) is None, forged
+
+
 def test_a_dry_run_reports_the_cost_without_charging_it():
     with start_emulator(seed=42, now=NOW, github_graphql_points=10, profile="stress") as emu:
         dry = post(emu, "{ rateLimit(dryRun: true) { cost remaining used } }").json()["data"]["rateLimit"]
@@ -271,14 +302,13 @@ def test_the_lean_executor_answers_exactly_as_graphql_core_and_leaves_errors_to_
     api = data.repo_by_name["api"]
     deployment = max((d for d in data.deployments_by_repo[api.index] if d.created_ms <= now),
                      key=lambda d: d.created_ms)
-    from emulator.ids import node_id
 
     cases = [
         (QUERIES["pulls"], {"owner": "acme", "name": "infra", "pageSize": 100, "cursor": None}),
         (QUERIES["pull_commits"], {"owner": "acme", "name": "infra", "number": long_pull.number, "cursor": None}),
         (QUERIES["deployments"], {"owner": "acme", "name": "api", "pageSize": 100, "cursor": None,
                                   "environments": None}),
-        (QUERIES["deployment_statuses"], {"id": node_id("DE", deployment.id), "cursor": None}),
+        (QUERIES["deployment_statuses"], {"id": deployment.node_id, "cursor": None}),
         ("query { node(id: \"nope\") { id } }", {}),  # NOT_FOUND: a field error graphql-core must shape
         ("query { repository(owner: \"acme\", name: \"gone\") { name } }", {}),
     ]
