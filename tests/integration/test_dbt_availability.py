@@ -17,6 +17,8 @@ except ImportError:  # rootdir-relative (no __init__.py in tests/integration)
     import dbt_harness as h  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv")
+AREA = h.area("+mart_availability_daily", "+mart_availability_rollup_daily", "+stg_pagerduty__incidents",
+              "+stg_jira__issues", "+stg_github__pulls", "+int_downtime_intervals_merged")
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
 DAY = 86_400
@@ -156,7 +158,7 @@ def utc_data() -> h.RawData:
 
 @pytest.fixture(scope="module")
 def utc_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return h.build_scenario(tmp_path_factory.mktemp("dbt_utc"), utc_data(), UTC_VARS)
+    return h.build_scenario(tmp_path_factory.mktemp("dbt_utc"), utc_data(), UTC_VARS, AREA)
 
 
 def row(wh: Path, service_id: str, day: str) -> dict[str, Any]:
@@ -422,7 +424,7 @@ def berlin_data() -> h.RawData:
 
 @pytest.fixture(scope="module")
 def berlin_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return h.build_scenario(tmp_path_factory.mktemp("dbt_berlin"), berlin_data(), BERLIN_VARS)
+    return h.build_scenario(tmp_path_factory.mktemp("dbt_berlin"), berlin_data(), BERLIN_VARS, AREA)
 
 
 def test_berlin_spine_has_real_day_lengths(berlin_wh: Path) -> None:

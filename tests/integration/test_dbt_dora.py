@@ -43,6 +43,7 @@ import pytest
 
 from tests.integration.dbt_harness import (
     RawData,
+    area,
     check_dbt_build,
     create_warehouse,
     github_pull,
@@ -53,6 +54,8 @@ from tests.integration.dbt_harness import (
     run_dbt_build,
 )
 
+AREA = area("+fct_deployments+", "+mart_dora_tier+", "+mart_dora_daily+", "+mart_dora_weekly+",
+            "+mart_dora_data_quality+", "+fct_pull_requests+")
 VARS = {"run_date": "2026-11-10", "as_of": "2026-11-11T00:00:00Z", "reporting_timezone": "UTC"}
 LOADED = datetime(2026, 11, 11, tzinfo=UTC)
 
@@ -158,7 +161,7 @@ def build(work_dir: Path, raw: RawData, gh: Github, dbt_vars: dict) -> Path:
     warehouse = work_dir / "warehouse.duckdb"
     create_warehouse(warehouse, raw)
     gh.write(warehouse)
-    check_dbt_build(warehouse, dbt_vars, work_dir)
+    check_dbt_build(warehouse, dbt_vars, work_dir, AREA)
     return warehouse
 
 
@@ -512,16 +515,16 @@ def test_a_repository_read_after_its_runs_still_decides_their_branch(tmp_path):
     with duckdb.connect(str(warehouse)) as con:  # night 2: the repository arrives, the runs do not change
         con.execute("insert into raw.github__repositories values ('acme/trunkwf', 1, 'acme/trunkwf', 'trunk', "
                     "?, '{}', 'night-2', now())", [LOADED])
-    check_dbt_build(warehouse, BOUNDARY_VARS, tmp_path / "night2")
+    check_dbt_build(warehouse, BOUNDARY_VARS, tmp_path / "night2", AREA)
     assert deployments() == ["run:11"]
     with duckdb.connect(str(warehouse)) as con:  # night 3: the default branch is renamed to main
         con.execute("update raw.github__repositories set default_branch = 'main', _loaded_at = now()")
-    check_dbt_build(warehouse, BOUNDARY_VARS, tmp_path / "night3")
+    check_dbt_build(warehouse, BOUNDARY_VARS, tmp_path / "night3", AREA)
     assert deployments() == ["run:12"]
 
 
 def test_unknown_benchmark_year_fails_the_build(boundaries, tmp_path):
-    result = run_dbt_build(boundaries, {**BOUNDARY_VARS, "dora_benchmark_year": 2099}, tmp_path)
+    result = run_dbt_build(boundaries, {**BOUNDARY_VARS, "dora_benchmark_year": 2099}, tmp_path, AREA)
     assert result.returncode != 0 and "assert_dora_benchmark_year_in_seed" in result.stdout
 
 

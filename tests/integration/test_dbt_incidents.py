@@ -21,6 +21,8 @@ except ImportError:  # rootdir-relative (no __init__.py in tests/integration)
     import dbt_harness as h  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv")
+AREA = h.area("+fct_incidents+", "+mart_incident_response_daily+", "+mart_availability_daily+",
+              "+mart_availability_rollup_daily+", "+stg_pagerduty__teams+", "+stg_pagerduty__log_entries+")
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
 DAY = 86_400
@@ -172,7 +174,7 @@ def scenario_a() -> h.RawData:
 
 @pytest.fixture(scope="module")
 def a_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return h.build_scenario(tmp_path_factory.mktemp("dbt_incidents_a"), scenario_a(), A_VARS)
+    return h.build_scenario(tmp_path_factory.mktemp("dbt_incidents_a"), scenario_a(), A_VARS, AREA)
 
 
 @pytest.fixture(scope="module")
@@ -519,7 +521,7 @@ def scenario_b() -> h.RawData:
 
 @pytest.fixture(scope="module")
 def b_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return h.build_scenario(tmp_path_factory.mktemp("dbt_incidents_b"), scenario_b(), B_VARS)
+    return h.build_scenario(tmp_path_factory.mktemp("dbt_incidents_b"), scenario_b(), B_VARS, AREA)
 
 
 def test_berlin_dst_day_availability(b_wh: Path) -> None:
@@ -684,16 +686,16 @@ def incremental_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("dbt_incremental")
     wh = work / "warehouse.duckdb"
     h.create_warehouse(wh, scenario_c_step1(), loaded_at=C_LOADED_1)
-    h.check_dbt_build(wh, C_STEP1_VARS, work / "step1")
+    h.check_dbt_build(wh, C_STEP1_VARS, work / "step1", AREA)
     step1 = {t: table_rows(wh, t) for t in C_MARTS}
     state1 = {t: state_of(wh, t) for t in ("mart_availability_daily", "mart_incident_response_daily", "fct_incidents")}
 
     h.load_raw(wh, scenario_c_step2(), loaded_at=C_LOADED_2, batch_id="step-2")
-    step2_log = h.check_dbt_build(wh, C_STEP2_VARS, work / "step2").stdout
+    step2_log = h.check_dbt_build(wh, C_STEP2_VARS, work / "step2", AREA).stdout
 
     full = work / "full_refresh.duckdb"
     shutil.copyfile(wh, full)
-    h.check_dbt_build(full, C_STEP2_VARS, work / "full", extra_args=["--full-refresh"])
+    h.check_dbt_build(full, C_STEP2_VARS, work / "full", [*AREA, "--full-refresh"])
     return {"wh": wh, "full": full, "step1": step1, "state1": state1, "step2_log": step2_log}
 
 
@@ -783,7 +785,7 @@ def rebuild_run(incremental_run: dict[str, Any], tmp_path_factory: pytest.TempPa
     shutil.copyfile(incremental_run["wh"], wh)
     config = [("svc-c-api", "payments", 99.9), ("svc-c-db", "payments", None), ("svc-c-web", "platform", None)]
     h.load_raw(wh, h.RawData(config_services=config), loaded_at=C_LOADED_2, batch_id="step-3")
-    h.check_dbt_build(wh, C_STEP3_VARS, work / "step3")
+    h.check_dbt_build(wh, C_STEP3_VARS, work / "step3", AREA)
     return wh
 
 

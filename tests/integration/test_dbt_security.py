@@ -28,7 +28,11 @@ import pytest
 
 from opskpi.load import ensure_meta, ensure_raw_table
 from opskpi.pipeline import declared_streams
-from tests.integration.dbt_harness import RawData, check_dbt_build, create_warehouse, query, run_dbt_build
+from tests.integration.dbt_harness import RawData, area, check_dbt_build, create_warehouse, query, run_dbt_build
+
+# The failing builds need only the security area; the main scenario builds everything (it reads the KPI snapshot).
+AREA = area("+fct_security_alerts+", "+mart_security_posture_daily+", "+mart_security_coverage+",
+            "+stg_github__pull_commits")
 
 NIGHT1 = {"run_date": "2026-11-04", "as_of": "2026-11-05T00:00:00Z", "reporting_timezone": "UTC"}
 NIGHT2 = {"run_date": "2026-11-10", "as_of": "2026-11-11T00:00:00Z", "reporting_timezone": "UTC"}
@@ -242,7 +246,7 @@ def test_unknown_severity_fails_naming_the_alert(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     create_warehouse(path, RawData(config_services=[("PSVC1", "platform", 99.9)]))
     write_alerts(path, [("dependabot_alerts", "acme/api", dependabot(6, "moderate", "2026-11-05T09:00:00Z"))])
-    result = run_dbt_build(path, NIGHT2, tmp_path / "dbt")
+    result = run_dbt_build(path, NIGHT2, tmp_path / "dbt", AREA)
     assert result.returncode != 0
     assert "security alert dependabot:acme/api#6 has unknown severity 'moderate'" in result.stdout
     rows = query(path, "select alert_key, severity, severity_known from marts.fct_security_alerts")
@@ -259,7 +263,7 @@ def test_a_null_in_a_required_column_fails_the_build_naming_the_column(tmp_path)
     with duckdb.connect(str(path)) as con:
         con.execute("insert into raw.github__pull_commits (repo, pull_number, sha, record, _batch_id, _loaded_at) "
                     "values ('acme/api', 7, null, '{}', 'b', now()), ('acme/api', 7, 'abc', '{}', 'b', now())")
-    result = run_dbt_build(path, NIGHT2, tmp_path / "dbt")
+    result = run_dbt_build(path, NIGHT2, tmp_path / "dbt", AREA)
     assert result.returncode != 0
     assert "not_null_columns_github_pull_commits_repo__pull_number__sha" in result.stdout
     with duckdb.connect(str(path), read_only=True) as con:
