@@ -411,8 +411,9 @@ def transform_env(config: Config) -> dict[str, str]:
     """The DuckDB bounds of the dbt build (config `transform:`), read by dbt_project/profiles.yml."""
     settings = config.transform
     config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    # Relative to the data directory, where dbt runs (opskpi/dbt_process.py: the same profile for every directory).
     env = {"OPSKPI_DBT_THREADS": str(settings.threads), "OPSKPI_DUCKDB_MEMORY_LIMIT": settings.memory_limit.strip(),
-           "OPSKPI_DUCKDB_TEMP_DIRECTORY": str(config.duckdb_temp_dir)}
+           "OPSKPI_DUCKDB_TEMP_DIRECTORY": config.duckdb_temp_dir.relative_to(config.data_dir).as_posix()}
     if settings.duckdb_threads is not None:
         env["OPSKPI_DUCKDB_THREADS"] = str(settings.duckdb_threads)
     return env
@@ -420,14 +421,15 @@ def transform_env(config: Config) -> dict[str, str]:
 
 def dbt_env(config: Config, ctx: RunContext) -> dict[str, str]:
     """dbt's environment: the warehouse and target paths, the DuckDB bounds, the run's date, as-of and id, and no
-    API token (dbt needs none, so none can reach anything it logs)."""
+    API token (dbt needs none, so none can reach anything it logs). The warehouse's paths are relative to the data
+    directory, dbt's working directory (`run_dbt`)."""
     tokens = {source.token_env for source in config.sources.values()}
     return {
         **{k: v for k, v in os.environ.items() if k not in tokens},
-        "OPSKPI_WAREHOUSE": str(config.warehouse_path),
+        "OPSKPI_WAREHOUSE": config.warehouse_path.relative_to(config.data_dir).as_posix(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_TARGET_PATH": str(_dbt_target(config)),
-        "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
+        "DBT_LOG_PATH": str((config.data_dir / "dbt" / "logs").absolute()),
         # dbt's file log at debug level writes every query and event of every node: ~10 % of a small build's time.
         # `info` keeps what ran and what failed; set DBT_LOG_LEVEL_FILE=debug to see the queries.
         "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
@@ -443,7 +445,15 @@ def dbt_command(config: Config, ctx: RunContext, *args: str) -> list[str]:
 
 
 def _dbt_target(config: Config) -> Path:
-    return config.data_dir / "dbt" / "target"
+    return (config.data_dir / "dbt" / "target").absolute()  # absolute: dbt runs in the data directory
+
+
+def run_dbt(config: Config, command: list[str], env: dict[str, str], lock_fd: int) -> subprocess.CompletedProcess[str]:
+    """A dbt step in the data directory, starting from the install's shared parse (opskpi/dbt_process.py); dbt
+    inherits the locked descriptor: should this process die, dbt keeps the lock until it exits."""
+    from opskpi import dbt_process
+
+    return dbt_process.run(command, env, config.data_dir, _dbt_target(config), DBT_PROJECT, lock_fd)
 
 
 def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
@@ -456,8 +466,7 @@ def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
     command = dbt_command(config, ctx, "source", "freshness", "--output", str(results),
                           "--select", *(f"source:{name}" for name in config.enabled_sources()))
     with _warehouse(config).lock() as lock_fd:
-        completed = subprocess.run(command, env=dbt_env(config, ctx), capture_output=True, text=True,
-                                   pass_fds=(lock_fd,))
+        completed = run_dbt(config, command, dbt_env(config, ctx), lock_fd)
     if not results.exists():
         tail = "\n".join(completed.stdout.strip().splitlines()[-15:])
         raise RuntimeError(f"dbt source freshness did not run (exit {completed.returncode}):\n{tail}")
@@ -502,7 +511,7 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
         # so the next run waits for it instead of writing the warehouse beside it.
         run_results = _dbt_target(config) / "run_results.json"
         run_results.unlink(missing_ok=True)  # an older build's failures must never be reported as this one's
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=(lock_fd,))
+        completed = run_dbt(config, command, env, lock_fd)
         samples: list[str] = []
         if completed.returncode == 0 and tests:
             with _open_locked(config) as con:
@@ -559,7 +568,7 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
             return True
         stamp.unlink(missing_ok=True)
         page.unlink(missing_ok=True)  # never publish an older catalog as if it were this build's
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=(lock_fd,))
+        completed = run_dbt(config, command, env, lock_fd)
     if completed.returncode != 0 or not page.exists():
         log.warning("dbt docs generate failed (exit %s); the marts are published without docs:\n%s",
                     completed.returncode, "\n".join(completed.stdout.strip().splitlines()[-10:]))

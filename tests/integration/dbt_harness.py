@@ -373,36 +373,29 @@ def dbt_build_command(dbt_vars: Mapping[str, Any], extra_args: Sequence[str] = (
 # The run's own values go to dbt as the pipeline passes them (environment variables, macros/run_parameters.sql), so
 # the remaining vars, and with them dbt's parse, are the same from one scenario's build to the next.
 RUN_PARAMETERS = ("run_date", "as_of", "run_id")
-# vars (as JSON) -> the parse cache an earlier build in this process wrote with them: a build in a fresh work_dir
-# starts from it (DBT_PARTIAL_PARSE_FILE_PATH, read-only) instead of parsing the whole project, ~3 s each.
-_PARSED: dict[str, Path] = {}
 
 
 def run_dbt_build(
     warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path, extra_args: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """`dbt build` on `warehouse`; target/ and logs/ go to work_dir so parallel runs never share them."""
+    """`dbt build` on `warehouse`; target/ and logs/ go to work_dir so parallel runs never share them. dbt runs
+    beside the warehouse and names it relative, as the pipeline does, so a fresh work_dir starts from the parse
+    of an earlier build with the same vars (opskpi/dbt_process.py) instead of parsing the whole project."""
+    from opskpi import dbt_process
+
     work_dir.mkdir(parents=True, exist_ok=True)
     settings = {k: v for k, v in dbt_vars.items() if k not in RUN_PARAMETERS}
-    key = json.dumps(settings, sort_keys=True, default=str)
     env = {
         **os.environ,
-        "OPSKPI_WAREHOUSE": str(warehouse),
+        "OPSKPI_WAREHOUSE": warehouse.name,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DBT_TARGET_PATH": str(work_dir / "target"),
-        "DBT_LOG_PATH": str(work_dir / "logs"),
+        "DBT_TARGET_PATH": str((work_dir / "target").absolute()),
+        "DBT_LOG_PATH": str((work_dir / "logs").absolute()),
         "DBT_LOG_LEVEL_FILE": "info",
         **{f"OPSKPI_{name.upper()}": str(dbt_vars[name]) for name in RUN_PARAMETERS if name in dbt_vars},
     }
-    own_cache = work_dir / "target" / "partial_parse.msgpack"
-    if key in _PARSED and not own_cache.exists():
-        env["DBT_PARTIAL_PARSE_FILE_PATH"] = str(_PARSED[key])
-    result = subprocess.run(
-        dbt_build_command(settings, extra_args), cwd=work_dir, env=env, capture_output=True, text=True, timeout=600
-    )
-    if own_cache.exists():
-        _PARSED[key] = own_cache
-    return result
+    return dbt_process.run(dbt_build_command(settings, extra_args), env, warehouse.parent, work_dir / "target",
+                           DBT_PROJECT_DIR)
 
 
 def check_dbt_build(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -74,13 +73,3 @@ def requests_made(extracted: dict[str, Any]) -> int:
 def retries_made(extracted: dict[str, Any]) -> int:
     """Attempts that did not yield a page: the failures the run rode out."""
     return requests_made(extracted) - sum(s["pages"] for source in extracted.values() for s in source.values())
-
-
-def reuse_dbt_parse(done: Config, fresh: Config) -> None:
-    """Give a fresh data dir the dbt parse cache of an earlier run of the same project (saves a full
-    parse, several seconds, per run); dbt still re-checks every file against it."""
-    cache = done.data_dir / "dbt" / "target" / "partial_parse.msgpack"
-    if cache.exists():
-        target = fresh.data_dir / "dbt" / "target"
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(cache, target / cache.name)

@@ -36,7 +36,7 @@ from opskpi.publish import KEEP_VERSIONS, MIN_VERSION_AGE_S
 from opskpi.warehouse import Warehouse
 from tests.reliability.crash_child import STEPS
 from tests.reliability.marts import parquet_hashes, published_hashes, raw_invariants
-from tests.reliability.runs import EMULATOR_NOW, TOKENS, reuse_dbt_parse, run_all, small_config, write_config
+from tests.reliability.runs import EMULATOR_NOW, TOKENS, run_all, small_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -189,7 +189,6 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing(tmp_path, monkeypatch
         raw["sources"]["pagerduty"]["lookback"] = "14d"
         raw["sources"]["github"]["workflow_runs_lookback"] = "14d"
         config = write_config(config_path, raw)
-        reuse_dbt_parse(clean, config)
         warehouse = Warehouse(config.warehouse_path, lock_timeout_s=300)
         reader = Reader(config.published_dir, expected)
         reader.start()

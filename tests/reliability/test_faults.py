@@ -25,7 +25,6 @@ from tests.reliability.runs import (
     TOKENS,
     requests_made,
     retries_made,
-    reuse_dbt_parse,
     run_all,
     small_config,
     write_config,
@@ -52,7 +51,6 @@ def test_runs_under_20_percent_faults_publish_the_same_marts_as_a_clean_run(tmp_
             cfg = write_config(tmp_path / f"faulty{n}.yml", small_config(
                 tmp_path / f"faulty{n}", emu.base_url, history_days=14, read_timeout="1s",
                 max_attempts=12))
-            reuse_dbt_parse(clean_cfg, cfg)
             configs.append(cfg)
         emu.app.faults.update(rate=0.3, kinds=list(KINDS), seed=11, delay_s=1.5)
         started = time.monotonic()
