@@ -29,17 +29,27 @@ PARSE_FILE = "partial_parse.msgpack"
 # What dbt_project/profiles.yml reads: dbt reparses the whole project when the rendered profile changes.
 PROFILE_ENV = ("OPSKPI_WAREHOUSE", "OPSKPI_DBT_THREADS", "OPSKPI_DUCKDB_MEMORY_LIMIT", "OPSKPI_DUCKDB_THREADS",
                "OPSKPI_DUCKDB_TEMP_DIRECTORY")
-KEEP_SEEDS = 32  # configurations (vars, profile) whose parse is kept; the least recently written go first
+KEEP_SEEDS = 32  # parses (one per vars and profile) and docs pages kept; the least recently written go first
+
+
+def _cached(kind: str, *key: str, suffix: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "opskpi" / kind / f"{hashlib.sha256(chr(0).join(key).encode()).hexdigest()[:20]}{suffix}"
 
 
 def seed_path(project_dir: Path, command: list[str], env: dict[str, str]) -> Path:
     """One per project directory (two clones never share one: dbt keeps paths in it), dbt version, vars and
     profile: configurations that differ in them keep their own parse instead of replacing each other's."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     dbt_vars = command[command.index("--vars") + 1] if "--vars" in command else ""
-    key = "\0".join([str(project_dir.resolve()), version("dbt-core"), dbt_vars,
-                      *(f"{name}={env.get(name, '')}" for name in PROFILE_ENV)])
-    return base / "opskpi" / "dbt-parse" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.msgpack"
+    return _cached("dbt-parse", str(project_dir.resolve()), version("dbt-core"), dbt_vars,
+                   *(f"{name}={env.get(name, '')}" for name in PROFILE_ENV), suffix=".msgpack")
+
+
+def docs_page_path(project_dir: Path, inputs: str) -> Path:
+    """The docs page made from `inputs` (opskpi/dbt_selection.py `docs_inputs`: code, vars and the warehouse's
+    columns; equal inputs, equal page) by this install's dbt: a new data directory whose first build ends with
+    the schema of an earlier one copies that page instead of starting `dbt docs generate` (~4 s)."""
+    return _cached("dbt-docs", str(project_dir.resolve()), version("dbt-core"), inputs, suffix=".html")
 
 
 def run(command: list[str], env: dict[str, str], data_dir: Path, target_dir: Path, project_dir: Path,
@@ -50,22 +60,23 @@ def run(command: list[str], env: dict[str, str], data_dir: Path, target_dir: Pat
         env = {**env, "DBT_PARTIAL_PARSE_FILE_PATH": str(seed)}
     completed = subprocess.run(command, env=env, cwd=data_dir, capture_output=True, text=True,
                                pass_fds=() if lock_fd is None else (lock_fd,))
-    _share(own, seed)
+    share(own, seed)
     return completed
 
 
-def _share(own: Path, seed: Path) -> None:
-    """Replace the shared parse with this directory's (atomically: a reader sees the old file or the new one).
-    A cache that cannot be written (a read-only home) only costs the next new directory a full parse."""
+def share(own: Path, shared: Path) -> None:
+    """Replace the shared copy with this directory's file when it is newer (atomically: a reader sees the old
+    file or the new one), keeping the `KEEP_SEEDS` newest of its kind. A cache that cannot be written (a
+    read-only home) only costs the next new directory the work the copy would have saved."""
     try:
-        if not own.exists() or (seed.exists() and seed.stat().st_mtime >= own.stat().st_mtime):
+        if not own.exists() or (shared.exists() and shared.stat().st_mtime >= own.stat().st_mtime):
             return
-        seed.parent.mkdir(parents=True, exist_ok=True)
-        partial = seed.with_name(f".{seed.name}.{os.getpid()}")
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        partial = shared.with_name(f".{shared.name}.{os.getpid()}")
         partial.write_bytes(own.read_bytes())
-        os.replace(partial, seed)
-        seeds = sorted(seed.parent.glob("*.msgpack"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in seeds[KEEP_SEEDS:]:
+        os.replace(partial, shared)
+        kept = sorted(shared.parent.glob(f"*{shared.suffix}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEEP_SEEDS:]:
             old.unlink(missing_ok=True)
     except OSError as exc:
-        log.debug("dbt parse cache %s not updated: %s", seed, exc)
+        log.debug("dbt cache %s not updated: %s", shared, exc)

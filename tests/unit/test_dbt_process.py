@@ -52,5 +52,5 @@ def test_a_cache_that_cannot_be_written_costs_only_the_shared_parse(tmp_path, mo
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     own = tmp_path / "own.msgpack"
     own.write_bytes(b"parse")
-    dbt_process._share(own, dbt_process.seed_path(tmp_path, ["dbt", "parse"], {}))
+    dbt_process.share(own, dbt_process.seed_path(tmp_path, ["dbt", "parse"], {}))
     assert (tmp_path / "cache").read_text() == "not a directory"

@@ -105,9 +105,10 @@ def test_a_build_that_is_not_recorded_leaves_the_older_state(warehouse, project)
     assert sel.plan(warehouse, project, VARS).select == ["tag:every_run+", "source:jira.issues+"]
 
 
-def test_the_docs_page_is_made_again_only_when_its_inputs_change(make_config, monkeypatch):
+def test_the_docs_page_is_made_again_only_when_its_inputs_change(make_config, monkeypatch, tmp_path):
     """`dbt docs generate` runs on the first build, not on a build that changed neither the project, the vars nor
-    the warehouse's schema (the page is kept), and again when a column appears or the vars change."""
+    the warehouse's schema (the page is kept, or copied from another data directory that made it), and again when
+    a column appears or the vars change."""
     import subprocess
     from datetime import UTC, date, datetime
 
@@ -115,6 +116,7 @@ def test_the_docs_page_is_made_again_only_when_its_inputs_change(make_config, mo
 
     from opskpi import pipeline
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     config = make_config()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(config.warehouse_path)) as con:
@@ -134,6 +136,14 @@ def test_the_docs_page_is_made_again_only_when_its_inputs_change(make_config, mo
     assert pipeline._generate_docs(config, ctx, env) and len(runs) == 1
     assert pipeline._generate_docs(config, ctx, env) and len(runs) == 1, "nothing changed: the page is kept"
     assert pipeline._docs_page(config).read_text() == "<html>docs 1</html>"
+    # Another data directory of the install, with the same project, vars and schema: the page is copied.
+    other = make_config(data_dir="other")
+    other.data_dir.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(other.warehouse_path)) as con:
+        con.execute("create schema marts; create table marts.m (day date, value double)")
+    assert pipeline._generate_docs(other, ctx, env) and len(runs) == 1, "made elsewhere from the same inputs"
+    assert pipeline._docs_page(other).read_text() == "<html>docs 1</html>"
+    assert len(list((tmp_path / "cache" / "opskpi" / "dbt-docs").glob("*.html"))) == 1
     with duckdb.connect(str(config.warehouse_path)) as con:
         con.execute("alter table marts.m add column sample_size integer")
     assert pipeline._generate_docs(config, ctx, env) and len(runs) == 2, "a new column: made again"
