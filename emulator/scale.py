@@ -78,12 +78,21 @@ def _renumber(item: Any, repo_index: int) -> Any:
     return dataclasses.replace(item, id=item.id * MAX_SHARD_REPOS + repo_index)
 
 
+# The most repositories whose shards `warm` builds up front and keeps (medium: 16, ~0.3 GB; large's 160 would
+# take minutes and gigabytes, and stay lazy).
+WARM_MOST_REPOS = 32
+
+
 class _Lru:
     def __init__(self, size: int, build: Callable[[int], Any]) -> None:
         self._size, self._build = size, build
         self._items: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[int, threading.Lock] = {}
+
+    def grow(self, size: int) -> None:
+        with self._lock:
+            self._size = max(self._size, size)
 
     def get(self, key: int) -> Any:
         with self._lock:
@@ -163,6 +172,17 @@ class ShardedGitHubData:
             releases=tuple(_renumber(x, index) for x in releases),
             runs=tuple(_renumber(x, index) for x in runs),
         )
+
+    def warm(self, most_repos: int = WARM_MOST_REPOS) -> dict[str, int]:
+        """Build every repository's shards and keep them all (the caches grow to hold them), when there are at
+        most `most_repos` repositories (medium: 16); a larger world stays lazy, its shards built on first use."""
+        if len(self.repos) > most_repos:
+            return {}
+        for cache in (self._pull_shards, self._dora_shards):
+            cache.grow(len(self.repos))
+        for repo in self.repos:
+            self._dora(repo.index)  # builds the pulls' shard too
+        return {"repositories": len(self.repos)}
 
     def _pulls(self, index: int) -> GitHubData:
         return self._pull_shards.get(index)

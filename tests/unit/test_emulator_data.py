@@ -192,3 +192,25 @@ def test_incident_timeline_is_consistent_for_every_incident():
         if final.status == "resolved":
             assert final.resolved_ms - inc.created_ms >= MINUTE
         assert final.resolved_ms is None or final.resolved_ms - inc.created_ms < 30 * DAY + HOUR
+
+
+def test_warm_builds_every_repositorys_shards_once_and_keeps_them():
+    """`POST /__emulator/warm` (what the benchmark calls before its timed stages): afterwards no request builds a
+    shard, even with more repositories than the caches held before; a larger world is left lazy."""
+    world = build_world(5, NOW, scale="medium", counts={"repos": 12, "pulls": 600, "history_days": 60})
+    github = world.github
+    built = []
+    build_dora = github._dora_shards._build
+    github._dora_shards._build = lambda index: built.append(index) or build_dora(index)
+    assert github.warm() == {"repositories": 12}
+    assert sorted(built) == list(range(12))
+    for repo in github.repos:  # what the handlers read, every repository in turn: nothing is built again
+        assert github.deployments_by_repo[repo.index] is not None and github.pulls_by_repo[repo.index] is not None
+    assert sorted(built) == list(range(12))
+    assert github.warm(most_repos=11) == {}, "too many repositories: left lazy"
+
+
+def test_the_warm_endpoint_answers_on_every_scale():
+    with start_emulator(seed=5) as emu:  # the demo scale is built whole at start: nothing to warm
+        answer = requests.post(f"{emu.base_url}/__emulator/warm", json={}, timeout=30)
+        assert answer.status_code == 200 and answer.json()["built"] == {}
