@@ -373,8 +373,11 @@ class TransformConfig(_Section):
     memory_limit: Annotated[str, _rule(lambda v: re.match(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
                                                           v.strip()),
                                        "{v!r} must be a size such as '1.2GB' or '800MB'")] = "1.2GB"
-    # dbt threads: models built at once (each is one DuckDB query at a time).
-    threads: Annotated[int, _rule(lambda v: 1 <= v <= 64, "{v!r} must be a whole number from 1 to 64")] = 2
+    # dbt threads: models built at once (each is one DuckDB query at a time). One by default: a query parsing the
+    # raw JSON holds ~135 MB per DuckDB thread that cannot spill (GitHub's workflow runs are ~15 kB each), and two
+    # such models at once, with 2 DuckDB threads each, ran out of 1.2GB at `large`; dbt's own per-node work holds
+    # the GIL, so a second dbt thread bought no time on small builds either (12.9 s against 12.7 s, 2026-12-06).
+    threads: Annotated[int, _rule(lambda v: 1 <= v <= 64, "{v!r} must be a whole number from 1 to 64")] = 1
     # DuckDB worker threads per query (null: DuckDB's default, the number of cores).
     duckdb_threads: Annotated[int | None, _rule(lambda v: v is None or 1 <= v <= 256,
                                                 "{v!r} must be null or a whole number from 1 to 256")] = 2

@@ -128,9 +128,9 @@ def test_transform_bounds_default_and_reach_dbt(tmp_path):
     from opskpi.pipeline import transform_env
 
     config = parse_config(config_dict(), tmp_path)
-    assert (config.transform.memory_limit, config.transform.threads, config.transform.duckdb_threads) == ("1.2GB", 2, 2)
+    assert (config.transform.memory_limit, config.transform.threads, config.transform.duckdb_threads) == ("1.2GB", 1, 2)
     env = transform_env(config)
-    assert env == {"OPSKPI_DBT_THREADS": "2", "OPSKPI_DUCKDB_MEMORY_LIMIT": "1.2GB", "OPSKPI_DUCKDB_THREADS": "2",
+    assert env == {"OPSKPI_DBT_THREADS": "1", "OPSKPI_DUCKDB_MEMORY_LIMIT": "1.2GB", "OPSKPI_DUCKDB_THREADS": "2",
                    "OPSKPI_DUCKDB_TEMP_DIRECTORY": "duckdb_tmp"}  # dbt runs in the data directory
     assert (config.data_dir / "duckdb_tmp").is_dir()
     raw = config_dict()
