@@ -1,7 +1,7 @@
 """What a failed dbt test found, in the run's error: the test's first failing rows, not only its name.
 
-dbt prints `Failure in test not_null_columns_fct_incidents_… Got 1 result`: the test, not the row or column at
-fault. A model-level test covering many columns (`not_null_columns`) or a singular test says which column or which
+dbt prints `Failure in test row_rules_fct_incidents_… Got 1 result`: the test, not the row or column at
+fault. A model-level test covering many rules (`row_rules`) or a singular test says which rule, column or which
 record only in its result rows, so after a failed build the pipeline reruns each failed test's compiled query
 (from `run_results.json`) with a small limit and puts the rows in the error. Cells are cut short: the message is
 for a person, and the rows come from the APIs (possibly hostile text)."""

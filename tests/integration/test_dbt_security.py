@@ -254,8 +254,8 @@ def test_unknown_severity_fails_naming_the_alert(tmp_path):
 
 
 def test_a_null_in_a_required_column_fails_the_build_naming_the_column(tmp_path):
-    """`not_null_columns` (one test per model for all its required columns) fails on a null, and the pipeline's
-    failure sampler (opskpi/dbt_failures.py) names the column and how many rows hold a null there."""
+    """`row_rules` (one test per model for its required columns, keys, values and ranges) fails on a null, and the
+    pipeline's failure sampler (opskpi/dbt_failures.py) names the rule, the column and how many rows break it."""
     from opskpi import dbt_failures
 
     path = tmp_path / "warehouse.duckdb"
@@ -265,8 +265,8 @@ def test_a_null_in_a_required_column_fails_the_build_naming_the_column(tmp_path)
                     "values ('acme/api', 7, null, '{}', 'b', now()), ('acme/api', 7, 'abc', '{}', 'b', now())")
     result = run_dbt_build(path, NIGHT2, tmp_path / "dbt", AREA)
     assert result.returncode != 0
-    assert "not_null_columns_github_pull_commits_repo__pull_number__sha" in result.stdout
+    assert "source_row_rules_github_pull_commits_repo__pull_number__sha" in result.stdout
     with duckdb.connect(str(path), read_only=True) as con:
         described = dbt_failures.describe(con, tmp_path / "dbt" / "target" / "run_results.json")
-    assert described == ["test source_not_null_columns_github_pull_commits_repo__pull_number__sha failed (1 rows): "
-                         "column_name=sha; null_rows=1"], described
+    assert described == ["test source_row_rules_github_pull_commits_repo__pull_number__sha failed (1 rows): "
+                         "rule=not_null; column_name=sha; bad_rows=1; allowed=a value"], described
