@@ -366,9 +366,9 @@ class JiraFlowConfig(_Section):
 class TransformConfig(_Section):
     """Bounds of the dbt build's DuckDB. The build is one DuckDB instance shared by dbt's threads, so
     `memory_limit` caps all of them together; above it DuckDB spills to `data_dir/duckdb_tmp`. With the defaults
-    the whole transform (dbt's Python process included) peaked at 1.8 GB (a first build) and 2.2 GB (a
-    `--full-refresh`) at the `large` bench scale on a 2-core machine (bench/results/2026-12-07-dbt-large.json):
-    raise them on a bigger host."""
+    the whole transform (dbt's Python process included) peaked at 1.8–2.3 GB per build (runs differ by a few
+    hundred MB) at the `large` bench scale on a 2-core machine (bench/results/2026-12-07-dbt-large.json): raise
+    them on a bigger host."""
 
     # DuckDB memory_limit (its own units: "1.5GB", "800MB").
     memory_limit: Annotated[str, _rule(lambda v: re.match(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
