@@ -32,12 +32,19 @@ PROFILE_ENV = ("OPSKPI_WAREHOUSE", "OPSKPI_DBT_THREADS", "OPSKPI_DUCKDB_MEMORY_L
 KEEP_SEEDS = 32  # parses (one per vars and profile) and docs pages kept; the least recently written go first
 
 
-def _cached(kind: str, *key: str, suffix: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+def _cached(kind: str, *key: str, suffix: str) -> Path | None:
+    """None where there is no cache directory (no XDG_CACHE_HOME and no home): dbt then starts as it would."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        base = Path(os.environ["XDG_CACHE_HOME"])
+    else:
+        try:
+            base = Path.home() / ".cache"
+        except RuntimeError:  # no HOME and no passwd entry (a bare container user)
+            return None
     return base / "opskpi" / kind / f"{hashlib.sha256(chr(0).join(key).encode()).hexdigest()[:20]}{suffix}"
 
 
-def seed_path(project_dir: Path, command: list[str], env: dict[str, str]) -> Path:
+def seed_path(project_dir: Path, command: list[str], env: dict[str, str]) -> Path | None:
     """One per project directory (two clones never share one: dbt keeps paths in it), dbt version, vars and
     profile: configurations that differ in them keep their own parse instead of replacing each other's."""
     dbt_vars = command[command.index("--vars") + 1] if "--vars" in command else ""
@@ -45,7 +52,7 @@ def seed_path(project_dir: Path, command: list[str], env: dict[str, str]) -> Pat
                    *(f"{name}={env.get(name, '')}" for name in PROFILE_ENV), suffix=".msgpack")
 
 
-def docs_page_path(project_dir: Path, inputs: str) -> Path:
+def docs_page_path(project_dir: Path, inputs: str) -> Path | None:
     """The docs page made from `inputs` (opskpi/dbt_selection.py `docs_inputs`: code, vars and the warehouse's
     columns; equal inputs, equal page) by this install's dbt: a new data directory whose first build ends with
     the schema of an earlier one copies that page instead of starting `dbt docs generate` (~4 s)."""
@@ -56,7 +63,7 @@ def run(command: list[str], env: dict[str, str], data_dir: Path, target_dir: Pat
         lock_fd: int | None = None) -> subprocess.CompletedProcess[str]:
     """`command` in `data_dir`, starting from the shared parse when the target directory has none yet."""
     own, seed = target_dir / PARSE_FILE, seed_path(project_dir, command, env)
-    if not own.exists() and seed.exists() and "DBT_PARTIAL_PARSE_FILE_PATH" not in env:
+    if seed is not None and not own.exists() and seed.exists() and "DBT_PARTIAL_PARSE_FILE_PATH" not in env:
         env = {**env, "DBT_PARTIAL_PARSE_FILE_PATH": str(seed)}
     completed = subprocess.run(command, env=env, cwd=data_dir, capture_output=True, text=True,
                                pass_fds=() if lock_fd is None else (lock_fd,))
@@ -64,10 +71,12 @@ def run(command: list[str], env: dict[str, str], data_dir: Path, target_dir: Pat
     return completed
 
 
-def share(own: Path, shared: Path) -> None:
+def share(own: Path, shared: Path | None) -> None:
     """Replace the shared copy with this directory's file when it is newer (atomically: a reader sees the old
     file or the new one), keeping the `KEEP_SEEDS` newest of its kind. A cache that cannot be written (a
     read-only home) only costs the next new directory the work the copy would have saved."""
+    if shared is None:
+        return
     try:
         if not own.exists() or (shared.exists() and shared.stat().st_mtime >= own.stat().st_mtime):
             return

@@ -571,7 +571,7 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
         stamp.unlink(missing_ok=True)
         page.unlink(missing_ok=True)  # never publish an older catalog as if it were this build's
         shared = dbt_process.docs_page_path(DBT_PROJECT, inputs)
-        if shared.exists():
+        if shared is not None and shared.exists():
             page.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shared, page)
             stamp.write_text(inputs)

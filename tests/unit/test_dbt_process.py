@@ -54,3 +54,20 @@ def test_a_cache_that_cannot_be_written_costs_only_the_shared_parse(tmp_path, mo
     own.write_bytes(b"parse")
     dbt_process.share(own, dbt_process.seed_path(tmp_path, ["dbt", "parse"], {}))
     assert (tmp_path / "cache").read_text() == "not a directory"
+
+
+def test_without_a_home_dbt_runs_as_it_would(tmp_path, monkeypatch):
+    """No XDG_CACHE_HOME and no home directory (a bare container user): no cache, and no failure."""
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(dbt_process.Path, "home", staticmethod(no_home))
+    assert dbt_process.seed_path(tmp_path, ["dbt", "parse"], {}) is None
+    assert dbt_process.docs_page_path(tmp_path, "inputs") is None
+    own = tmp_path / "own.msgpack"
+    own.write_bytes(b"parse")
+    dbt_process.share(own, None)
+    completed = dbt_process.run(["true"], {}, tmp_path, tmp_path / "target", tmp_path)
+    assert completed.returncode == 0
