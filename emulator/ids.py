@@ -67,13 +67,10 @@ def node_location(ident: str, prefix: str, count: int) -> tuple[int, ...] | None
         packed = base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
     except ValueError:
         return None
-    if len(packed) != 2 + 5 * count or packed[:2] != bytes((0x91 + count, 0)):
+    if len(packed) != 2 + 5 * count:
         return None
-    parts = [packed[2 + 5 * i: 7 + 5 * i] for i in range(count)]
-    if any(part[0] != 0xCE for part in parts):
-        return None
-    numbers = tuple(int.from_bytes(part[1:], "big") for part in parts)
-    return numbers if located_node_id(prefix, *numbers) == ident else None
+    numbers = tuple(int.from_bytes(packed[3 + 5 * i: 7 + 5 * i], "big") for i in range(count))
+    return numbers if located_node_id(prefix, *numbers) == ident else None  # the encoding, byte for byte
 
 
 def small_int(low: int, high: int, *parts: object) -> int:

@@ -78,7 +78,7 @@ def _renumber(item: Any, repo_index: int) -> Any:
     return dataclasses.replace(item, id=item.id * MAX_SHARD_REPOS + repo_index)
 
 
-# The most repositories whose shards `warm` builds up front and keeps (medium: 16, ~0.3 GB; large's 160 would
+# The most repositories whose shards `warm` builds up front and keeps (medium: 16, 8.4 CPU s; large's 160 would
 # take minutes and gigabytes, and stay lazy).
 WARM_MOST_REPOS = 32
 

@@ -60,12 +60,12 @@ def docs_page_path(project_dir: Path, inputs: str) -> Path | None:
 
 
 def run(command: list[str], env: dict[str, str], data_dir: Path, target_dir: Path, project_dir: Path,
-        lock_fd: int | None = None) -> subprocess.CompletedProcess[str]:
+        lock_fd: int | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """`command` in `data_dir`, starting from the shared parse when the target directory has none yet."""
     own, seed = target_dir / PARSE_FILE, seed_path(project_dir, command, env)
     if seed is not None and not own.exists() and seed.exists() and "DBT_PARTIAL_PARSE_FILE_PATH" not in env:
         env = {**env, "DBT_PARTIAL_PARSE_FILE_PATH": str(seed)}
-    completed = subprocess.run(command, env=env, cwd=data_dir, capture_output=True, text=True,
+    completed = subprocess.run(command, env=env, cwd=data_dir, capture_output=True, text=True, timeout=timeout,
                                pass_fds=() if lock_fd is None else (lock_fd,))
     share(own, seed)
     return completed

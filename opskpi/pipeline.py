@@ -32,6 +32,7 @@ from extractors.http import QuotaRelease
 from extractors.landing import complete_batches, read_manifest, sweep_partials, write_json_atomic
 from extractors.sources import build_source
 from extractors.streams import Window, families, parse_timestamp
+from opskpi import dbt_process
 from opskpi.config import Config, parse_duration
 from opskpi.load import (
     VALIDATION_FILE,
@@ -451,8 +452,6 @@ def _dbt_target(config: Config) -> Path:
 def run_dbt(config: Config, command: list[str], env: dict[str, str], lock_fd: int) -> subprocess.CompletedProcess[str]:
     """A dbt step in the data directory, starting from the install's shared parse (opskpi/dbt_process.py); dbt
     inherits the locked descriptor: should this process die, dbt keeps the lock until it exits."""
-    from opskpi import dbt_process
-
     return dbt_process.run(command, env, config.data_dir, _dbt_target(config), DBT_PROJECT, lock_fd)
 
 
@@ -556,7 +555,6 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
     relations and columns, no row counts): when all three equal those the current page was made from
     (`docs_inputs`, stamped beside it), the page is kept and dbt not started, ~4 s saved on most nights; a page
     made from the same inputs in another data directory of this install is copied (opskpi/dbt_process.py)."""
-    from opskpi import dbt_process
     from opskpi.dbt_selection import docs_inputs
 
     page = _docs_page(config)

@@ -395,7 +395,7 @@ def run_dbt_build(
         **{f"OPSKPI_{name.upper()}": str(dbt_vars[name]) for name in RUN_PARAMETERS if name in dbt_vars},
     }
     return dbt_process.run(dbt_build_command(settings, extra_args), env, warehouse.parent, work_dir / "target",
-                           DBT_PROJECT_DIR)
+                           DBT_PROJECT_DIR, timeout=600)
 
 
 def check_dbt_build(
