@@ -38,7 +38,7 @@ bounds as (
             coalesce((select min(day) from deployments), " ~ run_date() ~ "),
             coalesce((select min(" ~ to_local_date('merged_at') ~ ") from " ~ ref('fct_pull_requests') ~ "), "
                      ~ run_date() ~ "),
-            " ~ run_date() ~ ")") }} as first_day,
+            " ~ run_date() ~ ")", [('github', 'pulls'), ('github', 'deployments')]) }} as first_day,
         {{ run_date() }} as last_day
 
 ),
