@@ -31,15 +31,21 @@
 
 
 {#- SQL: the first day of a day grid whose data starts on `first_data_day` (a DATE expression, may be NULL) and
-    whose records come from `streams` (history_window_start). A grid without data starts on the run date: the window
+    whose records come from `streams` (history_window_start), complete `complete_after_s` seconds after their window's
+    start when the pipeline reads them further back than the grid needs (DORA: dora_max_deploy_lag_s). A grid
+    without data starts on the run date: the window
     is no reason to publish empty days, and it differs between a backfill and one run over the same data.
     `greatest` skips NULLs on DuckDB and Postgres alike, so the NULL case is spelt out. -#}
-{% macro reporting_first_day(first_data_day, streams) -%}
+{% macro reporting_first_day(first_data_day, streams, complete_after_s=none) -%}
+    {%- set window_start = history_window_start(streams) -%}
+    {%- if complete_after_s is not none -%}
+        {%- set window_start = '(' ~ window_start ~ ' + to_seconds(' ~ complete_after_s ~ '))' -%}
+    {%- endif -%}
     case
         when ({{ first_data_day }}) is null then {{ run_date() }}
         else least(
             greatest({{ first_data_day }},
-                     coalesce({{ to_local_date(history_window_start(streams)) }}, {{ first_data_day }})),
+                     coalesce({{ to_local_date(window_start) }}, {{ first_data_day }})),
             {{ run_date() }}
         )
     end

@@ -233,6 +233,9 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
             (select min(window_start)::date from meta.stream_coverage
                 where source = 'pagerduty' and stream = 'incidents') as window_day,
             (select min(window_start)::date from meta.stream_coverage) as any_window_day,
+            (select min(window_start)::date from meta.stream_coverage
+                where source = 'github' and stream = 'pulls') as pulls_window_day,
+            (select min(day) from marts.mart_dora_daily) as dora_first_day,
             (select records_before_window from marts.pipeline_health_daily
                 where source = 'pagerduty' and stream = 'incidents' and snapshot_date = date '2026-11-21') as before
     """, [built["changed"]["reopened"], str(built["changed"]["redeploy"])])[0]
@@ -247,6 +250,10 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
     assert rows["window_day"] <= date(2026, 9, 21)  # the first run read at least history_days (60) back
     assert rows["first_day"] == rows["window_day"]
     assert rows["any_window_day"] < rows["window_day"]
+    # DORA: pull requests (and deployments) were read dora.max_deploy_lag (30 d) further back, so that the first
+    # DORA day has every pull request it may deploy; the grid starts where that is true
+    assert rows["pulls_window_day"] == rows["window_day"] - timedelta(days=30)
+    assert rows["dora_first_day"] == rows["window_day"]
     assert rows["before"] >= 1
 
 

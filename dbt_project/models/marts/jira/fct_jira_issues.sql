@@ -1,7 +1,7 @@
 {{ config(tags=['every_run']) }}
 -- One row per Jira issue id created up to as_of, as it stood at as_of where the API lets us replay it: status
--- from the changelog, priority and issue type from the changelog (int_jira__issue_fields_as_of), resolution only
--- when by as_of, deletion from the reconciliations up to as_of. Key, project and summary are today's (an issue
+-- from the changelog, priority, issue type and resolution from the changelog (int_jira__issue_fields_as_of),
+-- deletion from the reconciliations up to as_of. Key, project and summary are today's (an issue
 -- moved to another project keeps its id and shows its current key and project: docs/metrics.md "Things to know").
 -- Flow definitions: docs/metrics.md "Jira flow".
 --   first_in_progress_at  first entry into an `indeterminate` status (full changelog)
@@ -94,7 +94,13 @@ joined as (
         coalesce(flow.category_at_as_of, statuses.status_category,
                  case when flow.status_id_at_as_of is null then issues.status_category end) as status_category,
         issues.created_at,
-        case when issues.resolved_at <= {{ as_of() }} then issues.resolved_at end as resolved_at,
+        -- resolved at as_of: by the last resolution change up to as_of when there is one (set: resolved then, at
+        -- that change; cleared: unresolved), else by resolutiondate when it is by as_of
+        case
+            when fields.resolution_changed_at is not null
+                then case when fields.resolution_at_as_of is not null then fields.resolution_changed_at end
+            when issues.resolved_at <= {{ as_of() }} then issues.resolved_at
+        end as resolved_at,
         flow.first_in_progress_at,
         flow.last_done_at,
         flow.category_at_as_of,
