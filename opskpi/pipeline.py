@@ -90,6 +90,7 @@ class RunContext:
             "dora_attribution_window_s": parse_duration(config.dora.attribution_window, "dora.attribution_window"),
             "dora_max_deploy_lag_s": parse_duration(config.dora.max_deploy_lag, "dora.max_deploy_lag"),
             "dora_hotfix_labels": config.dora.hotfix_labels,
+            "dora_failure_pull_request_branches": config.dora.failure_pull_request_branches,
             "dora_benchmark_year": config.dora.benchmark_year,
             "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,

@@ -103,3 +103,30 @@
 {% macro dora_scopes() -%}
     {{ return([('repo', 'repo'), ('team', 'team'), ('org', "'org'")]) }}
 {%- endmacro %}
+
+
+{#- SQL predicates of a change-failure pull request, shared by int_dora_pull_requests (its flags) and
+    int_dora_failure_links (the failures): a title starting with `Revert`, a label in var dora_hotfix_labels. -#}
+{% macro dora_is_revert(title) -%}
+    starts_with(coalesce({{ title }}, ''), 'Revert')
+{%- endmacro %}
+
+
+{% macro dora_is_hotfix(label_names) -%}
+    len(list_intersect(
+        list_transform(coalesce({{ label_names }}, []::varchar[]), label -> lower(label)),
+        {{ dora_hotfix_labels() }}
+    )) > 0
+{%- endmacro %}
+
+
+{#- Which base branches a revert or hotfix pull request may be merged into to make a deployment fail (config
+    dora.failure_pull_request_branches): `any` (the contract: kpi-definitions.md says nothing of the branch, so a
+    hotfix merged into a release branch counts), or `default` (only the default branch, as lead time counts). -#}
+{% macro dora_failure_pull_request_branches() -%}
+    {%- set value = var('dora_failure_pull_request_branches', 'any') | string | trim -%}
+    {%- if value not in ('any', 'default') -%}
+        {{ exceptions.raise_compiler_error("var dora_failure_pull_request_branches must be 'any' or 'default', got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}

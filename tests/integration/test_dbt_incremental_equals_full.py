@@ -236,6 +236,13 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
             (select min(window_start)::date from meta.stream_coverage
                 where source = 'github' and stream = 'pulls') as pulls_window_day,
             (select min(day) from marts.mart_dora_daily) as dora_first_day,
+            (select min(window_start)::date from meta.stream_coverage
+                where source = 'jira' and stream = 'issues') as jira_window_day,
+            (select min(day) from marts.mart_jira_flow_daily) as jira_first_day,
+            (select max(start)::date from (select min(window_start) as start from meta.stream_coverage
+                where stream in ('dependabot_alerts', 'code_scanning_alerts', 'secret_scanning_alerts')
+                group by stream)) as security_window_day,
+            (select min(day) from intermediate.int_security__days) as security_first_day,
             (select records_before_window from marts.pipeline_health_daily
                 where source = 'pagerduty' and stream = 'incidents' and snapshot_date = date '2026-11-21') as before
     """, [built["changed"]["reopened"], str(built["changed"]["redeploy"])])[0]
@@ -254,6 +261,9 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
     # DORA day has every pull request it may deploy; the grid starts where that is true
     assert rows["pulls_window_day"] == rows["window_day"] - timedelta(days=30)
     assert rows["dora_first_day"] == rows["window_day"]
+    # Jira and security: each grid from its own streams' window (the latest of the three alert streams')
+    assert rows["jira_first_day"] == rows["jira_window_day"] == rows["window_day"]
+    assert rows["security_first_day"] == rows["security_window_day"] == rows["window_day"]
     assert rows["before"] >= 1
 
 
