@@ -607,7 +607,9 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
 
 def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
     docs = _docs_page(config)
-    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None)
+    manifest = _dbt_target(config) / "manifest.json"  # the build's: the comments and keys of what is published
+    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None,
+                         manifest if manifest.exists() else None)
 
 
 def report(config: Config, ctx: RunContext) -> dict[str, Any]:
