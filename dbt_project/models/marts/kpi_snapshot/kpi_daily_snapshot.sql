@@ -26,6 +26,8 @@
     'int_kpi_snapshot__dora',
     'int_kpi_snapshot__jira_flow',
     'int_kpi_snapshot__security',
+    'int_kpi_snapshot__security_incidents',
+    'int_kpi_snapshot__downtime_cost',
 ] %}
 
 with areas as (
