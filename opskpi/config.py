@@ -355,10 +355,6 @@ class SecurityIncidentsConfig(_Section):
                                                "(no look-around or backreferences), e.g. '(?:security|breach)'")] = None
     jira_issue_types: list[NonEmpty] = []  # Jira issue type names, case-insensitive
 
-    def enabled(self) -> bool:
-        return bool(self.service_ids or self.incident_types or self.priorities or self.title_pattern
-                    or self.jira_issue_types)
-
 
 class AvailabilityConfig(_Section):
     downtime_urgencies: list[Annotated[str, _rule(lambda v: v in ("high", "low"),
