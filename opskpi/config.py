@@ -371,6 +371,10 @@ class IncidentsConfig(_Section):
 class DoraConfig(_Section):
     production_environments: list[str] = ["production", "prod"]
     attribution_window: Duration = "24h"
+    # How long a merged pull request may wait for its deployment and still be counted: the first read of pull
+    # requests and deployments reaches this much further back than history_days, so that the first DORA day's
+    # lead-time sample has every candidate pull request (issue 18), and the DORA grid starts where that is true.
+    max_deploy_lag: Duration = "30d"
     hotfix_labels: list[str] = ["hotfix"]
     benchmark_year: int = 2023
     # repo -> service ids, tying deployments to the incidents they may have caused.

@@ -22,13 +22,27 @@
 {%- endmacro %}
 
 
-{#- Seconds after a deployment in which an incident, revert or hotfix makes it a failure (default 24 h). -#}
-{% macro dora_attribution_window_s() -%}
-    {%- set value = var('dora_attribution_window_s', 86400) | string | trim -%}
+{#- A var that must be a whole number of seconds, rendered as one (a clear error names the var otherwise). -#}
+{% macro seconds_var(name, default) -%}
+    {%- set value = var(name, default) | string | trim -%}
     {%- if not modules.re.match('^[0-9]+$', value) -%}
-        {{ exceptions.raise_compiler_error("var dora_attribution_window_s must be a whole number of seconds, got '" ~ value ~ "'") }}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a whole number of seconds, got '" ~ value ~ "'") }}
     {%- endif -%}
     {{ value }}
+{%- endmacro %}
+
+
+{#- Seconds after a deployment in which an incident, revert or hotfix makes it a failure (default 24 h). -#}
+{% macro dora_attribution_window_s() -%}
+    {{ seconds_var('dora_attribution_window_s', 86400) }}
+{%- endmacro %}
+
+
+{#- How long a merged pull request may wait for its deployment (config dora.max_deploy_lag, default 30 d): the
+    pipeline reads pull requests and deployments this much before the history start, so the DORA grid is complete
+    from that much after their own window's start. -#}
+{% macro dora_max_deploy_lag_s() -%}
+    {{ seconds_var('dora_max_deploy_lag_s', 2592000) }}
 {%- endmacro %}
 
 
