@@ -31,7 +31,9 @@ priced as (
         service_days.day,
         service_days.service_id,
         service_days.team,
-        service_days.downtime_s,
+        -- back to the mart's exact integer microseconds, so that the sums below are exact and independent of
+        -- summation order: priced downtime never exceeds the downtime by a rounding error
+        cast(round(service_days.downtime_s * 1000000) as bigint) as downtime_us,
         prices.downtime_cost_per_minute is not null as is_priced,
         service_days.downtime_s / 60.0 * prices.downtime_cost_per_minute as downtime_cost,
         service_days.downtime_s / 60.0 * prices.revenue_per_minute as revenue_at_risk
@@ -53,8 +55,8 @@ summed as (
         day,
         scope_type,
         scope_id,
-        sum(downtime_s) as downtime_s,
-        coalesce(sum(downtime_s) filter (where is_priced), 0) as priced_downtime_s,
+        cast(sum(downtime_us) as bigint) as downtime_us,
+        cast(coalesce(sum(downtime_us) filter (where is_priced), 0) as bigint) as priced_downtime_us,
         -- NULL when no service of the scope is priced: unknown, not 0
         sum(downtime_cost) as downtime_cost,
         sum(revenue_at_risk) as revenue_at_risk,
@@ -70,11 +72,11 @@ select
     scope_type,
     scope_id,
     {{ business_impact_currency() }} as currency,
-    cast(downtime_s as double) as downtime_s,
-    cast(priced_downtime_s as double) as priced_downtime_s,
+    cast(downtime_us / 1000000.0 as double) as downtime_s,
+    cast(priced_downtime_us / 1000000.0 as double) as priced_downtime_s,
     cast(downtime_cost as double) as downtime_cost,
     cast(revenue_at_risk as double) as revenue_at_risk,
-    100.0 * priced_downtime_s / nullif(downtime_s, 0) as cost_coverage_pct,
+    cast(100.0 * priced_downtime_us / nullif(downtime_us, 0) as double) as cost_coverage_pct,
     cast(priced_service_count as bigint) as priced_service_count,
     cast(service_count as bigint) as service_count
 from summed
