@@ -178,6 +178,7 @@ def scenario_a() -> h.RawData:
             ("svc-quiet", "web", None),
             ("jira:OPS", "web", None),  # a Jira pseudo-service can be mapped like a PagerDuty service
         ],
+        config_service_prices=[("svc-api", 2.0, None)],
     )
 
 
@@ -902,6 +903,14 @@ def test_security_figures_pool_the_subset(sec: dict) -> None:
     # dense like mart_incident_response_daily: 10 scopes x 10 days; 8 incidents created in all (org)
     assert len(sec) == A_SCOPES * A_DAYS
     assert sum(r["security_incidents_created"] for (t, _, _), r in sec.items() if t == "org") == len(A_SECURITY)
+
+
+def test_downtime_cost_of_overlapping_incidents(a_wh: Path) -> None:
+    # contract §5 case 1: price 2/min, ov-a 10:00-11:00 and ov-b 10:30-12:00 -> union 7200 s, cost 240
+    rows = h.query(a_wh, "select * from marts.mart_downtime_cost_daily where scope_id in ('svc-api', 'payments')"
+                         " and day = '2026-03-02' order by scope_type")
+    assert [(r["scope_type"], r["downtime_s"], r["downtime_cost"], r["cost_coverage_pct"]) for r in rows] == [
+        ("service", 7200.0, pytest.approx(240, **APPROX), 100.0), ("team", 7200.0, pytest.approx(240, **APPROX), 100.0)]
 
 
 def test_security_area_off_has_no_rows(b_wh: Path) -> None:
