@@ -9,6 +9,9 @@ Reproduced on purpose (docs: source-apis.md §3.2):
 - Secret scanning alerts page with `page` / `per_page` or, when `after` / `before` is given (an empty `after` starts
   a cursor walk), by cursor; `state`, `resolution`, `sort`, `direction`, `hide_secret`; a repository with secret
   scanning disabled answers 404 "Secret scanning is disabled on this repository.".
+- A single Dependabot alert (`GET .../dependabot/alerts/{alert_number}`); a withdrawn one answers 410 Gone (GitHub
+  changelog 2026-10-13) and has left every list; before that, while only its advisory is withdrawn, lists show it
+  with `security_advisory.withdrawn_at` set (gen_security.py).
 Routes exist under `/repos/{owner}/{repo}` and `/repositories/{repo_id}` (where `Link` points).
 """
 
@@ -26,9 +29,11 @@ from emulator.gen_security import (
     SECRET_TYPES,
     Alert,
     AlertState,
+    advisory_withdrawn_at,
     alert_state,
     build_security,
     enabled,
+    is_withdrawn,
 )
 from emulator.ids import hex_id
 from emulator.routing import Request, Response, json_response
@@ -37,6 +42,7 @@ from emulator.timeline import Person
 
 DOCS = "https://docs.github.com/rest"
 _DEPENDABOT_DOC = f"{DOCS}/dependabot/alerts#list-dependabot-alerts-for-a-repository"
+_DEPENDABOT_GET_DOC = f"{DOCS}/dependabot/alerts#get-a-dependabot-alert"
 _CODE_DOC = f"{DOCS}/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository"
 _SECRET_DOC = f"{DOCS}/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository"
 # Who dismisses and resolves alerts: rendered as a full SimpleUser (githubkit's models require every user URL).
@@ -49,6 +55,7 @@ def register(api: Any) -> None:
     routes = SecurityRoutes(api)
     for prefix in ("/repos/{owner}/{repo}", "/repositories/{repo_id}"):
         api.router.add("GET", prefix + "/dependabot/alerts", routes.list_dependabot)
+        api.router.add("GET", prefix + "/dependabot/alerts/{alert_number}", routes.get_dependabot)
         api.router.add("GET", prefix + "/code-scanning/alerts", routes.list_code_scanning)
         api.router.add("GET", prefix + "/secret-scanning/alerts", routes.list_secret_scanning)
 
@@ -191,12 +198,29 @@ class SecurityRoutes:
             return key
         return self._cursor_page(req, rows, key, f"/repositories/{repo.id}/dependabot/alerts", doc)
 
+    def get_dependabot(self, req: Request) -> Response:
+        """One alert by number. A withdrawn alert answers 410 Gone, not 404, so that a client can tell it from one
+        that never existed (GitHub changelog 2026-10-13); an alert not created yet does not exist (404)."""
+        doc = _DEPENDABOT_GET_DOC
+        repo = self.api._find_repo(req)
+        number = req.path_params.get("alert_number", "")
+        if repo is None or not number.isdigit():
+            return _error(404, "Not Found", doc)
+        alert = next((a for a in self.data.alerts.get((repo.index, "dependabot"), ()) if a.number == int(number)),
+                     None)
+        if alert is None or alert.created_ms > req.now_ms:
+            return _error(404, "Not Found", doc)
+        if is_withdrawn(alert, req.now_ms):
+            return _error(410, "This alert has been withdrawn and is no longer available.", doc)
+        return json_response(200, self._dependabot(req, alert, alert_state(alert, req.now_ms)))
+
     def _dependabot(self, req: Request, alert: Alert, st: AlertState) -> dict[str, Any]:
         repo = self.api.data.repos[alert.repo_index]
         api, web = f"{req.base}/repos/{repo.full_name}", f"{req.base}/web/{repo.full_name}"
         ecosystem, package, manifest = PACKAGES[alert.variant]
         ghsa = "GHSA-" + "-".join(hex_id(4, self.data.seed, "ghsa", alert.repo_index, alert.number, i)
                                   for i in range(3))
+        withdrawn = advisory_withdrawn_at(alert, req.now_ms)
         cvss = {"critical": 9.8, "high": 7.5, "medium": 5.3, "low": 3.1}[alert.severity or "medium"]
         package_obj = {"ecosystem": ecosystem, "name": package}
         vulnerability = {"package": package_obj, "severity": alert.severity,
@@ -214,8 +238,9 @@ class SecurityRoutes:
                 "cvss_severities": {"cvss_v3": {"vector_string": None, "score": cvss}, "cvss_v4": None},
                 "epss": {"percentage": 0.00045, "percentile": "0.16"},
                 "cwes": [], "identifiers": [{"type": "GHSA", "value": ghsa}], "references": [],
-                "published_at": iso_z(alert.created_ms - 86_400_000), "updated_at": iso_z(alert.created_ms),
-                "withdrawn_at": None,
+                "published_at": iso_z(alert.created_ms - 86_400_000),
+                "updated_at": iso_z(withdrawn if withdrawn is not None else alert.created_ms),
+                "withdrawn_at": _ts(withdrawn),
             },
             "security_vulnerability": vulnerability,
             "url": f"{api}/dependabot/alerts/{alert.number}",

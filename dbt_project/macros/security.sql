@@ -54,3 +54,26 @@
 {% macro security_scoped(relation_sql) -%}
     {{ rows_per_scope(relation_sql, [('repo', 'repo'), ('team', 'team'), ('org', "'org'")]) }}
 {%- endmacro %}
+
+
+{#- Var `security_patch_clock` (config security.patch_clock) as an SQL expression: when a Dependabot alert's patch
+    deadline starts, from `created` (the alert's created_at) and `published` (security_advisory.published_at, clamped
+    to created_at when later: an alert cannot predate its advisory). NULL under advisory_published when the advisory
+    has no published_at: the deadline is unknown (DuckDB's least ignores a NULL, hence the case). -#}
+{% macro security_patch_clock_start(created, published) -%}
+    {%- set clock = var('security_patch_clock', 'alert_created') | string | trim -%}
+    {%- if clock == 'alert_created' -%}
+        {{ created }}
+    {%- elif clock == 'advisory_published' -%}
+        case when {{ published }} is not null then least({{ published }}, {{ created }}) end
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("var security_patch_clock must be alert_created or advisory_published, got '" ~ clock ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- security_scoped, each row once more with severity 'all' (the patch mart's all-severity figures pool the items). -#}
+{% macro security_scoped_all_severities(relation_sql) -%}
+    {{ security_scoped("select * from (" ~ relation_sql ~ ") as by_severity union all select * replace ('all' as severity) from ("
+                       ~ relation_sql ~ ") as all_severities") }}
+{%- endmacro %}

@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from extractors.streams import WINDOW_END
 from opskpi.load import ensure_meta, ensure_raw_table
 from opskpi.pipeline import declared_streams
 from tests.integration.dbt_harness import RawData, area, check_dbt_build, create_warehouse, query, run_dbt_build
@@ -70,19 +71,25 @@ def ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def write_alerts(warehouse: Path, alerts: list[tuple[str, str, dict]], coverage: list[tuple] = ()) -> None:
-    """Replace raw alert rows as the loader would (typed columns from the stream declarations + record JSON)."""
+REPO_TEAMS = (("acme/api", "platform"), ("acme/web", "growth"))
+
+
+def write_alerts(warehouse: Path, alerts: list[tuple], coverage: list[tuple] = (),
+                 repo_teams: tuple[tuple[str, str], ...] = REPO_TEAMS) -> None:
+    """Replace raw alert rows as the loader would (typed columns from the stream declarations + record JSON).
+    An alert is (stream, repo, record), or (stream, repo, record, window end) for a stream that stamps its rows
+    with the window they were read in (dependabot_open_alerts' listed_at)."""
     streams = {s.name: s for s in declared_streams() if s.name.endswith("_alerts")}
     con = duckdb.connect(str(warehouse))
     try:
         ensure_meta(con)
         for stream in streams.values():
             ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns})
-        for stream_name, repo, record in alerts:
+        for stream_name, repo, record, *window_end in alerts:
             stream = streams[stream_name]
             values = []
             for column in stream.columns:
-                value = repo if column.partition_key == "repo" else column.value(record, {})
+                value = column.value(record, {"repo": repo, WINDOW_END: window_end[0] if window_end else None})
                 values.append(ts(value) if column.kind == "timestamp" else value)
             con.execute(f"delete from raw.{stream.key} where repo = ? and number = ?", [repo, record["number"]])
             names = ", ".join(c.name for c in stream.columns)
@@ -91,8 +98,8 @@ def write_alerts(warehouse: Path, alerts: list[tuple[str, str, dict]], coverage:
                         f"values ({marks}, ?, 'b', now())", [*values, json.dumps(record)])
         for row in coverage:
             con.execute("insert into meta.stream_coverage values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
-        con.execute("create or replace table raw.config__repos as "
-                    "select * from (values ('acme/api', 'platform'), ('acme/web', 'growth')) t(repo, team)")
+        con.execute("create or replace table raw.config__repos (repo varchar, team varchar)")
+        con.executemany("insert into raw.config__repos values (?, ?)", [list(pair) for pair in repo_teams])
     finally:
         con.close()
 
