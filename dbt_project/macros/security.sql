@@ -77,3 +77,25 @@
     {{ security_scoped("select * from (" ~ relation_sql ~ ") as by_severity union all select * replace ('all' as severity) from ("
                        ~ relation_sql ~ ") as all_severities") }}
 {%- endmacro %}
+
+
+{#- The security KPI area's windowed figures, dense: every snapshot date x window (the CTE `windows`) x scope (the
+    CTE `scopes`), with `stats` [(name, aggregate over `facts`)] of the rows of the CTE `facts` (scope_type, scope_id,
+    `day_column`) whose day lies in the window; aggregates over no rows give NULL / 0. -#}
+{% macro security_window_stats(facts, day_column, stats) -%}
+    select
+        windows.snapshot_date,
+        windows."window",
+        scopes.scope_type,
+        scopes.scope_id,
+        {%- for name, expression in stats %}
+        {{ expression }} as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from windows
+    cross join scopes
+    left join {{ facts }}
+        on {{ facts }}.scope_type = scopes.scope_type
+        and {{ facts }}.scope_id = scopes.scope_id
+        and {{ facts }}.{{ day_column }} between windows.window_start_day and windows.snapshot_date
+    group by all
+{%- endmacro %}

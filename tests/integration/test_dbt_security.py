@@ -249,6 +249,23 @@ def test_roll_ups_and_kpis(warehouse):
     assert kpis[("time_to_remediate_mean", "org", "1d")] == (None, 0)
 
 
+def test_patch_kpis(warehouse):
+    """Dependabot only (default clock alert_created): A1 met on 11-05 (fixed 8 h after creation), A3 met on 11-06 (4 d),
+    A4 missed on 11-10 (due 11-10 00:00, still open), A2 and A5 dismissed before their deadlines (A5's dismissal
+    is known from night 1 only): not judged. No record carries security_advisory.published_at."""
+    kpis = {(r["kpi"], r["window"]): (r["value"], r["sample_size"]) for r in query(
+        warehouse, "select * from marts.kpi_daily_snapshot where snapshot_date = date '2026-11-10' "
+                   "and scope_id = 'org' and (kpi like '%patch%')")}
+    assert kpis[("patch_compliance", "7d")] == (pytest.approx(200 / 3), 3)
+    assert kpis[("patch_compliance", "1d")] == (0.0, 1)
+    assert kpis[("time_to_patch_mean", "7d")] == (pytest.approx((28800 + 345600) / 2), 2)
+    assert kpis[("time_to_patch_p50", "7d")] == (pytest.approx((28800 + 345600) / 2), 2)
+    assert kpis[("time_to_patch_mean", "1d")] == (None, 0)
+    assert kpis[("disclosure_to_patch_p50", "30d")] == (None, 0)  # unknown: no published_at
+    assert kpis[("patch_policy_breaches", "1d")] == (1, 1)  # A4
+    assert ("patch_policy_breaches", "7d") not in kpis
+
+
 def test_unknown_severity_fails_naming_the_alert(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     create_warehouse(path, RawData(config_services=[("PSVC1", "platform", 99.9)]))

@@ -100,31 +100,11 @@ open_stats as (
 
 ),
 
-fix_rows as (
-
-    select
-        closings.closed_day as day,
-        closings.repo,
-        closings.team,
-        closings.severity,
-        greatest(closings.time_to_remediate_s, 0) as time_to_patch_s,
-        closings.time_to_remediate_s < 0 as is_clamped,
-        case when patch_alerts.advisory_published_at is not null
-            then greatest({{ seconds_between('least(patch_alerts.advisory_published_at, patch_alerts.created_at)',
-                                             'closings.closed_at') }}, 0)
-        end as disclosure_to_patch_s,
-        patch_alerts.advisory_published_at > patch_alerts.created_at as is_advisory_after_alert
-    from {{ ref('int_security__closings') }} as closings
-    inner join patch_alerts
-        on closings.alert_key = patch_alerts.alert_key
-    where closings.close_reason = 'fixed'
-      and patch_alerts.withdrawn_at is null
-
-),
-
 fixes as (
 
-    {{ security_scoped_all_severities("select * from fix_rows") }}
+    {{ security_scoped_all_severities("select closed_day as day, repo, team, severity, time_to_patch_s, is_clamped, "
+                                      ~ "disclosure_to_patch_s, is_advisory_after_alert from "
+                                      ~ ref('int_security__patch_fixes')) }}
 
 ),
 
