@@ -34,7 +34,10 @@ no ETag: a 304 would land nothing and read as "no alert open") and stamps each a
 (int_security__withdrawn_alerts). Complete: the engine lands a batch only when every partition's walk read to its
 end (any error aborts the whole batch, nothing is loaded), and the loader records each partition's answer in
 meta.stream_coverage; only `ok` partitions of loaded batches count as walks, so a failed, killed or not-enabled walk
-never withdraws anything. Cost: ceil(open alerts / 100) requests per repository and run (one for most).
+never withdraws anything. The check walks before the Dependabot walk: an alert fixed between the two would otherwise
+be missing from the open walk while the record read just before still says open; this way the open walk lists it
+and the later walk reads the fix (and an alert withdrawn in between is found by the next run's walk). Cost:
+ceil(open alerts / 100) requests per repository and run (one for most).
 
 The streams are `optional`: a repository where a scanner is not enabled answers 404 (403 without Advanced Security);
 the engine records `not_enabled` for that partition in the batch manifest (kept in meta.stream_coverage, read by
@@ -140,7 +143,8 @@ def security_streams(settings: Mapping[str, Any], partitions: tuple[Partition, .
             conditional=True,
             optional=True,
         ))
-    streams.append(Stream(
+    # first: see the module docstring (the withdrawal check runs before the Dependabot walk)
+    streams.insert(0, Stream(
         source="github",
         name="dependabot_open_alerts",
         columns=(

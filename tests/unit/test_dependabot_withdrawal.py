@@ -131,3 +131,13 @@ def test_the_open_walk_lists_every_open_alert_each_run_and_a_failed_walk_lands_n
     assert con.execute("SELECT partition_id, status, window_end FROM meta.stream_coverage WHERE run_id = 'r2' "
                        "ORDER BY 1").fetchall() == [("acme/api", "ok", START + 24 * HOUR),
                                                     ("acme/web", "ok", START + 24 * HOUR)]
+
+
+def test_the_withdrawal_walk_runs_before_the_dependabot_walk():
+    """An alert fixed between the two walks must be listed by the open walk (and its fix read by the later one), not
+    missing from an open walk that ran after a read that still said open: that would read as a withdrawal."""
+    from extractors.streams import families
+
+    src = build_source("github", {"base_url": "http://x", "token": "t", "repos": ["o/r"]})
+    order = [s.name for family in families(src.streams) for s in family]
+    assert order.index("dependabot_open_alerts") < order.index("dependabot_alerts")
