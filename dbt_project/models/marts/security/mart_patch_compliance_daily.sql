@@ -6,6 +6,7 @@
 --   met, missed, decided            decisions that came due that day (int_security__patch_alerts.decided_day);
 --                                   decided = met + missed, the sample size of patch_compliance_pct
 --   patch_compliance_pct            100 x met / decided (a flow: deadlines that came due); NULL when nothing was
+--                                   decided
 --   dismissed_before_due            alerts dismissed or auto-dismissed before their deadline that day (not judged)
 --   clock_unknown                   alerts created that day that have no deadline (not judged; see the model)
 --   open, past_policy, open_without_patch   alerts open at the day's end (as_of on run_date:
