@@ -9,8 +9,10 @@
 --     timestamps describe a later state (e.g. dismissed then, reopened since, which clears dismissed_at), so the
 --     last state seen before the day is carried forward;
 --   * else (no snapshot, or no change since the day) the reconstruction, which also knows the closings the
---     nightly history saw (int_security__closings): an alert open now whose latest such closing lies before its
---     updated_at (the reopen, e.g. a fixed alert GitHub reintroduced) was closed from that closing until then.
+--     nightly history saw (int_security__closings): a Dependabot alert open now whose latest such closing lies
+--     before its updated_at (the reopen, e.g. a fixed alert GitHub reintroduced) was closed from that closing until
+--     then. Dependabot only: its updated_at is when the state last changed; a code scanning alert's moves on other
+--     updates too (a new instance), which would stretch the gap past the reopen.
 --   * a withdrawn Dependabot alert is not open from its withdrawn_at on (at eval_at = withdrawn_at it is already
 --     gone: the walk that found it gone ran at that instant), whatever a snapshot said before the withdrawal was
 --     known (docs/metrics.md "Withdrawn Dependabot alerts").
@@ -39,6 +41,7 @@ reopen_gaps as (
         on closings.alert_key = alerts.alert_key
         and closings.closed_at < alerts.updated_at
     where alerts.closed_at is null
+      and alerts.tool = 'dependabot'
     group by alerts.alert_key, alerts.updated_at
 
 ),
