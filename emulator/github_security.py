@@ -12,6 +12,8 @@ Reproduced on purpose (docs: source-apis.md §3.2):
 - A single Dependabot alert (`GET .../dependabot/alerts/{alert_number}`); a withdrawn one answers 410 Gone (GitHub
   changelog 2026-10-13) and has left every list; before that, while only its advisory is withdrawn, lists show it
   with `security_advisory.withdrawn_at` set (gen_security.py).
+- Dependabot advisories are published 1-30 days before their alert, and about one in ten has no patched version
+  yet (`first_patched_version` null): what patch compliance's disclosure to patch and open_without_patch read.
 Routes exist under `/repos/{owner}/{repo}` and `/repositories/{repo_id}` (where `Link` points).
 """
 
@@ -223,8 +225,10 @@ class SecurityRoutes:
         withdrawn = advisory_withdrawn_at(alert, req.now_ms)
         cvss = {"critical": 9.8, "high": 7.5, "medium": 5.3, "low": 3.1}[alert.severity or "medium"]
         package_obj = {"ecosystem": ecosystem, "name": package}
+        patched = _has_patch(self.data.seed, alert)
         vulnerability = {"package": package_obj, "severity": alert.severity,
-                         "vulnerable_version_range": "< 2.4.1", "first_patched_version": {"identifier": "2.4.1"}}
+                         "vulnerable_version_range": "< 2.4.1" if patched else "<= 2.4.0",
+                         "first_patched_version": {"identifier": "2.4.1"} if patched else None}
         return {
             "number": alert.number,
             "state": st.state,
@@ -232,7 +236,8 @@ class SecurityRoutes:
                            "relationship": "direct"},
             "security_advisory": {
                 "ghsa_id": ghsa, "cve_id": None, "summary": f"Vulnerability in {package}",
-                "description": f"A vulnerability in {package} before 2.4.1.", "vulnerabilities": [vulnerability],
+                "description": f"A vulnerability in {package} {'before 2.4.1' if patched else 'up to 2.4.0'}.",
+                "vulnerabilities": [vulnerability],
                 "severity": alert.severity,
                 "cvss": {"vector_string": None, "score": cvss},
                 "cvss_severities": {"cvss_v3": {"vector_string": None, "score": cvss}, "cvss_v4": None},
@@ -372,6 +377,11 @@ def _disclosure_lag_ms(seed: int, alert: Alert) -> int:
     the alert's random stream, so no other value changes). GitHub alerts on a repository when it starts depending on
     a vulnerable version or when an advisory is published, so the lag varies (community discussion #73218: 10 days)."""
     return (1 + int(hex_id(4, seed, "advisory-published", alert.repo_index, alert.number), 16) % 30) * 86_400_000
+
+
+def _has_patch(seed: int, alert: Alert) -> bool:
+    """About one advisory in ten has no patched version yet (`first_patched_version` null): a hash per alert."""
+    return int(hex_id(4, seed, "first-patched", alert.repo_index, alert.number), 16) % 10 != 0
 
 
 def _ts(ms: int | None) -> str | None:

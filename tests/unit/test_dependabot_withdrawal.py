@@ -141,3 +141,12 @@ def test_the_withdrawal_walk_runs_before_the_dependabot_walk():
     src = build_source("github", {"base_url": "http://x", "token": "t", "repos": ["o/r"]})
     order = [s.name for family in families(src.streams) for s in family]
     assert order.index("dependabot_open_alerts") < order.index("dependabot_alerts")
+
+
+def test_some_advisories_have_no_patched_version_yet(emu):
+    """open_without_patch needs them: about one in ten, stable per alert."""
+    alerts = requests.get(f"{emu.github_url}/repos/acme/api/dependabot/alerts", headers=GH,
+                          params={"per_page": 100}, timeout=10).json()
+    patched = [a["security_vulnerability"]["first_patched_version"] for a in alerts]
+    assert 0 < patched.count(None) < len(patched) / 4
+    assert all(p is None or p == {"identifier": "2.4.1"} for p in patched)
