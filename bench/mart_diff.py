@@ -1,14 +1,16 @@
-"""Row-by-row comparison of the dbt tables of two warehouses (an incremental build against a full refresh).
+"""Row-by-row comparison of the dbt tables of two warehouses (an incremental build against a full refresh, or a
+backfilled day against the run on that day).
 
-Used by `python -m bench dbt` and by the incremental == full-refresh integration test. Every table dbt
-materialises in the `marts` and `intermediate` schemas is compared as a multiset of rows; floating-point
-columns are equal when they agree to 1e-9 relative. Columns that stamp the build itself (`computed_at`, and the
-`run_id` of the run that wrote a row) are left out: they differ by design.
+Used by `python -m bench dbt` and by the incremental == full-refresh and backfill == replay integration tests.
+Every table dbt materialises in the `marts` and `intermediate` schemas is compared as a multiset of rows;
+floating-point columns are equal when they agree to 1e-9 relative. Columns that stamp the build itself
+(`computed_at`, and the `run_id` of the run that wrote a row) are left out: they differ by design.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +18,26 @@ import duckdb
 
 SCHEMAS = ("marts", "intermediate")
 BUILD_STAMPS = {"computed_at", "run_id"}
+# The columns that date a row of a daily table: `through=` compares the rows up to that day only.
+DAY_COLUMNS = ("day", "snapshot_date", "week_start")
 FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
 REL_TOL = 1e-9
 
 
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schemas: tuple[str, ...] = SCHEMAS
+            ) -> list[tuple[str, str]]:
     rows = con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = ? and schema_name in "
-        f"({', '.join('?' for _ in SCHEMAS)}) order by 1, 2", [catalog, *SCHEMAS]).fetchall()
+        f"({', '.join('?' for _ in schemas)}) order by 1, 2", [catalog, *schemas]).fetchall()
     return [(s, t) for s, t in rows]
 
 
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str,
+             left_out: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     return [(name, dtype) for name, dtype in con.execute(
         "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = ? "
         "and table_name = ? order by column_index", [catalog, schema, table]).fetchall()
-        if name not in BUILD_STAMPS]
+        if name not in BUILD_STAMPS and f"{table}.{name}" not in left_out]
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -62,34 +68,41 @@ def _unmatched(left: list[tuple], right: list[tuple], float_at: list[int]) -> in
     return missing + sum(len(rows) for rows in by_key.values())
 
 
-def compare_tables(con: duckdb.DuckDBPyConnection, schema: str, table: str, a: str = "a", b: str = "b"
-                   ) -> tuple[int, int]:
-    """(rows differing, rows compared) for one table present in catalogs `a` and `b`."""
-    cols_a, cols_b = _columns(con, a, schema, table), _columns(con, b, schema, table)
+def compare_tables(con: duckdb.DuckDBPyConnection, schema: str, table: str, a: str = "a", b: str = "b",
+                   through: date | None = None, left_out: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """(rows differing, rows compared) for one table present in catalogs `a` and `b`; with `through`, only the
+    rows dated up to that day (DAY_COLUMNS) of a daily table; `left_out` names columns (`table.column`) not
+    compared."""
+    cols_a, cols_b = _columns(con, a, schema, table, left_out), _columns(con, b, schema, table, left_out)
     if cols_a != cols_b:
         raise AssertionError(f"{schema}.{table}: columns differ: {cols_a} != {cols_b}")
     names = ", ".join(f'"{name}"' for name, _ in cols_a)
     float_at = [i for i, (_, dtype) in enumerate(cols_a) if dtype in FLOAT_TYPES]
+    day_column = next((name for name, dtype in cols_a if name in DAY_COLUMNS and dtype == "DATE"), None)
+    where = f"where \"{day_column}\" <= date '{through.isoformat()}'" if through and day_column else ""
     # Exact multiset difference first (cheap, in DuckDB); only what is left is paired with a float tolerance.
     only = {}
     for first, second in ((a, b), (b, a)):
         only[first] = con.execute(
-            f'select {names} from {first}."{schema}"."{table}" except all '
-            f'select {names} from {second}."{schema}"."{table}"').fetchall()
-    compared = con.execute(f'select count(*) from {a}."{schema}"."{table}"').fetchone()[0]
+            f'select {names} from {first}."{schema}"."{table}" {where} except all '
+            f'select {names} from {second}."{schema}"."{table}" {where}').fetchall()
+    compared = con.execute(f'select count(*) from {a}."{schema}"."{table}" {where}').fetchone()[0]
     if not only[a] and not only[b]:
         return 0, compared
     return _unmatched(only[a], only[b], float_at), compared
 
 
-def compare_warehouses(incremental: Path, reference: Path) -> dict[str, Any]:
-    """Compare every dbt table of two warehouse files (history included); a table present in only one counts
-    all its rows."""
+def compare_warehouses(incremental: Path, reference: Path, schemas: tuple[str, ...] = SCHEMAS,
+                       through: date | None = None, left_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Compare every dbt table of `schemas` in two warehouse files (history included, or up to `through`); a table
+    present in only one counts all its rows. `left_out` names tables (`schema.table`) and columns (`table.column`)
+    not compared."""
     con = duckdb.connect()
     try:
         con.execute(f"attach '{incremental}' as a (read_only)")
         con.execute(f"attach '{reference}' as b (read_only)")
-        tables_a, tables_b = set(_tables(con, "a")), set(_tables(con, "b"))
+        tables_a, tables_b = ({t for t in _tables(con, side, schemas) if f"{t[0]}.{t[1]}" not in left_out}
+                              for side in ("a", "b"))
         differing: dict[str, int] = {}
         total = compared = 0
         for schema, table in sorted(tables_a | tables_b):
@@ -100,7 +113,7 @@ def compare_warehouses(incremental: Path, reference: Path) -> dict[str, Any]:
                 differing[name] = count
                 total += count
                 continue
-            rows, seen = compare_tables(con, schema, table)
+            rows, seen = compare_tables(con, schema, table, through=through, left_out=left_out)
             compared += seen
             if rows:
                 differing[name] = rows

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -325,7 +325,14 @@ class IncidentsConfig(_Section):
 class DoraConfig(_Section):
     production_environments: list[str] = ["production", "prod"]
     attribution_window: Duration = "24h"
+    # How long a merged pull request may wait for its deployment and still be counted: the first read of pull
+    # requests and deployments reaches this much further back than history_days, so that the first DORA day's
+    # lead-time sample has every candidate pull request (issue 18), and the DORA grid starts where that is true.
+    max_deploy_lag: Duration = "30d"
     hotfix_labels: list[str] = ["hotfix"]
+    # Which base branches a revert or hotfix pull request may be merged into to make a deployment fail: `any` (the
+    # KPI contract: a hotfix merged into a release branch counts) or `default` (the default branch only).
+    failure_pull_request_branches: Literal["any", "default"] = "any"
     benchmark_year: int = 2023
     # repo -> service ids, tying deployments to the incidents they may have caused.
     repo_services: dict[GitHubRepo, list[PagerDutyId]] = {}

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -88,7 +88,9 @@ class RunContext:
             "jira_incident_issue_types": config.incidents.jira_issue_types,
             "dora_production_environments": config.dora.production_environments,
             "dora_attribution_window_s": parse_duration(config.dora.attribution_window, "dora.attribution_window"),
+            "dora_max_deploy_lag_s": parse_duration(config.dora.max_deploy_lag, "dora.max_deploy_lag"),
             "dora_hotfix_labels": config.dora.hotfix_labels,
+            "dora_failure_pull_request_branches": config.dora.failure_pull_request_branches,
             "dora_benchmark_year": config.dora.benchmark_year,
             "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,
@@ -106,17 +108,35 @@ def _warehouse(config: Config) -> Warehouse:
     return Warehouse(config.warehouse_path)
 
 
+# Streams whose first read reaches further back than history_days, by a configured duration: the pull requests
+# and deployments a DORA day needs, so that a deployment on the first day of the history has every pull request
+# it may ship (merged up to dora.max_deploy_lag before it) and every earlier deployment that may have shipped them
+# already (dbt's DORA grid starts that much after these streams' own start: macros/history_window.sql).
+EXTRA_HISTORY: dict[tuple[str, str], Callable[[Config], str]] = {
+    ("github", "pulls"): lambda config: config.dora.max_deploy_lag,
+    ("github", "deployments"): lambda config: config.dora.max_deploy_lag,
+    ("github", "workflow_runs"): lambda config: config.dora.max_deploy_lag,
+}
+
+
+def history_start(config: Config, source: str, stream_name: str, ctx: RunContext) -> datetime:
+    """Where a first read (or a full refresh) of the stream starts: history_days before as_of, plus EXTRA_HISTORY."""
+    extra = EXTRA_HISTORY.get((source, stream_name))
+    reach = timedelta(seconds=parse_duration(extra(config), f"{source}.{stream_name}")) if extra else timedelta(0)
+    return ctx.as_of - timedelta(days=config.history_days) - reach
+
+
 def stream_windows(config: Config, source: str, stream, watermarks: dict[str, str], ctx: RunContext) -> dict:
     """Per partition: from the watermark minus the lookback (or the history start) to the run's as-of.
 
     The lookback is the source's, unless the stream declares its own (append-only streams need only a margin)."""
     lookback = stream.lookback if stream.lookback is not None else timedelta(seconds=config.lookback_seconds(source))
-    history_start = ctx.as_of - timedelta(days=config.history_days)
+    history_start_at = history_start(config, source, stream.name, ctx)
     windows = {}
     for partition in stream.partitions:
         mark = None if ctx.full_refresh else watermarks.get(partition.id)
         if mark is None:
-            windows[partition.id] = Window(start=history_start, end=ctx.as_of)
+            windows[partition.id] = Window(start=history_start_at, end=ctx.as_of)
         else:
             # A backfill of an earlier day still re-reads the margin before its own end.
             start = min(parse_timestamp(mark) - lookback, ctx.as_of - lookback)
@@ -588,7 +608,9 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
 
 def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
     docs = _docs_page(config)
-    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None)
+    manifest = _dbt_target(config) / "manifest.json"  # the build's: the comments and keys of what is published
+    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None,
+                         manifest if manifest.exists() else None)
 
 
 def report(config: Config, ctx: RunContext) -> dict[str, Any]:

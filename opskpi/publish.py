@@ -27,7 +27,8 @@ from typing import Any
 import duckdb
 
 from extractors.crashpoints import crashpoint
-from opskpi.warehouse import Warehouse, quote_ident
+from opskpi import schema_docs
+from opskpi.warehouse import Warehouse, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,14 @@ def clean_stale(published_dir: Path) -> list[Path]:
     return removed
 
 
-def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: Path | None = None) -> dict[str, Any]:
+def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: Path | None = None,
+            dbt_manifest: Path | None = None) -> dict[str, Any]:
+    """Copy the marts into a new published version. With `dbt_manifest` (the build's target/manifest.json) every
+    table and column carries its dbt description as a comment and its proven unique key as primary key
+    (opskpi/schema_docs.py). Sums DuckDB types HUGEINT are stored as BIGINT: Parquet has no 128-bit integer and
+    would turn them into DOUBLE, and most BI drivers read HUGEINT as a float or a string."""
     published_dir.mkdir(parents=True, exist_ok=True)
+    documented = schema_docs.published_docs(dbt_manifest, PUBLISHED_SCHEMA) if dbt_manifest else {}
     tables: dict[str, int] = {}
     with warehouse.lock():
         clean_stale(published_dir)
@@ -92,17 +99,19 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: P
         tmp_db = published_dir / f".opskpi.{version}.duckdb.tmp"
         con = duckdb.connect(str(tmp_db))
         try:
-            con.execute(f"ATTACH {_literal(str(warehouse.path))} AS live (READ_ONLY)")
+            con.execute(f"ATTACH {quote_literal(str(warehouse.path))} AS live (READ_ONLY)")
             names = [r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'live' AND schema_name = ? "
                 "ORDER BY table_name", [PUBLISHED_SCHEMA]).fetchall()]
             con.execute(f"CREATE SCHEMA {PUBLISHED_SCHEMA}")
             for name in names:
                 ident = quote_ident(name)
-                con.execute(f"CREATE TABLE {PUBLISHED_SCHEMA}.{ident} AS SELECT * FROM live.{PUBLISHED_SCHEMA}.{ident}")
+                con.execute(f"CREATE TABLE {PUBLISHED_SCHEMA}.{ident} AS SELECT {_select_list(con, name)} "
+                            f"FROM live.{PUBLISHED_SCHEMA}.{ident}")
+                schema_docs.apply(con, PUBLISHED_SCHEMA, name, documented.get(name, schema_docs.TableDocs()))
                 tables[name] = con.execute(f"SELECT count(*) FROM {PUBLISHED_SCHEMA}.{ident}").fetchone()[0]
                 target = parquet_dir / f"{name}.parquet"
-                con.execute(f"COPY {PUBLISHED_SCHEMA}.{ident} TO {_literal(str(target))} (FORMAT parquet)")
+                con.execute(f"COPY {PUBLISHED_SCHEMA}.{ident} TO {quote_literal(str(target))} (FORMAT parquet)")
             con.execute("DETACH live")
             con.execute("CHECKPOINT")
         finally:
@@ -149,5 +158,10 @@ def _prune(versions_dir: Path, keep: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _select_list(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Every column of the live table, HUGEINT ones cast to BIGINT (a count past 2^63 fails the cast, loudly)."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'live' AND schema_name = ? "
+        "AND table_name = ? ORDER BY column_index", [PUBLISHED_SCHEMA, table]).fetchall()
+    return ", ".join(f"CAST({quote_ident(c)} AS BIGINT) AS {quote_ident(c)}" if t == "HUGEINT" else quote_ident(c)
+                     for c, t in columns)

@@ -41,6 +41,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """A SQL string literal (DDL such as ATTACH and COMMENT ON takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @contextmanager
 def exclusive_lock(lock_path: Path, timeout_s: float, poll_s: float = 0.5, busy: str | None = None) -> Iterator[int]:
     """Hold an exclusive `flock` on `lock_path`; yields the locked descriptor (pass it to a child that

@@ -22,13 +22,27 @@
 {%- endmacro %}
 
 
-{#- Seconds after a deployment in which an incident, revert or hotfix makes it a failure (default 24 h). -#}
-{% macro dora_attribution_window_s() -%}
-    {%- set value = var('dora_attribution_window_s', 86400) | string | trim -%}
+{#- A var that must be a whole number of seconds, rendered as one (a clear error names the var otherwise). -#}
+{% macro seconds_var(name, default) -%}
+    {%- set value = var(name, default) | string | trim -%}
     {%- if not modules.re.match('^[0-9]+$', value) -%}
-        {{ exceptions.raise_compiler_error("var dora_attribution_window_s must be a whole number of seconds, got '" ~ value ~ "'") }}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a whole number of seconds, got '" ~ value ~ "'") }}
     {%- endif -%}
     {{ value }}
+{%- endmacro %}
+
+
+{#- Seconds after a deployment in which an incident, revert or hotfix makes it a failure (default 24 h). -#}
+{% macro dora_attribution_window_s() -%}
+    {{ seconds_var('dora_attribution_window_s', 86400) }}
+{%- endmacro %}
+
+
+{#- How long a merged pull request may wait for its deployment (config dora.max_deploy_lag, default 30 d): the
+    pipeline reads pull requests and deployments this much before the history start, so the DORA grid is complete
+    from that much after their own window's start. -#}
+{% macro dora_max_deploy_lag_s() -%}
+    {{ seconds_var('dora_max_deploy_lag_s', 2592000) }}
 {%- endmacro %}
 
 
@@ -88,4 +102,31 @@
 {#- The DORA scope levels for rows_per_scope: repository, team, org. -#}
 {% macro dora_scopes() -%}
     {{ return([('repo', 'repo'), ('team', 'team'), ('org', "'org'")]) }}
+{%- endmacro %}
+
+
+{#- SQL predicates of a change-failure pull request, shared by int_dora_pull_requests (its flags) and
+    int_dora_failure_links (the failures): a title starting with `Revert`, a label in var dora_hotfix_labels. -#}
+{% macro dora_is_revert(title) -%}
+    starts_with(coalesce({{ title }}, ''), 'Revert')
+{%- endmacro %}
+
+
+{% macro dora_is_hotfix(label_names) -%}
+    len(list_intersect(
+        list_transform(coalesce({{ label_names }}, []::varchar[]), label -> lower(label)),
+        {{ dora_hotfix_labels() }}
+    )) > 0
+{%- endmacro %}
+
+
+{#- Which base branches a revert or hotfix pull request may be merged into to make a deployment fail (config
+    dora.failure_pull_request_branches): `any` (the contract: kpi-definitions.md says nothing of the branch, so a
+    hotfix merged into a release branch counts), or `default` (only the default branch, as lead time counts). -#}
+{% macro dora_failure_pull_request_branches() -%}
+    {%- set value = var('dora_failure_pull_request_branches', 'any') | string | trim -%}
+    {%- if value not in ('any', 'default') -%}
+        {{ exceptions.raise_compiler_error("var dora_failure_pull_request_branches must be 'any' or 'default', got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {#-
-    Per PagerDuty incident, what its state-change log entries (trigger, acknowledge, resolve) say up to
-    as_of. `entries` is a relation or CTE with the columns of stg_pagerduty__log_entries (incident_id,
+    Per PagerDuty incident, what its state-change log entries (trigger, acknowledge, unacknowledge, resolve) say
+    up to as_of. `entries` is a relation or CTE with the columns of stg_pagerduty__log_entries (incident_id,
     log_entry_id, log_entry_type, created_at). Shared by int_pagerduty_incident_log_summary and the
     incremental fct_incidents, which runs it on the entries of the changed incidents only.
 
@@ -20,12 +20,14 @@
             case log_entry_type
                 when 'trigger_log_entry' then 1
                 when 'acknowledge_log_entry' then 2
-                else 3
+                when 'unacknowledge_log_entry' then 3
+                else 4
             end as state_order
         from {{ entries }}
         where incident_id is not null
           and created_at <= {{ as_of_expr or as_of() }}
-          and log_entry_type in ('trigger_log_entry', 'acknowledge_log_entry', 'resolve_log_entry')
+          and log_entry_type in ('trigger_log_entry', 'acknowledge_log_entry', 'unacknowledge_log_entry',
+                                 'resolve_log_entry')
 
     ),
 
@@ -52,7 +54,17 @@
         count(*) filter (
             where log_entry_type in ('trigger_log_entry', 'acknowledge_log_entry')
               and previous_log_entry_type = 'resolve_log_entry'
-        ) as reopen_count
+        ) as reopen_count,
+        -- the state the entries leave the incident in at as_of (an acknowledgement that timed out is an
+        -- unacknowledge entry: triggered again), so a replay of a past day shows that day's status, not today's
+        last(
+            case log_entry_type
+                when 'acknowledge_log_entry' then 'acknowledged'
+                when 'resolve_log_entry' then 'resolved'
+                else 'triggered'
+            end
+            order by created_at, state_order, log_entry_id
+        ) as status_at_as_of
     from sequenced
     group by incident_id
 {%- endmacro %}

@@ -28,13 +28,25 @@
 {%- endmacro %}
 
 
-{#- A select list casting an area's columns to the contract's types (used by the union). -#}
-{% macro kpi_snapshot_area_select(relation) -%}
+{#- A select list casting an area's columns to the contract's types (used by the union), with `sample_complete`:
+    whether the row's window lies inside the area's day grid `grid` (window_sample_complete). -#}
+{% macro kpi_snapshot_area_select(relation, grid) -%}
     select
     {%- for name, type in kpi_snapshot_area_columns() %}
-        cast({{ name }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+        cast({{ name }} as {{ type }}) as {{ name }},
     {%- endfor %}
+        {{ window_sample_complete('snapshot_date', kpi_snapshot_window_days('"window"'), grid) }} as sample_complete
     from {{ relation }}
+{%- endmacro %}
+
+
+{#- SQL: the length in days of a snapshot window named by `window_expr` ('1d', '7d', '30d'). -#}
+{% macro kpi_snapshot_window_days(window_expr) -%}
+    case {{ window_expr }}
+    {%- for name, days in kpi_snapshot_windows() %}
+        when '{{ name }}' then {{ days }}
+    {%- endfor %}
+    end
 {%- endmacro %}
 
 
@@ -69,7 +81,9 @@
     The union of the area models, with a guard: every model tagged `kpi_snapshot_area` must be listed,
     so an area that was added but not registered fails the build instead of silently missing.
 -#}
-{% macro kpi_snapshot_union(area_models) -%}
+{% macro kpi_snapshot_union(areas) -%}
+    {#- areas: (area model, the model of its day grid) pairs -#}
+    {%- set area_models = areas | map('first') | list -%}
     {%- if execute -%}
         {%- set unlisted = [] -%}
         {%- for node in graph.nodes.values() -%}
@@ -83,8 +97,8 @@
                 ~ " are tagged kpi_snapshot_area but not listed in kpi_daily_snapshot.sql; add them to `areas`") }}
         {%- endif -%}
     {%- endif -%}
-    {%- for area in area_models %}
-    {{ kpi_snapshot_area_select(ref(area)) }}
+    {%- for area, grid in areas %}
+    {{ kpi_snapshot_area_select(ref(area), ref(grid)) }}
     {{ "union all" if not loop.last }}
     {%- endfor %}
 {%- endmacro %}

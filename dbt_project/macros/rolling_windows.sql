@@ -46,3 +46,12 @@
 {% macro percentile(column, q) -%}
     quantile_cont({{ column }}, {{ q }})
 {%- endmacro %}
+
+
+{#- SQL: whether the window of `window_days` days ending on `day_expr` lies inside the day grid of `grid` (a
+    relation with a `day` column starting on the first day whose input is complete: macros/history_window.sql).
+    false while the window still reaches before it (the first 29 days of a 30-day window after a fresh install):
+    the figure is provisional, so the report and the snapshot show it as such instead of as a trend or tier. -#}
+{% macro window_sample_complete(day_expr, window_days, grid) -%}
+    coalesce(({{ day_expr }}) - ({{ window_days }} - 1) >= (select min(day) from {{ grid }}), false)
+{%- endmacro %}

@@ -54,10 +54,12 @@ def projects_clause(projects: list[str]) -> str:
 
 
 def issues_jql(projects: list[str], window: Window) -> str:
+    """Issues updated since the window's start, up to the present, not to the window's end (the run's as_of): an
+    issue updated after a backfilled day still existed on it, and the models replay its state at as_of from its
+    changelog. Bounded by the run's as_of, a backfill would drop every issue touched since (docs/operations.md)."""
     clauses = [projects_clause(projects)]
     if window.start is not None:
         clauses.append(f"updated >= {epoch_ms(window.start)}")
-    clauses.append(f"updated <= {epoch_ms(window.end)}")
     return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
 
 

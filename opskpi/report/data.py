@@ -51,6 +51,8 @@ class KpiValue:
     sample_size: int | None
     run_id: str
     computed_at: datetime | None
+    # False: the window reaches before the area's first complete day (provisional); None: not recorded (older rows)
+    sample_complete: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,12 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     ).fetchone()[0] > 0
 
 
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = ?",
+        [schema, table, column]).fetchone()[0] > 0
+
+
 def _catalog_from_rows(rows: Iterable[dict[str, Any]]) -> dict[str, KpiInfo]:
     catalog = {}
     for r in rows:
@@ -166,8 +174,10 @@ def load_report_data(path: Path, report_date: date) -> ReportData:
         if not _has_table(con, "marts", "kpi_daily_snapshot"):
             raise ReportDataError(f"{path} has no {SNAPSHOT_TABLE}; run dbt build (opskpi run) first")
         start = report_date - timedelta(days=HISTORY_DAYS - 1)
+        complete = ("sample_complete" if _has_column(con, "marts", "kpi_daily_snapshot", "sample_complete")
+                    else "NULL AS sample_complete")  # files published before the column existed
         rows = _rows(con, f"""SELECT snapshot_date, kpi, scope_type, scope_id, "window", value, unit, sample_size,
-                                     run_id, computed_at
+                                     run_id, computed_at, {complete}
                               FROM {SNAPSHOT_TABLE} WHERE snapshot_date BETWEEN ? AND ?""", [start, report_date])
         if not any(r["snapshot_date"] == report_date for r in rows):
             known = [r[0] for r in con.execute(

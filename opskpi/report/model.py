@@ -278,13 +278,19 @@ def build_tiles(data: ReportData) -> list[Tile]:
         change = row.value - previous if row.value is not None and previous is not None else None
         shown = {"value_text": fmt_value(row.value, row.unit, row.kpi), "change_text": fmt_change(change, row.unit),
                  "change_tone": _change_tone(change, info.direction)}
+        status = _status(data, info, row, change)
         if info.status_rule == "error_budget" and row.value is not None and row.value < 0:
             shown = _budget_tile(data, row, before)
+        if row.sample_complete is False:
+            # the window reaches before the data's first complete day: no trend, tier or verdict from it yet
+            shown = {**shown, "change_text": "no comparison", "change_tone": "neutral",
+                     "detail": "provisional: the window starts before the data"}
+            status = Status("Provisional", "neutral")
         tiles.append(Tile(
             kpi=info.kpi, area=info.area, label=info.label, description=info.description, unit=row.unit,
             window=row.window, scope_type=row.scope_type, scope_id=row.scope_id, scope_label=scope_label,
             value=row.value, sample_size=row.sample_size, previous=previous, change=change,
-            status=_status(data, info, row, change), **shown,
+            status=status, **shown,
         ))
     return tiles
 

@@ -112,3 +112,27 @@ def test_daily_run_then_incremental_day_match_the_api(org_runs: OrgRuns):
         target[stream] = target.get(stream, 0) + spent
     # The second day re-reads only its lookback windows: fewer requests than the first run.
     assert incremental["github__pulls"] < full["github__pulls"]
+
+
+def test_the_published_file_documents_itself(org_runs: OrgRuns):
+    """Issue 19: a SQL client's schema browser explains what BI reads. Every published table and column carries
+    its dbt description as a comment, the unique keys dbt's tests prove are primary keys, and counts stay
+    integers in DuckDB and in Parquet (a HUGEINT sum would be a DOUBLE in Parquet)."""
+    import pyarrow.parquet as pq
+
+    published = org_runs.data_dir(DAY2) / "published"
+    with duckdb.connect(str(published / "opskpi.duckdb"), read_only=True) as con:
+        tables = con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()
+        columns = con.execute("SELECT table_name, column_name, comment, data_type FROM duckdb_columns() "
+                              "WHERE schema_name = 'marts'").fetchall()
+        keys = {t: cols for t, cols in con.execute(
+            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "WHERE schema_name = 'marts' AND constraint_type = 'PRIMARY KEY'").fetchall()}
+    assert len(tables) >= 20 and len(columns) >= 230
+    assert [t for t, comment in tables if not comment] == []
+    assert [f"{t}.{c}" for t, c, comment, _ in columns if not comment] == []
+    assert [f"{t}.{c}" for t, c, _, dtype in columns if dtype == "HUGEINT"] == []
+    assert keys["fct_incidents"] == ["incident_id"] and keys["fct_pull_requests"] == ["repo", "number"]
+    assert keys["kpi_daily_snapshot"] == ["snapshot_date", "kpi", "scope_type", "scope_id", "window"]
+    weekly = pq.read_schema(published / "parquet" / "mart_dora_weekly.parquet")
+    assert str(weekly.field("deployments").type) == "int64"

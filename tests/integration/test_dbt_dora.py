@@ -22,7 +22,8 @@ Pull requests (first commit / opened / merged) -> deployment:
   api#5  label "HotFix" 11-06 09:30 / 09:40 / 10:00 -> D7
   api#6  commit authored 11-09 15:00 (clock skew, after the merge) / opened 12:00 / merged 12:30 -> D8
   api#7  merged 11-10 10:00, no deployment after it -> pending
-  api#8  merged 11-04 into release/2026.10 (not the default branch) -> not a DORA pull request
+  api#8  label "hotfix", merged 11-04 10:00 into release/2026.10 (not the default branch) -> not a DORA pull
+         request (no lead time), but a hotfix in D2's window (a second cause of D2's failure)
   api#9  open -> not in fct_pull_requests
   web#101  no commits read (first commit := opened 11-02 13:10) / merged 14:00 -> W1
 
@@ -34,6 +35,7 @@ every window); I4 PSVC9 11-02 16:00 (after D1 and W1, but its service maps to no
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -195,7 +197,8 @@ def warehouse(tmp_path_factory) -> Path:
         (API, merged_pull(5, "2026-11-06T09:40:00Z", "2026-11-06T10:00:00Z", labels=("HotFix",))),
         (API, merged_pull(6, "2026-11-09T12:00:00Z", "2026-11-09T12:30:00Z")),
         (API, merged_pull(7, "2026-11-10T09:00:00Z", "2026-11-10T10:00:00Z")),
-        (API, merged_pull(8, "2026-11-04T09:00:00Z", "2026-11-04T10:00:00Z", base_ref="release/2026.10")),
+        (API, merged_pull(8, "2026-11-04T09:00:00Z", "2026-11-04T10:00:00Z", base_ref="release/2026.10",
+                          labels=("hotfix",))),
         (API, github_pull(9, "2026-11-08T09:00:00Z", "2026-11-08T09:00:00Z")),
         (WEB, merged_pull(101, "2026-11-02T13:10:00Z", "2026-11-02T14:00:00Z")),
     ]
@@ -222,7 +225,15 @@ def warehouse(tmp_path_factory) -> Path:
         github_pulls=pulls,
         config_services=[("PSVC1", "platform", None), ("PSVC2", "growth", None)],
     )
-    return build(tmp_path_factory.mktemp("dora"), raw, gh, VARS)
+    work = tmp_path_factory.mktemp("dora")
+    warehouse = build(work, raw, gh, VARS)
+    # the same data with failure pull requests limited to the default branch: only the failure links rebuilt
+    default_only = work / "default_branch"
+    default_only.mkdir()
+    shutil.copy2(warehouse, default_only / "warehouse.duckdb")
+    check_dbt_build(default_only / "warehouse.duckdb", {**VARS, "dora_failure_pull_request_branches": "default"},
+                    default_only, ["--select", "int_dora_failure_links"])
+    return warehouse
 
 
 def by(rows: list[dict], *keys: str) -> dict:
@@ -543,3 +554,15 @@ def test_harness_raw_tables_match_the_stream_declarations(warehouse):
         expected += [("record", "JSON"), ("_batch_id", "VARCHAR"), ("_loaded_at", "TIMESTAMP WITH TIME ZONE")]
         assert [(r["column_name"], r["data_type"]) for r in rows] == [
             (n, "TIMESTAMP WITH TIME ZONE" if t == "TIMESTAMPTZ" else t) for n, t in expected], stream.key
+
+
+def test_a_hotfix_merged_into_a_release_branch_fails_the_deployment(warehouse):
+    """The contract counts revert and hotfix pull requests whatever branch they were merged into (issue 18):
+    api#8, a hotfix merged into release/2026.10 23 h 40 min after D2, is a cause of D2's failure; with
+    dora.failure_pull_request_branches = default it is not."""
+    sql = "select deployment_id, failure_link, pull_number from intermediate.int_dora_failure_links order by all"
+    links = {(r["deployment_id"], r["failure_link"], r["pull_number"]) for r in query(warehouse, sql)}
+    assert ("2", "hotfix_label", 8) in links
+    default_only = {(r["deployment_id"], r["failure_link"], r["pull_number"])
+                    for r in query(warehouse.parent / "default_branch" / "warehouse.duckdb", sql)}
+    assert links - default_only == {("2", "hotfix_label", 8)}

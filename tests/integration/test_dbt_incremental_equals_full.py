@@ -34,6 +34,7 @@ except ImportError:  # rootdir-relative (no __init__.py in tests/integration)
 pytestmark = pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv")
 
 ROOT = Path(__file__).resolve().parents[2]
+JIRA_AUTH = ("demo@example.com", "jira-demo-token")
 TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
           "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -175,9 +176,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
             config = work / "config.yml"
             write_config(config, work / "data", base, repos, api_team="platform")
             run_day(config, DAY1, START)
+            shutil.copy2(work / "data" / "warehouse.duckdb", work / "day1.duckdb")  # what the run on DAY1 built
             requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=30).raise_for_status()
             write_config(config, work / "data", base, repos, api_team="growth")
             run_day(config, DAY1 + timedelta(days=1), START + timedelta(days=1))
+            # Backfills of DAY1 a day later, with DAY1's configuration: on a copy of the warehouse that has run
+            # since (extract, validate, load and dbt as any run), and in a new data directory.
+            replays = {}
+            for name, seed_warehouse in (("same_warehouse", work / "data" / "warehouse.duckdb"),
+                                         ("new_directory", None)):
+                (work / name).mkdir()
+                if seed_warehouse:
+                    shutil.copy2(seed_warehouse, work / name / "warehouse.duckdb")
+                run_day(write_config(work / f"{name}.yml", work / name, base, repos, api_team="platform"), DAY1,
+                        START + timedelta(days=1))
+                replays[name] = work / name / "warehouse.duckdb"
+            gone = {row["issue_id"]: requests.get(f"{base}/jira/rest/api/3/issue/{row['issue_id']}", auth=JIRA_AUTH,
+                                                  timeout=30).status_code == 404
+                    for row in h.query(work / "day1.duckdb", "select issue_id from marts.fct_jira_issues")}
         changed = run_day(config, DAY1 + timedelta(days=2), START + timedelta(days=2), restate=restate)
         warehouse = work / "data" / "warehouse.duckdb"
         reference = work / "reference"
@@ -191,7 +207,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
         pipeline.transform(config_obj, ctx, docs=False)
     finally:
         mp.undo()
-    return {"incremental": warehouse, "reference": reference / "data" / "warehouse.duckdb", "changed": changed}
+    return {"incremental": warehouse, "reference": reference / "data" / "warehouse.duckdb", "changed": changed,
+            "day1": work / "day1.duckdb", "replays": replays, "deleted_issues": {i for i, g in gone.items() if g}}
 
 
 def test_every_table_equals_the_full_refresh(built: dict) -> None:
@@ -213,7 +230,19 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
             (select min(team) from marts.fct_deployments where repo = 'acme/web') as web_team,
             (select min(team) from marts.fct_deployments where repo = 'acme/api') as api_team,
             (select min(day) from intermediate.int_reporting_days_spined) as first_day,
-            (select min(window_start)::date from meta.stream_coverage) as window_day,
+            (select min(window_start)::date from meta.stream_coverage
+                where source = 'pagerduty' and stream = 'incidents') as window_day,
+            (select min(window_start)::date from meta.stream_coverage) as any_window_day,
+            (select min(window_start)::date from meta.stream_coverage
+                where source = 'github' and stream = 'pulls') as pulls_window_day,
+            (select min(day) from marts.mart_dora_daily) as dora_first_day,
+            (select min(window_start)::date from meta.stream_coverage
+                where source = 'jira' and stream = 'issues') as jira_window_day,
+            (select min(day) from marts.mart_jira_flow_daily) as jira_first_day,
+            (select max(start)::date from (select min(window_start) as start from meta.stream_coverage
+                where stream in ('dependabot_alerts', 'code_scanning_alerts', 'secret_scanning_alerts')
+                group by stream)) as security_window_day,
+            (select min(day) from intermediate.int_security__days) as security_first_day,
             (select records_before_window from marts.pipeline_health_daily
                 where source = 'pagerduty' and stream = 'incidents' and snapshot_date = date '2026-11-21') as before
     """, [built["changed"]["reopened"], str(built["changed"]["redeploy"])])[0]
@@ -222,8 +251,82 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
     assert rows["redeploys"] == 1
     assert rows["deleted_issues"] >= 1
     assert (rows["web_teams"], rows["web_team"], rows["api_team"]) == (1, "payments", "growth")
-    # the history window: the grids start at the earliest window the pipeline read (the 1970 record is outside it,
-    # so it is counted instead of stretching the grid back to 1970)
+    # the history window: the incident grid starts at the earliest window the pipeline read for incidents (the
+    # 1970 record is outside it, so it is counted instead of stretching the grid back to 1970), not at the
+    # earliest of any stream (the security walks re-read open alerts from months before it)
     assert rows["window_day"] <= date(2026, 9, 21)  # the first run read at least history_days (60) back
     assert rows["first_day"] == rows["window_day"]
+    assert rows["any_window_day"] < rows["window_day"]
+    # DORA: pull requests (and deployments) were read dora.max_deploy_lag (30 d) further back, so that the first
+    # DORA day has every pull request it may deploy; the grid starts where that is true
+    assert rows["pulls_window_day"] == rows["window_day"] - timedelta(days=30)
+    assert rows["dora_first_day"] == rows["window_day"]
+    # Jira and security: each grid from its own streams' window (the latest of the three alert streams')
+    assert rows["jira_first_day"] == rows["jira_window_day"] == rows["window_day"]
+    assert rows["security_first_day"] == rows["security_window_day"] == rows["window_day"]
     assert rows["before"] >= 1
+
+
+# What a backfill cannot replay (docs/metrics.md "Things to know"): the tables about the pipeline's own runs and
+# batches (a backfill is a run of its own), and an alert's newest update time (the API keeps only the latest).
+NOT_REPLAYABLE = frozenset({"marts.pipeline_health_daily", "marts.pipeline_source_freshness_daily",
+                            "marts.mart_security_coverage", "fct_security_alerts.updated_at"})
+# Jira issues deleted since DAY1 are gone from the API: a new data directory never sees them (an existing
+# warehouse keeps them), so its Jira marts are compared issue by issue below instead.
+JIRA_MARTS = frozenset({"marts.fct_jira_issues", "marts.mart_jira_flow_daily", "marts.kpi_daily_snapshot"})
+
+
+def query_beside(warehouse: Path, day1: Path, sql: str, params: list | None = None) -> list[dict]:
+    """`sql` on `warehouse` with DAY1's own warehouse attached as `day1`."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(f"attach '{day1}' as day1 (read_only)")
+        cur = con.execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def test_the_day_after_brought_changes_a_backfill_must_undo(built: dict) -> None:
+    """The backfill comparisons below are not vacuous: between DAY1's run and the backfills, issues created by
+    DAY1 moved, incidents open at DAY1's end were resolved, and pull requests merged by then were deployed."""
+    as_of = datetime(2026, 11, 20, tzinfo=UTC)
+    day1, later = built["day1"], built["replays"]["same_warehouse"]
+    rows = query_beside(later, day1, """
+        select
+            (select count(*) from raw.jira__issues as now join day1.raw.jira__issues as was using (id)
+             where now.updated > ? and (now.record->>'$.fields.status.id') <> (was.record->>'$.fields.status.id'))
+                as issues_moved,
+            (select count(*) from raw.pagerduty__incidents where created_at <= ? and resolved_at > ?)
+                as resolved_later,
+            (select count(*) from raw.github__pulls as pulls
+             where merged_at <= ? and exists (
+                select 1 from raw.github__deployment_statuses as statuses
+                where statuses.repo = pulls.repo and statuses.created_at > ? and lower(statuses.state) = 'success'))
+                as deployed_later
+    """, [as_of] * 5)[0]
+    assert rows["issues_moved"] > 0 and rows["resolved_later"] > 0 and rows["deployed_later"] > 0, rows
+
+
+@pytest.mark.parametrize("replay", ["same_warehouse", "new_directory"])
+def test_a_backfilled_day_equals_the_run_on_that_day(built: dict, replay: str) -> None:
+    """Backfill = replay (issue 18): DAY1 run again a day later gives every mart row DAY1's own run gave (rows of
+    later days, which the warehouse keeps, aside)."""
+    left_out = NOT_REPLAYABLE | (JIRA_MARTS if replay == "new_directory" else frozenset())
+    diff = compare_warehouses(built["day1"], built["replays"][replay], schemas=("marts",), through=DAY1,
+                              left_out=left_out)
+    assert diff["rows_compared"] > 1000
+    assert diff["differing_tables"] == {}
+
+
+def test_a_backfill_in_a_new_directory_misses_only_the_deleted_jira_issues(built: dict) -> None:
+    day1, backfill = built["day1"], built["replays"]["new_directory"]
+    rows = query_beside(backfill, day1, """
+        select issue_id from (select * exclude (is_deleted) from day1.marts.fct_jira_issues
+                              except all select * exclude (is_deleted) from marts.fct_jira_issues)
+        union all
+        select issue_id from (select * exclude (is_deleted) from marts.fct_jira_issues
+                              except all select * exclude (is_deleted) from day1.marts.fct_jira_issues)
+    """)
+    assert {r["issue_id"] for r in rows} == built["deleted_issues"]

@@ -616,3 +616,20 @@ def test_dora_and_jira_window_1d_equals_the_daily_marts(flow_wh):
             assert (got["value"], got["sample_size"]) == (approx(r[col]), r[n]), (kpi, r)
             checked += 1
     assert checked > 100
+
+
+def test_a_window_reaching_before_the_data_is_provisional(runs):
+    """Issue 18: the data start on 03-02, so a 7-day window is complete from 03-08 (03-02..03-08) and a 30-day one
+    never within these ten days; a 1-day window always is. The mart's 30-day error budget says the same."""
+    rows = h.query(runs["after2"], """
+        select snapshot_date, "window", bool_and(sample_complete) as all_complete,
+               bool_or(sample_complete) as any_complete
+        from marts.kpi_daily_snapshot where scope_type = 'org' and kpi = 'availability' group by all""")
+    got = {(r["snapshot_date"], r["window"]): (r["all_complete"], r["any_complete"]) for r in rows}
+    for day in (date(2026, 3, d) for d in range(2, 11)):
+        assert got[(day, "1d")] == (True, True), day
+        assert got[(day, "7d")] == ((True, True) if day >= date(2026, 3, 8) else (False, False)), day
+        assert got[(day, "30d")] == (False, False), day
+    budget = h.query(runs["after2"], "select count(*) as n, count(*) filter (where sample_complete) as complete "
+                                     "from marts.mart_availability_daily")[0]
+    assert budget["n"] > 0 and budget["complete"] == 0

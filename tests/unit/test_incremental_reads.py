@@ -250,3 +250,22 @@ def test_security_streams_walk_the_open_backlog_on_a_first_run_only(name):
     assert not stream.stop_when(old_open, Window(start, end))
     assert stream.stop_when(old_open, Window(start, end, resumed=True))
     assert stream.stop_when({"state": "fixed", "updated_at": "2026-10-01T00:00:00Z"}, Window(start, end))
+
+
+def test_pull_requests_and_deployments_are_first_read_max_deploy_lag_further_back():
+    """Issue 18: the first DORA day needs every pull request it may deploy, merged up to dora.max_deploy_lag before
+    it, and every earlier deployment that may have shipped them; other streams keep history_days, and a resumed
+    window is the watermark's as before."""
+    config = SimpleNamespace(history_days=90, lookback_seconds=lambda source: 86400,
+                             dora=SimpleNamespace(max_deploy_lag="30d"))
+    ctx = RunContext(run_date=date(2026, 11, 19), as_of=NOW, run_id="r")
+
+    def first_start(source: str, name: str, marks: dict | None = None) -> datetime:
+        stream = SimpleNamespace(name=name, lookback=None, partitions=[SimpleNamespace(id="")])
+        return stream_windows(config, source, stream, marks or {}, ctx)[""].start
+
+    for name in ("pulls", "deployments", "workflow_runs"):
+        assert first_start("github", name) == NOW - timedelta(days=120), name
+    assert first_start("github", "dependabot_alerts") == NOW - timedelta(days=90)
+    assert first_start("pagerduty", "incidents") == NOW - timedelta(days=90)
+    assert first_start("github", "pulls", {"": "2026-11-19T05:00:00Z"}) == datetime(2026, 11, 18, 5, tzinfo=UTC)

@@ -115,6 +115,24 @@ def test_search_asks_for_fields_and_changelog_with_epoch_ms(first_run):
     assert f"updated >= {int(HISTORY.start.timestamp() * 1000)}" in jql and '"' not in jql.split("AND", 1)[1]
 
 
+def test_a_backfill_window_reads_issues_updated_after_it(first_run, tmp_path):
+    """Backfill = replay: a run for a past day reads every issue updated since its window's start, also those
+    updated after its as_of (they existed on that day; the models replay their state then from the changelog).
+    Bounded by as_of, the backfill would have dropped every issue touched since."""
+    _, results, _ = first_run
+    everything = {r["id"]: r for r in landed(results["jira__issues"])}
+    past_day_end = AS_OF - timedelta(days=10)
+    touched_since = {i for i, r in everything.items()
+                     if datetime.fromisoformat(r["updated"]) > past_day_end
+                     and json.loads(r["record"])["fields"]["created"] < "2026-11-09"}
+    assert touched_since, "the demo data has issues created before the past day and updated after it"
+    with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
+        backfill, _ = extract(emu, tmp_path, Window(start=HISTORY.start, end=past_day_end))
+    read = {r["id"] for r in landed(backfill["jira__issues"])}
+    assert touched_since <= read
+    assert read == set(everything)
+
+
 def test_retry_after_is_honoured_under_a_burst_limit(tmp_path):
     with start_emulator(seed=42, now="2026-11-20T06:00:00Z", profile="stress") as emu:
         plain, _ = extract(emu, tmp_path / "plain")

@@ -71,6 +71,25 @@ def test_tiles_show_snapshot_values_changes_and_statuses(source):
                           "incidents_open"}
 
 
+def test_a_provisional_window_shows_no_trend_or_verdict(source):
+    """Issue 18: a figure whose window reaches before the data's first complete day (sample_complete false) is
+    shown as provisional: its value, but no change, trend or verdict; complete rows are unchanged. Files published
+    before the column existed (the fixture's table) read as complete."""
+    assert tiles_by_kpi(source)["mttr_mean"].status.word == "Better"
+    import duckdb
+
+    with duckdb.connect(str(source)) as con:
+        con.execute("alter table marts.kpi_daily_snapshot add column sample_complete boolean default true")
+        con.execute("update marts.kpi_daily_snapshot set sample_complete = false where kpi = 'mttr_mean'")
+    tiles = tiles_by_kpi(source)
+    mttr = tiles["mttr_mean"]
+    assert (mttr.value_text, mttr.change_text, mttr.change_tone, mttr.status.word, mttr.status.tone) == (
+        "1.5 h", "no comparison", "neutral", "Provisional", "neutral")
+    assert mttr.detail == "provisional: the window starts before the data"
+    assert (tiles["mttr_p50"].status.word, tiles["availability"].status.word) == ("Worse", "SLO met")
+    assert "provisional: the window starts before the data" in render_markdown(load_report_data(source, REPORT_DATE))
+
+
 def test_an_exhausted_budget_never_reads_as_good(tmp_path):
     """svc-b overspent 3 times its budget (648 min), less than a week earlier (864 min), and was up all week."""
     data = load_report_data(build_source(tmp_path / "x.duckdb", rows=exhausted_rows()), REPORT_DATE)

@@ -1,8 +1,12 @@
 {{ config(tags=['every_run']) }}
 -- The reporting calendar: one row per day (in the reporting time zone) from the first day in the
 -- data window (local day of the earliest incident created up to as_of, never before the history window of
--- macros/history_window.sql: PagerDuty incidents, and Jira issues of a type in var jira_incident_issue_types) to run_date inclusive, with the day's real bounds
--- in UTC (local midnights) and its real length (82800 / 90000 s on DST changes).
+-- macros/history_window.sql of the streams incidents come from: PagerDuty incidents, and Jira issues when var
+-- jira_incident_issue_types names any) to run_date inclusive, with the day's real bounds in UTC (local midnights)
+-- and its real length (82800 / 90000 s on DST changes).
+
+{%- set incident_streams = [('pagerduty', 'incidents')]
+        + ([('jira', 'issues')] if jira_incidents_enabled() else []) %}
 
 with first_incident_days as (
 
@@ -22,7 +26,7 @@ with first_incident_days as (
 bounds as (
 
     select
-        {{ reporting_first_day('min(first_day)') }} as first_day,
+        {{ reporting_first_day('min(first_day)', incident_streams) }} as first_day,
         {{ run_date() }} as last_day
     from first_incident_days
 

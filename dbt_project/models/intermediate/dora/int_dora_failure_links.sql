@@ -6,8 +6,9 @@
 -- attribution window: from the deployment time to var dora_attribution_window_s after it (inclusive),
 -- and before the repository's next deployment (exclusive), never after as_of.
 --   incident_window: an incident created on a PagerDuty service mapped to the repository;
---   revert_pr:       a pull request of the repository whose title starts with `Revert`, merged;
---   hotfix_label:    a pull request carrying a label of var dora_hotfix_labels, merged.
+--   revert_pr:       a pull request of the repository whose title starts with `Revert`, merged (into any branch,
+--                    or only the default one with var dora_failure_pull_request_branches = 'default');
+--   hotfix_label:    a pull request carrying a label of var dora_hotfix_labels, merged (the same branches).
 -- link_rank orders the causes when a deployment has several (an incident first: it gives the time to
 -- restore).
 
@@ -24,9 +25,24 @@ with incident_events as (
 
 pull_events as (
 
-    select repo, merged_at as event_at, pull_number, is_revert, is_hotfix
-    from {{ ref('int_dora_pull_requests') }}
-    where is_revert or is_hotfix
+    -- merged into any branch, as the contract says (var dora_failure_pull_request_branches = 'default': only the
+    -- default branch), of a repository in scope
+    select pulls.repo, pulls.merged_at as event_at, pulls.pull_number, pulls.is_revert, pulls.is_hotfix
+    from (
+        select
+            repo, merged_at, pull_number, base_ref, base_default_branch,
+            {{ dora_is_revert('title') }} as is_revert,
+            {{ dora_is_hotfix('label_names') }} as is_hotfix
+        from {{ ref('stg_github__pulls') }}
+        where merged_at is not null
+          and merged_at <= {{ as_of() }}
+    ) as pulls
+    inner join {{ ref('int_dora_repos') }} as repos
+        on pulls.repo = repos.repo
+    where (pulls.is_revert or pulls.is_hotfix)
+    {%- if dora_failure_pull_request_branches() == 'default' %}
+      and pulls.base_ref = coalesce(pulls.base_default_branch, 'main')
+    {%- endif %}
 
 ),
 

@@ -91,11 +91,8 @@ select
     {{ dora_clamped('review_s_measured') }} as review_s,
     {{ dora_clamped('deploy_s_measured') }} as deploy_s,
     {{ dora_clamped('lead_time_s_measured') }} as lead_time_s,
-    starts_with(coalesce(title, ''), 'Revert') as is_revert,
-    len(list_intersect(
-        list_transform(coalesce(label_names, []::varchar[]), label -> lower(label)),
-        {{ dora_hotfix_labels() }}
-    )) > 0 as is_hotfix,
+    {{ dora_is_revert('title') }} as is_revert,
+    {{ dora_is_hotfix('label_names') }} as is_hotfix,
     deployed_at is null as is_pending,
     commit_count,
     commit_count = 0 as is_missing_commits,

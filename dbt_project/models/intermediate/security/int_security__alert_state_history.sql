@@ -2,18 +2,19 @@
     config(
         materialized='incremental',
         tags=['every_run'],
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_date',
+        incremental_strategy='append',
         on_schema_change='fail',
         full_refresh=false,
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
     )
 }}
 -- What the API said about every security alert on each run's date: one row per snapshot_date (run_date) and
--- alert, with its state, closing and whether it was open at the run's as_of. A run replaces only its own date
--- (delete+insert), and full_refresh=false keeps the history through `dbt build --full-refresh`: reconstructing
--- past days from today's timestamps cannot see an alert that was dismissed and later reopened (the API clears
--- dismissed_at), this table can, and int_security__alert_days lets it win for the dates it covers.
+-- alert, with its state, closing and whether it was open at the run's as_of. full_refresh=false keeps the history
+-- through `dbt build --full-refresh`: reconstructing past days from today's timestamps cannot see an alert that was
+-- dismissed and later reopened (the API clears dismissed_at), this table can, and int_security__alert_days lets it
+-- win for the dates it covers.
+-- The first capture of a date wins: a rerun adds only the alerts the date has no row for. The first is the one
+-- read closest to that day; a backfill run weeks later reads today's API and would otherwise overwrite what was
+-- seen then with what is known now (an alert reopened since would look open on a day it was closed).
 
 select
     {{ run_date() }} as snapshot_date,
@@ -26,5 +27,12 @@ select
     close_reason,
     closed_at,
     closed_at is null or closed_at >= {{ as_of() }} as is_open
-from {{ ref('fct_security_alerts') }}
+from {{ ref('fct_security_alerts') }} as alerts
 where created_at < {{ as_of() }}
+{%- if is_incremental() %}
+  and not exists (
+      select 1 from {{ this }} as captured
+      where captured.snapshot_date = {{ run_date() }}
+        and captured.alert_key = alerts.alert_key
+  )
+{%- endif %}

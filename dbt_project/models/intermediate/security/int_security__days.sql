@@ -1,10 +1,9 @@
 {{ config(tags=['every_run']) }}
 -- The security posture calendar: one row per local day from the first day the alert data is complete for to
 -- run_date, with the day's bounds and `eval_at` = the instant the day is judged at (its end; as_of on run_date).
--- Complete from: the later of the first alert's creation day and the start of the first extraction window
--- (meta.stream_coverage): before that window closed alerts were not read, so open counts would be too low.
-
-{%- set coverage = source('meta', 'stream_coverage') %}
+-- Complete from: the later of the first alert's creation day and the start of the extraction window
+-- (meta.stream_coverage, macros/history_window.sql): before it closed alerts were not read, so open counts would
+-- be too low.
 
 with first_alert as (
 
@@ -16,14 +15,10 @@ with first_alert as (
 
 first_window as (
 
-    {%- if security_relation_exists(coverage) %}
-    select min({{ to_local_date('window_start') }}) as first_day
-    from {{ coverage }}
-    where source = 'github'
-      and stream in ('dependabot_alerts', 'code_scanning_alerts', 'secret_scanning_alerts')
-    {%- else %}
-    select cast(null as date) as first_day
-    {%- endif %}
+    -- the latest of the three streams' own starts (macros/history_window.sql): a walk that re-read one tool's
+    -- alerts from months back makes that tool's history longer, not the others'
+    select {{ to_local_date(history_window_start([('github', 'dependabot_alerts'), ('github', 'code_scanning_alerts'),
+                                                  ('github', 'secret_scanning_alerts')])) }} as first_day
 
 ),
 

@@ -147,5 +147,7 @@ select
     cast(downtime_30d_s as double) as downtime_30d_s,
     -- budget = (1 - slo/100) x window length; NULL when the SLO is 100 % (no budget at all)
     100.0 * (1 - downtime_30d_s / nullif((1 - slo_target_pct / 100.0) * window_length_s, 0))
-        as error_budget_remaining_pct
+        as error_budget_remaining_pct,
+    -- the 30 days of the budget lie inside the reporting grid (false: provisional, a fresh install's first 29 days)
+    {{ window_sample_complete('day', 30, ref('int_reporting_days_spined')) }} as sample_complete
 from final

@@ -1,6 +1,7 @@
 {{ config(tags=['every_run']) }}
 -- DORA per day (reporting time zone) and scope (org, team, repo), dense from the first day with a
--- deployment or a merged pull request to run_date:
+-- deployment or a merged pull request to run_date, never before the first day whose candidate pull requests were
+-- all read (the pull requests' and deployments' history window + dora.max_deploy_lag: macros/history_window.sql):
 --   deployments / failed_deployments: deployments that day (deployment frequency) and those that failed;
 --   change_failure_rate_pct: 100 x failed / deployments, NULL on a day without deployments;
 --   lead_time_s_*: exact percentiles of the lead time of the pull requests deployed that day (NULL and
@@ -38,7 +39,8 @@ bounds as (
             coalesce((select min(day) from deployments), " ~ run_date() ~ "),
             coalesce((select min(" ~ to_local_date('merged_at') ~ ") from " ~ ref('fct_pull_requests') ~ "), "
                      ~ run_date() ~ "),
-            " ~ run_date() ~ ")") }} as first_day,
+            " ~ run_date() ~ ")", [('github', 'pulls'), ('github', 'deployments')],
+            complete_after_s=dora_max_deploy_lag_s()) }} as first_day,
         {{ run_date() }} as last_day
 
 ),

@@ -6,6 +6,7 @@
 --   change_failure_rate:  100 x failed / deployments in the 30 days (%);
 --   time_to_restore:      median time to restore (s) of the failed deployments in the 30 days.
 -- A metric without data in the window (no deployment, no restored failure) has NULL value and tier.
+-- sample_complete is false while the 30 days reach before the first DORA day (a fresh install's first 29 days).
 
 with days as (
 
@@ -118,7 +119,9 @@ select
     metrics.metric,
     metrics.value,
     thresholds.tier,
-    {{ dora_benchmark_year() }} as benchmark_year
+    {{ dora_benchmark_year() }} as benchmark_year,
+    -- the 30 days lie inside mart_dora_daily's grid (false: provisional, the window reaches before the data)
+    {{ window_sample_complete('metrics.day', 30, ref('mart_dora_daily')) }} as sample_complete
 from metrics
 left join thresholds
     on metrics.metric = thresholds.metric

@@ -86,6 +86,7 @@ pagerduty as (
         incidents.priority_name as priority,
         incidents.title,
         incidents.status as api_status,
+        logs.status_at_as_of as log_status,
         incidents.created_at,
         logs.first_acknowledged_at as acknowledged_at,
         incidents.resolved_at as api_resolved_at,
@@ -111,6 +112,7 @@ jira as (
         priority_name as priority,
         summary as title,
         case when resolved_at is not null then 'resolved' else 'triggered' end as api_status,
+        cast(null as varchar) as log_status,
         created_at,
         cast(null as timestamptz) as acknowledged_at,
         resolved_at as api_resolved_at,
@@ -148,10 +150,15 @@ select
     as_of_clipped.urgency,
     as_of_clipped.priority,
     as_of_clipped.title,
-    -- status at as_of: resolved when resolved by then; an incident still open now keeps its API status;
-    -- one resolved after as_of was acknowledged at as_of when acknowledged by then, else triggered
+    -- status at as_of: resolved when resolved by then; else what the log entries up to as_of say (a replay of a
+    -- past day shows that day's status: acknowledged, or triggered; a resolve entry by as_of of an incident whose
+    -- API resolution is later, i.e. one reopened since, is open like its resolved_at says); without them, an
+    -- incident still open now keeps its API status, and one resolved after as_of was acknowledged at as_of when
+    -- acknowledged by then, else triggered
     case
         when as_of_clipped.resolved_at is not null then 'resolved'
+        when as_of_clipped.log_status = 'acknowledged' then 'acknowledged'
+        when as_of_clipped.log_status is not null then 'triggered'
         when as_of_clipped.api_status in ('triggered', 'acknowledged') then as_of_clipped.api_status
         when as_of_clipped.acknowledged_at is not null then 'acknowledged'
         else 'triggered'

@@ -1,14 +1,17 @@
 {{ config(tags=['every_run']) }}
--- One row per Jira issue id created up to as_of, as it stands now (an issue moved to another project keeps
--- its id and shows its current key and project). Flow definitions: docs/metrics.md "Jira flow".
+-- One row per Jira issue id created up to as_of, as it stood at as_of where the API lets us replay it: status
+-- from the changelog, priority, issue type and resolution from the changelog (int_jira__issue_fields_as_of),
+-- deletion from the reconciliations up to as_of. Key, project and summary are today's (an issue
+-- moved to another project keeps its id and shows its current key and project: docs/metrics.md "Things to know").
+-- Flow definitions: docs/metrics.md "Jira flow".
 --   first_in_progress_at  first entry into an `indeterminate` status (full changelog)
 --   last_done_at          last entry into a `done` status (a reopened and re-closed issue: the re-close)
 --   cycle_time_s          last_done_at - first_in_progress_at, for issues in `done` at as_of; NULL when the
 --                         issue never entered `indeterminate` (never started, or closed straight from `new`)
 --   lead_time_s           resolutiondate - created; NULL while unresolved (or resolved after as_of)
 --   reopen_count          changes from a `done` status to a status of another category
---   is_deleted            missing from the newest id reconciliation although its last update is older than it
---                         (deleted in Jira, or moved out of the configured projects)
+--   is_deleted            missing from the newest id reconciliation up to as_of although its last update is
+--                         older than it (deleted in Jira, or moved out of the configured projects)
 
 with issues as (
 
@@ -25,7 +28,8 @@ flow as (
         min(changed_at) filter (where is_entry_to_indeterminate) as first_in_progress_at,
         max(changed_at) filter (where is_entry_to_done) as last_done_at,
         count(*) filter (where is_exit_from_done) as reopen_count,
-        arg_max(to_category, seq) as category_at_as_of
+        arg_max(to_category, seq) as category_at_as_of,
+        arg_max(to_status_id, seq) as status_id_at_as_of
     from {{ ref('int_jira__status_changes') }}
     group by issue_id
 
@@ -54,17 +58,21 @@ project_teams as (
 
 reconciliation as (
 
+    -- the newest reconciliation by as_of: an issue deleted after as_of still existed then (ids listed again by a
+    -- later reconciliation carry its time, so before it there may be none: nothing is judged deleted)
     select max(reconciled_at) as last_reconciled_at
     from {{ ref('stg_jira__issue_ids') }}
+    where reconciled_at <= {{ as_of() }}
 
 ),
 
 listed as (
 
+    -- listed by that reconciliation or a later one
     select issue_ids.issue_id
     from {{ ref('stg_jira__issue_ids') }} as issue_ids
     inner join reconciliation
-        on issue_ids.reconciled_at = reconciliation.last_reconciled_at
+        on issue_ids.reconciled_at >= reconciliation.last_reconciled_at
 
 ),
 
@@ -75,12 +83,24 @@ joined as (
         issues.issue_key as key,
         -- the projects stream has the current key of the issue's project (by id), the record the key it was read with
         coalesce(projects.project_key, issues.project_key) as project,
-        issues.issue_type,
-        issues.priority_name as priority,
-        coalesce(statuses.status_name, issues.status_name) as status,
-        coalesce(statuses.status_category, issues.status_category) as status_category,
+        case when fields.issuetype_changed then fields.issuetype_at_as_of else issues.issue_type end as issue_type,
+        case when fields.priority_changed then fields.priority_at_as_of else issues.priority_name end as priority,
+        -- the status at as_of (the changelog's), its name from the statuses stream, or the record's when it is the
+        -- current status
+        coalesce(
+            statuses.status_name,
+            case when flow.status_id_at_as_of is not distinct from issues.status_id then issues.status_name end
+        ) as status,
+        coalesce(flow.category_at_as_of, statuses.status_category,
+                 case when flow.status_id_at_as_of is null then issues.status_category end) as status_category,
         issues.created_at,
-        case when issues.resolved_at <= {{ as_of() }} then issues.resolved_at end as resolved_at,
+        -- resolved at as_of: by the last resolution change up to as_of when there is one (set: resolved then, at
+        -- that change; cleared: unresolved), else by resolutiondate when it is by as_of
+        case
+            when fields.resolution_changed_at is not null
+                then case when fields.resolution_at_as_of is not null then fields.resolution_changed_at end
+            when issues.resolved_at <= {{ as_of() }} then issues.resolved_at
+        end as resolved_at,
         flow.first_in_progress_at,
         flow.last_done_at,
         flow.category_at_as_of,
@@ -95,7 +115,9 @@ joined as (
     left join flow
         on issues.issue_id = flow.issue_id
     left join statuses
-        on issues.status_id = statuses.status_id
+        on coalesce(flow.status_id_at_as_of, issues.status_id) = statuses.status_id
+    left join {{ ref('int_jira__issue_fields_as_of') }} as fields
+        on issues.issue_id = fields.issue_id
     left join projects
         on issues.project_id = projects.project_id
     cross join reconciliation

@@ -54,7 +54,7 @@ scopes as (
 bounds as (
 
     select
-        {{ reporting_first_day('min(' ~ to_local_date('created_at') ~ ')') }} as first_day,
+        {{ reporting_first_day('min(' ~ to_local_date('created_at') ~ ')', [('jira', 'issues')]) }} as first_day,
         {{ run_date() }} as last_day
     from issues
 

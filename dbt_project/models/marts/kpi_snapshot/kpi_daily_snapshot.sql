@@ -4,7 +4,7 @@
         tags=['every_run'],
         incremental_strategy='delete+insert',
         unique_key='snapshot_date',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         full_refresh=false,
         pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
     )
@@ -18,14 +18,17 @@
 -- run_date); rows of dates before run_date carry run_id 'backfill:<run_id>' (reconstructed, not shown then).
 --
 -- Each KPI area is one model (models/intermediate/kpi_snapshot/int_kpi_snapshot__<area>.sql, tagged
--- kpi_snapshot_area) listed here; an area whose marts do not exist yet renders no rows.
+-- kpi_snapshot_area) listed here with the model of its day grid; an area whose marts do not exist yet renders no
+-- rows. sample_complete: the row's window lies inside that grid, i.e. every day of it had complete input
+-- (false: provisional, e.g. a 30-day figure in the first 29 days after a fresh install). Rows written before the
+-- column existed have NULL (on_schema_change append_new_columns keeps the history).
 
 {%- set areas = [
-    'int_kpi_snapshot__availability',
-    'int_kpi_snapshot__incidents',
-    'int_kpi_snapshot__dora',
-    'int_kpi_snapshot__jira_flow',
-    'int_kpi_snapshot__security',
+    ('int_kpi_snapshot__availability', 'int_reporting_days_spined'),
+    ('int_kpi_snapshot__incidents', 'int_reporting_days_spined'),
+    ('int_kpi_snapshot__dora', 'mart_dora_daily'),
+    ('int_kpi_snapshot__jira_flow', 'mart_jira_flow_daily'),
+    ('int_kpi_snapshot__security', 'int_security__days'),
 ] %}
 
 with areas as (
@@ -43,6 +46,7 @@ select
     value,
     unit,
     sample_size,
+    sample_complete,
     case
         when snapshot_date = {{ run_date() }} then {{ kpi_snapshot_run_id() }}
         else 'backfill:' || {{ kpi_snapshot_run_id() }}
