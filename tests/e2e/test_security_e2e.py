@@ -76,6 +76,8 @@ def reference(base: str, as_of: datetime) -> dict:
                 disabled.add((repo, tool))
                 continue
             for alert in rows:
+                if ts(alert["created_at"]) > as_of:  # nothing after the run's as_of exists (fct_security_alerts)
+                    continue
                 closed_at, remediated = closing(tool, alert)
                 alerts[f"{tool}:{repo}#{alert['number']}"] = {
                     "repo": repo, "tool": tool, "severity": severity(tool, alert), "created": ts(alert["created_at"]),
