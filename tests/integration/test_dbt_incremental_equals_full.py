@@ -333,29 +333,27 @@ def test_a_backfilled_day_equals_the_run_on_that_day(built: dict, replay: str) -
     assert diff["differing_tables"] == {}
 
 
-def test_a_backfill_in_a_new_directory_misses_only_the_deleted_jira_issues(built: dict) -> None:
-    day1, backfill = built["day1"], built["replays"]["new_directory"]
-    rows = query_beside(backfill, day1, """
-        select issue_id from (select * exclude (is_deleted) from day1.marts.fct_jira_issues
-                              except all select * exclude (is_deleted) from marts.fct_jira_issues)
+def differing_keys(backfill: Path, day1: Path, table: str, key: str, excluded: str) -> set:
+    """The `key`s of the rows of marts.`table` (columns `excluded` aside) that differ between DAY1's run and
+    `backfill`, either way."""
+    rows = query_beside(backfill, day1, f"""
+        select {key} from (select * exclude ({excluded}) from day1.marts.{table}
+                           except all select * exclude ({excluded}) from marts.{table})
         union all
-        select issue_id from (select * exclude (is_deleted) from marts.fct_jira_issues
-                              except all select * exclude (is_deleted) from day1.marts.fct_jira_issues)
+        select {key} from (select * exclude ({excluded}) from marts.{table}
+                           except all select * exclude ({excluded}) from day1.marts.{table})
     """)
-    assert {r["issue_id"] for r in rows} == built["deleted_issues"]
+    return {r[key] for r in rows}
+
+
+def test_a_backfill_in_a_new_directory_misses_only_the_deleted_jira_issues(built: dict) -> None:
+    assert differing_keys(built["replays"]["new_directory"], built["day1"], "fct_jira_issues", "issue_id",
+                          "is_deleted") == built["deleted_issues"]
 
 
 def test_a_backfill_in_a_new_directory_misses_only_the_withdrawn_alerts(built: dict) -> None:
     """The emulator withdraws a Dependabot alert between DAY1's run and the backfills: it is the only alert DAY1's
     run had that a new directory cannot replay, GitHub answers 410 Gone for it, and every other alert is the same."""
     assert built["missing_alerts"] and set(built["missing_alerts"].values()) == {410}, built["missing_alerts"]
-    day1, backfill = built["day1"], built["replays"]["new_directory"]
-    rows = query_beside(backfill, day1, """
-        select alert_key from (select * exclude (updated_at) from day1.marts.fct_security_alerts
-                               except all select * exclude (updated_at) from marts.fct_security_alerts)
-        union all
-        select alert_key from (select * exclude (updated_at) from marts.fct_security_alerts
-                               except all select * exclude (updated_at) from day1.marts.fct_security_alerts)
-    """)
-    assert {r["alert_key"] for r in rows} == set(built["missing_alerts"])
-
+    assert differing_keys(built["replays"]["new_directory"], built["day1"], "fct_security_alerts", "alert_key",
+                          "updated_at") == set(built["missing_alerts"])
