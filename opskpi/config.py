@@ -304,10 +304,56 @@ def _sources_by_name(value: Any) -> dict[str, SourceConfig]:
     return SourcesConfig.model_validate(value if value is not None else {}).by_name()
 
 
+Price = Annotated[float | None, _rule(lambda v: v is None or v >= 0,
+                                      "{v:g} must be a price per minute of at least 0, e.g. 120")]
+
+
 class ServiceConfig(_Section):
     team: str = "unassigned"
     slo_target_pct: Annotated[float | None, _rule(lambda v: v is None or 0 < v < 100,
                                                   "{v:g} must be between 0 and 100, e.g. 99.9")] = None
+    # What a minute of this service's downtime costs, and the revenue it puts at risk, in
+    # business_impact.currency (null: unpriced, so its cost is unknown, not 0; docs/metrics.md "Downtime cost").
+    downtime_cost_per_minute: Price = None
+    revenue_per_minute: Price = None
+
+
+class BusinessImpactConfig(_Section):
+    """One currency for every service's prices: costs are summed over services, and a sum of amounts in
+    different currencies means nothing, so there is no per-service currency to get wrong."""
+
+    currency: Annotated[str, _rule(re.compile(r"^[A-Z]{3}$").match,
+                                   "{v!r} is not an ISO 4217 currency code (three capital letters, e.g. EUR)")] = "USD"
+
+
+def _is_re2(pattern: str | None) -> bool:
+    """The title pattern runs in DuckDB (RE2), whose syntax differs from Python's (no look-around, no
+    backreferences), so it is compiled where it will run rather than with `re`."""
+    if pattern is None:
+        return True
+    import duckdb
+
+    try:
+        duckdb.sql("select regexp_matches('', $p, 'i')", params={"p": pattern}).fetchall()
+    except duckdb.Error:
+        return False
+    return True
+
+
+NonEmpty = Annotated[str, _rule(str.strip, "{v!r} must not be blank")]
+
+
+class SecurityIncidentsConfig(_Section):
+    """Rules that make an incident a security incident (docs/metrics.md "Security incidents"); the first one
+    that matches is recorded. Every rule empty (the default) turns the area off: no rows, not zeros."""
+
+    service_ids: list[PagerDutyId] = []  # ids, not names: services get renamed
+    incident_types: list[NonEmpty] = []  # PagerDuty incident_type.name, case-insensitive
+    priorities: list[NonEmpty] = []  # priority name (or a reference's summary), case-insensitive
+    title_pattern: Annotated[str | None, _rule(lambda v: v is None or (v.strip() and _is_re2(v)),
+                                               "{v!r} is not a regular expression DuckDB's RE2 accepts "
+                                               "(no look-around or backreferences), e.g. '(?:security|breach)'")] = None
+    jira_issue_types: list[NonEmpty] = []  # Jira issue type names, case-insensitive
 
 
 class AvailabilityConfig(_Section):
@@ -441,6 +487,8 @@ class Config(_Section):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     dora: DoraConfig = Field(default_factory=DoraConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    security_incidents: SecurityIncidentsConfig = Field(default_factory=SecurityIncidentsConfig)
+    business_impact: BusinessImpactConfig = Field(default_factory=BusinessImpactConfig)
     jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)

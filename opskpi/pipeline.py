@@ -96,6 +96,12 @@ class RunContext:
             "security_sla_days": config.security.sla_days,
             "security_patch_clock": config.security.patch_clock,
             "jira_bug_issue_types": config.jira_flow.bug_issue_types,
+            "business_impact_currency": config.business_impact.currency,
+            "security_incident_service_ids": config.security_incidents.service_ids,
+            "security_incident_types": config.security_incidents.incident_types,
+            "security_incident_priorities": config.security_incidents.priorities,
+            "security_incident_title_pattern": config.security_incidents.title_pattern,
+            "security_incident_jira_issue_types": config.security_incidents.jira_issue_types,
         }
 
     def dbt_run_env(self) -> dict[str, str]:
@@ -384,6 +390,14 @@ def write_config_tables(con, config: Config) -> None:
     rows = [(sid, svc.team, svc.slo_target_pct) for sid, svc in sorted(config.services.items())]
     if rows:
         con.executemany("INSERT INTO raw.config__services VALUES (?, ?, ?)", rows)
+    # Prices of a minute of downtime (mart_downtime_cost_daily): only the priced services.
+    con.execute("CREATE OR REPLACE TABLE raw.config__service_prices "
+                "(service_id VARCHAR, downtime_cost_per_minute DOUBLE, revenue_per_minute DOUBLE)")
+    prices = [(sid, svc.downtime_cost_per_minute, svc.revenue_per_minute)
+              for sid, svc in sorted(config.services.items())
+              if svc.downtime_cost_per_minute is not None or svc.revenue_per_minute is not None]
+    if prices:
+        con.executemany("INSERT INTO raw.config__service_prices VALUES (?, ?, ?)", prices)
     # Repositories: team and the PagerDuty services their deployments can break.
     con.execute("CREATE OR REPLACE TABLE raw.config__repos (repo VARCHAR, team VARCHAR)")
     repos = sorted(set(config.dora.repo_teams) | set(config.dora.repo_services))

@@ -116,6 +116,7 @@
         local_midnight_utc('a'),
         api_timestamp('a'),
         day_spine('a', 'b'),
+        incident_response_figures('d', 's', 'i'),
     ] | join('\n') -%}
     {%- do parts.append(definitions) -%}
     {{ return(local_md5(parts | sort | join('\n'))) }}

@@ -46,6 +46,9 @@ create table raw.pagerduty__teams (
     id VARCHAR primary key, name VARCHAR, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
 );
 create table raw.config__services (service_id VARCHAR, team VARCHAR, slo_target_pct DOUBLE);
+create table raw.config__service_prices (
+    service_id VARCHAR, downtime_cost_per_minute DOUBLE, revenue_per_minute DOUBLE
+);
 create table raw.github__pull_commits (
     repo VARCHAR, pull_number BIGINT, sha VARCHAR, author_date TIMESTAMPTZ, committer_date TIMESTAMPTZ,
     pull_updated_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
@@ -272,6 +275,8 @@ class RawData:
     config_services: list[tuple[str, str | None, float | None]] = field(default_factory=list)
     pagerduty_log_entries: list[dict[str, Any]] = field(default_factory=list)
     pagerduty_teams: list[dict[str, Any]] = field(default_factory=list)
+    # (service_id, downtime_cost_per_minute, revenue_per_minute); replaced whole like config_services
+    config_service_prices: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, key: Sequence[str], rows: list[list[Any]]) -> None:
@@ -342,6 +347,9 @@ def load_raw(
         )
         con.execute("delete from raw.config__services")
         con.executemany("insert into raw.config__services values (?, ?, ?)", data.config_services)
+        con.execute("delete from raw.config__service_prices")
+        if data.config_service_prices:
+            con.executemany("insert into raw.config__service_prices values (?, ?, ?)", data.config_service_prices)
     finally:
         con.close()
 

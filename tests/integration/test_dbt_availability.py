@@ -18,7 +18,7 @@ except ImportError:  # rootdir-relative (no __init__.py in tests/integration)
 
 pytestmark = pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv")
 AREA = h.area("+mart_availability_daily", "+mart_availability_rollup_daily", "+stg_pagerduty__incidents",
-              "+stg_jira__issues", "+stg_github__pulls", "+int_downtime_intervals_merged")
+              "+stg_jira__issues", "+stg_github__pulls", "+int_downtime_intervals_merged", "+mart_downtime_cost_daily")
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
 DAY = 86_400
@@ -152,6 +152,16 @@ def utc_data() -> h.RawData:
             ("svc-prio", "search", 99.9),
             ("svc-retired", "legacy", 99.0),  # configured but unknown to PagerDuty -> not reported
             # svc-unmapped, svc-ghost: not configured -> unassigned, default SLO
+        ],
+        # per-minute prices (cost, revenue); svc-budget, svc-unmapped, svc-ghost are unpriced, svc-prio has a
+        # revenue but no cost (so it is unpriced too)
+        config_service_prices=[
+            ("svc-overlap", 2.0, 5.0),
+            ("svc-midnight", 2.0, None),
+            ("svc-open", 1.0, None),
+            ("svc-low", 10.0, None),
+            ("svc-quiet", 4.0, None),
+            ("svc-prio", None, 3.0),
         ],
     )
 
@@ -419,6 +429,7 @@ def berlin_data() -> h.RawData:
             inc("c-open", B_BATCH, "2026-10-25T22:30:00Z", None, status="triggered"),
         ],
         config_services=[("svc-berlin-api", "eu", 99.5), ("svc-berlin-quiet", "eu", 99.9)],
+        config_service_prices=[("svc-berlin-api", 2.0, None)],
     )
 
 
@@ -521,3 +532,93 @@ def test_berlin_rollup(berlin_wh: Path) -> None:
     )
     assert rows["org"]["availability_pct"] == pytest.approx((90 + 100 + 94) / 3, **APPROX)
     assert (rows["org"]["downtime_s"], rows["org"]["service_count"]) == (14_400.0, 3)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Downtime cost (mart_downtime_cost_daily) on the same two scenarios: cost = downtime_s / 60 x price per minute,
+# with the availability mart's downtime (union of intervals, cut at as_of, real day lengths).
+# ---------------------------------------------------------------------------------------------------
+
+
+def cost(wh: Path, scope_type: str, scope_id: str, day: str) -> dict[str, Any]:
+    rows = h.query(wh, "select * from marts.mart_downtime_cost_daily where scope_type = ? and scope_id = ? and day = ?",
+                   [scope_type, scope_id, day])
+    assert len(rows) == 1, (scope_type, scope_id, day, rows)
+    return rows[0]
+
+
+def assert_cost(r: dict[str, Any], *, downtime: float, priced: float, cost_: float | None, revenue: float | None,
+                coverage: float | None, priced_services: int, services: int = 1) -> None:
+    assert r["downtime_s"] == pytest.approx(downtime, **APPROX)
+    assert r["priced_downtime_s"] == pytest.approx(priced, **APPROX)
+    for column, want in (("downtime_cost", cost_), ("revenue_at_risk", revenue), ("cost_coverage_pct", coverage)):
+        assert r[column] == (None if want is None else pytest.approx(want, **APPROX)), column
+    assert (r["priced_service_count"], r["service_count"], r["currency"]) == (priced_services, services, "USD")
+
+
+def test_cost_of_overlapping_incidents_counts_their_union_once(utc_wh: Path) -> None:
+    # union 10:00-12:30 = 9000 s = 150 min: cost 2/min -> 300 (not 13200 s -> 440); revenue 5/min -> 750, kept apart
+    assert_cost(cost(utc_wh, "service", "svc-overlap", "2026-01-05"), downtime=9000, priced=9000, cost_=300,
+                revenue=750, coverage=100, priced_services=1)
+
+
+def test_cost_of_an_incident_over_midnight_is_split(utc_wh: Path) -> None:
+    # 22:00Z-03:00Z at 2/min: 01-07 120 min -> 240, 01-08 180 min -> 360; a priced quiet day costs 0, coverage NULL
+    assert cost(utc_wh, "service", "svc-midnight", "2026-01-07")["downtime_cost"] == pytest.approx(240, **APPROX)
+    assert cost(utc_wh, "service", "svc-midnight", "2026-01-08")["downtime_cost"] == pytest.approx(360, **APPROX)
+    assert_cost(cost(utc_wh, "service", "svc-midnight", "2026-01-06"), downtime=0, priced=0, cost_=0, revenue=None,
+                coverage=None, priced_services=1)
+
+
+def test_team_cost_sums_priced_services_and_reports_coverage(utc_wh: Path) -> None:
+    # payments 01-08: midnight 10800 s priced (360) + budget 300 s unpriced + overlap 0 s priced (0; revenue 0)
+    # -> cost 360, coverage 100 x 10800 / 11100 = 97.297...
+    assert_cost(cost(utc_wh, "team", "payments", "2026-01-08"), downtime=11_100, priced=10_800, cost_=360, revenue=0,
+                coverage=100 * 10_800 / 11_100, priced_services=2, services=3)
+    # the unpriced service alone: NULL cost (unknown, not 0), coverage 0
+    assert_cost(cost(utc_wh, "service", "svc-budget", "2026-01-08"), downtime=300, priced=0, cost_=None, revenue=None,
+                coverage=0, priced_services=0)
+
+
+def test_revenue_without_a_price_is_no_cost(utc_wh: Path) -> None:
+    # search 01-09: only svc-prio, revenue 3/min, no cost: 3600 s -> revenue 180, cost NULL, coverage 0
+    assert_cost(cost(utc_wh, "team", "search", "2026-01-09"), downtime=3600, priced=0, cost_=None, revenue=180,
+                coverage=0, priced_services=0)
+
+
+def test_open_incident_costs_up_to_as_of_and_low_urgency_costs_nothing(utc_wh: Path) -> None:
+    # open since 01-09 20:00Z, as_of 01-10 18:00Z at 1/min: 01-09 240 min -> 240; 01-10 1080 min -> 1080
+    assert cost(utc_wh, "service", "svc-open", "2026-01-09")["downtime_cost"] == pytest.approx(240, **APPROX)
+    # platform 01-10: open 1080 + low (priced 10/min, one low-urgency incident: 0) + quiet (0)
+    assert_cost(cost(utc_wh, "team", "platform", "2026-01-10"), downtime=64_800, priced=64_800, cost_=1080,
+                revenue=None, coverage=100, priced_services=3, services=3)
+    assert cost(utc_wh, "service", "svc-low", "2026-01-10")["downtime_cost"] == 0
+    # org 01-10: + svc-unmapped 2160 s unpriced -> coverage 100 x 64800 / 66960; revenue: overlap and prio had none
+    assert_cost(cost(utc_wh, "org", "org", "2026-01-10"), downtime=66_960, priced=64_800, cost_=1080, revenue=0,
+                coverage=100 * 64_800 / 66_960, priced_services=5, services=9)
+
+
+def test_cost_grid_matches_availability(utc_wh: Path) -> None:
+    # one row per service, team (4) and org per availability day; service downtime equals availability's
+    counts = h.query(utc_wh, "select scope_type, count(*) n from marts.mart_downtime_cost_daily group by 1 order by 1")
+    assert counts == [{"scope_type": "org", "n": UTC_DAYS}, {"scope_type": "service", "n": 9 * UTC_DAYS},
+                      {"scope_type": "team", "n": 4 * UTC_DAYS}]
+    differing = h.query(utc_wh, """
+        select count(*) n from marts.mart_availability_daily as a
+        join marts.mart_downtime_cost_daily as c
+          on c.scope_type = 'service' and c.scope_id = a.service_id and c.day = a.day
+        where c.downtime_s <> a.downtime_s""")
+    assert differing == [{"n": 0}]
+
+
+def test_cost_of_dst_days_is_real_minutes(berlin_wh: Path) -> None:
+    # 25-h day 10-25: 9000 s at 2/min -> 300, while availability divides by 90000 s (90.0 %)
+    assert cost(berlin_wh, "service", "svc-berlin-api", "2026-10-25")["downtime_cost"] == pytest.approx(300, **APPROX)
+    assert row(berlin_wh, "svc-berlin-api", "2026-10-25")["availability_pct"] == pytest.approx(90.0, **APPROX)
+    # 23:00 CET 03-28 -> 00:30 CET 03-29 (a 23-h day): 60 min -> 120, then 30 min -> 60
+    assert cost(berlin_wh, "service", "svc-berlin-api", "2026-03-28")["downtime_cost"] == pytest.approx(120, **APPROX)
+    assert cost(berlin_wh, "service", "svc-berlin-api", "2026-03-29")["downtime_cost"] == pytest.approx(60, **APPROX)
+    # team eu 10-25: api (priced, 300) and quiet (unpriced, no downtime) -> coverage 100
+    eu = cost(berlin_wh, "team", "eu", "2026-10-25")
+    assert (eu["downtime_cost"], eu["cost_coverage_pct"], eu["priced_service_count"]) == (
+        pytest.approx(300, **APPROX), pytest.approx(100, **APPROX), 1)

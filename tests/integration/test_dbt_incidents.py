@@ -22,7 +22,8 @@ except ImportError:  # rootdir-relative (no __init__.py in tests/integration)
 
 pytestmark = pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv")
 AREA = h.area("+fct_incidents+", "+mart_incident_response_daily+", "+mart_availability_daily+",
-              "+mart_availability_rollup_daily+", "+stg_pagerduty__teams+", "+stg_pagerduty__log_entries+")
+              "+mart_availability_rollup_daily+", "+stg_pagerduty__teams+", "+stg_pagerduty__log_entries+",
+              "+fct_security_incidents+", "+mart_downtime_cost_daily")
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
 DAY = 86_400
@@ -66,6 +67,12 @@ A_VARS = {
     "downtime_urgencies": ["high"],
     "downtime_priorities": [],
     "jira_incident_issue_types": ["Incident"],
+    # security incidents (one rule of each kind; tests at the end of the module)
+    "security_incident_service_ids": ["svc-api"],
+    "security_incident_types": ["Security"],
+    "security_incident_priorities": ["p1"],
+    "security_incident_title_pattern": "^INCIDENT (OV-B|P-DB-1)$",
+    "security_incident_jira_issue_types": ["bug"],
 }
 API = ("svc-api", "Checkout API")
 DB = ("svc-db", "Orders DB")
@@ -85,11 +92,13 @@ def scenario_a() -> h.RawData:
         inc("ov-a", API, "2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z"),
         inc("ov-b", API, "2026-03-02T10:30:00Z", "2026-03-02T12:00:00Z"),
         # spans midnight: 03-03 23:00 -> 03-04 01:30
-        inc("mid-1", DB, "2026-03-03T23:00:00Z", "2026-03-04T01:30:00Z"),
+        inc("mid-1", DB, "2026-03-03T23:00:00Z", "2026-03-04T01:30:00Z",
+            priority={"id": "PP1", "type": "priority_reference", "summary": "P1"}),
         # reopened: resolved 09:00, triggered again 10:00, resolved 11:00 (the record's resolved_at)
         inc("reo-1", API, "2026-03-05T08:00:00Z", "2026-03-05T11:00:00Z"),
         # low urgency: no downtime, but in MTTA / MTTR
-        inc("low-1", BATCH, "2026-03-06T06:00:00Z", "2026-03-06T07:00:00Z", urgency="low"),
+        {**inc("low-1", BATCH, "2026-03-06T06:00:00Z", "2026-03-06T07:00:00Z", urgency="low"),
+         "incident_type": {"name": "security"}},
         # five low-urgency incidents on svc-db and one on svc-api on 03-08 (percentiles)
         inc("p-db-1", DB, "2026-03-08T01:00:00Z", "2026-03-08T01:10:00Z", urgency="low"),
         inc("p-db-2", DB, "2026-03-08T02:00:00Z", "2026-03-08T02:20:00Z", urgency="low"),
@@ -169,6 +178,7 @@ def scenario_a() -> h.RawData:
             ("svc-quiet", "web", None),
             ("jira:OPS", "web", None),  # a Jira pseudo-service can be mapped like a PagerDuty service
         ],
+        config_service_prices=[("svc-api", 2.0, None)],
     )
 
 
@@ -575,19 +585,27 @@ C_STEP1_VARS = {
     "downtime_urgencies": ["high"],
     "downtime_priorities": [],
     "jira_incident_issue_types": ["Incident"],
+    "security_incident_service_ids": ["svc-c-web"],
+    "security_incident_types": ["security"],
+    "security_incident_title_pattern": "breach",
 }
 C_STEP2_VARS = {**C_STEP1_VARS, "run_date": "2026-05-12", "as_of": "2026-05-12T10:00:00Z"}
 C_LOADED_1 = datetime(2026, 5, 10, 9, tzinfo=UTC)
 C_LOADED_2 = datetime(2026, 5, 12, 9, tzinfo=UTC)
 C_API = ("svc-c-api", "C API")
 C_DB = ("svc-c-db", "C DB")
+SECURITY = {"name": "security"}  # a PagerDuty incident type
 C_WEB = ("svc-c-web", "C Web")
 C_MARTS = {
     "mart_availability_daily": ("day", "service_id"),
     "mart_incident_response_daily": ("day", "scope_type", "scope_id"),
     "mart_availability_rollup_daily": ("day", "scope_type", "scope_id"),
     "fct_incidents": ("incident_id",),
+    "fct_security_incidents": ("incident_id",),
+    "mart_security_incidents_daily": ("day", "scope_type", "scope_id"),
+    "mart_downtime_cost_daily": ("day", "scope_type", "scope_id"),
 }
+C_PRICES = [("svc-c-api", 1.0, None)]  # replaced whole by every load, like the service mapping
 
 
 def ops_issue(issue_id: str, key: str, created: str, resolved: str | None, updated: str, issuetype: str):
@@ -610,9 +628,11 @@ def scenario_c_step1() -> h.RawData:
             inc("c-first", C_DB, "2026-03-01T12:00:00Z", "2026-03-01T12:30:00Z"),
             inc("c-early", C_WEB, "2026-03-10T12:00:00Z", "2026-03-10T13:00:00Z"),
             inc("c-ack-late", C_WEB, "2026-03-20T12:00:00Z", None, status="acknowledged"),
-            inc("c-old", C_API, "2026-03-25T12:00:00Z", "2026-03-25T13:00:00Z", urgency="low"),
+            # a security incident by its title until step 2 renames it
+            {**inc("c-old", C_API, "2026-03-25T12:00:00Z", "2026-03-25T13:00:00Z", urgency="low"),
+             "title": "Data breach suspected"},
             inc("c-mid", C_WEB, "2026-04-10T12:00:00Z", "2026-04-10T14:00:00Z"),
-            inc("c-open", C_API, "2026-05-09T20:00:00Z", None, status="triggered"),
+            {**inc("c-open", C_API, "2026-05-09T20:00:00Z", None, status="triggered"), "incident_type": SECURITY},
             # created after step 1's as_of but already loaded: only step 2 may count it
             inc("c-future", C_DB, "2026-05-10T18:00:00Z", "2026-05-10T19:00:00Z"),
             # resolved after step 1's as_of (12:00 > 10:00) but already loaded, and no log entries: open at
@@ -638,6 +658,7 @@ def scenario_c_step1() -> h.RawData:
             ops_issue("30002", "OPS-2", "2026-04-25T09:00", None, "2026-04-25T09:00", "Incident"),
         ],
         config_services=[("svc-c-api", "payments", 99.9), ("svc-c-db", "payments", None), ("svc-c-web", "web", None)],
+        config_service_prices=C_PRICES,
     )
 
 
@@ -649,7 +670,7 @@ def scenario_c_step2() -> h.RawData:
             # late-arriving update of an old incident: reopened at 14:00, resolved again 15:00, now high urgency
             inc("c-old", C_API, "2026-03-25T12:00:00Z", "2026-03-25T15:00:00Z"),
             # the open incident is resolved (after step 1's as_of)
-            inc("c-open", C_API, "2026-05-09T20:00:00Z", "2026-05-10T15:00:00Z"),
+            {**inc("c-open", C_API, "2026-05-09T20:00:00Z", "2026-05-10T15:00:00Z"), "incident_type": SECURITY},
             inc("c-new-1", C_WEB, "2026-05-11T12:00:00Z", "2026-05-11T13:00:00Z"),
             inc("c-new-2", C_API, "2026-05-12T08:00:00Z", None, status="acknowledged", urgency="low"),
         ],
@@ -667,6 +688,7 @@ def scenario_c_step2() -> h.RawData:
         # OPS-1 was re-typed: it is no longer an incident and must leave 04-20
         jira_issues=[ops_issue("30001", "OPS-1", "2026-04-20T09:00", "2026-04-20T10:00", "2026-05-11T09:00", "Task")],
         config_services=[("svc-c-api", "payments", 99.9), ("svc-c-db", "payments", None), ("svc-c-web", "web", None)],
+        config_service_prices=C_PRICES,
     )
 
 
@@ -784,7 +806,8 @@ def rebuild_run(incremental_run: dict[str, Any], tmp_path_factory: pytest.TempPa
     wh = work / "warehouse.duckdb"
     shutil.copyfile(incremental_run["wh"], wh)
     config = [("svc-c-api", "payments", 99.9), ("svc-c-db", "payments", None), ("svc-c-web", "platform", None)]
-    h.load_raw(wh, h.RawData(config_services=config), loaded_at=C_LOADED_2, batch_id="step-3")
+    h.load_raw(wh, h.RawData(config_services=config, config_service_prices=C_PRICES), loaded_at=C_LOADED_2,
+               batch_id="step-3")
     h.check_dbt_build(wh, C_STEP3_VARS, work / "step3", AREA)
     return wh
 
@@ -811,3 +834,146 @@ def test_rebuild_when_config_changes_and_as_of_moves_back(rebuild_run: Path) -> 
     fct = by_key(h.query(rebuild_run, "select * from marts.fct_incidents"), "incident_id")
     assert "c-new-1" not in fct and "c-new-2" not in fct
     assert fct["c-mid"]["team"] == "platform"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Security incidents (fct_security_incidents, mart_security_incidents_daily) and downtime cost over time.
+# Scenario A's rules: service svc-api, incident type "Security" (low-1 carries "security"), priority "p1" (mid-1's
+# reference says "P1"), title pattern ^INCIDENT (OV-B|P-DB-1)$ (case-insensitive), Jira type "bug" (OPS-2).
+# ---------------------------------------------------------------------------------------------------
+A_SECURITY = {
+    # contract case 1: ov-a on the service, p-db-1 by its title only, ov-b by both -> service (the first rule)
+    "ov-a": "service", "ov-b": "service", "p-db-1": "title",
+    "reo-1": "service", "p-api-1": "service", "mid-1": "priority", "low-1": "incident_type",
+    "jira:OPS-2": "jira_issue_type",  # a Bug: a security incident although not an incident of fct_incidents
+}
+
+
+@pytest.fixture(scope="module")
+def sec(a_wh: Path) -> dict[tuple[str, str, date], dict[str, Any]]:
+    rows = h.query(a_wh, "select * from marts.mart_security_incidents_daily")
+    return by_key(rows, "scope_type", "scope_id", "day")
+
+
+def test_security_incidents_record_the_first_matching_rule(a_wh: Path) -> None:
+    fct = by_key(h.query(a_wh, "select * from marts.fct_security_incidents"), "incident_id")
+    assert {k: r["security_match"] for k, r in fct.items()} == A_SECURITY
+    assert (fct["jira:OPS-2"]["service_id"], fct["jira:OPS-2"]["team"], fct["jira:OPS-2"]["is_open"]) == (
+        "jira:OPS", "web", True)
+    assert (fct["ov-b"]["tta_s"], fct["ov-b"]["ttr_s"], fct["low-1"]["incident_type"]) == (600.0, 5400.0, "security")
+
+
+def test_security_reopened_incident_ttr_to_last_resolution(sec: dict) -> None:
+    # contract case 4 (at 08:00 instead of 10:00): resolved 09:00, retriggered 10:00, resolved 11:00 -> TTR 10 800 s
+    # on 03-05, and not open at the end of the day
+    row = sec[("service", "svc-api", d("2026-03-05"))]
+    assert (row["security_incidents_created"], row["security_incidents_resolved"], row["security_incidents_open"]) == (
+        1, 1, 0)
+    assert_stats(row, "mttr", 1, 10_800, 10_800, 10_800)
+
+
+def test_security_low_urgency_counts_and_adds_no_downtime(a_wh: Path, sec: dict) -> None:
+    # contract case 3: low-1 (low urgency) is created on 03-06 (TTA 1800) but svc-batch has no downtime
+    row = sec[("team", "unassigned", d("2026-03-06"))]
+    assert row["security_incidents_created"] == 1
+    assert_stats(row, "mtta", 1, 1800, 1800, 1800)
+    assert avail(a_wh, "svc-batch", "2026-03-06")["downtime_s"] == 0
+
+
+def test_security_figures_pool_the_subset(sec: dict) -> None:
+    # svc-api 03-02: ov-a (TTA 300, TTR 3600), ov-b (600, 5400): means 450 / 4500, p90 300 + 0.9 x 300 = 570,
+    # 3600 + 0.9 x 1800 = 5220
+    api = sec[("service", "svc-api", d("2026-03-02"))]
+    assert_stats(api, "mtta", 2, 450, 450, 570)
+    assert_stats(api, "mttr", 2, 4500, 4500, 5220)
+    # payments 03-08: p-api-1 (1200, 3600) and p-db-1 (60, 600); the other p-db-* are not security incidents
+    pay = sec[("team", "payments", d("2026-03-08"))]
+    assert pay["security_incidents_created"] == 2
+    assert_stats(pay, "mtta", 2, 630, 630, 60 + 0.9 * 1140)
+    assert_stats(pay, "mttr", 2, 2100, 2100, 600 + 0.9 * 3000)
+    # mid-1 open over the end of 03-03; 03-04: mid-1 resolved (9000 s), OPS-2 created (no acknowledgement) and open
+    assert sec[("org", "org", d("2026-03-03"))]["security_incidents_open"] == 1
+    org = sec[("org", "org", d("2026-03-04"))]
+    assert (org["security_incidents_created"], org["security_incidents_resolved"], org["security_incidents_open"]) == (
+        1, 1, 1)
+    assert_stats(org, "mtta", 0, None)
+    assert_stats(org, "mttr", 1, 9000, 9000, 9000)
+    # the last day ends at as_of: OPS-2 still open; open-1 / late-ack are not security incidents
+    assert sec[("org", "org", d("2026-03-10"))]["security_incidents_open"] == 1
+    # dense like mart_incident_response_daily: 10 scopes x 10 days; 8 incidents created in all (org)
+    assert len(sec) == A_SCOPES * A_DAYS
+    assert sum(r["security_incidents_created"] for (t, _, _), r in sec.items() if t == "org") == len(A_SECURITY)
+
+
+def test_downtime_cost_of_overlapping_incidents(a_wh: Path) -> None:
+    # contract §5 case 1: price 2/min, ov-a 10:00-11:00 and ov-b 10:30-12:00 -> union 7200 s, cost 240
+    rows = h.query(a_wh, "select * from marts.mart_downtime_cost_daily where scope_id in ('svc-api', 'payments')"
+                         " and day = '2026-03-02' order by scope_type")
+    assert [(r["scope_type"], r["downtime_s"], r["downtime_cost"], r["cost_coverage_pct"]) for r in rows] == [
+        ("service", 7200.0, pytest.approx(240, **APPROX), 100.0), ("team", 7200.0, pytest.approx(240, **APPROX), 100.0)]
+
+
+def test_security_area_off_has_no_rows(b_wh: Path) -> None:
+    # contract case 5: scenario B configures no rule -> no rows (not zeros)
+    for table in ("fct_security_incidents", "mart_security_incidents_daily"):
+        assert h.query(b_wh, f"select count(*) n from marts.{table}") == [{"n": 0}], table
+
+
+def c_rows(rows: list[tuple[Any, ...]]) -> dict[Any, dict[str, Any]]:
+    as_dicts = [dict(r) for r in rows]
+    keys = ("incident_id",) if "incident_id" in as_dicts[0] else ("scope_type", "scope_id", "day")
+    return by_key(as_dicts, *keys)
+
+
+def test_security_incidents_follow_late_changes(incremental_run: dict[str, Any]) -> None:
+    step1 = c_rows(incremental_run["step1"]["fct_security_incidents"])
+    now = by_key(h.query(incremental_run["wh"], "select * from marts.fct_security_incidents"), "incident_id")
+    # contract case 2: c-old matched its title "Data breach suspected"; renamed in step 2, it drops out
+    assert (step1["c-old"]["security_match"], "c-old" in now) == ("title", False)
+    # c-open (incident type "security"), open at step 1, resolved 05-10 15:00Z: TTR 19 h on local 05-10
+    assert (step1["c-open"]["is_open"], now["c-open"]["ttr_s"], now["c-open"]["security_match"]) == (
+        True, 68_400.0, "incident_type")
+    assert sorted(now) == ["c-ack-late", "c-early", "c-mid", "c-new-1", "c-open"]
+    day1 = c_rows(incremental_run["step1"]["mart_security_incidents_daily"])
+    mart = by_key(h.query(incremental_run["wh"], "select * from marts.mart_security_incidents_daily"),
+                  "scope_type", "scope_id", "day")
+    api_10 = ("service", "svc-c-api", d("2026-05-10"))
+    assert (day1[api_10]["security_incidents_open"], mart[api_10]["security_incidents_open"]) == (1, 0)
+    assert_stats(mart[api_10], "mttr", 1, 68_400, 68_400, 68_400)
+    old_day = ("org", "org", d("2026-03-25"))
+    assert (day1[old_day]["security_incidents_created"], mart[old_day]["security_incidents_created"]) == (1, 0)
+    # c-ack-late's acknowledgement (after step 1's as_of) reaches its creation day 03-20
+    web_20 = ("service", "svc-c-web", d("2026-03-20"))
+    assert (day1[web_20]["mtta_sample_size"], mart[web_20]["mtta_s_mean"]) == (0, 4_406_400.0)
+
+
+def test_downtime_cost_grows_with_late_resolutions(incremental_run: dict[str, Any]) -> None:
+    # svc-c-api at 1/min. c-open since 05-09 20:00Z; local 05-10 (Berlin) starts 05-09 22:00Z.
+    # step 1 (as_of 05-10 10:00Z): 05-09 120 min, 05-10 720 min; step 2 (resolved 15:00Z): 05-10 1020 min.
+    # c-old turned high urgency in step 2: 03-25 12:00-15:00Z costs 180 where step 1 had 0.
+    day1 = c_rows(incremental_run["step1"]["mart_downtime_cost_daily"])
+    now = by_key(h.query(incremental_run["wh"], "select * from marts.mart_downtime_cost_daily"),
+                 "scope_type", "scope_id", "day")
+    for day, before, after in (("2026-05-09", 120, 120), ("2026-05-10", 720, 1020), ("2026-03-25", 0, 180)):
+        key = ("service", "svc-c-api", d(day))
+        assert (day1[key]["downtime_cost"], now[key]["downtime_cost"]) == (
+            pytest.approx(before, **APPROX), pytest.approx(after, **APPROX)), day
+    # team payments 05-10: api priced, db unpriced and down (c-future 05-10 18:00-19:00Z, after step 1's as_of)
+    pay = now[("team", "payments", d("2026-05-10"))]
+    assert (pay["downtime_cost"], pay["cost_coverage_pct"]) == (
+        pytest.approx(1020, **APPROX), pytest.approx(100 * 61_200 / (61_200 + 3600), **APPROX))
+
+
+def test_backfill_of_a_past_day_rebuilds_security_and_cost(rebuild_run: Path) -> None:
+    # step 3 goes back to run_date 05-11 (as_of 10:00Z) with svc-c-web moved to team platform
+    sec_days = h.query(rebuild_run, "select max(day) d1 from marts.mart_security_incidents_daily")
+    cost_days = h.query(rebuild_run, "select max(day) d1 from marts.mart_downtime_cost_daily")
+    assert sec_days == cost_days == [{"d1": date(2026, 5, 11)}]
+    fct = by_key(h.query(rebuild_run, "select * from marts.fct_security_incidents"), "incident_id")
+    assert "c-new-1" not in fct and fct["c-mid"]["team"] == "platform"
+    platform = h.query(rebuild_run, "select sum(security_incidents_created) n from marts.mart_security_incidents_daily"
+                       " where scope_type = 'team' and scope_id = 'platform'")
+    assert platform == [{"n": 3}]  # c-early, c-ack-late, c-mid
+    api = h.query(rebuild_run, "select downtime_cost from marts.mart_downtime_cost_daily"
+                  " where scope_type = 'service' and scope_id = 'svc-c-api' and day = '2026-05-10'")
+    assert api == [{"downtime_cost": pytest.approx(1020, **APPROX)}]

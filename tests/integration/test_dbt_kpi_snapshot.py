@@ -34,7 +34,10 @@ DAY = 86_400
 API = ("svc-api", "Checkout API")
 WEB = ("svc-web", "Web Frontend")
 BASE_VARS = {"reporting_timezone": "UTC", "default_slo_target_pct": 99.9, "downtime_urgencies": ["high"],
-             "downtime_priorities": [], "jira_incident_issue_types": []}
+             "downtime_priorities": [], "jira_incident_issue_types": [],
+             # security incidents: svc-web's (i2, i4) and i1 by its title, until late_data renames it
+             "security_incident_service_ids": ["svc-web"], "security_incident_title_pattern": "^incident i1$"}
+PRICES = [("svc-web", 1.0, None)]  # downtime cost 1 per minute; svc-api unpriced
 RUN1 = {**BASE_VARS, "run_date": "2026-03-09", "as_of": "2026-03-10T00:00:00Z", "run_id": "run-1"}
 RUN2 = {**BASE_VARS, "run_date": "2026-03-10", "as_of": "2026-03-10T12:00:00Z", "run_id": "run-2"}
 RUN3 = {**RUN2, "run_id": "run-3"}
@@ -66,22 +69,25 @@ def scenario() -> h.RawData:
             *lifecycle("i4", "2026-03-10T06:00:00Z", "2026-03-10T06:20:00Z"),
         ],
         config_services=[("svc-api", "payments", 99.0), ("svc-web", "web", 99.5)],
+        config_service_prices=PRICES,
     )
 
 
 def late_data() -> h.RawData:
-    """Loaded before run 3: i4 resolved at 11:00 (TTR 18000), and i5 on 03-09 that run 1 never saw."""
+    """Loaded before run 3: i4 resolved at 11:00 (TTR 18000), i5 on 03-09 that run 1 never saw, and i1 renamed."""
     inc = h.pd_incident
     return h.RawData(
         pagerduty_incidents=[
             inc("i4", WEB, "2026-03-10T06:00:00Z", "2026-03-10T11:00:00Z"),
             inc("i5", API, "2026-03-09T20:00:00Z", "2026-03-09T21:00:00Z"),
+            {**inc("i1", API, "2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z"), "title": "Checkout latency"},
         ],
         pagerduty_log_entries=[
             h.pd_log_entry("i4-resolve", "resolve_log_entry", "i4", "2026-03-10T11:00:00Z"),
             *lifecycle("i5", "2026-03-09T20:00:00Z", "2026-03-09T20:05:00Z", "2026-03-09T21:00:00Z"),
         ],
         config_services=[("svc-api", "payments", 99.0), ("svc-web", "web", 99.5)],
+        config_service_prices=PRICES,
     )
 
 
@@ -153,7 +159,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     h.check_dbt_build(wh, RUN2, work)
     after2 = work / "after2.duckdb"
     shutil.copy(wh, after2)
-    h.load_raw(wh, late_data(), loaded_at=datetime(2026, 3, 10, 12, 30, tzinfo=UTC), batch_id="late")
+    # loaded after everything before it (a later _loaded_at than the first load's), as a real load is: the
+    # incremental fct_incidents then sees the reloaded records (i1's new title)
+    h.load_raw(wh, late_data(), loaded_at=datetime(2026, 11, 1, 12, 30, tzinfo=UTC), batch_id="late")
     h.check_dbt_build(wh, RUN3, work)
     after3 = work / "after3.duckdb"
     shutil.copy(wh, after3)
@@ -237,7 +245,7 @@ def test_one_row_per_kpi_scope_window_and_units(s2):
         assert {(k[1], k[2]) for k in kpis if k[0] == kpi} == scopes, kpi
         assert {k[3] for k in kpis if k[0] == kpi} == {"1d", "7d", "30d"}
     assert {r["unit"] for r in s2.values() if r["kpi"].startswith("mtt")} == {"s"}
-    assert len(s2) == 5 * 3 * 5 + 5 + 2 * 2  # 5 kpis x 3 windows x 5 scopes + open (5) + budget and SLO (2 x 2)
+    assert len(s2) == 5 * 3 * 5 + 5 + 2 * 2 + SECURITY_AND_COST_ROWS
     assert {r["run_id"] for r in s2.values()} == {"run-2"}
 
 
@@ -633,3 +641,47 @@ def test_a_window_reaching_before_the_data_is_provisional(runs):
     budget = h.query(runs["after2"], "select count(*) as n, count(*) filter (where sample_complete) as complete "
                                      "from marts.mart_availability_daily")[0]
     assert budget["n"] > 0 and budget["complete"] == 0
+
+
+# Security incidents and downtime cost (run 2, 03-10, as_of 12:00). Security incidents: i1 (title; api, 03-02,
+# TTR 3600), i2 (web, 03-05, TTR 7200), i4 (web, 03-10 06:00, open). Cost: svc-web at 1/min: i2 120 min on 03-05,
+# i4 06:00..as_of 12:00 = 360 min on 03-10; svc-api (i1, 60 min) is unpriced.
+# 3 security KPIs x 3 windows x 5 scopes + open (5); 2 cost KPIs x 3 windows x 5 scopes
+SECURITY_AND_COST_ROWS = 3 * 3 * 5 + 5 + 2 * 3 * 5
+
+
+def test_security_incidents_by_hand(s2):
+    assert value(s2, "security_incidents", ORG, "30d") == (3.0, 3)
+    assert value(s2, "security_incidents", ORG, "7d") == (2.0, 2)  # 03-04..03-10: i2, i4
+    assert value(s2, "security_incidents", S_API, "1d") == (0.0, 0)
+    assert value(s2, "security_mttr_mean", ORG, "30d") == (5400.0, 2)  # i1 3600, i2 7200
+    assert value(s2, "security_mttr_p50", T_WEB, "30d") == (7200.0, 1)
+    assert value(s2, "security_mttr_mean", ORG, "1d") == (None, 0)
+    assert value(s2, "security_incidents_open", ORG, "1d") == (1.0, 1)  # i4
+
+
+def test_downtime_cost_by_hand(s2):
+    assert value(s2, "downtime_cost", S_WEB, "30d") == (480.0, 1)
+    assert value(s2, "downtime_cost", S_WEB, "1d") == (360.0, 1)
+    assert value(s2, "downtime_cost", ORG, "30d") == (480.0, 1)  # the sum over priced services only
+    assert value(s2, "downtime_cost", S_API, "30d") == (None, 0)  # unpriced: unknown, not 0
+    assert value(s2, "revenue_at_risk", ORG, "30d") == (None, 1)  # no revenue configured
+    assert {r["unit"] for r in s2.values() if r["kpi"] in ("downtime_cost", "revenue_at_risk")} == {"money"}
+
+
+def test_renamed_security_incident_leaves_the_next_snapshot_only(runs):
+    # contract §2 case 2: i1 matched by its title until late_data renamed it; run 3 recomputes 03-10 without it
+    # (and with i4 resolved, which also lowers the cost), while 03-09 keeps what run 1 showed
+    s3 = snapshot(runs["after3"], "2026-03-10")
+    assert value(s3, "security_incidents", ORG, "30d") == (2.0, 2)
+    assert value(s3, "security_incidents_open", ORG, "1d") == (0.0, 0)
+    assert value(s3, "security_mttr_mean", ORG, "1d") == (18000.0, 1)
+    assert value(s3, "downtime_cost", S_WEB, "1d") == (300.0, 1)  # 06:00-11:00
+    s9 = snapshot(runs["after3"], "2026-03-09")
+    assert value(s9, "security_incidents", ORG, "30d", "2026-03-09") == (2.0, 2)  # i1, i2
+
+
+def test_no_price_no_cost_kpis(sf):
+    # the flow scenario prices no service: the cost area is off (no rows), as DORA without repositories
+    assert not [k for k in sf if k[1] in ("downtime_cost", "revenue_at_risk")]
+    assert [k for k in sf if k[1] == "availability"]

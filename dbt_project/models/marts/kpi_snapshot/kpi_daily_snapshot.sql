@@ -29,6 +29,8 @@
     ('int_kpi_snapshot__dora', 'mart_dora_daily'),
     ('int_kpi_snapshot__jira_flow', 'mart_jira_flow_daily'),
     ('int_kpi_snapshot__security', 'int_security__days'),
+    ('int_kpi_snapshot__security_incidents', 'int_reporting_days_spined'),
+    ('int_kpi_snapshot__downtime_cost', 'int_reporting_days_spined'),
 ] %}
 
 with areas as (

@@ -18,6 +18,8 @@ renamed as (
         record->>'$.priority.id' as priority_id,
         -- a full priority object has `name`; a priority reference only has `summary`
         coalesce(record->>'$.priority.name', record->>'$.priority.summary') as priority_name,
+        -- PagerDuty Incident Types (the security incident rules read it); NULL on accounts without them
+        record->>'$.incident_type.name' as incident_type_name,
         json_extract_string(record, '$.teams[*].id') as team_ids,
         created_at,
         {{ api_timestamp("record->>'$.updated_at'") }} as updated_at,
