@@ -11,13 +11,18 @@ Planted relative to the start clock (in acme/api, every seed):
 - Dependabot medium dismissed 12 days before the clock and reopened 5 days before it (open again);
 - Dependabot low opened 200 days before the clock, still open (past its 180-day SLA);
 - code scanning alert of a non-security rule (`rule.severity` `warning`, no `security_severity_level`).
+Withdrawn (acme/api, every seed): the oldest alert there that nobody ever closes has its advisory withdrawn 12 h
+after the start clock and the alert itself withdrawn 6 h later. In between the lists still show it, with
+`security_advisory.withdrawn_at` set; from then on it is in no list and its own URL answers 410 Gone (GitHub changelog
+2026-10-13). Neither moves the alert's `updated_at` (GitHub documents no such thing), so only a complete `state=open`
+walk, or the alert's URL, shows the withdrawal. The run after the next day's clock advance sees it gone.
 Code scanning is not enabled on acme/mobile (404 "no analysis found"), secret scanning is disabled on acme/infra
 (404 "Secret scanning is disabled on this repository.").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from emulator.ids import rng
@@ -78,6 +83,8 @@ class Alert:
     variant: int  # index into PACKAGES / RULES / SECRET_TYPES
     events: tuple[tuple[int, str, str | None], ...]  # (at, fixed|dismissed|auto_dismissed|resolved|reopened, detail)
     scenario: str | None = None
+    advisory_withdrawn_ms: int | None = None  # the advisory's `withdrawn_at`
+    withdrawn_ms: int | None = None  # Dependabot withdraws the alert: gone from every list, 410 on its URL
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,20 @@ class AlertState:
     detail: str | None = None  # dismissed_reason / resolution
 
 
+def is_withdrawn(alert: Alert, now_ms: int) -> bool:
+    return alert.withdrawn_ms is not None and alert.withdrawn_ms <= now_ms
+
+
+def advisory_withdrawn_at(alert: Alert, now_ms: int) -> int | None:
+    """The advisory's `withdrawn_at` as the API shows it at `now_ms` (None until it is withdrawn)."""
+    at = alert.advisory_withdrawn_ms
+    return at if at is not None and at <= now_ms else None
+
+
 def alert_state(alert: Alert, now_ms: int) -> AlertState | None:
-    """The alert as the API shows it at `now_ms` (None before it exists). A reopen clears the closing fields."""
-    if alert.created_ms > now_ms:
+    """The alert as the API shows it at `now_ms` (None before it exists, and once withdrawn: no list shows it). A
+    reopen clears the closing fields."""
+    if alert.created_ms > now_ms or is_withdrawn(alert, now_ms):
         return None
     st = AlertState("open", alert.created_ms)
     for at, kind, detail in alert.events:
@@ -211,7 +229,19 @@ class SecurityData:
             elif scenario == "quality_rule":
                 variant, severity, events = 6, None, ()
             alerts.append(Alert(tool, repo.index, n + 1, created, severity, variant, events, scenario))
+        if tool == "dependabot" and repo_kind_name(repo.name) == "api" and repo.index < 4:
+            _plant_withdrawal(alerts, a)
         return tuple(alerts)
+
+
+def _plant_withdrawal(alerts: list[Alert], anchor_ms: int) -> None:
+    """Withdraw the oldest alert that is never closed and is not planted for another scenario (see the module
+    docstring): chosen from the data, so no random draw and no other alert changes."""
+    for i, alert in enumerate(alerts):
+        if alert.scenario is None and not alert.events and alert.created_ms < anchor_ms:
+            alerts[i] = replace(alert, scenario="withdrawn", advisory_withdrawn_ms=anchor_ms + 12 * HOUR,
+                                withdrawn_ms=anchor_ms + 18 * HOUR)
+            return
 
 
 def build_security(seed: int, window: Window, repos: tuple, rate_scale: float = 1.0, open_share: float = 0.16,

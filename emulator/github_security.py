@@ -9,6 +9,11 @@ Reproduced on purpose (docs: source-apis.md §3.2):
 - Secret scanning alerts page with `page` / `per_page` or, when `after` / `before` is given (an empty `after` starts
   a cursor walk), by cursor; `state`, `resolution`, `sort`, `direction`, `hide_secret`; a repository with secret
   scanning disabled answers 404 "Secret scanning is disabled on this repository.".
+- A single Dependabot alert (`GET .../dependabot/alerts/{alert_number}`); a withdrawn one answers 410 Gone (GitHub
+  changelog 2026-10-13) and has left every list; before that, while only its advisory is withdrawn, lists show it
+  with `security_advisory.withdrawn_at` set (gen_security.py).
+- Dependabot advisories are published 1-30 days before their alert, and about one in ten has no patched version
+  yet (`first_patched_version` null): what patch compliance's disclosure to patch and open_without_patch read.
 Routes exist under `/repos/{owner}/{repo}` and `/repositories/{repo_id}` (where `Link` points).
 """
 
@@ -26,9 +31,11 @@ from emulator.gen_security import (
     SECRET_TYPES,
     Alert,
     AlertState,
+    advisory_withdrawn_at,
     alert_state,
     build_security,
     enabled,
+    is_withdrawn,
 )
 from emulator.ids import hex_id
 from emulator.routing import Request, Response, json_response
@@ -37,6 +44,7 @@ from emulator.timeline import Person
 
 DOCS = "https://docs.github.com/rest"
 _DEPENDABOT_DOC = f"{DOCS}/dependabot/alerts#list-dependabot-alerts-for-a-repository"
+_DEPENDABOT_GET_DOC = f"{DOCS}/dependabot/alerts#get-a-dependabot-alert"
 _CODE_DOC = f"{DOCS}/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository"
 _SECRET_DOC = f"{DOCS}/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository"
 # Who dismisses and resolves alerts: rendered as a full SimpleUser (githubkit's models require every user URL).
@@ -49,6 +57,7 @@ def register(api: Any) -> None:
     routes = SecurityRoutes(api)
     for prefix in ("/repos/{owner}/{repo}", "/repositories/{repo_id}"):
         api.router.add("GET", prefix + "/dependabot/alerts", routes.list_dependabot)
+        api.router.add("GET", prefix + "/dependabot/alerts/{alert_number}", routes.get_dependabot)
         api.router.add("GET", prefix + "/code-scanning/alerts", routes.list_code_scanning)
         api.router.add("GET", prefix + "/secret-scanning/alerts", routes.list_secret_scanning)
 
@@ -191,16 +200,35 @@ class SecurityRoutes:
             return key
         return self._cursor_page(req, rows, key, f"/repositories/{repo.id}/dependabot/alerts", doc)
 
+    def get_dependabot(self, req: Request) -> Response:
+        """One alert by number. A withdrawn alert answers 410 Gone, not 404, so that a client can tell it from one
+        that never existed (GitHub changelog 2026-10-13); an alert not created yet does not exist (404)."""
+        doc = _DEPENDABOT_GET_DOC
+        repo = self.api._find_repo(req)
+        number = req.path_params.get("alert_number", "")
+        if repo is None or not number.isdigit():
+            return _error(404, "Not Found", doc)
+        alert = next((a for a in self.data.alerts.get((repo.index, "dependabot"), ()) if a.number == int(number)),
+                     None)
+        if alert is None or alert.created_ms > req.now_ms:
+            return _error(404, "Not Found", doc)
+        if is_withdrawn(alert, req.now_ms):
+            return _error(410, "This alert has been withdrawn and is no longer available.", doc)
+        return json_response(200, self._dependabot(req, alert, alert_state(alert, req.now_ms)))
+
     def _dependabot(self, req: Request, alert: Alert, st: AlertState) -> dict[str, Any]:
         repo = self.api.data.repos[alert.repo_index]
         api, web = f"{req.base}/repos/{repo.full_name}", f"{req.base}/web/{repo.full_name}"
         ecosystem, package, manifest = PACKAGES[alert.variant]
         ghsa = "GHSA-" + "-".join(hex_id(4, self.data.seed, "ghsa", alert.repo_index, alert.number, i)
                                   for i in range(3))
+        withdrawn = advisory_withdrawn_at(alert, req.now_ms)
         cvss = {"critical": 9.8, "high": 7.5, "medium": 5.3, "low": 3.1}[alert.severity or "medium"]
         package_obj = {"ecosystem": ecosystem, "name": package}
+        patched = _has_patch(self.data.seed, alert)
         vulnerability = {"package": package_obj, "severity": alert.severity,
-                         "vulnerable_version_range": "< 2.4.1", "first_patched_version": {"identifier": "2.4.1"}}
+                         "vulnerable_version_range": "< 2.4.1" if patched else "<= 2.4.0",
+                         "first_patched_version": {"identifier": "2.4.1"} if patched else None}
         return {
             "number": alert.number,
             "state": st.state,
@@ -208,14 +236,16 @@ class SecurityRoutes:
                            "relationship": "direct"},
             "security_advisory": {
                 "ghsa_id": ghsa, "cve_id": None, "summary": f"Vulnerability in {package}",
-                "description": f"A vulnerability in {package} before 2.4.1.", "vulnerabilities": [vulnerability],
+                "description": f"A vulnerability in {package} {'before 2.4.1' if patched else 'up to 2.4.0'}.",
+                "vulnerabilities": [vulnerability],
                 "severity": alert.severity,
                 "cvss": {"vector_string": None, "score": cvss},
                 "cvss_severities": {"cvss_v3": {"vector_string": None, "score": cvss}, "cvss_v4": None},
                 "epss": {"percentage": 0.00045, "percentile": "0.16"},
                 "cwes": [], "identifiers": [{"type": "GHSA", "value": ghsa}], "references": [],
-                "published_at": iso_z(alert.created_ms - 86_400_000), "updated_at": iso_z(alert.created_ms),
-                "withdrawn_at": None,
+                "published_at": iso_z(alert.created_ms - _disclosure_lag_ms(self.data.seed, alert)),
+                "updated_at": iso_z(withdrawn if withdrawn is not None else alert.created_ms),
+                "withdrawn_at": _ts(withdrawn),
             },
             "security_vulnerability": vulnerability,
             "url": f"{api}/dependabot/alerts/{alert.number}",
@@ -340,6 +370,18 @@ class SecurityRoutes:
         if (req.param("hide_secret") or "").lower() == "true":
             del out["secret"]
         return out
+
+
+def _disclosure_lag_ms(seed: int, alert: Alert) -> int:
+    """How long before the alert its advisory was published: 1 to 30 days, stable per alert (a hash, not a draw from
+    the alert's random stream, so no other value changes). GitHub alerts on a repository when it starts depending on
+    a vulnerable version or when an advisory is published, so the lag varies (community discussion #73218: 10 days)."""
+    return (1 + int(hex_id(4, seed, "advisory-published", alert.repo_index, alert.number), 16) % 30) * 86_400_000
+
+
+def _has_patch(seed: int, alert: Alert) -> bool:
+    """About one advisory in ten has no patched version yet (`first_patched_version` null): a hash per alert."""
+    return int(hex_id(4, seed, "first-patched", alert.repo_index, alert.number), 16) % 10 != 0
 
 
 def _ts(ms: int | None) -> str | None:

@@ -394,8 +394,16 @@ SEVERITIES = ("critical", "high", "medium", "low")
 DEFAULT_SLA_DAYS = {"critical": 15, "high": 30, "medium": 90, "low": 180}
 
 
+PATCH_CLOCKS = ("alert_created", "advisory_published")
+
+
 class SecurityConfig(_Section):
     sla_days: dict[str, int] = DEFAULT_SLA_DAYS
+    # When a Dependabot alert's patch deadline (the same sla_days) starts counting: at the alert's creation
+    # (FedRAMP, CISA count from detection) or at its advisory's publication (PCI DSS, Cyber Essentials count from
+    # the release). docs/metrics.md "Patch compliance".
+    patch_clock: Annotated[str, _rule(lambda v: v in PATCH_CLOCKS,
+                                      "{v!r} is not a patch clock; use " + " or ".join(PATCH_CLOCKS))] = PATCH_CLOCKS[0]
 
     @field_validator("sla_days")
     @classmethod

@@ -94,6 +94,7 @@ class RunContext:
             "dora_benchmark_year": config.dora.benchmark_year,
             "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,
+            "security_patch_clock": config.security.patch_clock,
             "jira_bug_issue_types": config.jira_flow.bug_issue_types,
             "business_impact_currency": config.business_impact.currency,
             "security_incident_service_ids": config.security_incidents.service_ids,

@@ -54,3 +54,48 @@
 {% macro security_scoped(relation_sql) -%}
     {{ rows_per_scope(relation_sql, [('repo', 'repo'), ('team', 'team'), ('org', "'org'")]) }}
 {%- endmacro %}
+
+
+{#- Var `security_patch_clock` (config security.patch_clock) as an SQL expression: when a Dependabot alert's patch
+    deadline starts, from `created` (the alert's created_at) and `published` (security_advisory.published_at, clamped
+    to created_at when later: an alert cannot predate its advisory). NULL under advisory_published when the advisory
+    has no published_at: the deadline is unknown (DuckDB's least ignores a NULL, hence the case). -#}
+{% macro security_patch_clock_start(created, published) -%}
+    {%- set clock = var('security_patch_clock', 'alert_created') | string | trim -%}
+    {%- if clock == 'alert_created' -%}
+        {{ created }}
+    {%- elif clock == 'advisory_published' -%}
+        case when {{ published }} is not null then least({{ published }}, {{ created }}) end
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("var security_patch_clock must be alert_created or advisory_published, got '" ~ clock ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- security_scoped, each row once more with severity 'all' (the patch mart's all-severity figures pool the items). -#}
+{% macro security_scoped_all_severities(relation_sql) -%}
+    {{ security_scoped("select * from (" ~ relation_sql ~ ") as by_severity union all select * replace ('all' as severity) from ("
+                       ~ relation_sql ~ ") as all_severities") }}
+{%- endmacro %}
+
+
+{#- The security KPI area's windowed figures, dense: every snapshot date x window (the CTE `windows`) x scope (the
+    CTE `scopes`), with `stats` [(name, aggregate over `facts`)] of the rows of the CTE `facts` (scope_type, scope_id,
+    `day_column`) whose day lies in the window; aggregates over no rows give NULL / 0. -#}
+{% macro security_window_stats(facts, day_column, stats) -%}
+    select
+        windows.snapshot_date,
+        windows."window",
+        scopes.scope_type,
+        scopes.scope_id,
+        {%- for name, expression in stats %}
+        {{ expression }} as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from windows
+    cross join scopes
+    left join {{ facts }}
+        on {{ facts }}.scope_type = scopes.scope_type
+        and {{ facts }}.scope_id = scopes.scope_id
+        and {{ facts }}.{{ day_column }} between windows.window_start_day and windows.snapshot_date
+    group by all
+{%- endmacro %}

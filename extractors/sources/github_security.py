@@ -25,6 +25,20 @@ Dependabot pages by cursor only (`after` from `Link`; sending `page` answers 400
 `Link` and never builds a page URL, so the same code walks page- and cursor-paged lists. Secret scanning is read
 with `hide_secret=true`: the warehouse never stores the leaked secret itself.
 
+`dependabot_open_alerts` is the withdrawal check. GitHub withdraws a Dependabot alert whose advisory is no longer
+valid: it leaves every list and its own URL answers 410 Gone (changelog 2026-10-13, "Improved detection for
+withdrawn Dependabot alerts"); nothing moves its `updated_at`, so the incremental walk above never sees it go and the
+alert would stay open in raw, and in breach, for ever. So every run also walks `state=open` to its end (no stop rule,
+no ETag: a 304 would land nothing and read as "no alert open") and stamps each alert it lists with the run's end
+(`listed_at`). An alert stored as open that a later *complete* walk of its repository did not list is withdrawn
+(int_security__withdrawn_alerts). Complete: the engine lands a batch only when every partition's walk read to its
+end (any error aborts the whole batch, nothing is loaded), and the loader records each partition's answer in
+meta.stream_coverage; only `ok` partitions of loaded batches count as walks, so a failed, killed or not-enabled walk
+never withdraws anything. The check walks before the Dependabot walk: an alert fixed between the two would otherwise
+be missing from the open walk while the record read just before still says open; this way the open walk lists it
+and the later walk reads the fix (and an alert withdrawn in between is found by the next run's walk). Cost:
+ceil(open alerts / 100) requests per repository and run (one for most).
+
 The streams are `optional`: a repository where a scanner is not enabled answers 404 (403 without Advanced Security);
 the engine records `not_enabled` for that partition in the batch manifest (kept in meta.stream_coverage, read by
 mart_security_coverage) and the run goes on.
@@ -37,7 +51,7 @@ from typing import Any
 
 from extractors.pagination import LinkHeaderPaginator, PageRequest
 from extractors.sources.github import updated_before_window
-from extractors.streams import Column, Partition, Stream, Window
+from extractors.streams import WINDOW_END, Column, Partition, Stream, Window
 
 TIMESTAMP_FIELDS = {
     "dependabot_alerts": ("created_at", "updated_at", "fixed_at", "dismissed_at", "auto_dismissed_at"),
@@ -129,4 +143,31 @@ def security_streams(settings: Mapping[str, Any], partitions: tuple[Partition, .
             conditional=True,
             optional=True,
         ))
+    # first: see the module docstring (the withdrawal check runs before the Dependabot walk)
+    streams.insert(0, Stream(
+        source="github",
+        name="dependabot_open_alerts",
+        columns=(
+            Column("repo", partition_key="repo"),
+            Column("number", kind="integer"),
+            Column("state"),
+            Column("listed_at", kind="timestamp", partition_key=WINDOW_END),
+        ),
+        primary_key=("repo", "number"),
+        cursor="listed_at",
+        records_key=None,
+        paginator=lambda: LinkHeaderPaginator(per_page=per_page),
+        requests=open_walk_requests(repo_path),
+        partitions=partitions,
+        timestamps=("listed_at",),
+        optional=True,
+    ))
     return tuple(streams)
+
+
+def open_walk_requests(repo_path: Callable[[str], str]):
+    """The withdrawal check's one walk per repository: every open Dependabot alert, whatever the window."""
+    def requests(partition: Partition, window: Window):
+        yield PageRequest("GET", f"{repo_path(partition.values['repo'])}/{PATHS['dependabot_alerts']}",
+                          params=(("state", "open"), ("sort", "created"), ("direction", "asc")))
+    return requests

@@ -76,6 +76,8 @@ def reference(base: str, as_of: datetime) -> dict:
                 disabled.add((repo, tool))
                 continue
             for alert in rows:
+                if ts(alert["created_at"]) > as_of:  # nothing after the run's as_of exists (fct_security_alerts)
+                    continue
                 closed_at, remediated = closing(tool, alert)
                 alerts[f"{tool}:{repo}#{alert['number']}"] = {
                     "repo": repo, "tool": tool, "severity": severity(tool, alert), "created": ts(alert["created_at"]),
@@ -102,8 +104,25 @@ def published(data_dir: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def check(data_dir: Path, ref: dict, run_date: date) -> None:
+def withdrawn(base: str, data_dir: Path, ref: dict) -> set[str]:
+    """Published alerts that no list shows any more: each must be a Dependabot alert whose URL answers 410 Gone
+    (GitHub withdrew it), not 404, and the warehouse must have closed it as withdrawn."""
     keys = {r[0] for r in published(data_dir, "select alert_key from marts.fct_security_alerts")}
+    gone = keys - ref["keys"]
+    for key in gone:
+        tool, _, rest = key.partition(":")
+        repo, _, number = rest.partition("#")
+        assert tool == "dependabot", key
+        answer = requests.get(f"{base}/github/repos/{repo}/dependabot/alerts/{number}", headers=GH, timeout=30)
+        assert answer.status_code == 410, (key, answer.status_code)
+    closed = {r[0] for r in published(data_dir, "select alert_key from marts.fct_security_alerts "
+                                                "where close_reason = 'withdrawn'")}
+    assert gone <= closed, sorted(gone - closed)
+    return gone
+
+
+def check(data_dir: Path, ref: dict, run_date: date, gone: set[str] = frozenset()) -> None:
+    keys = {r[0] for r in published(data_dir, "select alert_key from marts.fct_security_alerts")} - gone
     assert keys == ref["keys"], (sorted(ref["keys"] - keys)[:5], sorted(keys - ref["keys"])[:5])
     cells = {(r[0], r[1], r[2]): r[3] for r in published(
         data_dir, "select repo, tool, severity, open from marts.mart_security_posture_daily "
@@ -130,10 +149,31 @@ def test_security_posture_matches_the_api_after_a_full_and_an_incremental_run(or
     assert sorted(org_runs.teams) == REPOS, "the runs read every repository the reference reads"
     with org_runs.api(DAY1) as base:
         first = reference(base, datetime(2026, 11, 20, tzinfo=UTC))
+        assert not withdrawn(base, org_runs.data_dir(DAY1), first)
     assert first["disabled"] == {("acme/mobile", "code_scanning"), ("acme/infra", "secret_scanning")}
     assert first["in_breach"] > 0 and first["open_by_severity"]["critical"] > 0
     check(org_runs.data_dir(DAY1), first, DAY1)
 
     with org_runs.api(DAY2) as base:
         second = reference(base, datetime(2026, 11, 21, tzinfo=UTC))
-    check(org_runs.data_dir(DAY2), second, DAY2)
+        # the emulator withdraws one acme/api alert between the runs: only the complete open walk shows it
+        gone = withdrawn(base, org_runs.data_dir(DAY2), second)
+    assert len(gone) == 1, gone
+    check(org_runs.data_dir(DAY2), second, DAY2, gone)
+
+
+def test_patch_compliance_is_filled_and_agrees_with_the_posture(org_runs: OrgRuns):
+    """mart_patch_compliance_daily on the second run: decisions were made, and with the default clock
+    (alert_created) past policy is the posture's Dependabot in_breach on every day and scope."""
+    data_dir = org_runs.data_dir(DAY2)
+    (decided, met, fixes), = published(data_dir, "select sum(decided), sum(met), sum(time_to_patch_sample_size) "
+                                                 "from marts.mart_patch_compliance_daily "
+                                                 "where scope_type = 'org' and severity = 'all'")
+    assert decided > 0 and 0 < met < decided and fixes > 0
+    differ = published(data_dir, """
+        select count(*) from marts.mart_patch_compliance_daily p
+        join marts.mart_security_posture_daily s
+            on s.tool = 'dependabot' and (s.day, s.scope_type, s.scope_id, s.severity)
+                = (p.day, p.scope_type, p.scope_id, p.severity)
+        where p.past_policy <> s.in_breach or p.open <> s.open""")
+    assert differ == [(0,)]

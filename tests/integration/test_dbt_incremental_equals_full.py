@@ -194,6 +194,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
             gone = {row["issue_id"]: requests.get(f"{base}/jira/rest/api/3/issue/{row['issue_id']}", auth=JIRA_AUTH,
                                                   timeout=30).status_code == 404
                     for row in h.query(work / "day1.duckdb", "select issue_id from marts.fct_jira_issues")}
+            # what GitHub answers now for each alert DAY1's run had that the new directory's backfill does not
+            missing = query_beside(replays["new_directory"], work / "day1.duckdb", """
+                select alert_key, repo, alert_number from day1.marts.fct_security_alerts
+                where alert_key not in (select alert_key from marts.fct_security_alerts)""")
+            answers = {row["alert_key"]: requests.get(
+                f"{base}/github/repos/{row['repo']}/dependabot/alerts/{row['alert_number']}", timeout=30,
+                headers={"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}).status_code
+                for row in missing}
         changed = run_day(config, DAY1 + timedelta(days=2), START + timedelta(days=2), restate=restate)
         warehouse = work / "data" / "warehouse.duckdb"
         reference = work / "reference"
@@ -208,7 +216,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         mp.undo()
     return {"incremental": warehouse, "reference": reference / "data" / "warehouse.duckdb", "changed": changed,
-            "day1": work / "day1.duckdb", "replays": replays, "deleted_issues": {i for i, g in gone.items() if g}}
+            "day1": work / "day1.duckdb", "replays": replays, "deleted_issues": {i for i, g in gone.items() if g},
+            "missing_alerts": answers}
 
 
 def test_every_table_equals_the_full_refresh(built: dict) -> None:
@@ -274,6 +283,10 @@ NOT_REPLAYABLE = frozenset({"marts.pipeline_health_daily", "marts.pipeline_sourc
 # Jira issues deleted since DAY1 are gone from the API: a new data directory never sees them (an existing
 # warehouse keeps them), so its Jira marts are compared issue by issue below instead.
 JIRA_MARTS = frozenset({"marts.fct_jira_issues", "marts.mart_jira_flow_daily", "marts.kpi_daily_snapshot"})
+# Likewise a Dependabot alert GitHub withdrew since DAY1 (gone from every list, 410 Gone on its URL): an existing
+# warehouse keeps it (open on DAY1, closed as withdrawn later), a new directory never sees it; compared alert by alert.
+SECURITY_MARTS = frozenset({"marts.fct_security_alerts", "marts.mart_security_posture_daily",
+                            "marts.mart_patch_compliance_daily"})
 
 
 def query_beside(warehouse: Path, day1: Path, sql: str, params: list | None = None) -> list[dict]:
@@ -313,20 +326,34 @@ def test_the_day_after_brought_changes_a_backfill_must_undo(built: dict) -> None
 def test_a_backfilled_day_equals_the_run_on_that_day(built: dict, replay: str) -> None:
     """Backfill = replay (issue 18): DAY1 run again a day later gives every mart row DAY1's own run gave (rows of
     later days, which the warehouse keeps, aside)."""
-    left_out = NOT_REPLAYABLE | (JIRA_MARTS if replay == "new_directory" else frozenset())
+    left_out = NOT_REPLAYABLE | (JIRA_MARTS | SECURITY_MARTS if replay == "new_directory" else frozenset())
     diff = compare_warehouses(built["day1"], built["replays"][replay], schemas=("marts",), through=DAY1,
                               left_out=left_out)
     assert diff["rows_compared"] > 1000
     assert diff["differing_tables"] == {}
 
 
-def test_a_backfill_in_a_new_directory_misses_only_the_deleted_jira_issues(built: dict) -> None:
-    day1, backfill = built["day1"], built["replays"]["new_directory"]
-    rows = query_beside(backfill, day1, """
-        select issue_id from (select * exclude (is_deleted) from day1.marts.fct_jira_issues
-                              except all select * exclude (is_deleted) from marts.fct_jira_issues)
+def differing_keys(backfill: Path, day1: Path, table: str, key: str, excluded: str) -> set:
+    """The `key`s of the rows of marts.`table` (columns `excluded` aside) that differ between DAY1's run and
+    `backfill`, either way."""
+    rows = query_beside(backfill, day1, f"""
+        select {key} from (select * exclude ({excluded}) from day1.marts.{table}
+                           except all select * exclude ({excluded}) from marts.{table})
         union all
-        select issue_id from (select * exclude (is_deleted) from marts.fct_jira_issues
-                              except all select * exclude (is_deleted) from day1.marts.fct_jira_issues)
+        select {key} from (select * exclude ({excluded}) from marts.{table}
+                           except all select * exclude ({excluded}) from day1.marts.{table})
     """)
-    assert {r["issue_id"] for r in rows} == built["deleted_issues"]
+    return {r[key] for r in rows}
+
+
+def test_a_backfill_in_a_new_directory_misses_only_the_deleted_jira_issues(built: dict) -> None:
+    assert differing_keys(built["replays"]["new_directory"], built["day1"], "fct_jira_issues", "issue_id",
+                          "is_deleted") == built["deleted_issues"]
+
+
+def test_a_backfill_in_a_new_directory_misses_only_the_withdrawn_alerts(built: dict) -> None:
+    """The emulator withdraws a Dependabot alert between DAY1's run and the backfills: it is the only alert DAY1's
+    run had that a new directory cannot replay, GitHub answers 410 Gone for it, and every other alert is the same."""
+    assert built["missing_alerts"] and set(built["missing_alerts"].values()) == {410}, built["missing_alerts"]
+    assert differing_keys(built["replays"]["new_directory"], built["day1"], "fct_security_alerts", "alert_key",
+                          "updated_at") == set(built["missing_alerts"])

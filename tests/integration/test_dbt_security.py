@@ -19,6 +19,7 @@ Coverage: code scanning is not enabled on acme/api (404 "no analysis found"); ev
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ from typing import Any
 import duckdb
 import pytest
 
+from extractors.streams import WINDOW_END
 from opskpi.load import ensure_meta, ensure_raw_table
 from opskpi.pipeline import declared_streams
+from tests.integration import patch_scenario as ps
 from tests.integration.dbt_harness import RawData, area, check_dbt_build, create_warehouse, query, run_dbt_build
+from tests.integration.patch_scenario import DAY, DECISIONS, STOCK, figures
 
 # The failing builds need only the security area; the main scenario builds everything (it reads the KPI snapshot).
 AREA = area("+fct_security_alerts+", "+mart_security_posture_daily+", "+mart_security_coverage+",
@@ -70,19 +74,25 @@ def ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def write_alerts(warehouse: Path, alerts: list[tuple[str, str, dict]], coverage: list[tuple] = ()) -> None:
-    """Replace raw alert rows as the loader would (typed columns from the stream declarations + record JSON)."""
+REPO_TEAMS = (("acme/api", "platform"), ("acme/web", "growth"))
+
+
+def write_alerts(warehouse: Path, alerts: list[tuple], coverage: list[tuple] = (),
+                 repo_teams: tuple[tuple[str, str], ...] = REPO_TEAMS) -> None:
+    """Replace raw alert rows as the loader would (typed columns from the stream declarations + record JSON).
+    An alert is (stream, repo, record), or (stream, repo, record, window end) for a stream that stamps its rows
+    with the window they were read in (dependabot_open_alerts' listed_at)."""
     streams = {s.name: s for s in declared_streams() if s.name.endswith("_alerts")}
     con = duckdb.connect(str(warehouse))
     try:
         ensure_meta(con)
         for stream in streams.values():
             ensure_raw_table(con, stream.key, {c.name: c.kind for c in stream.columns})
-        for stream_name, repo, record in alerts:
+        for stream_name, repo, record, *window_end in alerts:
             stream = streams[stream_name]
             values = []
             for column in stream.columns:
-                value = repo if column.partition_key == "repo" else column.value(record, {})
+                value = column.value(record, {"repo": repo, WINDOW_END: window_end[0] if window_end else None})
                 values.append(ts(value) if column.kind == "timestamp" else value)
             con.execute(f"delete from raw.{stream.key} where repo = ? and number = ?", [repo, record["number"]])
             names = ", ".join(c.name for c in stream.columns)
@@ -91,8 +101,8 @@ def write_alerts(warehouse: Path, alerts: list[tuple[str, str, dict]], coverage:
                         f"values ({marks}, ?, 'b', now())", [*values, json.dumps(record)])
         for row in coverage:
             con.execute("insert into meta.stream_coverage values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
-        con.execute("create or replace table raw.config__repos as "
-                    "select * from (values ('acme/api', 'platform'), ('acme/web', 'growth')) t(repo, team)")
+        con.execute("create or replace table raw.config__repos (repo varchar, team varchar)")
+        con.executemany("insert into raw.config__repos values (?, ?)", [list(pair) for pair in repo_teams])
     finally:
         con.close()
 
@@ -132,15 +142,30 @@ COVERAGE = [
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
+def nights(tmp_path_factory) -> dict[str, Any]:
+    """The two nights (with the patch scenario of patch_scenario.py beside the posture one), what the patch mart
+    said after each, and a backfill of 10-20 with patch_clock advisory_published on a copy of night 2's warehouse
+    (the patch models only; the nightly history and the staging views stay as night 2 left them)."""
     work = tmp_path_factory.mktemp("security")
     path = work / "warehouse.duckdb"
     create_warehouse(path, RawData(config_services=[("PSVC1", "platform", 99.9)]))
-    write_alerts(path, NIGHT1_ALERTS)
+    write_alerts(path, NIGHT1_ALERTS + ps.NIGHT1_ROWS, ps.WALKS1, REPO_TEAMS + ps.REPO_TEAMS)
     check_dbt_build(path, NIGHT1, work / "night1")
-    write_alerts(path, NIGHT2_ALERTS, COVERAGE)
+    out: dict[str, Any] = {"path": path, "night1": ps.patch_rows(path)}
+    write_alerts(path, NIGHT2_ALERTS + ps.NIGHT2_ROWS, COVERAGE + ps.WALKS2, REPO_TEAMS + ps.REPO_TEAMS)
     check_dbt_build(path, NIGHT2, work / "night2")
-    return path
+    out["night2"] = ps.patch_rows(path)
+    backfill = work / "backfill" / path.name
+    backfill.parent.mkdir()
+    shutil.copyfile(path, backfill)
+    check_dbt_build(backfill, ps.BACKFILL, work / "backfill" / "dbt", ps.PATCH_MODELS)
+    out["backfill"] = ps.patch_rows(backfill)
+    return out
+
+
+@pytest.fixture(scope="module")
+def warehouse(nights) -> Path:
+    return nights["path"]
 
 
 def posture(warehouse: Path, day: str, scope_id: str, tool: str, severity: str) -> dict[str, Any]:
@@ -153,7 +178,7 @@ def posture(warehouse: Path, day: str, scope_id: str, tool: str, severity: str) 
 def test_fct_security_alerts(warehouse):
     rows = {r["alert_key"]: r for r in query(warehouse, "select * from marts.fct_security_alerts")}
     assert set(rows) == {f"dependabot:acme/api#{n}" for n in (1, 2, 3, 4, 5)} | {
-        "code_scanning:acme/web#1", "secret_scanning:acme/web#1", "secret_scanning:acme/web#2"}
+        "code_scanning:acme/web#1", "secret_scanning:acme/web#1", "secret_scanning:acme/web#2"} | ps.KEYS
     a1, a2 = rows["dependabot:acme/api#1"], rows["dependabot:acme/api#2"]
     assert (a1["close_reason"], a1["time_to_remediate_s"], a1["team"]) == ("fixed", 8 * 3600, "platform")
     assert (a2["close_reason"], a2["time_to_remediate_s"], a2["is_remediated"]) == ("dismissed", None, False)
@@ -212,12 +237,14 @@ def test_disabled_scanner_coverage_and_grid(warehouse):
     assert sum(1 for r in coverage if r["enabled"]) == 5
     cells = query(warehouse, "select distinct repo, tool from marts.mart_security_posture_daily "
                              "where scope_type = 'repo' order by 1, 2")
+    every_tool = [("dependabot",), ("code_scanning",), ("secret_scanning",)]
     assert [(r["repo"], r["tool"]) for r in cells] == [
         ("acme/api", "dependabot"), ("acme/api", "secret_scanning"),
+        *sorted(("acme/ops", *t) for t in every_tool), *sorted(("acme/pay", *t) for t in every_tool),
         ("acme/web", "code_scanning"), ("acme/web", "dependabot"), ("acme/web", "secret_scanning")]
-    # dense: 10-20 (first alert) .. 11-10 = 22 days x 5 cells x 4 severities
+    # dense: 10-01 (first alert: the patch scenario's) .. 11-10 = 41 days x 11 cells x 4 severities
     assert query(warehouse, "select count(*) as n from marts.mart_security_posture_daily "
-                            "where scope_type = 'repo'")[0]["n"] == 22 * 5 * 4
+                            "where scope_type = 'repo'")[0]["n"] == 41 * 11 * 4
 
 
 def test_roll_ups_and_kpis(warehouse):
@@ -230,16 +257,210 @@ def test_roll_ups_and_kpis(warehouse):
         warehouse, "select * from marts.kpi_daily_snapshot where snapshot_date = date '2026-11-10' "
                    "and kpi in ('alerts_open_critical', 'alerts_open_high', 'alerts_open_medium', 'alerts_in_breach', "
                    "'sla_compliance', 'time_to_remediate_mean', 'time_to_remediate_p50')")}
-    assert kpis[("alerts_open_critical", "org", "1d")] == (1, 1)
-    assert kpis[("alerts_open_high", "org", "1d")] == (0, 0)
+    # with the patch scenario (patch_scenario.py): P8 and O1 critical, P5 high, P9 low open; P7 withdrawn 11-05,
+    # P6 at the day's end
+    assert kpis[("alerts_open_critical", "org", "1d")] == (3, 3)  # A4, P8, O1
+    assert kpis[("alerts_open_high", "org", "1d")] == (1, 1)  # P5
     assert kpis[("alerts_open_medium", "org", "1d")] == (2, 2)  # A5 and C1
-    assert kpis[("alerts_in_breach", "org", "1d")] == (1, 1)
-    assert kpis[("sla_compliance", "org", "1d")][0] == pytest.approx(200 / 3)
-    # 7d = 11-04..11-10: A1 8 h, A3 4 d, S1 6 h
-    assert kpis[("time_to_remediate_mean", "org", "7d")] == (pytest.approx((28800 + 345600 + 21600) / 3), 3)
-    assert kpis[("time_to_remediate_p50", "org", "7d")] == (pytest.approx(28800), 3)
+    assert kpis[("alerts_in_breach", "org", "1d")] == (4, 4)  # A4, P8, O1, P5 (due 11-09)
+    assert kpis[("sla_compliance", "org", "1d")][0] == pytest.approx(100 * 3 / 7)  # + P9 (low) open
+    # 7d = 11-04..11-10: A1 8 h, A3 4 d, S1 6 h, P13 12 d
+    assert kpis[("time_to_remediate_mean", "org", "7d")] == (
+        pytest.approx((28800 + 345600 + 21600 + 1036800) / 4), 4)
+    assert kpis[("time_to_remediate_p50", "org", "7d")] == (pytest.approx((28800 + 345600) / 2), 4)
     assert kpis[("time_to_remediate_mean", "growth", "7d")] == (pytest.approx(21600), 1)
     assert kpis[("time_to_remediate_mean", "org", "1d")] == (None, 0)
+
+
+def test_patch_kpis(warehouse):
+    """Dependabot only (default clock alert_created). 7d = 11-04..11-10: A1 met on 11-05 (fixed 8 h after creation),
+    A3 met on 11-06 (4 d), P13 met on 11-08 (12 d), P5 missed on 11-09, A4 missed on 11-10 (due 11-10 00:00, open);
+    A2 and A5 were dismissed before their deadlines (A5's dismissal is known from night 1 only): not judged. Of
+    those fixes only P13's advisory has a published_at (10-26: 13 d)."""
+    kpis = {(r["kpi"], r["window"]): (r["value"], r["sample_size"]) for r in query(
+        warehouse, "select * from marts.kpi_daily_snapshot where snapshot_date = date '2026-11-10' "
+                   "and scope_id = 'org' and (kpi like '%patch%')")}
+    assert kpis[("patch_compliance", "7d")] == (60.0, 5)
+    assert kpis[("patch_compliance", "1d")] == (0.0, 1)
+    assert kpis[("time_to_patch_mean", "7d")] == (pytest.approx((28800 + 345600 + 1036800) / 3), 3)
+    assert kpis[("time_to_patch_p50", "7d")] == (pytest.approx(345600), 3)
+    assert kpis[("time_to_patch_mean", "1d")] == (None, 0)
+    assert kpis[("disclosure_to_patch_p50", "7d")] == (pytest.approx(13 * 86400), 1)
+    assert kpis[("patch_policy_breaches", "1d")] == (4, 4)  # A4, P8, O1, P5
+    assert ("patch_policy_breaches", "7d") not in kpis
+
+
+def dependabot_posture(warehouse: Path) -> dict[tuple, dict[str, Any]]:
+    return {(r["day"].isoformat()[5:], r["scope_id"], r["severity"]): r for r in query(
+        warehouse, "select * from marts.mart_security_posture_daily where tool = 'dependabot'")}
+
+
+def patch_alerts(warehouse: Path) -> dict[str, dict[str, Any]]:
+    return {r["alert_key"]: r for r in query(
+        warehouse, "select p.*, f.close_reason, f.closed_at from intermediate.int_security__patch_alerts p "
+                   "join marts.fct_security_alerts f using (alert_key)")}
+
+
+def test_decisions_once_per_alert_at_the_earlier_of_fix_and_deadline(nights, warehouse):
+    got = nights["night2"]
+    assert figures(got[("10-16", "acme/pay", "critical")], *DECISIONS) == (1, 2, 3, pytest.approx(100 / 3), 0)
+    assert figures(got[("10-03", "acme/pay", "critical")], *DECISIONS) == (0, 0, 0, None, 1)  # P3: not judged
+    assert figures(got[("10-20", "acme/pay", "critical")], *DECISIONS) == (0, 0, 0, None, 0)  # P4's dismissal, P2's fix
+    assert figures(got[("11-09", "acme/pay", "high")], *DECISIONS) == (0, 1, 1, 0.0, 0)  # P5 came due still open
+    decided = {key: row["decided"] for key, row in got.items() if key[1] == "acme/pay" and key[2] == "all"
+               and row["decided"]}
+    # P8 10-06, P10 10-14, P1/P2/P4 10-16, P11 10-18, P12 10-21 (its creation: fixed "before" it), P14 10-24,
+    # P13 11-08, P5 11-09; never P3 (dismissed in time), P6, P7 (withdrawn), P9 (not due)
+    assert decided == {("10-06", "acme/pay", "all"): 1, ("10-14", "acme/pay", "all"): 1,
+                       ("10-16", "acme/pay", "all"): 3, ("10-18", "acme/pay", "all"): 1,
+                       ("10-21", "acme/pay", "all"): 1, ("10-24", "acme/pay", "all"): 1,
+                       ("11-08", "acme/pay", "all"): 1, ("11-09", "acme/pay", "all"): 1}
+    outcomes = {r["alert_key"].split(":")[1]: r["outcome"] for r in query(
+        warehouse, "select alert_key, outcome from intermediate.int_security__patch_alerts "
+                   "where alert_key like '%acme/pay%' or alert_key like '%acme/ops%'")}
+    assert outcomes == {**{f"acme/pay#{n}": outcome for n, outcome in (
+        (1, "met"), (2, "missed"), (3, "dismissed_before_due"), (4, "missed"), (5, "missed"), (6, "withdrawn"),
+        (7, "withdrawn"), (8, "met"), (9, None), (10, "met"), (11, "met"), (12, "met"), (13, "met"), (14, "met"))},
+        "acme/ops#1": "missed"}
+    # O1's repository (acme/ops): missed on 10-16; the org pools both repositories
+    assert figures(got[("10-16", "org", "critical")], "met", "missed") == (1, 3)
+    assert figures(got[("10-16", "payments", "all")], "met", "missed") == (1, 3)
+
+
+def test_time_to_patch_and_disclosure_per_day_of_the_fix(nights, warehouse):
+    got = nights["night2"]
+    cols = ("time_to_patch_s_mean", "time_to_patch_s_p50", "time_to_patch_sample_size", "disclosure_to_patch_s_p50",
+            "disclosure_to_patch_sample_size")
+    assert figures(got[("10-16", "acme/pay", "critical")], *cols) == (15 * DAY, 15 * DAY, 1, 16 * DAY, 1)
+    assert figures(got[("10-20", "acme/pay", "critical")], *cols) == (19 * DAY, 19 * DAY, 1, 20 * DAY, 1)
+    assert figures(got[("10-06", "acme/pay", "critical")], *cols) == (4 * DAY, 4 * DAY, 1, 5 * DAY, 1)  # P8's 1st fix
+    p10 = got[("10-14", "acme/pay", "high")]  # no published_at: a time to patch, no disclosure sample
+    assert figures(p10, *cols, "disclosure_to_patch_unknown", "disclosure_to_patch_coverage_pct") == (
+        2 * DAY, 2 * DAY, 1, None, 0, 1, 0.0)
+    p11 = got[("10-18", "acme/pay", "medium")]  # published after the alert: clamped to created_at, counted
+    assert figures(p11, "disclosure_to_patch_s_p50", "advisory_after_alert", "disclosure_to_patch_coverage_pct") == (
+        3 * DAY, 1, 100.0)
+    p12 = got[("10-21", "acme/pay", "critical")]  # fixed 6 h "before" it was created: clamped and counted
+    assert figures(p12, "time_to_patch_s_mean", "time_to_patch_clamped", "disclosure_to_patch_s_p50") == (
+        0, 1, 18 * 3600)
+    # pooled over the severities and the repositories
+    org_16 = got[("10-16", "org", "all")]
+    assert figures(org_16, "time_to_patch_s_mean", "time_to_patch_sample_size") == (15 * DAY, 1)
+    assert figures(got[("10-17", "org", "all")], "time_to_patch_s_mean", "time_to_patch_sample_size",
+                   "disclosure_to_patch_coverage_pct") == (None, 0, None)
+
+
+def test_time_to_patch_is_time_to_remediate_where_not_negative(nights, warehouse):
+    """The existing posture TTR restricted to Dependabot (days) equals time to patch (s) in every cell whose fixes
+    needed no clamping."""
+    compared, posture_cells = 0, dependabot_posture(warehouse)
+    for (day, scope, severity), row in nights["night2"].items():
+        if severity == "all" or row["time_to_patch_clamped"]:
+            continue
+        posture = posture_cells[(day, scope, severity)]
+        if row["time_to_patch_sample_size"]:
+            assert posture["ttr_days_mean"] * DAY == pytest.approx(row["time_to_patch_s_mean"]), (day, scope)
+            assert posture["fixed"] == row["time_to_patch_sample_size"]
+            compared += 1
+        else:
+            assert posture["ttr_days_mean"] is None
+    assert compared >= 3 * 7  # every fix day, at repo, team and org scope
+
+
+def test_past_policy_with_alert_created_is_the_posture_in_breach(nights, warehouse):
+    checked, posture_cells = 0, dependabot_posture(warehouse)
+    for (day, scope, severity), row in nights["night2"].items():
+        if severity != "all":
+            posture = posture_cells[(day, scope, severity)]
+            assert (row["open"], row["past_policy"]) == (posture["open"], posture["in_breach"]), (day, scope, severity)
+            checked += row["past_policy"] > 0
+    assert checked > 20
+
+
+def test_open_and_past_policy_by_hand(nights, warehouse):
+    got = nights["night2"]
+    crit = {day: figures(got[(day, "acme/pay", "critical")], *STOCK) for day in
+            ("10-02", "10-05", "10-06", "10-15", "10-16", "10-19", "10-20", "11-06", "11-07", "11-08", "11-10")}
+    assert crit == {
+        "10-02": (5, 0, 0),  # P1, P2, P3, P4, P8 (P3 dismissed 10-03 00:00 = the day's end: still open)
+        "10-05": (5, 0, 0),  # P1, P2, P4, P8 (fixed 10-06 00:00), P6
+        "10-06": (4, 0, 0),  # P8 fixed
+        "10-15": (4, 0, 0),  # due 10-16 00:00 = the day's end: not yet past policy
+        "10-16": (3, 2, 0),  # P2, P4 past policy, P6 not yet
+        "10-19": (3, 2, 0),
+        "10-20": (1, 1, 0),  # P2 fixed and P4 dismissed at 00:00; P6 due 10-20
+        "11-06": (2, 1, 0),  # P6, P13; P8 still closed: its reintroduction moved updated_at to 11-07 00:00
+        "11-07": (3, 2, 0),  # P8 open again, past its deadline of 10-17
+        "11-08": (2, 2, 0),  # P13 fixed
+        "11-10": (1, 1, 0),  # P6 withdrawn at 11-11 00:00, the day's end: gone; P8 left
+    }
+    high = {day: figures(got[(day, "acme/pay", "high")], *STOCK) for day in ("11-04", "11-05", "11-09")}
+    assert high == {"11-04": (2, 0, 0),  # P5, P7 (due 11-05 00:00 = the day's end)
+                    "11-05": (1, 0, 0),  # P7's advisory withdrawn 11-05 12:00: gone, never past policy
+                    "11-09": (1, 1, 0)}  # P5 due 11-09 00:00
+    assert figures(got[("11-10", "acme/pay", "all")], *STOCK) == (3, 2, 1)  # P5, P8, P9 (no patched version)
+    assert figures(got[("11-10", "acme/ops", "critical")], *STOCK) == (1, 1, 0)  # O1: a not_enabled walk is no walk
+
+
+def test_withdrawn_alerts_close_in_the_existing_marts(nights, warehouse):
+    withdrawn = {r["alert_key"]: (r["withdrawn_at"], r["detected_by"]) for r in query(
+        warehouse, "select * from intermediate.int_security__withdrawn_alerts")}
+    assert withdrawn == {"dependabot:acme/pay#6": (datetime(2026, 11, 11, tzinfo=UTC), "open_walk"),
+                         "dependabot:acme/pay#7": (datetime(2026, 11, 5, 12, tzinfo=UTC), "advisory_withdrawn_at")}
+    alerts = patch_alerts(warehouse)
+    p6, p7 = alerts["dependabot:acme/pay#6"], alerts["dependabot:acme/pay#7"]
+    assert (p6["close_reason"], p6["closed_at"]) == ("withdrawn", datetime(2026, 11, 11, tzinfo=UTC))
+    assert (p7["close_reason"], p7["closed_at"]) == ("withdrawn", datetime(2026, 11, 5, 12, tzinfo=UTC))
+    posture = dependabot_posture(warehouse)
+    assert figures(posture[("11-05", "acme/pay", "high")], "withdrawn", "dismissed", "open") == (1, 0, 1)
+    assert figures(posture[("11-10", "acme/pay", "critical")], "open", "in_breach") == (1, 1)  # P8 only
+
+
+def test_case5_night2_takes_back_what_night1_judged(nights, warehouse):
+    """P6 was open and missed (due 10-20) as night 1 saw it; night 2's complete walk no longer lists it."""
+    night1, night2 = nights["night1"], nights["night2"]
+    assert figures(night1[("10-20", "acme/pay", "critical")], "missed", "decided") == (1, 1)
+    assert figures(night1[("11-04", "acme/pay", "critical")], *STOCK) == (2, 1, 0)  # P6 past policy, P13
+    assert figures(night2[("10-20", "acme/pay", "critical")], "missed", "decided") == (0, 0)
+    assert max(day for day, _, _ in night1) == "11-04" and max(day for day, _, _ in night2) == "11-10"
+
+
+def test_case6_reintroduced_stays_met(nights, warehouse):
+    assert figures(nights["night1"][("10-06", "acme/pay", "critical")], "met", "decided") == (1, 1)
+    assert figures(nights["night2"][("10-06", "acme/pay", "critical")], "met", "decided") == (1, 1)
+    assert patch_alerts(warehouse)["dependabot:acme/pay#8"]["first_fixed_at"] == datetime(2026, 10, 6, tzinfo=UTC)
+
+
+def test_late_arriving_fix_is_decided_when_it_arrives(nights, warehouse):
+    """P14 (fixed 10-24) reached the warehouse only on night 2; P13 was pending on night 1 (due 11-11)."""
+    night1, night2 = nights["night1"], nights["night2"]
+    assert figures(night1[("10-24", "acme/pay", "medium")], "met", "time_to_patch_sample_size") == (0, 0)
+    assert figures(night2[("10-24", "acme/pay", "medium")], "met", "time_to_patch_s_p50") == (1, 16 * DAY)
+    assert patch_alerts(warehouse)["dependabot:acme/pay#13"]["outcome"] == "met"
+    assert figures(night2[("11-08", "acme/pay", "critical")], "met", "time_to_patch_s_p50") == (1, 12 * DAY)
+
+
+def test_backfill_of_a_past_day_with_the_advisory_published_clock(nights):
+    """10-20 rebuilt after night 2 (as_of 10-21 00:00) with deadlines counted from the advisory's publication
+    (created - 1 day, unless said): only what was known by then, and every deadline one day earlier."""
+    got = nights["backfill"]
+    assert (min(day for day, _, _ in got), max(day for day, _, _ in got)) == ("10-01", "10-20")
+    # P5: published 40 days before its creation, due 09-30: missed on the day it was created, past policy since
+    # (P7, due 11-04, is open beside it); the SLA breach (from creation) says nothing of it until 11-09
+    assert figures(got[("10-10", "acme/pay", "high")], "missed", "decided", "open", "past_policy") == (1, 1, 2, 1)
+    assert figures(got[("10-20", "acme/pay", "high")], "open", "past_policy") == (2, 1)  # P5, P7 (P10 fixed)
+    # P1 fixed 10-16 but due 10-15 (published 09-30): missed with P2 and P4 on 10-15, nothing on 10-16
+    assert figures(got[("10-15", "acme/pay", "critical")], *DECISIONS) == (0, 3, 3, 0.0, 0)
+    assert figures(got[("10-16", "acme/pay", "critical")], "met", "missed") == (0, 0)
+    assert figures(got[("10-03", "acme/pay", "critical")], "dismissed_before_due") == (1,)
+    # P6 was not withdrawn as of 10-21 (the walk that missed it ran on 11-11): judged, missed on 10-19
+    assert figures(got[("10-19", "acme/pay", "critical")], "missed") == (1,)
+    assert figures(got[("10-20", "acme/pay", "critical")], "open", "past_policy", "time_to_patch_s_p50") == (
+        1, 1, 19 * DAY)  # P6; P2's fix at 10-20 00:00
+    # P10 has no published_at: no deadline, not judged; its fix still has a time to patch
+    assert figures(got[("10-12", "acme/pay", "high")], "clock_unknown", "decided") == (1, 0)
+    assert figures(got[("10-14", "acme/pay", "high")], "met", "time_to_patch_sample_size") == (0, 1)
+    assert got[("10-06", "acme/pay", "critical")]["met"] == 1  # P8, from the nightly history's closing
 
 
 def test_unknown_severity_fails_naming_the_alert(tmp_path):

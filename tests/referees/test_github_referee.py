@@ -184,3 +184,28 @@ def test_security_alerts(emu, gh, kit, security, tool, name):
     parsed = list(kit.rest.paginate(endpoint, owner="acme", repo=name, per_page=100))
     assert once([a.number for a in parsed]) == set(expected)
     assert all(isinstance(a, getattr(gk, model)) for a in parsed)
+
+
+def test_a_withdrawn_dependabot_alert_as_the_sdks_see_it():
+    """githubkit parses the single alert, with the advisory's withdrawn_at once set, into its DependabotAlert model;
+    once GitHub withdrew the alert, the SDK fails with 410 Gone (not 404). Its own emulator: the clock moves."""
+    from emulator.server import start_emulator
+    from tests.referees.conftest import NOW
+
+    with start_emulator(seed=42, now=NOW) as own:
+        gen, api = pytest.importorskip("emulator.gen_security"), own.app.apis["github"]
+        routes = next(r.handler.__self__ for r in api.router._routes if r.template.endswith("/dependabot/alerts"))
+        (index, number), = [(i, a.number) for (i, tool), alerts in routes.data.alerts.items() if tool == "dependabot"
+                            for a in alerts if a.scenario == "withdrawn"]
+        name = api.data.repos[index].name
+        client = githubkit.GitHub(own.credentials.github_token, base_url=own.github_url + "/", auto_retry=False,
+                                  http_cache=False)
+        own.advance(hours=13)  # the advisory is withdrawn, the alert not yet
+        alert = client.rest.dependabot.get_alert("acme", name, number).parsed_data
+        assert isinstance(alert, gk.DependabotAlert) and alert.security_advisory.withdrawn_at is not None
+        own.advance(hours=6)
+        with pytest.raises(githubkit.exception.RequestFailed) as failed:
+            client.rest.dependabot.get_alert("acme", name, number)
+        assert failed.value.response.status_code == 410
+        assert gen.is_withdrawn(next(a for a in routes.data.alerts[(index, "dependabot")] if a.number == number),
+                                own.app.clock.now_ms)

@@ -76,6 +76,8 @@ def test_environment_references_are_expanded(tmp_path, monkeypatch):
         (lambda c: c.update(sources={}), r"sources: configure at least one of jira, pagerduty, github"),
         (lambda c: c.update(security={"sla_days": {"urgent": 3}}), r"security\.sla_days\.urgent: unknown severity"),
         (lambda c: c.update(security={"sla_days": {"high": 0}}), r"security\.sla_days\.high: 0 must be a positive"),
+        (lambda c: c.update(security={"patch_clock": "advisory_release"}),
+         r"security\.patch_clock: 'advisory_release' is not a patch clock; use alert_created or advisory_published"),
         (lambda c: c.update(report={"email_to": ["a@b.c"], "email_from": "nobody"}),
          r"report\.email_from: 'nobody' is not an e-mail address"),
         (lambda c: c["sources"]["pagerduty"].update(page_size=500), r"pagerduty\.page_size: 500 is outside"),
@@ -113,6 +115,9 @@ def test_defaults_and_resolved_paths(tmp_path):
     assert config.security.sla_days == {"critical": 15, "high": 30, "medium": 90, "low": 180}
     partial = parse_config(config_dict(security={"sla_days": {"critical": 7}}), tmp_path)
     assert partial.security.sla_days == {"critical": 7, "high": 30, "medium": 90, "low": 180}
+    assert config.security.patch_clock == "alert_created"
+    assert parse_config(config_dict(security={"patch_clock": "advisory_published"}),
+                        tmp_path).security.patch_clock == "advisory_published"
     assert config.report.title == "Ops KPI report" and config.availability.downtime_urgencies == ["high"]
     assert config.dora.attribution_window == "24h" and config.history_days == 30
 

@@ -6,6 +6,11 @@
 --   sla_compliance (pct): window 1d, 100 x open within SLA / open; NULL with sample_size 0 when nothing is open
 --   time_to_remediate_mean / _p50 (s): fixed and resolved alerts closed in the window (local days), pooled;
 --     windows 1d / 7d / 30d; NULL with sample_size 0 when none
+-- and patch compliance (docs/metrics.md "Patch compliance"), Dependabot alerts not withdrawn:
+--   time_to_patch_mean / _p50, disclosure_to_patch_p50 (s): fixes in the window (int_security__patch_fixes);
+--     windows 1d / 7d / 30d; sample_size = fixes (disclosure: fixes with a published_at)
+--   patch_compliance (pct): 100 x met / (met + missed) of the decisions in the window; sample_size = decided
+--   patch_policy_breaches (count): window 1d, mart_patch_compliance_daily.past_policy of the date (all severities)
 
 with windows as (
 
@@ -66,21 +71,55 @@ remediations as (
 
 ttr as (
 
-    select
-        windows.snapshot_date,
-        windows."window",
-        scopes.scope_type,
-        scopes.scope_id,
-        avg(remediations.time_to_remediate_s) as mean_s,
-        quantile_cont(remediations.time_to_remediate_s, 0.5) as p50_s,
-        count(remediations.time_to_remediate_s) as sample_size
-    from windows
-    cross join scopes
-    left join remediations
-        on remediations.scope_type = scopes.scope_type
-        and remediations.scope_id = scopes.scope_id
-        and remediations.closed_day between windows.window_start_day and windows.snapshot_date
-    group by all
+    {{ security_window_stats('remediations', 'closed_day', [
+        ('mean_s', 'avg(remediations.time_to_remediate_s)'),
+        ('p50_s', 'quantile_cont(remediations.time_to_remediate_s, 0.5)'),
+        ('sample_size', 'count(remediations.time_to_remediate_s)')]) }}
+
+),
+
+patch_fixes as (
+
+    {{ security_scoped("select closed_day, repo, team, time_to_patch_s, disclosure_to_patch_s from "
+                       ~ ref('int_security__patch_fixes')) }}
+
+),
+
+patch_times as (
+
+    {{ security_window_stats('patch_fixes', 'closed_day', [
+        ('mean_s', 'avg(patch_fixes.time_to_patch_s)'),
+        ('p50_s', 'quantile_cont(patch_fixes.time_to_patch_s, 0.5)'),
+        ('sample_size', 'count(patch_fixes.time_to_patch_s)'),
+        ('disclosure_p50_s', 'quantile_cont(patch_fixes.disclosure_to_patch_s, 0.5)'),
+        ('disclosure_sample_size', 'count(patch_fixes.disclosure_to_patch_s)')]) }}
+
+),
+
+patch_decisions as (
+
+    {{ security_scoped("select decided_day, repo, team, outcome from " ~ ref('int_security__patch_alerts')
+                       ~ " where outcome in ('met', 'missed')") }}
+
+),
+
+patch_compliance as (
+
+    {{ security_window_stats('patch_decisions', 'decided_day', [
+        ('met', "count(*) filter (where patch_decisions.outcome = 'met')"),
+        ('decided', 'count(patch_decisions.outcome)')]) }}
+
+),
+
+patch_breaches as (
+
+    select day_grid.snapshot_date, day_grid.scope_type, day_grid.scope_id, coalesce(patch.past_policy, 0) as breaches
+    from day_grid
+    left join {{ ref('mart_patch_compliance_daily') }} as patch
+        on patch.day = day_grid.snapshot_date
+        and patch.scope_type = day_grid.scope_type
+        and patch.scope_id = day_grid.scope_id
+        and patch.severity = 'all'
 
 )
 
@@ -100,3 +139,18 @@ union all
 select snapshot_date, 'time_to_remediate_mean', scope_type, scope_id, "window", mean_s, 's', sample_size from ttr
 union all
 select snapshot_date, 'time_to_remediate_p50', scope_type, scope_id, "window", p50_s, 's', sample_size from ttr
+union all
+select snapshot_date, 'time_to_patch_mean', scope_type, scope_id, "window", mean_s, 's', sample_size from patch_times
+union all
+select snapshot_date, 'time_to_patch_p50', scope_type, scope_id, "window", p50_s, 's', sample_size from patch_times
+union all
+select snapshot_date, 'disclosure_to_patch_p50', scope_type, scope_id, "window", disclosure_p50_s, 's',
+       disclosure_sample_size
+from patch_times
+union all
+select snapshot_date, 'patch_compliance', scope_type, scope_id, "window",
+       case when decided > 0 then 100.0 * met / decided end, 'pct', decided
+from patch_compliance
+union all
+select snapshot_date, 'patch_policy_breaches', scope_type, scope_id, '1d', breaches, 'count', breaches
+from patch_breaches

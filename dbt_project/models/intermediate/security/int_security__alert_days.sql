@@ -8,7 +8,14 @@
 --   * else the latest earlier snapshot, when the alert changed after the day (updated_at > eval_at): today's
 --     timestamps describe a later state (e.g. dismissed then, reopened since, which clears dismissed_at), so the
 --     last state seen before the day is carried forward;
---   * else (no snapshot, or no change since the day) the reconstruction.
+--   * else (no snapshot, or no change since the day) the reconstruction, which also knows the closings the
+--     nightly history saw (int_security__closings): a Dependabot alert open now whose latest such closing lies
+--     before its updated_at (the reopen, e.g. a fixed alert GitHub reintroduced) was closed from that closing until
+--     then. Dependabot only: its updated_at is when the state last changed; a code scanning alert's moves on other
+--     updates too (a new instance), which would stretch the gap past the reopen.
+--   * a withdrawn Dependabot alert is not open from its withdrawn_at on (at eval_at = withdrawn_at it is already
+--     gone: the walk that found it gone ran at that instant), whatever a snapshot said before the withdrawal was
+--     known (docs/metrics.md "Withdrawn Dependabot alerts").
 -- in_breach: open and older than its SLA (eval_at > sla_due_at; exactly at the boundary is not yet a breach).
 
 with alerts as (
@@ -22,6 +29,20 @@ with alerts as (
             else greatest(closed_at, coalesce(updated_at, closed_at))
         end as candidate_until
     from {{ ref('fct_security_alerts') }}
+
+),
+
+-- an alert open now that the history saw closed before its last change: closed from that closing until the change
+reopen_gaps as (
+
+    select alerts.alert_key, max(closings.closed_at) as gap_from, alerts.updated_at as gap_until
+    from alerts
+    inner join {{ ref('int_security__closings') }} as closings
+        on closings.alert_key = alerts.alert_key
+        and closings.closed_at < alerts.updated_at
+    where alerts.closed_at is null
+      and alerts.tool = 'dependabot'
+    group by alerts.alert_key, alerts.updated_at
 
 ),
 
@@ -64,13 +85,18 @@ pairs as (
         alerts.created_at,
         alerts.sla_due_at,
         alerts.updated_at,
-        alerts.closed_at is null or alerts.closed_at >= days.eval_at as reconstructed_open
+        alerts.withdrawn_at,
+        (alerts.closed_at is null or alerts.closed_at >= days.eval_at)
+            and not coalesce(gaps.gap_from < days.eval_at and days.eval_at <= gaps.gap_until, false)
+            as reconstructed_open
     from candidates
     inner join {{ ref('int_security__days') }} as days
         on candidates.day = days.day
     inner join alerts
         on candidates.alert_key = alerts.alert_key
         and alerts.created_at < days.eval_at
+    left join reopen_gaps as gaps
+        on candidates.alert_key = gaps.alert_key
 
 ),
 
@@ -98,7 +124,8 @@ judged as (
             when history.snapshot_date = pairs.day then history.is_open
             when history.snapshot_date is not null and pairs.updated_at > pairs.eval_at then history.is_open
         end as snapshot_open,
-        coalesce(snapshot_open, pairs.reconstructed_open) as is_open
+        coalesce(snapshot_open, pairs.reconstructed_open)
+            and coalesce(pairs.withdrawn_at > pairs.eval_at, true) as is_open
     from pairs
     left join snapshot_intervals as history
         on history.alert_key = pairs.alert_key

@@ -7,8 +7,12 @@
 --                 A value outside critical/high/medium/low is kept as sent (severity_known = false) and fails
 --                 the test assert_security_alert_severity_known, which names the alert: never dropped.
 --   close_reason  fixed | dismissed | auto_dismissed (Dependabot, code scanning); secret scanning: resolved
---                 (resolution `revoked`: remediated) or dismissed (any other resolution). NULL while open: an
---                 open (e.g. reopened) alert has no closing time, whatever stale timestamp it carries.
+--                 (resolution `revoked`: remediated) or dismissed (any other resolution); withdrawn: a Dependabot
+--                 alert stored as open that GitHub withdrew (int_security__withdrawn_alerts), closed at
+--                 withdrawn_at. NULL while open: an open (e.g. reopened) alert has no closing time, whatever stale
+--                 timestamp it carries.
+--   withdrawn_at  Dependabot: when GitHub withdrew the alert (its advisory's withdrawn_at, else the as_of of the run
+--                 whose complete open walk first missed it), whatever its state; NULL for every other alert.
 --   time_to_remediate_s  closed_at - created_at for fixed and resolved alerts only (dismissals are not remediation).
 --   sla_days, sla_due_at  from var security_sla_days; due = created_at + sla_days x 86400 s.
 
@@ -33,15 +37,20 @@ dependabot as (
             when 'fixed' then 'fixed'
             when 'dismissed' then 'dismissed'
             when 'auto_dismissed' then 'auto_dismissed'
+            when 'open' then (case when withdrawn.withdrawn_at is not null then 'withdrawn' end)
         end as close_reason,
         case state
             when 'fixed' then coalesce(fixed_at, updated_at)
             when 'dismissed' then coalesce(dismissed_at, updated_at)
             when 'auto_dismissed' then coalesce(auto_dismissed_at, updated_at)
+            when 'open' then withdrawn.withdrawn_at
         end as closed_at,
         package_name as subject,
-        html_url
-    from {{ ref('stg_github__dependabot_alerts') }}
+        html_url,
+        withdrawn.withdrawn_at
+    from {{ ref('stg_github__dependabot_alerts') }} as dependabot
+    left join {{ ref('int_security__withdrawn_alerts') }} as withdrawn
+        using (repo, alert_number)
 
 ),
 
@@ -65,7 +74,8 @@ code_scanning as (
             when 'dismissed' then coalesce(dismissed_at, updated_at)
         end as closed_at,
         rule_id as subject,
-        html_url
+        html_url,
+        cast(null as timestamptz) as withdrawn_at
     from {{ ref('stg_github__code_scanning_alerts') }}
 
 ),
@@ -85,7 +95,8 @@ secret_scanning as (
         end as close_reason,
         case when state = 'resolved' then coalesce(resolved_at, updated_at) end as closed_at,
         secret_type as subject,
-        html_url
+        html_url,
+        cast(null as timestamptz) as withdrawn_at
     from {{ ref('stg_github__secret_scanning_alerts') }}
 
 ),
@@ -133,7 +144,8 @@ select
     sla.sla_days,
     alerts.created_at + to_seconds(sla.sla_days * 86400) as sla_due_at,
     alerts.subject,
-    alerts.html_url
+    alerts.html_url,
+    alerts.withdrawn_at
 from as_of_clipped as alerts
 left join {{ ref('stg_config__repos') }} as repos
     on alerts.repo = repos.repo

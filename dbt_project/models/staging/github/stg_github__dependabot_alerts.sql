@@ -24,5 +24,8 @@ select
     {{ api_timestamp("record->>'$.fixed_at'") }} as fixed_at,
     {{ api_timestamp("record->>'$.dismissed_at'") }} as dismissed_at,
     {{ api_timestamp("record->>'$.auto_dismissed_at'") }} as auto_dismissed_at,
+    {{ api_timestamp("record->>'$.security_advisory.published_at'") }} as advisory_published_at,
+    {{ api_timestamp("record->>'$.security_advisory.withdrawn_at'") }} as advisory_withdrawn_at,
+    record->>'$.security_vulnerability.first_patched_version.identifier' as first_patched_version,
     _loaded_at
 from source
