@@ -3,10 +3,10 @@
 The reference below reads the emulator with plain `requests` (no pipeline code, no SQL) and applies the
 definitions of docs/metrics.md directly: production deployments timed at their first success status, the
 infra repository's successful Deploy runs instead, lead time from the earliest commit author date to the first
-deployment at or after the merge, change failures by incident / revert / hotfix within 24 h and before the
-next deployment, time to restore from the linked incident. Two runs (the shared ones of org_runs.py): a first
-full one, then — after the clock moved a day, so a late deployment status and a re-run deploy arrive — an
-incremental one.
+deployment at or after the merge, change failures by incident / revert / hotfix (merged into any branch) within
+24 h and before the next deployment, time to restore from the linked incident. Two runs (the shared ones of
+org_runs.py): a first full one, then — after the clock moved a day, so a late deployment status and a re-run
+deploy arrive — an incremental one.
 """
 
 from __future__ import annotations
@@ -50,18 +50,22 @@ def quantile(values: list[float], q: float) -> float | None:
 def reference(base: str, teams: dict, links: dict, as_of: datetime) -> dict:
     incidents = [i for i in pd_all(f"{base}/pagerduty/incidents", "incidents",
                                    {"date_range": "all", "time_zone": "UTC"}) if ts(i["created_at"]) <= as_of]
-    deployments, pulls = [], []
+    deployments, pulls, failure_pulls = [], [], []
     for repo in teams:
         api = f"{base}/github/repos/{repo}"
         for pr in gh_all(f"{api}/pulls", {"state": "all"}):
             merged = ts(pr["merged_at"])
-            if merged is None or merged > as_of or pr["base"]["ref"] != pr["base"]["repo"]["default_branch"]:
+            if merged is None or merged > as_of:
                 continue
+            revert = pr["title"].startswith("Revert")
+            hotfix = any(label["name"].lower() == "hotfix" for label in pr["labels"])
+            if revert or hotfix:  # a failure whatever branch it was merged into (the contract)
+                failure_pulls.append({"repo": repo, "merged_at": merged, "revert": revert, "hotfix": hotfix})
+            if pr["base"]["ref"] != pr["base"]["repo"]["default_branch"]:
+                continue  # lead time: pull requests into the default branch only
             commits = gh_all(f"{api}/pulls/{pr['number']}/commits")
             first = min((ts(c["commit"]["author"]["date"]) for c in commits), default=ts(pr["created_at"]))
-            pulls.append({"repo": repo, "number": pr["number"], "merged_at": merged, "first_commit_at": first,
-                          "revert": pr["title"].startswith("Revert"),
-                          "hotfix": any(label["name"].lower() == "hotfix" for label in pr["labels"])})
+            pulls.append({"repo": repo, "number": pr["number"], "merged_at": merged, "first_commit_at": first})
         if repo in DEPLOY_WORKFLOWS:
             default_branch = requests.get(api, headers=GH, timeout=30).json()["default_branch"]
             for run in gh_all(f"{api}/actions/runs", key="workflow_runs"):
@@ -91,7 +95,7 @@ def reference(base: str, teams: dict, links: dict, as_of: datetime) -> dict:
 
             hits = sorted((ts(i["created_at"]), i["id"], ts(i["resolved_at"])) for i in incidents
                           if i["service"]["id"] in links[d["repo"]] and inside(ts(i["created_at"])))
-            repo_pulls = [p for p in pulls if p["repo"] == d["repo"] and inside(p["merged_at"])]
+            repo_pulls = [p for p in failure_pulls if p["repo"] == d["repo"] and inside(p["merged_at"])]
             d["link"], d["incident"], d["ttr"] = None, None, None
             if hits:
                 d["link"], d["incident"] = "incident_window", hits[0][1]
