@@ -136,3 +136,15 @@ def test_the_published_file_documents_itself(org_runs: OrgRuns):
     assert keys["kpi_daily_snapshot"] == ["snapshot_date", "kpi", "scope_type", "scope_id", "window"]
     weekly = pq.read_schema(published / "parquet" / "mart_dora_weekly.parquet")
     assert str(weekly.field("deployments").type) == "int64"
+
+
+def test_dbt_docs_show_who_reads_the_marts(org_runs: OrgRuns):
+    """Issue 19 (item 5): the nightly report is a dbt exposure on the marts it reads, and the docs page opens on
+    an overview of the project; both are in the manifest of the run's build (the docs page is made from it)."""
+    import json
+
+    manifest = json.loads((org_runs.data_dir(DAY2) / "dbt" / "target" / "manifest.json").read_text())
+    report = manifest["exposures"]["exposure.opskpi.nightly_report"]
+    assert set(report["depends_on"]["nodes"]) >= {"model.opskpi.kpi_daily_snapshot", "seed.opskpi.kpi_catalog",
+                                                   "model.opskpi.dim_kpi_scopes"}
+    assert "KPI marts" in manifest["docs"]["doc.opskpi.__overview__"]["block_contents"]
