@@ -15,10 +15,11 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,17 +119,18 @@ def _warehouse(config: Config) -> Warehouse:
 # and deployments a DORA day needs, so that a deployment on the first day of the history has every pull request
 # it may ship (merged up to dora.max_deploy_lag before it) and every earlier deployment that may have shipped them
 # already (dbt's DORA grid starts that much after these streams' own start: macros/history_window.sql).
-EXTRA_HISTORY: dict[tuple[str, str], Callable[[Config], str]] = {
-    ("github", "pulls"): lambda config: config.dora.max_deploy_lag,
-    ("github", "deployments"): lambda config: config.dora.max_deploy_lag,
-    ("github", "workflow_runs"): lambda config: config.dora.max_deploy_lag,
+# (source, stream) -> the config key of the duration.
+EXTRA_HISTORY: dict[tuple[str, str], str] = {
+    ("github", "pulls"): "dora.max_deploy_lag",
+    ("github", "deployments"): "dora.max_deploy_lag",
+    ("github", "workflow_runs"): "dora.max_deploy_lag",
 }
 
 
 def history_start(config: Config, source: str, stream_name: str, ctx: RunContext) -> datetime:
     """Where a first read (or a full refresh) of the stream starts: history_days before as_of, plus EXTRA_HISTORY."""
-    extra = EXTRA_HISTORY.get((source, stream_name))
-    reach = timedelta(seconds=parse_duration(extra(config), f"{source}.{stream_name}")) if extra else timedelta(0)
+    key = EXTRA_HISTORY.get((source, stream_name))
+    reach = timedelta(seconds=parse_duration(attrgetter(key)(config), key)) if key else timedelta(0)
     return ctx.as_of - timedelta(days=config.history_days) - reach
 
 

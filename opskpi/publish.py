@@ -85,7 +85,7 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: P
             dbt_manifest: Path | None = None) -> dict[str, Any]:
     """Copy the marts into a new published version. With `dbt_manifest` (the build's target/manifest.json) every
     table and column carries its dbt description as a comment and its proven unique key as primary key
-    (opskpi/schema_docs.py). Sums DuckDB types HUGEINT are stored as BIGINT: Parquet has no 128-bit integer and
+    (opskpi/schema_docs.py). Sums that DuckDB types HUGEINT are stored as BIGINT: Parquet has no 128-bit integer and
     would turn them into DOUBLE, and most BI drivers read HUGEINT as a float or a string."""
     published_dir.mkdir(parents=True, exist_ok=True)
     documented = schema_docs.published_docs(dbt_manifest, PUBLISHED_SCHEMA) if dbt_manifest else {}
