@@ -356,6 +356,23 @@ class SecurityIncidentsConfig(_Section):
     jira_issue_types: list[NonEmpty] = []  # Jira issue type names, case-insensitive
 
 
+_JSON_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+class DetectionConfig(_Section):
+    """Time to detect (docs/metrics.md "Time to detect"): where an alert carries the monitor's event time, and how
+    far after the detection a stamp may lie before it is a wrong clock rather than skew."""
+
+    # Dotted paths into a PagerDuty alert, tried in order; the first value that parses as ISO-8601 with an offset
+    # is the impact start (an Alertmanager user might add body.cef_details.details.firing_since).
+    impact_start_paths: Annotated[list[Annotated[str, _rule(_JSON_PATH.match, "{v!r} is not a dotted path of field "
+                                                            "names, e.g. body.cef_details.creation_time")]],
+                                  _rule(bool, "give at least one path, e.g. [body.cef_details.creation_time]")] = [
+        "body.cef_details.creation_time"]
+    # An impact start later than the detection by at most this is clamped to a delay of 0; later by more, invalid.
+    max_clock_skew: Duration = "5m"
+
+
 class AvailabilityConfig(_Section):
     downtime_urgencies: list[Annotated[str, _rule(lambda v: v in ("high", "low"),
                                                   "{v!r} is not a PagerDuty urgency (high or low)")]] = ["high"]
@@ -488,6 +505,7 @@ class Config(_Section):
     dora: DoraConfig = Field(default_factory=DoraConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     security_incidents: SecurityIncidentsConfig = Field(default_factory=SecurityIncidentsConfig)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
     business_impact: BusinessImpactConfig = Field(default_factory=BusinessImpactConfig)
     jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

@@ -103,6 +103,8 @@ class RunContext:
             "security_incident_priorities": config.security_incidents.priorities,
             "security_incident_title_pattern": config.security_incidents.title_pattern,
             "security_incident_jira_issue_types": config.security_incidents.jira_issue_types,
+            "detection_impact_start_paths": config.detection.impact_start_paths,
+            "detection_max_clock_skew_s": parse_duration(config.detection.max_clock_skew, "detection.max_clock_skew"),
         }
 
     def dbt_run_env(self) -> dict[str, str]:

@@ -80,9 +80,9 @@
 
 
 {#- The security KPI area's windowed figures, dense: every snapshot date x window (the CTE `windows`) x scope (the
-    CTE `scopes`), with `stats` [(name, aggregate over `facts`)] of the rows of the CTE `facts` (scope_type, scope_id,
+    CTE `scopes`, or the one named by `scopes`), with `stats` [(name, aggregate over `facts`)] of the rows of the CTE `facts` (scope_type, scope_id,
     `day_column`) whose day lies in the window; aggregates over no rows give NULL / 0. -#}
-{% macro security_window_stats(facts, day_column, stats) -%}
+{% macro security_window_stats(facts, day_column, stats, scopes='scopes') -%}
     select
         windows.snapshot_date,
         windows."window",
@@ -92,7 +92,7 @@
         {{ expression }} as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     from windows
-    cross join scopes
+    cross join {{ scopes }} as scopes
     left join {{ facts }}
         on {{ facts }}.scope_type = scopes.scope_type
         and {{ facts }}.scope_id = scopes.scope_id

@@ -31,6 +31,7 @@
     ('int_kpi_snapshot__security', 'int_security__days'),
     ('int_kpi_snapshot__security_incidents', 'int_reporting_days_spined'),
     ('int_kpi_snapshot__downtime_cost', 'int_reporting_days_spined'),
+    ('int_kpi_snapshot__detection', 'int_reporting_days_spined'),
 ] %}
 
 with areas as (
