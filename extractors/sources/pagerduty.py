@@ -190,7 +190,9 @@ def build(settings: Mapping[str, Any]) -> Source:
             Column("status"),
             Column("created_at", kind="timestamp"),
         ),
-        primary_key=("id",),
+        # Per incident: an alert moved by a merge keeps its row under the incident it was first read from, so a
+        # replay of a day before the merge still knows whose it was (fct_incident_detection).
+        primary_key=("incident_id", "id"),
         records_key="alerts",
         paginator=lambda: OffsetPaginator(limit=limit, records_key="alerts"),
         requests=alert_requests,

@@ -43,8 +43,8 @@ create table raw.pagerduty__log_entries (
     _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
 );
 create table raw.pagerduty__incident_alerts (
-    id VARCHAR primary key, incident_id VARCHAR, status VARCHAR, created_at TIMESTAMPTZ, record JSON,
-    _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+    incident_id VARCHAR, id VARCHAR, status VARCHAR, created_at TIMESTAMPTZ, record JSON,
+    _batch_id VARCHAR, _loaded_at TIMESTAMPTZ, primary key (incident_id, id)
 );
 create table raw.pagerduty__teams (
     id VARCHAR primary key, name VARCHAR, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
@@ -366,9 +366,9 @@ def load_raw(
         _upsert(
             con,
             "pagerduty__incident_alerts",
-            ["id"],
+            ["incident_id", "id"],
             [
-                [r["id"], r["incident"]["id"], r["status"], parse_ts(r["created_at"]), json.dumps(r), batch_id,
+                [r["incident"]["id"], r["id"], r["status"], parse_ts(r["created_at"]), json.dumps(r), batch_id,
                  loaded_at]
                 for r in data.pagerduty_alerts
             ],

@@ -12,7 +12,7 @@
 --   detected_by        human (first trigger log entry's agent is a user_reference) | monitoring (any other agent) |
 --                      NULL (no trigger entry loaded)
 -- A merge is known from the merged incident's resolve_reason and happened at its resolution: a replay of a day
--- before the merge sees both incidents unmerged. Alerts are attributed to the incident holding them when last read.
+-- before the merge sees both incidents unmerged, each with the alerts it held then (held_alerts).
 --
 -- A table, rebuilt on every build: a late alert, a merge or a trigger entry changes an old incident's row.
 
@@ -47,6 +47,41 @@ detections as (
 
 ),
 
+listed_alerts as (
+
+    select alert_id, incident_id, created_at, impact_start_at
+    from {{ ref('stg_pagerduty__incident_alerts') }}
+    where created_at <= {{ as_of() }}
+      and not is_suppressed
+
+),
+
+held_alerts as (
+
+    -- the alerts each incident held at as_of. A merge moves the merged incident's alerts to its target: a row under
+    -- the target is not the target's yet at as_of when the alert was (also) listed under an incident merged into it
+    -- only after as_of, or, never seen under another incident, when it was received before the target existed and
+    -- nothing was merged into the target by as_of
+    select listed.incident_id, listed.alert_id, listed.impact_start_at
+    from listed_alerts as listed
+    inner join incidents as holder
+        on listed.incident_id = holder.incident_id
+    where not exists (
+        select 1
+        from listed_alerts as other
+        inner join incidents as source
+            on other.incident_id = source.incident_id
+        where other.alert_id = listed.alert_id
+          and source.merged_into_incident_id = listed.incident_id
+          and source.incident_id not in (select incident_id from merged)
+    )
+      and (
+        listed.created_at >= holder.created_at
+        or exists (select 1 from merged where merged.merged_into_incident_id = listed.incident_id)
+      )
+
+),
+
 alerts as (
 
     select
@@ -54,9 +89,7 @@ alerts as (
         count(*) as alerts_loaded,
         count(impact_start_at) as alerts_stamped,
         min(impact_start_at) as impact_start_at
-    from {{ ref('stg_pagerduty__incident_alerts') }}
-    where created_at <= {{ as_of() }}
-      and not is_suppressed
+    from held_alerts
     group by incident_id
 
 ),
