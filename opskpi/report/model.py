@@ -31,9 +31,19 @@ TIER_WORDS = {1: "Elite", 2: "High", 3: "Medium", 4: "Low"}
 TIER_TONES = {1: "good", 2: "good", 3: "warn", 4: "bad"}
 ERROR_BUDGET_AT_RISK_PCT = 25.0
 SLA_WARN_PCT = 90.0
-AREA_TITLES = {"availability": "Availability", "incidents": "Incident response", "dora": "Delivery (DORA)",
-               "security": "Security posture", "jira_flow": "Jira flow", "other": "Other KPIs"}
-AREA_ORDER = ("availability", "incidents", "dora", "security", "jira_flow", "other")
+AREA_TITLES = {"availability": "Availability", "incidents": "Incident response", "detection": "Detection",
+               "dora": "Delivery (DORA)", "security": "Security posture", "jira_flow": "Jira flow",
+               "other": "Other KPIs"}
+AREA_ORDER = ("availability", "incidents", "detection", "dora", "security", "jira_flow", "other")
+# How much data stands behind a detection tile, said under its value (the Markdown summary too): a mean over 2 of 40
+# incidents reads very differently from one over 38. KPI -> (what its sample_size counts, the coverage KPI or None).
+SAMPLE_WORDS = {
+    "mttd_mean": ("incidents measured", "detection_coverage"),
+    "mttd_p50": ("incidents measured", "detection_coverage"),
+    "detection_coverage": ("eligible incidents", None),
+    "monitoring_detection_share": ("incidents with a known trigger", None),
+    "change_detection_p50": ("failed deployments with an incident", None),
+}
 
 
 @dataclass(frozen=True)
@@ -263,6 +273,17 @@ def _budget_tile(data: ReportData, row: KpiValue, before: KpiValue | None) -> di
             "change_tone": tone}
 
 
+def sample_detail(data: ReportData, row: KpiValue) -> str:
+    """`7 incidents measured · coverage 58.3 %`: the sample behind a detection figure, and its coverage."""
+    words, coverage_kpi = SAMPLE_WORDS[row.kpi]
+    text = f"{row.sample_size or 0:,} {words}"
+    if coverage_kpi is not None:
+        coverage = data.get(coverage_kpi, row.scope_type, row.scope_id, row.window)
+        if coverage is not None:
+            text += f" · coverage {fmt_value(coverage.value, 'pct')}"
+    return text
+
+
 def build_tiles(data: ReportData) -> list[Tile]:
     tiles = []
     for info in sorted(data.catalog.values(), key=lambda i: (i.display_order, i.kpi)):
@@ -279,6 +300,8 @@ def build_tiles(data: ReportData) -> list[Tile]:
         shown = {"value_text": fmt_value(row.value, row.unit, row.kpi), "change_text": fmt_change(change, row.unit),
                  "change_tone": _change_tone(change, info.direction)}
         status = _status(data, info, row, change)
+        if info.kpi in SAMPLE_WORDS:
+            shown["detail"] = sample_detail(data, row)
         if info.status_rule == "error_budget" and row.value is not None and row.value < 0:
             shown = _budget_tile(data, row, before)
         if row.sample_complete is False:

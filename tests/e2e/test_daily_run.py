@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from tests.e2e.org_runs import DAY1, DAY2, TOKENS, OrgRuns
-from tests.e2e.reference import availability, incident_response, pagerduty_all
+from tests.e2e.reference import availability, detection, incident_response, pagerduty_all
 
 pytestmark = pytest.mark.e2e
 
@@ -148,3 +148,37 @@ def test_dbt_docs_show_who_reads_the_marts(org_runs: OrgRuns):
     assert set(report["depends_on"]["nodes"]) >= {"model.opskpi.kpi_daily_snapshot", "seed.opskpi.kpi_catalog",
                                                    "model.opskpi.dim_kpi_scopes"}
     assert "KPI marts" in manifest["docs"]["doc.opskpi.__overview__"]["block_contents"]
+
+
+def test_time_to_detect_matches_the_api(org_runs: OrgRuns):
+    """Issue 21 §1 on the second run: every incident's detection status and delay in fct_incident_detection equal
+    those computed from the API's incidents and alerts (reference.detection), and the emulator's variety shows: a
+    merged incident, incidents opened by hand (no alerts, detected by a person), unstamped ones, coverage < 100 %."""
+    with duckdb.connect(str(org_runs.data_dir(DAY2) / "published" / "opskpi.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT incident_id, detection_status, detection_delay_s, detected_by "
+                           "FROM marts.fct_incident_detection").fetchall()
+        org = con.execute("SELECT sum(incidents_eligible), sum(detection_sample_size), sum(human_detected) "
+                          "FROM marts.mart_detection_daily WHERE scope_type = 'org'").fetchone()
+        kpis = {k for (k,) in con.execute("SELECT DISTINCT kpi FROM marts.kpi_daily_snapshot "
+                                          "WHERE kpi IN ('mttd_mean', 'mttd_p50', 'detection_coverage', "
+                                          "'monitoring_detection_share', 'change_detection_p50')").fetchall()}
+    as_of = datetime(DAY2.year, DAY2.month, DAY2.day, tzinfo=UTC) + timedelta(days=1)
+    with org_runs.api(DAY2) as base:
+        pd, token = f"{base}/pagerduty", TOKENS["OPSKPI_PAGERDUTY_TOKEN"]
+        incidents = pagerduty_all(pd, token, "/incidents", "incidents", {"date_range": "all", "time_zone": "UTC"})
+        loaded = {r[0] for r in rows}
+        alerts = {i["id"]: pagerduty_all(pd, token, f"/incidents/{i['id']}/alerts", "alerts", {"time_zone": "UTC"})
+                  for i in incidents if i["id"] in loaded and i["alert_counts"]["all"] > 0}
+    expected = detection([i for i in incidents if i["id"] in loaded], alerts, as_of)
+    got = {iid: (status, delay) for iid, status, delay, _ in rows}
+    assert set(got) == set(expected)
+    for iid, (status, delay) in expected.items():
+        assert got[iid][0] == status, (iid, got[iid], status)
+        assert got[iid][1] == (None if delay is None else pytest.approx(delay, abs=1e-6)), iid
+    statuses = {status for status, _ in got.values()}
+    assert {"measured", "merged", "no_alerts", "no_stamp"} <= statuses, statuses
+    assert {"human"} == {by for _, status, _, by in rows if status == "no_alerts"}
+    eligible, measured, human = org
+    assert 0 < measured < eligible and human > 0
+    assert kpis == {"mttd_mean", "mttd_p50", "detection_coverage", "monitoring_detection_share",
+                    "change_detection_p50"}

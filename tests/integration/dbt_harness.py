@@ -469,8 +469,15 @@ def area(*selectors: str) -> list[str]:
     what reads it, with their tests) or `+model` (the model and what it reads), never the KPI snapshot's area,
     which reads every area (the snapshot's own module and the e2e runs build it). Tests run when every model they
     read is built (`cautious`: a relationship to a model of another area is that area's to check). A build of
-    every node costs ~10 s of dbt's per-node overhead on hand-made data; an area a third or less of it."""
-    return ["--select", *selectors, "--exclude", "tag:kpi_snapshot_area+", "--indirect-selection", "cautious"]
+    every node costs ~10 s of dbt's per-node overhead on hand-made data; an area a third or less of it.
+
+    The detection area (tag `detection_area`: it reads incidents, log entries, alerts and DORA deployments) is a
+    descendant of the incidents' and DORA's models but is built only by a module that names it (a selector with
+    `detection`), not as a side effect of `+stg_pagerduty__log_entries+`."""
+    exclude = ["tag:kpi_snapshot_area+"]
+    if not any("detection" in selector for selector in selectors):
+        exclude.append("tag:detection_area+")
+    return ["--select", *selectors, "--exclude", *exclude, "--indirect-selection", "cautious"]
 
 
 def build_scenario(work_dir: Path, data: RawData, dbt_vars: Mapping[str, Any],

@@ -1,3 +1,4 @@
+{{ config(tags=['detection_area']) }}
 -- One row per failed DORA deployment (fct_deployments.is_failed): how long the bad change went unnoticed.
 -- Definitions: docs/metrics.md "Time to detect" (a). With an incident_window link, change_detection_s = the linked
 -- incident's created_at (the first incident in the attribution window) - deployed_at, on the local day of that

@@ -1,4 +1,4 @@
-{{ config(tags=['every_run']) }}
+{{ config(tags=['every_run', 'detection_area']) }}
 -- One row per PagerDuty incident created up to as_of: how long its impact went undetected, and who detected it.
 -- Definitions: docs/metrics.md "Time to detect".
 --   detected_at        the earlier of its created_at and the created_at of every incident merged into it by as_of

@@ -1,3 +1,4 @@
+{{ config(tags=['detection_area']) }}
 -- Time to detect per scope and reporting day, dense over the days of int_reporting_days_spined. Definitions:
 -- docs/metrics.md "Time to detect".
 --   service, team, org: detection delay (fct_incident_detection) of the eligible incidents created that local day:
