@@ -103,15 +103,16 @@ change_detection as (
 
 scopes as (
 
-    select scope_type, scope_id, true as has_incidents, false as has_changes from incident_scopes
-    where scope_type = 'service'
-    union all
-    select scope_type, scope_id, false, true from change_scopes
-    where scope_type = 'repo'
-    union all
-    select scope_type, scope_id, true, true
-    from (select scope_type, scope_id from incident_scopes union select scope_type, scope_id from change_scopes)
-    where scope_type in ('team', 'org')
+    -- a team or the org carries MTTD when it has PagerDuty services, change detection when it has DORA repos
+    select
+        coalesce(incident_scopes.scope_type, change_scopes.scope_type) as scope_type,
+        coalesce(incident_scopes.scope_id, change_scopes.scope_id) as scope_id,
+        incident_scopes.scope_id is not null as has_incidents,
+        change_scopes.scope_id is not null as has_changes
+    from incident_scopes
+    full outer join change_scopes
+        on incident_scopes.scope_type = change_scopes.scope_type
+        and incident_scopes.scope_id = change_scopes.scope_id
 
 )
 
