@@ -58,3 +58,15 @@ def test_freshness_warns_and_errors_without_failing_and_is_replaced_on_rerun(con
                                 "WHERE source_table IN ('incidents', 'services') ORDER BY 2").fetchall()
     assert again == [("run-2", "incidents", "warn"), ("run-2", "services", "pass")]
     assert published == again, "the freshness mart is rebuilt with the new rows"
+
+    # With dbt's tests the build fails on the bare rows: the failure names the failing test, and none of the
+    # freshness check's ERROR STALE lines (services is past error_after again) are reported as the build's.
+    with duckdb.connect(str(config.warehouse_path)) as con:
+        con.execute("UPDATE raw.pagerduty__services SET _loaded_at = now() - INTERVAL 80 HOUR")
+    with pytest.raises(RuntimeError, match="dbt build failed") as failed:
+        pipeline.transform(config, pipeline.RunContext.for_date(config, RUN_DATE, run_id="run-3"), docs=False)
+    assert "row_rules_stg_pagerduty__incidents" in str(failed.value)
+    assert "freshness of" not in str(failed.value), str(failed.value)
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+        assert con.execute("SELECT run_id, status FROM meta.source_freshness WHERE source_table = 'services'"
+                           ).fetchall() == [("run-3", "error")], "recorded before the build, which then failed"
