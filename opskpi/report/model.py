@@ -84,6 +84,8 @@ def fmt_duration(seconds: float) -> str:
     return f"{sign}{s / 86400:.1f} d"
 
 
+# A tile's figure -> the snapshot KPI that says how much of the data it stands for, shown under its value.
+COVERAGE_KPIS = {"downtime_cost": ("downtime_cost_coverage", "of the downtime priced")}
 PRECISE_PCT_KPIS = {"availability"}  # three decimals: 99.9 and 99.95 must not look alike
 TARGET_KPIS = {"availability_slo_target"}
 
@@ -98,9 +100,16 @@ def fmt_pct(value: float, kpi: str | None = None) -> str:
     return f"{value:.1f} %"
 
 
-def fmt_value(value: float | None, unit: str, kpi: str | None = None) -> str:
+def fmt_money(amount: float, currency: str | None) -> str:
+    """Whole units and the ISO 4217 code (`business_impact.currency`): a code, not a symbol, says which dollar."""
+    return f"{amount:,.0f} {currency}" if currency else f"{amount:,.0f}"
+
+
+def fmt_value(value: float | None, unit: str, kpi: str | None = None, currency: str | None = None) -> str:
     if value is None:
         return "no data"
+    if unit == "money":
+        return fmt_money(value, currency)
     if unit == "pct":
         return fmt_pct(value, kpi)
     if unit == "s":
@@ -114,7 +123,7 @@ def fmt_value(value: float | None, unit: str, kpi: str | None = None) -> str:
     return f"{value:g}"
 
 
-def fmt_change(delta: float | None, unit: str) -> str:
+def fmt_change(delta: float | None, unit: str, currency: str | None = None) -> str:
     if delta is None:
         return "no comparison"
     if unit == "tier":
@@ -130,12 +139,16 @@ def fmt_change(delta: float | None, unit: str) -> str:
         text = f"{size:,.0f}"
     elif unit == "per_day":
         text = f"{size:.2f} /day"
+    elif unit == "money":
+        text = fmt_money(size, currency)
     else:
         text = f"{size:g}"
     return f"{arrow} {sign}{text}"
 
 
-def axis_format(unit: str):
+def axis_format(unit: str, currency: str | None = None):
+    if unit == "money":
+        return lambda v: fmt_money(v, currency)
     if unit == "s":
         return fmt_duration
     if unit == "pct":
@@ -263,6 +276,15 @@ def _budget_tile(data: ReportData, row: KpiValue, before: KpiValue | None) -> di
             "change_tone": tone}
 
 
+def _coverage(data: ReportData, row: KpiValue) -> str:
+    """"80 % of the downtime priced": the coverage KPI of the tile's scope and window (COVERAGE_KPIS), if any."""
+    kpi, words = COVERAGE_KPIS.get(row.kpi, (None, ""))
+    covered = data.get(kpi, row.scope_type, row.scope_id, row.window) if kpi else None
+    if covered is None or covered.value is None:
+        return ""
+    return f"{fmt_pct(covered.value)} {words}"
+
+
 def build_tiles(data: ReportData) -> list[Tile]:
     tiles = []
     for info in sorted(data.catalog.values(), key=lambda i: (i.display_order, i.kpi)):
@@ -276,8 +298,9 @@ def build_tiles(data: ReportData) -> list[Tile]:
                           data.report_date - timedelta(days=COMPARE_DAYS))
         previous = before.value if before is not None else None
         change = row.value - previous if row.value is not None and previous is not None else None
-        shown = {"value_text": fmt_value(row.value, row.unit, row.kpi), "change_text": fmt_change(change, row.unit),
-                 "change_tone": _change_tone(change, info.direction)}
+        shown = {"value_text": fmt_value(row.value, row.unit, row.kpi, data.currency),
+                 "change_text": fmt_change(change, row.unit, data.currency),
+                 "change_tone": _change_tone(change, info.direction), "detail": _coverage(data, row)}
         status = _status(data, info, row, change)
         if info.status_rule == "error_budget" and row.value is not None and row.value < 0:
             shown = _budget_tile(data, row, before)
