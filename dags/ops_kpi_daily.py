@@ -1,4 +1,4 @@
-"""ops_kpi_daily: extract → validate → load → source freshness → dbt build → publish → report, once per day.
+"""ops_kpi_daily: extract → validate → load → dbt (source freshness, build) → publish → report, once per day.
 
 Wiring only: every task calls a function in `opskpi.pipeline`, imported inside the task so parsing
 this file stays cheap and never opens the warehouse. Per source, extract tasks are mapped over the
@@ -64,12 +64,12 @@ One run covers one reporting day (its data interval, or the `run_date` param):
    `data/quarantine/` and fails the run before anything reaches the warehouse.
 4. **`load`** merges validated batches into `raw.<source>__<stream>` of `data/warehouse.duckdb` and advances
    the watermarks in the same transaction (asset `opskpi.raw.<source>`: rows, batches, run date).
-5. **`source_freshness`** runs `dbt source freshness` on the raw tables; warn or error is reported, never
-   fatal.
-6. **`dbt_build`** builds and tests the marts (`dbt build`); a failing test stops the run unpublished.
-7. **`publish`** swaps a new `data/published/opskpi.duckdb` (+ Parquet, dbt docs) in atomically (asset
+5. **`dbt_build`** checks the raw tables' freshness (`dbt source freshness`: warn or error is reported, never
+   fatal), then builds and tests the marts (`dbt build`), in one dbt process; a failing test stops the run
+   unpublished.
+6. **`publish`** swaps a new `data/published/opskpi.duckdb` (+ Parquet, dbt docs) in atomically (asset
    `opskpi.published.marts`).
-8. **`report`** writes `data/published/report/<date>/index.html`, `summary.md`, `kpis.json` and sends them
+7. **`report`** writes `data/published/report/<date>/index.html`, `summary.md`, `kpis.json` and sends them
    where `report:` in the config says.
 
 Failed runs are posted to the connections `opskpi_slack`, `opskpi_smtp`, `opskpi_webhook` (those that
@@ -218,17 +218,12 @@ A killed load is rerun from the same landing files with the same result. {RERUN}
         _describe_assets(result, RAW_ASSETS)
         return result
 
-    @task(pool="duckdb_writer", inlets=list(RAW_ASSETS.values()), doc_md=f"""
-`dbt source freshness` over the enabled sources' raw tables, against each source's warn/error thresholds.
-Recorded in `meta.source_freshness` and shown in the report's data-health section; a warn or an error
-never fails the run (a quiet source is not a broken one). {RERUN}""")
-    def source_freshness():
-        return _run("source_freshness")
-
     @task(pool="duckdb_writer", retries=0, inlets=list(RAW_ASSETS.values()), doc_md=f"""
-`dbt build` of `dbt_project/` on the warehouse: staging → intermediate → marts, with every dbt test, then
-the static dbt docs page. A failing model or test fails the run and nothing is published (not retried:
-it would fail again). dbt's log: `data/dbt/logs/`. {RERUN}""")
+`dbt source freshness` over the enabled sources' raw tables, then `dbt build` of `dbt_project/` on the
+warehouse (staging → intermediate → marts, with every dbt test), in one dbt process, then the static dbt docs
+page. A source past its freshness thresholds is recorded in `meta.source_freshness` and shown in the report's
+data-health section, never failing the run (a quiet source is not a broken one). A failing model or test fails
+the run and nothing is published (not retried: it would fail again). dbt's log: `data/dbt/logs/`. {RERUN}""")
     def dbt_build():
         return _run("transform")
 
@@ -255,7 +250,7 @@ Writes the day's report from the published marts: `data/published/report/<date>/
     def done():
         return "ok"
 
-    validated >> load() >> source_freshness() >> dbt_build() >> publish() >> report() >> done()
+    validated >> load() >> dbt_build() >> publish() >> report() >> done()
 
 
 ops_kpi_daily()

@@ -33,7 +33,7 @@ from extractors.http import QuotaRelease
 from extractors.landing import complete_batches, read_manifest, sweep_partials, write_json_atomic
 from extractors.sources import build_source
 from extractors.streams import Window, families, parse_timestamp
-from opskpi import dbt_process
+from opskpi import dbt_process, dbt_session
 from opskpi.config import Config, parse_duration
 from opskpi.load import (
     VALIDATION_FILE,
@@ -478,10 +478,14 @@ def dbt_env(config: Config, ctx: RunContext) -> dict[str, str]:
     }
 
 
-def dbt_command(config: Config, ctx: RunContext, *args: str) -> list[str]:
-    """`dbt <args>` on our project with the config's vars: every dbt step of a run starts the same way."""
-    return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+def dbt_project_args(config: Config, ctx: RunContext) -> list[str]:
+    """Our project, its profile and the config's vars: the arguments every dbt command of a run ends with."""
+    return ["--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
             "--vars", json.dumps(ctx.dbt_vars(config))]
+
+
+def dbt_command(config: Config, ctx: RunContext, *args: str) -> list[str]:
+    return [dbt_executable(), *args, *dbt_project_args(config, ctx)]
 
 
 def _dbt_target(config: Config) -> Path:
@@ -494,62 +498,72 @@ def run_dbt(config: Config, command: list[str], env: dict[str, str], lock_fd: in
     return dbt_process.run(command, env, config.data_dir, _dbt_target(config), DBT_PROJECT, lock_fd)
 
 
-def source_freshness(config: Config, ctx: RunContext) -> dict[str, Any]:
-    """`dbt source freshness` over the enabled sources' raw tables, after load and before the build that
-    publishes its results (opskpi/freshness.py: reported, never failing the run on warn or error)."""
+# The mart of the freshness results (dbt_project/models/marts/kpi_snapshot/pipeline_source_freshness_daily.sql).
+FRESHNESS_SELECTOR = "source:meta.source_freshness+"
+
+
+def _report_freshness(config: Config) -> dict[str, int]:
+    """What the build's freshness check found (opskpi/freshness.py: reported, never failing the run on warn or
+    error): a warning per table past a threshold, and the count per status."""
     from opskpi import freshness
 
-    results = _dbt_target(config) / "sources.json"
-    results.unlink(missing_ok=True)
-    command = dbt_command(config, ctx, "source", "freshness", "--output", str(results),
-                          "--select", *(f"source:{name}" for name in config.enabled_sources()))
-    with _warehouse(config).lock() as lock_fd:
-        completed = run_dbt(config, command, dbt_env(config, ctx), lock_fd)
-    if not results.exists():
-        tail = "\n".join(completed.stdout.strip().splitlines()[-15:])
-        raise RuntimeError(f"dbt source freshness did not run (exit {completed.returncode}):\n{tail}")
-    rows = freshness.parse_results(results)
-    with _warehouse(config).connect() as con:
-        freshness.record(con, ctx.run_date, ctx.run_id, rows)
-    for row in rows:
-        if row["status"] != "pass":
-            log.warning("source freshness %s.%s: %s (newest row loaded %s)", row["source"], row["source_table"],
-                        row["status"], row["max_loaded_at"] or "never")
+    rows = freshness.parse_results(_dbt_target(config) / "sources.json")
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"freshness": counts}
+        if row["status"] != "pass":
+            log.warning("source freshness %s.%s: %s (newest row loaded %s)", row["source"], row["source_table"],
+                        row["status"], row["max_loaded_at"] or "never")
+    return counts
 
 
-def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True) -> dict[str, Any]:
-    """`dbt build` (models and tests) under the warehouse lock; a failing test fails the run.
+def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True,
+              freshness: bool = True) -> dict[str, Any]:
+    """`dbt source freshness` over the enabled sources' raw tables, then `dbt build` (models and tests), in one dbt
+    process under the warehouse lock (opskpi/dbt_session.py); a failing model or test fails the run, a source past
+    its freshness thresholds does not (it is recorded in meta.source_freshness for the report's data-health section).
 
     When the dbt project and its vars are those of the last successful build, the build is slim: the models that
     read the run's date and what the data loaded since that build can change, with their tests
     (opskpi/dbt_selection.py); else every node. `tests=False` builds seeds and models without running dbt's tests,
-    for replays that test once at the end; `docs=False` skips the docs page (the dbt benchmark times the build
-    alone). A full-refresh run rebuilds the incremental models from scratch too (`--full-refresh`).
+    for replays that test once at the end; `freshness=False` skips the freshness check (replays and benchmarks of the
+    build alone); `docs=False` skips the docs page. A full-refresh run rebuilds the incremental models from scratch
+    too (`--full-refresh`).
     """
     from opskpi import dbt_failures, dbt_selection
 
     env = dbt_env(config, ctx)
     dbt_vars = ctx.dbt_vars(config)
-    command = dbt_command(config, ctx, "build")
+    build: list[str] = []
     if not tests:
-        command += ["--exclude-resource-type", "test"]
+        build += ["--exclude-resource-type", "test"]
     if ctx.full_refresh:
-        command += ["--full-refresh"]
+        build += ["--full-refresh"]
+    target = _dbt_target(config)
+    check = None
+    if freshness:
+        check = {"output": str(target / "sources.json"), "rows": str(target / "source_freshness_rows.json"),
+                             "select": [f"source:{name}" for name in config.enabled_sources()],
+                             "run_date": ctx.run_date.isoformat(), "run_id": ctx.run_id}
     with _warehouse(config).lock() as lock_fd:
         with _open_locked(config) as con:
             plan = dbt_selection.plan(con, DBT_PROJECT, dbt_vars, full_refresh=ctx.full_refresh)
         if plan.select is not None:
-            command += ["--select", *plan.select]
+            # The freshness check writes the date's rows after the plan was made: its mart is rebuilt every time.
+            build += ["--select", *plan.select, *([FRESHNESS_SELECTOR] if freshness else [])]
         log.info("dbt build: %s (%s)", "slim" if plan.select is not None else "every node", plan.reason)
+        spec = {"build": build, **({"freshness": check} if check else {})}
+        command = [sys.executable, "-m", "opskpi.dbt_session", json.dumps(spec), *dbt_project_args(config, ctx)]
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
-        run_results = _dbt_target(config) / "run_results.json"
+        run_results = target / "run_results.json"
         run_results.unlink(missing_ok=True)  # an older build's failures must never be reported as this one's
         completed = run_dbt(config, command, env, lock_fd)
+        before_build, _, output = completed.stdout.partition(dbt_session.BUILD_STARTS)
+        if completed.returncode == dbt_session.FRESHNESS_FAILED:
+            tail = "\n".join(before_build.strip().splitlines()[-15:])
+            raise RuntimeError(f"dbt source freshness did not run; nothing was built:\n{tail}\n"
+                               f"{completed.stderr[-2000:]}")
         samples: list[str] = []
         if completed.returncode == 0 and tests:
             with _open_locked(config) as con:
@@ -557,15 +571,17 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
         elif completed.returncode != 0 and dbt_failures.failed_tests(run_results):
             with _open_locked(config) as con:
                 samples = dbt_failures.describe(con, run_results)
-    tail = "\n".join(completed.stdout.strip().splitlines()[-25:])
+    output = output or before_build  # no build started: dbt failed to parse the project
+    tail = "\n".join(output.strip().splitlines()[-25:])
     if completed.returncode != 0:
         # Name what failed (a model error or a failing test), not just dbt's last lines.
-        failed = [line for line in completed.stdout.splitlines()
+        failed = [line for line in output.splitlines()
                   if any(word in line for word in ("ERROR", "FAIL ", "Error in", "Database Error", "Runtime Error"))]
         raise RuntimeError(f"dbt build failed (exit {completed.returncode}):\n" + "\n".join(failed[:30] + samples)
                            + f"\n…\n{tail}\n{completed.stderr[-2000:]}")
     log.info("dbt build:\n%s", tail)
     return {"dbt": tail.splitlines()[-1] if tail else "", "build": "slim" if plan.select is not None else "full",
+            **({"freshness": _report_freshness(config)} if freshness else {}),
             "build_reason": plan.reason, "docs": _generate_docs(config, ctx, env) if docs else False}
 
 

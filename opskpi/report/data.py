@@ -95,6 +95,7 @@ class ReportData:
     health: list[HealthRow] = field(default_factory=list)
     health_computed_at: datetime | None = None
     freshness: list[FreshnessRow] = field(default_factory=list)
+    currency: str | None = None  # of the `money` KPIs (business_impact.currency), from mart_downtime_cost_daily
 
     def __post_init__(self) -> None:
         self._index = {(v.snapshot_date, v.kpi, v.scope_type, v.scope_id, v.window): v for v in self.values}
@@ -211,4 +212,8 @@ def load_report_data(path: Path, report_date: date) -> ReportData:
             freshness = [FreshnessRow(**r) for r in _rows(
                 con, f"SELECT {', '.join(columns)} FROM marts.pipeline_source_freshness_daily WHERE snapshot_date = ? "
                      "ORDER BY source, source_table", [report_date])]
-    return ReportData(report_date, values, catalog, names, teams, health, health_at, freshness)
+        currency = None
+        if _has_table(con, "marts", "mart_downtime_cost_daily"):
+            found = con.execute("SELECT min(currency) FROM marts.mart_downtime_cost_daily").fetchone()
+            currency = found[0] if found else None
+    return ReportData(report_date, values, catalog, names, teams, health, health_at, freshness, currency)

@@ -35,14 +35,15 @@ AREA_TITLES = {"availability": "Availability", "incidents": "Incident response",
                "dora": "Delivery (DORA)", "security": "Security posture", "jira_flow": "Jira flow",
                "other": "Other KPIs"}
 AREA_ORDER = ("availability", "incidents", "detection", "dora", "security", "jira_flow", "other")
-# How much data stands behind a detection tile, said under its value (the Markdown summary too): a mean over 2 of 40
-# incidents reads very differently from one over 38. KPI -> (what its sample_size counts, the coverage KPI or None).
+# How much data stands behind a detection tile, said under its value before its coverage (COVERAGE_KPIS), in the
+# Markdown summary too: a mean over 2 of 40 incidents reads very differently from one over 38. KPI -> what its
+# sample_size counts.
 SAMPLE_WORDS = {
-    "mttd_mean": ("incidents measured", "detection_coverage"),
-    "mttd_p50": ("incidents measured", "detection_coverage"),
-    "detection_coverage": ("eligible incidents", None),
-    "monitoring_detection_share": ("incidents with a known trigger", None),
-    "change_detection_p50": ("failed deployments with an incident", None),
+    "mttd_mean": "incidents measured",
+    "mttd_p50": "incidents measured",
+    "detection_coverage": "eligible incidents",
+    "monitoring_detection_share": "incidents with a known trigger",
+    "change_detection_p50": "failed deployments with an incident",
 }
 
 
@@ -94,6 +95,9 @@ def fmt_duration(seconds: float) -> str:
     return f"{sign}{s / 86400:.1f} d"
 
 
+# A tile's figure -> the snapshot KPI that says how much of the data it stands for, shown under its value.
+COVERAGE_KPIS = {"downtime_cost": ("downtime_cost_coverage", "of the downtime priced"),
+                 "mttd_mean": ("detection_coverage", "coverage"), "mttd_p50": ("detection_coverage", "coverage")}
 PRECISE_PCT_KPIS = {"availability"}  # three decimals: 99.9 and 99.95 must not look alike
 TARGET_KPIS = {"availability_slo_target"}
 
@@ -108,9 +112,16 @@ def fmt_pct(value: float, kpi: str | None = None) -> str:
     return f"{value:.1f} %"
 
 
-def fmt_value(value: float | None, unit: str, kpi: str | None = None) -> str:
+def fmt_money(amount: float, currency: str | None) -> str:
+    """Whole units and the ISO 4217 code (`business_impact.currency`): a code, not a symbol, says which dollar."""
+    return f"{amount:,.0f} {currency}" if currency else f"{amount:,.0f}"
+
+
+def fmt_value(value: float | None, unit: str, kpi: str | None = None, currency: str | None = None) -> str:
     if value is None:
         return "no data"
+    if unit == "money":
+        return fmt_money(value, currency)
     if unit == "pct":
         return fmt_pct(value, kpi)
     if unit == "s":
@@ -124,7 +135,7 @@ def fmt_value(value: float | None, unit: str, kpi: str | None = None) -> str:
     return f"{value:g}"
 
 
-def fmt_change(delta: float | None, unit: str) -> str:
+def fmt_change(delta: float | None, unit: str, currency: str | None = None) -> str:
     if delta is None:
         return "no comparison"
     if unit == "tier":
@@ -140,12 +151,16 @@ def fmt_change(delta: float | None, unit: str) -> str:
         text = f"{size:,.0f}"
     elif unit == "per_day":
         text = f"{size:.2f} /day"
+    elif unit == "money":
+        text = fmt_money(size, currency)
     else:
         text = f"{size:g}"
     return f"{arrow} {sign}{text}"
 
 
-def axis_format(unit: str):
+def axis_format(unit: str, currency: str | None = None):
+    if unit == "money":
+        return lambda v: fmt_money(v, currency)
     if unit == "s":
         return fmt_duration
     if unit == "pct":
@@ -273,15 +288,18 @@ def _budget_tile(data: ReportData, row: KpiValue, before: KpiValue | None) -> di
             "change_tone": tone}
 
 
-def sample_detail(data: ReportData, row: KpiValue) -> str:
-    """`7 incidents measured · coverage 58.3 %`: the sample behind a detection figure, and its coverage."""
-    words, coverage_kpi = SAMPLE_WORDS[row.kpi]
-    text = f"{row.sample_size or 0:,} {words}"
-    if coverage_kpi is not None:
-        coverage = data.get(coverage_kpi, row.scope_type, row.scope_id, row.window)
-        if coverage is not None:
-            text += f" · coverage {fmt_value(coverage.value, 'pct')}"
-    return text
+def _sample(row: KpiValue) -> str:
+    """"7 incidents measured": the sample size of a tile's figure, in the words of SAMPLE_WORDS."""
+    return f"{row.sample_size or 0:,} {SAMPLE_WORDS[row.kpi]}"
+
+
+def _coverage(data: ReportData, row: KpiValue) -> str:
+    """"80 % of the downtime priced": the coverage KPI of the tile's scope and window (COVERAGE_KPIS), if any."""
+    kpi, words = COVERAGE_KPIS.get(row.kpi, (None, ""))
+    covered = data.get(kpi, row.scope_type, row.scope_id, row.window) if kpi else None
+    if covered is None or covered.value is None:
+        return ""
+    return f"{fmt_pct(covered.value)} {words}"
 
 
 def build_tiles(data: ReportData) -> list[Tile]:
@@ -297,11 +315,12 @@ def build_tiles(data: ReportData) -> list[Tile]:
                           data.report_date - timedelta(days=COMPARE_DAYS))
         previous = before.value if before is not None else None
         change = row.value - previous if row.value is not None and previous is not None else None
-        shown = {"value_text": fmt_value(row.value, row.unit, row.kpi), "change_text": fmt_change(change, row.unit),
-                 "change_tone": _change_tone(change, info.direction)}
+        shown = {"value_text": fmt_value(row.value, row.unit, row.kpi, data.currency),
+                 "change_text": fmt_change(change, row.unit, data.currency),
+                 "change_tone": _change_tone(change, info.direction), "detail": _coverage(data, row)}
         status = _status(data, info, row, change)
-        if info.kpi in SAMPLE_WORDS:
-            shown["detail"] = sample_detail(data, row)
+        if info.kpi in SAMPLE_WORDS:  # detection: the sample behind the figure, then its coverage if any
+            shown["detail"] = " · ".join(filter(None, [_sample(row), shown["detail"]]))
         if info.status_rule == "error_budget" and row.value is not None and row.value < 0:
             shown = _budget_tile(data, row, before)
         if row.sample_complete is False:

@@ -166,7 +166,8 @@ def _trend(data: ReportData, title: str, kpis: list[tuple[str, str]], window: st
     if not lines:
         return None
     unit = data.catalog[kpis[0][0]].unit
-    return _figure(title, svg.line_chart(lines, _labels(days), title=title, y_format=axis_format(unit), y_min=0.0))
+    return _figure(title, svg.line_chart(lines, _labels(days), title=title, y_format=axis_format(unit, data.currency),
+                                         y_min=0.0))
 
 
 def trend_charts(data: ReportData) -> list[str]:
@@ -174,6 +175,8 @@ def trend_charts(data: ReportData) -> list[str]:
     figures = [
         _trend(data, "MTTA, rolling 7 days (org)", [("mtta_mean", "mean"), ("mtta_p50", "median")]),
         _trend(data, "MTTR, rolling 7 days (org)", [("mttr_mean", "mean"), ("mttr_p50", "median")]),
+        _trend(data, "Downtime cost per day (org)", [("downtime_cost", "cost"), ("revenue_at_risk", "revenue at risk")],
+               window="1d"),
     ]
     if has_kpi(data, "deployment_frequency", "lead_time_p50"):
         deploys = series(data, "deployment_frequency", "org", "org", "7d", days)

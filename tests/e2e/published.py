@@ -8,12 +8,25 @@ from pathlib import Path
 import duckdb
 
 
+def _open(published: Path) -> duckdb.DuckDBPyConnection:
+    """The published DuckDB file, or a published version's Parquet directory (opskpi/publish.py keeps the
+    Parquet files of the recent versions, the DuckDB file of the current one only) as views in `marts`."""
+    if not published.is_dir():
+        return duckdb.connect(str(published), read_only=True)
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    for part in sorted(published.glob("*.parquet")):
+        con.execute(f"CREATE VIEW marts.\"{part.stem}\" AS SELECT * FROM read_parquet('{part}')")
+    return con
+
+
 def table_digests(published: Path) -> dict[str, str]:
     """Order-independent content hash of every published mart except the per-run history."""
     digests = {}
-    with duckdb.connect(str(published), read_only=True) as con:
+    with _open(published) as con:
         tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
+            "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
         for table in tables:
             if table in ("kpi_daily_snapshot", "mart_security_coverage") or table.startswith("pipeline_"):
                 continue  # what each night saw, and run bookkeeping: per-run history, differs by design

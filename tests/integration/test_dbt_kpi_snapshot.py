@@ -648,8 +648,8 @@ def test_a_window_reaching_before_the_data_is_provisional(runs):
 # Security incidents and downtime cost (run 2, 03-10, as_of 12:00). Security incidents: i1 (title; api, 03-02,
 # TTR 3600), i2 (web, 03-05, TTR 7200), i4 (web, 03-10 06:00, open). Cost: svc-web at 1/min: i2 120 min on 03-05,
 # i4 06:00..as_of 12:00 = 360 min on 03-10; svc-api (i1, 60 min) is unpriced.
-# 3 security KPIs x 3 windows x 5 scopes + open (5); 2 cost KPIs x 3 windows x 5 scopes
-SECURITY_AND_COST_ROWS = 3 * 3 * 5 + 5 + 2 * 3 * 5
+# 3 security KPIs x 3 windows x 5 scopes + open (5); 3 cost KPIs (cost, revenue, coverage) x 3 windows x 5 scopes
+SECURITY_AND_COST_ROWS = 3 * 3 * 5 + 5 + 3 * 3 * 5
 
 
 def test_security_incidents_by_hand(s2):
@@ -669,6 +669,12 @@ def test_downtime_cost_by_hand(s2):
     assert value(s2, "downtime_cost", S_API, "30d") == (None, 0)  # unpriced: unknown, not 0
     assert value(s2, "revenue_at_risk", ORG, "30d") == (None, 1)  # no revenue configured
     assert {r["unit"] for r in s2.values() if r["kpi"] in ("downtime_cost", "revenue_at_risk")} == {"money"}
+    # coverage: priced downtime / all downtime over the window. 30 days: svc-web 7200 + 21600 s priced, svc-api's
+    # 3600 s (03-02) not: 28800 / 32400; 7 days (03-04..03-10): svc-web's only; sample = the scope's services
+    assert value(s2, "downtime_cost_coverage", ORG, "30d") == (pytest.approx(100 * 28800 / 32400), 2)
+    assert value(s2, "downtime_cost_coverage", ORG, "7d") == (100.0, 2)
+    assert value(s2, "downtime_cost_coverage", S_API, "30d") == (0.0, 1)  # down, unpriced
+    assert value(s2, "downtime_cost_coverage", S_API, "1d") == (None, 1)  # no downtime: no coverage to speak of
 
 
 def test_renamed_security_incident_leaves_the_next_snapshot_only(runs):

@@ -136,6 +136,57 @@ def test_absent_areas_are_hidden_and_appear_with_their_rows(tmp_path, source):
     assert "Jira flow" not in html
 
 
+IMPACT_ROWS = [
+    # downtime cost (7-day sum, money in the mart's currency): 12,345.6 now, 10,000 a week earlier; 80 % of the
+    # downtime priced; security incidents: 3 created in 7 days (1 before), 1 open, MTTR p50 2 h over 2 resolved;
+    # patch compliance 75 % of 4 deadlines due
+    (REPORT_DATE, "downtime_cost", "org", "org", "7d", 12345.6, "money", 4),
+    (BEFORE, "downtime_cost", "org", "org", "7d", 10000.0, "money", 4),
+    (REPORT_DATE, "downtime_cost_coverage", "org", "org", "7d", 80.0, "pct", 5),
+    (REPORT_DATE, "revenue_at_risk", "org", "org", "1d", 900.0, "money", 2),
+    (REPORT_DATE, "security_incidents", "org", "org", "7d", 3.0, "count", 3),
+    (BEFORE, "security_incidents", "org", "org", "7d", 1.0, "count", 1),
+    (REPORT_DATE, "security_incidents_open", "org", "org", "1d", 1.0, "count", 1),
+    (REPORT_DATE, "security_mttr_p50", "org", "org", "7d", 7200.0, "s", 2),
+    (REPORT_DATE, "patch_compliance", "org", "org", "30d", 75.0, "pct", 4),
+]
+
+
+def test_cost_beside_availability_and_security_incidents_and_patches_in_security(tmp_path):
+    """Issue 21 §5: the cost tile sits in the availability section, in the configured currency's code, with the
+    share of the downtime it prices and the number of priced services; security incidents and patch compliance
+    sit in the security section, each with its sample size."""
+    import duckdb
+
+    path = build_source(tmp_path / "impact.duckdb", extra_rows=IMPACT_ROWS)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table marts.mart_downtime_cost_daily as select date '2026-03-10' as day, 'EUR' as currency")
+    data = load_report_data(path, REPORT_DATE)
+    tiles = {t.kpi: t for t in build_tiles(data)}
+    cost = tiles["downtime_cost"]
+    assert (cost.area, cost.window, cost.value_text, cost.detail, cost.sample_size) == (
+        "availability", "7d", "12,346 EUR", "80.0 % of the downtime priced", 4)
+    assert (cost.change_text, cost.change_tone, cost.status.word) == ("▲ +2,346 EUR", "bad", "Worse")
+    assert "revenue_at_risk" not in tiles and "downtime_cost_coverage" not in tiles
+    incidents, opened = tiles["security_incidents"], tiles["security_incidents_open"]
+    assert (incidents.area, incidents.value_text, incidents.sample_size, incidents.status.word) == (
+        "security", "3", 3, "Worse")
+    assert (opened.value_text, opened.status.word, opened.status.tone) == ("1", "Needs attention", "bad")
+    assert (tiles["security_mttr_p50"].value_text, tiles["security_mttr_p50"].sample_size) == ("2.0 h", 2)
+    assert (tiles["patch_compliance"].area, tiles["patch_compliance"].sample_size) == ("security", 4)
+    html = render_html(data)
+    availability = html[html.index('id="area-availability"'):html.index('id="area-incidents"')]
+    assert 'data-kpi="downtime_cost"' in availability and "12,346 EUR" in availability
+    assert "80.0 % of the downtime priced" in availability and "n=4" in availability
+    security = html[html.index('id="area-security"'):]
+    assert 'data-kpi="security_incidents"' in security and 'data-kpi="patch_compliance"' in security
+    assert "Downtime cost per day (org)" in html
+    # without the cost mart (an older published file) the amount shows without a code
+    plain = build_source(tmp_path / "plain.duckdb", extra_rows=IMPACT_ROWS)
+    assert {t.kpi: t for t in build_tiles(load_report_data(plain, REPORT_DATE))}["downtime_cost"].value_text == (
+        "12,346")
+
+
 def test_source_strings_are_escaped_everywhere(tmp_path, source):
     title = 'Ops & <Leads> "nightly"'
     data = load_report_data(source, REPORT_DATE)
@@ -350,13 +401,13 @@ def test_detection_tiles_say_how_much_data_stands_behind_them(tmp_path, source):
     assert set(tiles) == {"mttd_mean", "mttd_p50", "detection_coverage", "monitoring_detection_share",
                           "change_detection_p50"}
     assert (tiles["mttd_p50"].value_text, tiles["mttd_p50"].detail, tiles["mttd_p50"].change_text) == (
-        "10 min", "7 incidents measured · coverage 58.3 %", "▼ -5.0 min")
+        "10 min", "7 incidents measured · 58.3 % coverage", "▼ -5.0 min")
     assert tiles["mttd_p50"].change_tone == "good"  # detected faster
     assert tiles["detection_coverage"].detail == "12 eligible incidents"
     assert tiles["monitoring_detection_share"].detail == "12 incidents with a known trigger"
     assert tiles["change_detection_p50"].detail == "1 failed deployments with an incident"
     html = render_html(data)
     assert 'id="area-detection"' in html and "<h2>Detection</h2>" in html
-    assert "coverage 58.3 %" in html and "n=12" in html
+    assert "58.3 % coverage" in html and "n=12" in html
     markdown = render_markdown(data)
-    assert "## Detection" in markdown and "7 incidents measured · coverage 58.3 %" in markdown
+    assert "## Detection" in markdown and "7 incidents measured · 58.3 % coverage" in markdown

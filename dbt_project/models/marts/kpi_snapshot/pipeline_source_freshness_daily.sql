@@ -1,6 +1,6 @@
 {{ config(materialized='table') }}
--- dbt source freshness per raw table and run date, as the pipeline's source_freshness step recorded it
--- (meta.source_freshness, opskpi/freshness.py) just before this build: the report's data-health section reads
+-- dbt source freshness per raw table and run date, as recorded in this build's dbt process just before the build
+-- (meta.source_freshness, macros/source_freshness.sql): the report's data-health section reads
 -- it from the published marts. The history is the meta table's (a rerun of a date replaces that date's rows).
 -- Run bookkeeping like pipeline_health_daily (pipeline_ prefix: equivalence tests skip it, its timestamps are
 -- those of each check). Empty in a bare dbt build, where the meta table does not exist.
