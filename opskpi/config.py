@@ -449,6 +449,22 @@ class ReportingConfig(_Section):
     timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class CalendarConfig(_Section):
+    """The calendar BI tools slice by (the `dim_date` mart): where the fiscal year starts and which weekdays are
+    business days. Public holidays differ by country and are not modelled."""
+
+    # 1 = January (fiscal year = calendar year); e.g. 4: the fiscal year 2027 runs from April 2026 to March 2027,
+    # named after the calendar year it ends in.
+    fiscal_year_start_month: Annotated[int, _rule(lambda v: 1 <= v <= 12,
+                                                  "{v!r} must be a month number from 1 to 12")] = 1
+    business_days: Annotated[list[str], _rule(lambda v: bool(v) and set(v) <= set(WEEKDAYS),
+                                              "{v!r} must be a list of weekdays out of mon, tue, wed, thu, fri, "
+                                              "sat, sun")] = ["mon", "tue", "wed", "thu", "fri"]
+
+
 class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
@@ -481,6 +497,7 @@ class Config(_Section):
     data_dir: Path = Field(default=Path("data"), strict=False)
     history_days: Annotated[int, _rule(lambda v: v >= 1, "{v!r} must be a positive whole number of days, e.g. 90")] = 90
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     sources: Annotated[dict[str, SourceConfig], BeforeValidator(_sources_by_name)] = Field(default_factory=dict)
     services: dict[PagerDutyId, ServiceConfig] = Field(default_factory=dict)
     availability: AvailabilityConfig = Field(default_factory=AvailabilityConfig)

@@ -67,7 +67,7 @@ def run_day(config_path: Path, run_date: date, now: datetime, restate=None, full
     else:
         with duckdb.connect(str(config.warehouse_path)) as con:
             changed = restate(con)
-    pipeline.transform(config, ctx, docs=False)
+    pipeline.transform(config, ctx, docs=False, freshness=False)
     return changed
 
 
@@ -212,7 +212,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
         config_obj = load_config(ref_config)
         ctx = pipeline.RunContext.for_date(config_obj, DAY1 + timedelta(days=2), f"test-{DAY1 + timedelta(days=2)}",
                                            now=START + timedelta(days=2), full_refresh=True)
-        pipeline.transform(config_obj, ctx, docs=False)
+        pipeline.transform(config_obj, ctx, docs=False, freshness=False)
     finally:
         mp.undo()
     return {"incremental": warehouse, "reference": reference / "data" / "warehouse.duckdb", "changed": changed,

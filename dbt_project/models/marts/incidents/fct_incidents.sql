@@ -176,7 +176,10 @@ select
     end as ttr_s,
     {{ is_downtime_incident('as_of_clipped.urgency', 'as_of_clipped.priority') }} as is_downtime,
     as_of_clipped.resolved_at is null as is_open,
-    as_of_clipped.reopen_count
+    as_of_clipped.reopen_count,
+    {{ date_key(to_local_date('as_of_clipped.created_at')) }} as date_key,
+    {{ dim_key('service', 'as_of_clipped.service_id') }} as service_key,
+    {{ dim_key('team', "coalesce(services.team, 'unassigned')") }} as team_key
 from as_of_clipped
 left join services
     on as_of_clipped.service_id = services.service_id

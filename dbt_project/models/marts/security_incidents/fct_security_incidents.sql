@@ -101,6 +101,9 @@ select
     resolved_at,
     case when acknowledged_at is not null then {{ seconds_between('created_at', 'acknowledged_at') }} end as tta_s,
     case when resolved_at is not null then {{ seconds_between('created_at', 'resolved_at') }} end as ttr_s,
-    resolved_at is null as is_open
+    resolved_at is null as is_open,
+    {{ date_key(to_local_date('created_at')) }} as date_key,
+    {{ dim_key('service', 'service_id') }} as service_key,
+    {{ dim_key('team', 'team') }} as team_key
 from matched
 where {{ 'true' if enabled else 'false' }}
