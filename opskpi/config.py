@@ -404,6 +404,10 @@ class SecurityConfig(_Section):
     # the release). docs/metrics.md "Patch compliance".
     patch_clock: Annotated[str, _rule(lambda v: v in PATCH_CLOCKS,
                                       "{v!r} is not a patch clock; use " + " or ".join(PATCH_CLOCKS))] = PATCH_CLOCKS[0]
+    # Which day an alert created or closed exactly at a day's end (local midnight, or as_of) counts for: `next_day`
+    # (as every end-of-day state: open incidents, Jira WIP) or `this_day` (the KPI contract's `created_at <= end of
+    # d`). docs/metrics.md "Security posture".
+    day_end: Literal["next_day", "this_day"] = "next_day"
 
     @field_validator("sla_days")
     @classmethod

@@ -98,6 +98,7 @@ class RunContext:
             "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,
             "security_patch_clock": config.security.patch_clock,
+            "security_day_end": config.security.day_end,
             "jira_bug_issue_types": config.jira_flow.bug_issue_types,
             "business_impact_currency": config.business_impact.currency,
             "security_incident_service_ids": config.security_incidents.service_ids,
