@@ -421,6 +421,10 @@ class SecurityConfig(_Section):
     # the release). docs/metrics.md "Patch compliance".
     patch_clock: Annotated[str, _rule(lambda v: v in PATCH_CLOCKS,
                                       "{v!r} is not a patch clock; use " + " or ".join(PATCH_CLOCKS))] = PATCH_CLOCKS[0]
+    # Which day an alert created or closed exactly at a day's end (local midnight, or as_of) counts for: `next_day`
+    # (as every end-of-day state: open incidents, Jira WIP) or `this_day` (the KPI contract's `created_at <= end of
+    # d`). docs/metrics.md "Security posture".
+    day_end: Literal["next_day", "this_day"] = "next_day"
 
     @field_validator("sla_days")
     @classmethod
@@ -466,6 +470,22 @@ class ReportingConfig(_Section):
     timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class CalendarConfig(_Section):
+    """The calendar BI tools slice by (the `dim_date` mart): where the fiscal year starts and which weekdays are
+    business days. Public holidays differ by country and are not modelled."""
+
+    # 1 = January (fiscal year = calendar year); e.g. 4: the fiscal year 2027 runs from April 2026 to March 2027,
+    # named after the calendar year it ends in.
+    fiscal_year_start_month: Annotated[int, _rule(lambda v: 1 <= v <= 12,
+                                                  "{v!r} must be a month number from 1 to 12")] = 1
+    business_days: Annotated[list[str], _rule(lambda v: bool(v) and set(v) <= set(WEEKDAYS),
+                                              "{v!r} must be a list of weekdays out of mon, tue, wed, thu, fri, "
+                                              "sat, sun")] = ["mon", "tue", "wed", "thu", "fri"]
+
+
 class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
@@ -498,6 +518,7 @@ class Config(_Section):
     data_dir: Path = Field(default=Path("data"), strict=False)
     history_days: Annotated[int, _rule(lambda v: v >= 1, "{v!r} must be a positive whole number of days, e.g. 90")] = 90
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     sources: Annotated[dict[str, SourceConfig], BeforeValidator(_sources_by_name)] = Field(default_factory=dict)
     services: dict[PagerDutyId, ServiceConfig] = Field(default_factory=dict)
     availability: AvailabilityConfig = Field(default_factory=AvailabilityConfig)
