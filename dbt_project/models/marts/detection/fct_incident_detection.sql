@@ -188,5 +188,8 @@ select
     case
         when trigger_agent_type = 'user_reference' then 'human'
         when trigger_agent_type is not null then 'monitoring'
-    end as detected_by
+    end as detected_by,
+    {{ date_key('created_day') }} as date_key,
+    {{ dim_key('service', 'service_id') }} as service_key,
+    {{ dim_key('team', 'team') }} as team_key
 from classified

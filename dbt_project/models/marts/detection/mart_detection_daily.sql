@@ -141,7 +141,9 @@ select
     case when scopes.has_changes then coalesce(change_detection.change_detection_sample_size, 0) end
         as change_detection_sample_size,
     case when scopes.has_changes then coalesce(change_detection.change_detection_unknown, 0) end
-        as change_detection_unknown
+        as change_detection_unknown,
+    {{ date_key('days.day') }} as date_key,
+    {{ scope_keys('scopes.scope_type', 'scopes.scope_id', ['service', 'repository']) }}
 from days
 cross join scopes
 left join detection

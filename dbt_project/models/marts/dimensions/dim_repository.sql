@@ -7,7 +7,8 @@
                  ('mart_security_posture_daily', 'repo'), ('mart_patch_compliance_daily', 'repo'),
                  ('fct_deployments', 'repo'), ('fct_pull_requests', 'repo')] %}
 {%- set scoped = ['mart_dora_daily', 'mart_dora_tier', 'mart_dora_weekly', 'mart_dora_data_quality',
-                  'mart_security_posture_daily', 'mart_patch_compliance_daily', 'kpi_daily_snapshot'] %}
+                  'mart_security_posture_daily', 'mart_patch_compliance_daily', 'mart_detection_daily',
+                  'kpi_daily_snapshot'] %}
 
 with seen as (
 

@@ -4,7 +4,7 @@
 -- service a fact or daily mart names (so that every service_key joins), plus the none member (-1).
 
 {%- set scoped = ['mart_incident_response_daily', 'mart_downtime_cost_daily', 'mart_security_incidents_daily',
-                  'kpi_daily_snapshot'] %}
+                  'mart_detection_daily', 'kpi_daily_snapshot'] %}
 
 with known as (
 
