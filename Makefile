@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench
+.PHONY: demo test lint venv clean bench bi-docs
 
 # The installer's output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install
 # fails. uv (pinned, from PyPI) resolves the same pins as pip (same constraints file) in seconds instead of a
@@ -42,6 +42,10 @@ SCALE ?= medium
 LATENCY_MS ?= 20
 bench: $(STAMP)
 	$(BIN)/python -m bench --scale $(SCALE) --latency-ms $(LATENCY_MS) $(BENCH_ARGS)
+
+# docs/bi.md's tables section, from the published file of `make demo` (checked by tests/e2e/test_daily_run.py).
+bi-docs: $(STAMP)
+	$(BIN)/python -m opskpi.bi_docs data/published/opskpi.duckdb docs/bi.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -252,7 +252,7 @@ def test_fct_has_the_issue_columns_and_one_row_per_issue_id(utc_warehouse):
     assert list(rows[0]) == [
         "issue_id", "key", "project", "team", "issue_type", "priority", "status", "status_category", "created_at",
         "resolved_at", "first_in_progress_at", "last_done_at", "cycle_time_s", "lead_time_s", "reopen_count",
-        "is_deleted"]
+        "is_deleted", "date_key", "jira_project_key", "team_key"]
     assert [r["issue_id"] for r in rows] == ["1001", "1002", "1003", "1004", "1005", "1006", "1007", "2001",
                                              "2002", "2003"]
 
