@@ -1,10 +1,10 @@
 """docs/bi.md's tables section, written from the published DuckDB file itself, so the BI guide cannot drift.
 
 What a BI developer needs to drag and drop is in the published file: each table's comment (its dbt description),
-its primary key (the grain: one row per value of it) and the conformed-dimension keys it carries (a column named
-like the primary key of a `dim_` table). This module renders them as Markdown between two markers in docs/bi.md;
-`make bi-docs` rewrites the section after a model change, and the e2e test compares the section with what the
-demo run published (and runs every join it documents).
+its primary key (the grain: one row per value of it) and its foreign keys to the conformed dimensions (declared
+by publish from the dbt tests that prove them, opskpi/schema_docs.py). This module renders them as Markdown
+between two markers in docs/bi.md; `make bi-docs` rewrites the section after a model change, and the e2e test
+compares the section with what the demo run published (and runs every join it documents).
 
     python -m opskpi.bi_docs data/published/opskpi.duckdb docs/bi.md          # rewrite the section
     python -m opskpi.bi_docs data/published/opskpi.duckdb docs/bi.md --check  # exit 1 when it differs
@@ -33,6 +33,7 @@ class Table:
     comment: str
     primary_key: tuple[str, ...]
     columns: tuple[str, ...]
+    foreign_keys: tuple[tuple[str, str], ...] = ()  # (column, referenced table), in column order
 
     @property
     def kind(self) -> str:
@@ -61,26 +62,28 @@ def read_tables(published_db: Path) -> list[Table]:
         keys = {t: tuple(cols) for t, cols in con.execute(
             "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
             "WHERE schema_name = ? AND constraint_type = 'PRIMARY KEY'", [SCHEMA]).fetchall()}
+        references: dict[str, dict[str, str]] = {}
+        for table, cols, referenced in con.execute(
+                "SELECT table_name, constraint_column_names, referenced_table FROM duckdb_constraints() "
+                "WHERE schema_name = ? AND constraint_type = 'FOREIGN KEY'", [SCHEMA]).fetchall():
+            references.setdefault(table, {})[cols[0]] = referenced
         columns: dict[str, list[str]] = {}
         for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() "
                                          "WHERE schema_name = ? ORDER BY table_name, column_index",
                                          [SCHEMA]).fetchall():
             columns.setdefault(table, []).append(column)
-    return [Table(name, comments[name], keys.get(name, ()), tuple(columns.get(name, ())))
-            for name in sorted(comments)]
-
-
-def dimension_keys(tables: list[Table]) -> dict[str, str]:
-    """{key column: dimension}: each `dim_` table whose primary key is one `<name>_key` column."""
-    return {t.primary_key[0]: t.name for t in tables
-            if t.kind == "dimension" and len(t.primary_key) == 1 and t.primary_key[0].endswith("_key")}
+    tables = []
+    for name in sorted(comments):
+        names = tuple(columns.get(name, ()))
+        refs = references.get(name, {})
+        tables.append(Table(name, comments[name], keys.get(name, ()), names,
+                            tuple((c, refs[c]) for c in names if c in refs)))
+    return tables
 
 
 def joins(tables: list[Table]) -> dict[str, list[Join]]:
-    """Per table, its joins to the conformed dimensions (a dimension's own key is not a join; its team_key is)."""
-    dims = dimension_keys(tables)
-    return {t.name: [Join(t.name, c, dims[c]) for c in t.columns if c in dims and dims[c] != t.name]
-            for t in tables}
+    """Per table, its joins to the conformed dimensions: its foreign keys."""
+    return {t.name: [Join(t.name, column, dimension) for column, dimension in t.foreign_keys] for t in tables}
 
 
 def first_sentence(text: str) -> str:
@@ -99,8 +102,8 @@ def render(tables: list[Table]) -> str:
              "key, and a `none` member (key `-1`) that rows without such an entity point to.", "", *header]
     lines += [_row(t, by_table[t.name]) for t in tables if t.kind == "dimension"]
     lines += ["", "### Facts and marts", "",
-              "Grain: one row per value of the primary key. Every dimension key joins on every row "
-              "(`join marts.<dimension> on <dimension>.<key> = t.<key>`).", "", *header]
+              "Grain: one row per value of the primary key. Dimension keys are declared foreign keys; each joins "
+              "on every row (`join marts.<dimension> on <dimension>.<key> = t.<key>`).", "", *header]
     lines += [_row(t, by_table[t.name]) for t in tables if t.kind != "dimension"]
     lines += ["", END]
     return "\n".join(lines)

@@ -104,11 +104,13 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: P
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'live' AND schema_name = ? "
                 "ORDER BY table_name", [PUBLISHED_SCHEMA]).fetchall()]
             con.execute(f"CREATE SCHEMA {PUBLISHED_SCHEMA}")
-            for name in names:
-                ident = quote_ident(name)
-                con.execute(f"CREATE TABLE {PUBLISHED_SCHEMA}.{ident} AS SELECT {_select_list(con, name)} "
-                            f"FROM live.{PUBLISHED_SCHEMA}.{ident}")
-                schema_docs.apply(con, PUBLISHED_SCHEMA, name, documented.get(name, schema_docs.TableDocs()))
+            for name in schema_docs.creation_order(names, documented):
+                ident, docs = quote_ident(name), documented.get(name, schema_docs.TableDocs())
+                columns = _published_columns(con, name)
+                schema_docs.create_table(con, PUBLISHED_SCHEMA, name, columns, docs)
+                con.execute(f"INSERT INTO {PUBLISHED_SCHEMA}.{ident} SELECT "
+                            f"{', '.join(_cast(c, t) for c, t in columns)} FROM live.{PUBLISHED_SCHEMA}.{ident}")
+                schema_docs.comment(con, PUBLISHED_SCHEMA, name, docs)
                 tables[name] = con.execute(f"SELECT count(*) FROM {PUBLISHED_SCHEMA}.{ident}").fetchone()[0]
                 target = parquet_dir / f"{name}.parquet"
                 con.execute(f"COPY {PUBLISHED_SCHEMA}.{ident} TO {quote_literal(str(target))} (FORMAT parquet)")
@@ -158,10 +160,14 @@ def _prune(versions_dir: Path, keep: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _select_list(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """Every column of the live table, HUGEINT ones cast to BIGINT (a count past 2^63 fails the cast, loudly)."""
+def _published_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(name, type) of every column of the live table, HUGEINT as BIGINT (a count past 2^63 fails the cast,
+    loudly)."""
     columns = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'live' AND schema_name = ? "
         "AND table_name = ? ORDER BY column_index", [PUBLISHED_SCHEMA, table]).fetchall()
-    return ", ".join(f"CAST({quote_ident(c)} AS BIGINT) AS {quote_ident(c)}" if t == "HUGEINT" else quote_ident(c)
-                     for c, t in columns)
+    return [(c, "BIGINT" if t == "HUGEINT" else t) for c, t in columns]
+
+
+def _cast(column: str, data_type: str) -> str:
+    return f"CAST({quote_ident(column)} AS {data_type})" if data_type == "BIGINT" else quote_ident(column)

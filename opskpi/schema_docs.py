@@ -29,6 +29,8 @@ class TableDocs:
     columns: dict[str, str] = field(default_factory=dict)
     # The first unique key of the table's `row_rules` test whose columns that test also proves not null.
     primary_key: tuple[str, ...] = ()
+    # (column, dimension): a `keys_join` test on the dimension proves every value of the column is its key.
+    foreign_keys: tuple[tuple[str, str], ...] = ()
 
 
 def published_docs(manifest: Path, schema: str) -> dict[str, TableDocs]:
@@ -48,20 +50,73 @@ def published_docs(manifest: Path, schema: str) -> dict[str, TableDocs]:
             if key and set(key) <= required:
                 keys[attached] = tuple(key)
                 break
+    references: dict[str, list[tuple[str, str]]] = {}
+    for node in nodes.values():
+        metadata = node.get("test_metadata") or {}
+        dimension = node.get("attached_node")
+        if metadata.get("name") != "keys_join" or dimension not in relations:
+            continue
+        column = (metadata.get("kwargs") or {}).get("column_name")
+        for uid in (node.get("depends_on") or {}).get("nodes", []):
+            if uid != dimension and uid in relations and column:
+                references.setdefault(uid, []).append((column, _name(relations[dimension])))
     return {
-        node.get("alias") or node["name"]: TableDocs(
+        _name(node): TableDocs(
             description=(node.get("description") or "").strip(),
             columns={name: (column.get("description") or "").strip()
                      for name, column in (node.get("columns") or {}).items()},
             primary_key=keys.get(uid, ()),
+            foreign_keys=tuple(sorted(references.get(uid, []))),
         )
         for uid, node in relations.items()
     }
 
 
-def apply(con: duckdb.DuckDBPyConnection, schema: str, table: str, docs: TableDocs) -> None:
-    """Comment `schema.table` and its columns, and declare its primary key (a duplicate or NULL key fails here,
-    loudly: dbt's tests should have failed first)."""
+def _name(node: dict) -> str:
+    return node.get("alias") or node["name"]
+
+
+def creation_order(tables: list[str], docs: dict[str, TableDocs]) -> list[str]:
+    """`tables` with every dimension before the tables that reference it (DuckDB checks a foreign key against a
+    table that exists, with its primary key). A reference cycle is a modelling error: ValueError names it."""
+    ordered: list[str] = []
+    pending = list(tables)
+    while pending:
+        ready = [t for t in pending if all(d in ordered or d not in tables or d == t
+                                           for _, d in docs.get(t, TableDocs()).foreign_keys)]
+        if not ready:
+            raise ValueError(f"foreign keys form a cycle among {sorted(pending)}")
+        ordered += ready
+        pending = [t for t in pending if t not in ready]
+    return ordered
+
+
+def create_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[tuple[str, str]],
+                 docs: TableDocs) -> None:
+    """CREATE TABLE `schema.table` with `columns` (name, DuckDB type), its primary key and the foreign keys whose
+    dimension is already in `schema` with that column as its primary key. DuckDB declares foreign keys only when
+    it creates a table (no ALTER TABLE ... ADD FOREIGN KEY), so the constraints are part of the DDL; the rows
+    come after, and a key missing from its dimension fails the insert, loudly (keys_join should have failed)."""
+    names = {c for c, _ in columns}
+    parts = [f"{quote_ident(c)} {data_type}" for c, data_type in columns]
+    if docs.primary_key and set(docs.primary_key) <= names:
+        parts.append(f"PRIMARY KEY ({', '.join(map(quote_ident, docs.primary_key))})")
+    for column, dimension in docs.foreign_keys:
+        if column in names and _primary_key(con, schema, dimension) == [column]:
+            parts.append(f"FOREIGN KEY ({quote_ident(column)}) REFERENCES {quote_ident(schema)}."
+                         f"{quote_ident(dimension)} ({quote_ident(column)})")
+    con.execute(f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} ({', '.join(parts)})")
+
+
+def _primary_key(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str] | None:
+    row = con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE database_name = "
+                      "current_database() AND schema_name = ? AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                      [schema, table]).fetchone()
+    return list(row[0]) if row else None
+
+
+def comment(con: duckdb.DuckDBPyConnection, schema: str, table: str, docs: TableDocs) -> None:
+    """Comment `schema.table` and its columns."""
     relation = f"{quote_ident(schema)}.{quote_ident(table)}"
     if docs.description:
         con.execute(f"COMMENT ON TABLE {relation} IS {quote_literal(docs.description)}")
@@ -71,5 +126,3 @@ def apply(con: duckdb.DuckDBPyConnection, schema: str, table: str, docs: TableDo
     for column, text in docs.columns.items():
         if text and column in present:
             con.execute(f"COMMENT ON COLUMN {relation}.{quote_ident(column)} IS {quote_literal(text)}")
-    if docs.primary_key and set(docs.primary_key) <= present:
-        con.execute(f"ALTER TABLE {relation} ADD PRIMARY KEY ({', '.join(map(quote_ident, docs.primary_key))})")

@@ -118,7 +118,8 @@ def test_daily_run_then_incremental_day_match_the_api(org_runs: OrgRuns):
 
 def test_the_published_file_documents_itself(org_runs: OrgRuns):
     """Issue 19: a SQL client's schema browser explains what BI reads. Every published table and column carries
-    its dbt description as a comment, the unique keys dbt's tests prove are primary keys, and counts stay
+    its dbt description as a comment, the unique keys dbt's tests prove are primary keys, the dimension keys
+    their keys_join tests prove are foreign keys, and counts stay
     integers in DuckDB and in Parquet (a HUGEINT sum would be a DOUBLE in Parquet)."""
     import pyarrow.parquet as pq
 
@@ -130,12 +131,19 @@ def test_the_published_file_documents_itself(org_runs: OrgRuns):
         keys = {t: cols for t, cols in con.execute(
             "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
             "WHERE schema_name = 'marts' AND constraint_type = 'PRIMARY KEY'").fetchall()}
+        references = {(t, cols[0], ref) for t, cols, ref in con.execute(
+            "SELECT table_name, constraint_column_names, referenced_table FROM duckdb_constraints() "
+            "WHERE schema_name = 'marts' AND constraint_type = 'FOREIGN KEY'").fetchall()}
     assert len(tables) >= 20 and len(columns) >= 230
     assert [t for t, comment in tables if not comment] == []
     assert [f"{t}.{c}" for t, c, comment, _ in columns if not comment] == []
     assert [f"{t}.{c}" for t, c, _, dtype in columns if dtype == "HUGEINT"] == []
     assert keys["fct_incidents"] == ["incident_id"] and keys["fct_pull_requests"] == ["repo", "number"]
     assert keys["kpi_daily_snapshot"] == ["snapshot_date", "kpi", "scope_type", "scope_id", "window"]
+    # the dimension keys are declared foreign keys (BI tools propose the joins from them)
+    assert {("fct_incidents", "service_key", "dim_service"), ("mart_dora_daily", "repository_key", "dim_repository"),
+            ("kpi_daily_snapshot", "date_key", "dim_date"), ("dim_service", "team_key", "dim_team")} <= references
+    assert len(references) >= 60
     weekly = pq.read_schema(published / "parquet" / "mart_dora_weekly.parquet")
     assert str(weekly.field("deployments").type) == "int64"
 
