@@ -56,6 +56,18 @@ _PRIORITIES = (
     ("P5", "Informational"),
 )
 
+# Incident Types: every account has `incident_default`; teams that run security response add a custom type
+# (opskpi's security_incidents.incident_types rule). Drawn from a stream of its own, so no other record changes.
+DEFAULT_INCIDENT_TYPE = "incident_default"
+SECURITY_INCIDENT_TYPE = "security_incident"
+SECURITY_TYPE_SHARE = 0.04
+
+
+def incident_type(seed: int, n: int) -> str:
+    return SECURITY_INCIDENT_TYPE if rng(seed, "incident-type", n).random() < SECURITY_TYPE_SHARE \
+        else DEFAULT_INCIDENT_TYPE
+
+
 _PLAIN_TITLES = (
     "High error rate on {svc}",
     "{svc}: p99 latency above 2s for 10 minutes",
@@ -158,6 +170,8 @@ class PdIncident:
     scenario: str | None = None
     # its own alerts (gen_pagerduty_alerts.py), visible once received; none when a person opened it (web_trigger)
     alerts: tuple[PdAlert, ...] = ()
+    # PagerDuty Incident Types (`incident_type.name`): the account default, or a custom type a responder chose
+    incident_type: str = DEFAULT_INCIDENT_TYPE
 
 
 @dataclass(frozen=True)
@@ -543,6 +557,7 @@ def _build_incident(
         policy_id=service.policy_id,
         created_ms=created_ms,
         alert_count=alert_count,
+        incident_type=incident_type(seed, n),
         events=tuple(events),
         scenario=scenario,
         alerts=build_alerts(seed, n, created_ms, first_resolve, alert_count, planted_lead),

@@ -339,7 +339,7 @@ class PagerDutyApi:
                 "resolved": alerts if resolved else 0,
             },
             "is_mergeable": True,
-            "incident_type": {"name": "incident_default"},
+            "incident_type": {"name": inc.incident_type},
             "escalation_policy": (
                 self._policy(req, inc.policy_id)
                 if "escalation_policies" in include

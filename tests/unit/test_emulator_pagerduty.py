@@ -251,3 +251,12 @@ def test_account_log_entries_window_and_paging(emu, session):
     assert len({e["id"] for e in entries}) == len(entries) > 50
     stamps = [e["created_at"] for e in entries]
     assert stamps == sorted(stamps, reverse=True) and stamps[-1] >= "2026-11-01T00:00:00Z"
+
+
+def test_some_incidents_have_the_security_incident_type(emu, session):
+    """Issue 21 §6: a responder can give an incident a custom Incident Type; the demo's security_incidents rule
+    `incident_types: [security_incident]` then matches it. Most incidents keep the account default."""
+    incidents = walk(session, emu.pagerduty_url + "/incidents", {"date_range": "all"})
+    types = [i["incident_type"]["name"] for i in incidents]
+    assert set(types) == {"incident_default", "security_incident"}
+    assert 0 < types.count("security_incident") < 0.15 * len(types)
