@@ -135,6 +135,7 @@ class Target:
 TARGETS = {
     "requests_full": Target("requests / minimum, full run", 1.05),
     "requests_incremental": Target("requests / minimum, incremental run", 1.05),
+    "requests_incident_alerts": Target("requests / minimum, PagerDuty incident alerts, incremental run", 1.05),
     "incremental_requests": Target("incremental / full run, requests", 0.10),
     "incremental_wall": Target("incremental / full run, wall time", 0.10),
     "load_vs_duckdb": Target("our merge into raw / DuckDB CTAS over the same Parquet", 2.0),

@@ -62,16 +62,23 @@ def split_incident_request(request: PageRequest) -> list[PageRequest]:
 
 
 def alert_parent_ref(incident: dict[str, Any]) -> dict[str, str] | None:
-    """Which incident's alerts to read (None: skip it, `alert_counts.all` is 0). `incident_version` is set only
-    once it is resolved (its alert count and resolution): an open incident has no version, so it is read on
-    every run; a resolved one once more, then no longer while unchanged (a reopen or a merge into it changes it)."""
+    """Which incident's alerts to read (None: skip it, `alert_counts.all` is 0), versioned by that count.
+
+    What detection needs of an alert never changes once it is received (its creation time, its monitor's event
+    time, whether it was suppressed); what changes an incident's alerts is an alert grouped into it or moved by a
+    merge, and either changes `alert_counts.all`. So an incident is read when first listed with alerts and again
+    only when its count moved: the contract's budget is a re-read on every run while the incident is open
+    (kpi-definitions-wave2.md, "Known limits and decisions"), and this spends it only where the answer can
+    differ. An incident without `alert_counts` (an older payload) has no version: it is read on every run, never
+    skipped on a guess.
+    The cost: an alert's `status` is as of its last read (no mart reads it)."""
     counts = incident.get("alert_counts")
     total = counts.get("all") if isinstance(counts, dict) else None
     if total == 0 and not isinstance(total, bool):
         return None
     ref = {"incident_id": str(incident["id"]), "incident_version": ""}
-    if incident.get("status") == "resolved" and incident.get("resolved_at") and total is not None:
-        ref["incident_version"] = f"resolved {incident['resolved_at']} alerts {total}"
+    if isinstance(total, int) and not isinstance(total, bool):
+        ref["incident_version"] = f"alerts {total}"
     return ref
 
 

@@ -2,9 +2,9 @@
 
 Extract → validate → load of the PagerDuty source, twice (the second run a day later): alerts are read per incident
 the run lists, never for one whose `alert_counts.all` is 0, in pages (page size 2: incidents with 3 and 5 alerts
-take several), every alert of every incident read lands once; on the next run the incidents still open are read
-again, resolved ones already read after their resolution are not (meta.child_versions), and an alert grouped into
-an incident after the first run arrives with the second. The emulator's planted merge moves the source incident's
+take several), every alert of every incident read lands once; on the next run only the incidents whose alert count
+moved are read again (meta.child_versions; an open incident without a new alert costs nothing), and an alert grouped
+into an incident after the first run arrives with the second. The emulator's planted merge moves the source incident's
 alert to its target.
 """
 
@@ -35,22 +35,33 @@ def _incidents(base: str) -> list[dict]:
         offset += 100
 
 
+def _landed_ids(batch) -> set[str]:
+    """The incident ids a landing batch holds (what the run listed)."""
+    files = [str(batch / f) for f in read_manifest(batch)["files"]]
+    with duckdb.connect() as con:
+        return {r[0] for r in con.execute("select id from read_parquet(?)", [files]).fetchall()}
+
+
 def _alert_requests(base_url: str) -> int:
     stats = requests.get(f"{base_url}/__emulator/stats", timeout=10).json()
     return sum(n for route, n in stats.get("pagerduty", {}).items() if route.endswith("/alerts"))
 
 
-def test_parent_ref_skips_incidents_without_alerts_and_versions_only_resolved_ones():
+def test_parent_ref_skips_incidents_without_alerts_and_versions_them_by_their_alert_count():
     assert alert_parent_ref({"id": "Q1", "alert_counts": {"all": 0}}) is None
-    assert alert_parent_ref({"id": "Q1", "status": "triggered", "alert_counts": {"all": 2}}) == {
-        "incident_id": "Q1", "incident_version": ""}  # open: read on every run
+    open_incident = {"id": "Q1", "status": "triggered", "alert_counts": {"all": 2}}
     resolved = {"id": "Q1", "status": "resolved", "resolved_at": "2026-11-19T10:00:00Z", "alert_counts": {"all": 2}}
-    assert alert_parent_ref(resolved)["incident_version"] == "resolved 2026-11-19T10:00:00Z alerts 2"
-    # no alert_counts (an older payload): read, never skipped on a guess
+    # an alert's detection fields never change: open or resolved, the same count is the same alerts
+    assert alert_parent_ref(open_incident) == alert_parent_ref(resolved) == {
+        "incident_id": "Q1", "incident_version": "alerts 2"}
+    grouped = {**open_incident, "alert_counts": {"all": 3}}  # an alert grouped into it (or moved by a merge)
+    assert alert_parent_ref(grouped)["incident_version"] == "alerts 3"
+    # no alert_counts (an older payload): read on every run, never skipped on a guess
     assert alert_parent_ref({"id": "Q1", "status": "resolved"})["incident_version"] == ""
+    assert alert_parent_ref({"id": "Q1", "alert_counts": {"all": True}})["incident_version"] == ""
 
 
-def test_alerts_are_read_per_incident_skipping_empty_ones_and_reread_while_open(tmp_path, monkeypatch):
+def test_alerts_are_read_per_incident_skipping_empty_ones_and_reread_when_their_count_moves(tmp_path, monkeypatch):
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
     with start_emulator(seed=7, now=EMULATOR_NOW, profile="stress") as emu:
@@ -95,10 +106,15 @@ def test_alerts_are_read_per_incident_skipping_empty_ones_and_reread_while_open(
         batch = again["pagerduty__incident_alerts"]["batch"]
         manifest = read_manifest(config.landing_dir / "pagerduty" / "incident_alerts" / batch)
         open_before = {i for i in with_alerts if listed[i]["status"] != "resolved"}
-        assert open_before and manifest["requests"] >= len(open_before)
+        # read again: incidents first listed with alerts, and those whose alert count moved; nothing else
+        relisted = _landed_ids(config.landing_dir / "pagerduty" / "incidents" / again["pagerduty__incidents"]["batch"])
+        moved = {i for i in relisted if now_listed[i]["alert_counts"]["all"] > 0
+                 and now_listed[i]["alert_counts"]["all"] != per_incident.get(i, 0)}
+        assert open_before and moved - set(per_incident)  # open ones existed; new incidents with alerts came
+        assert _alert_requests(emu.base_url) == sum(-(-now_listed[i]["alert_counts"]["all"] // 2) for i in moved)
         assert manifest["skipped_unchanged_parents"] > 0
         with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
             after = dict(con.execute("select incident_id, count(*) from raw.pagerduty__incident_alerts "
                                      "group by 1").fetchall())
-        for incident_id in open_before:  # re-read while open: grouped alerts that arrived since are in
+        for incident_id in open_before:  # every open incident holds its alerts of now, grouped ones included
             assert after[incident_id] == now_listed[incident_id]["alert_counts"]["all"], incident_id
