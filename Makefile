@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench dashboards test-dashboards
+.PHONY: demo test lint venv clean bench bi-docs dashboards test-dashboards
 
 # The installer's output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install
 # fails. uv (pinned, from PyPI) resolves the same pins as pip (same constraints file) in seconds instead of a
@@ -55,6 +55,10 @@ test-dashboards: $(STAMP)
 	@test -f data/published/opskpi.duckdb || $(MAKE) --no-print-directory demo
 	@$(MAKE) --no-print-directory dashboards
 	OPSKPI_DASHBOARDS_TEST=1 $(BIN)/python -m pytest tests/dashboards $(TEST_ARGS)
+
+# docs/bi.md's tables section, from the published file of `make demo` (checked by tests/e2e/test_daily_run.py).
+bi-docs: $(STAMP)
+	$(BIN)/python -m opskpi.bi_docs data/published/opskpi.duckdb docs/bi.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -32,6 +32,7 @@ API_MAX_PAGE: dict[tuple[str, str], int | None] = {
     ("pagerduty", "teams"): 100,
     ("pagerduty", "incidents"): 100,
     ("pagerduty", "log_entries"): 100,
+    ("pagerduty", "incident_alerts"): 100,
     ("github", "pulls"): 100,
     ("github", "pull_commits"): 100,
     ("github", "deployments"): 100,

@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.gen_pagerduty_alerts import PdAlert, build_alerts, human_trigger
 from emulator.ids import hex_id, pd_id, rng
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day
 from emulator.timeline import (
@@ -155,6 +156,8 @@ class PdIncident:
     alert_count: int
     events: tuple[PdEvent, ...]
     scenario: str | None = None
+    # its own alerts (gen_pagerduty_alerts.py), visible once received; none when a person opened it (web_trigger)
+    alerts: tuple[PdAlert, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,10 @@ class PagerDutyData:
         for at, svc, _ in self.skeleton:
             by_service[svc.id].append(at)
         self.created_by_service = by_service
+        # planted merges: the source incident's n -> the target's n (the source is resolved into the target)
+        planted = {scenario: n for n, (_, _, scenario) in enumerate(self.skeleton) if scenario}
+        self.merges = ({planted["merge_source"]: planted["merge_target"]}
+                       if "merge_source" in planted and "merge_target" in planted else {})
         self.incidents: LazyRecords[PdIncident] = LazyRecords(
             len(self.skeleton), self._build, keep=20_000 if self.lazy else None, on_build=self._index_log)
         if not self.lazy:
@@ -297,6 +304,27 @@ class PagerDutyData:
         if n is None and ident.isdigit() and 0 <= int(ident) - self.first_number < len(self.skeleton):
             n = int(ident) - self.first_number
         return None if n is None else self.incidents.get(n)
+
+    def merged_into(self, n: int, now_ms: int) -> PdIncident | None:
+        """The incident that incident n was merged into by now_ms (a merge resolves the source), else None."""
+        target = self.merges.get(n)
+        if target is None:
+            return None
+        source = self.incidents.get(n)
+        merged_ms = next(ev.at_ms for ev in source.events if ev.kind == "resolve")
+        return self.incidents.get(target) if merged_ms <= now_ms else None
+
+    def alerts(self, inc: PdIncident, now_ms: int) -> list[tuple[PdAlert, PdIncident]]:
+        """The alerts incident `inc` holds at now_ms, oldest first, each with the incident it came from: its own
+        received by then (none once it is merged away), and, once merged, those of the incidents merged into it."""
+        if self.merged_into(inc.n, now_ms) is not None:
+            return []
+        held = [(a, inc) for a in inc.alerts if a.created_ms <= now_ms]
+        for source_n, target_n in self.merges.items():
+            if target_n == inc.n and self.merged_into(source_n, now_ms) is not None:
+                source = self.incidents.get(source_n)
+                held += [(a, source) for a in source.alerts if a.created_ms <= now_ms]
+        return sorted(held, key=lambda pair: (pair[0].created_ms, pair[0].id))
 
     def index_range(self, lo_ms: int, hi_ms: int) -> range:
         """Incident numbers n with lo_ms <= created < hi_ms (creation order = n order)."""
@@ -341,6 +369,10 @@ def _planted(window: Window, r: random.Random) -> list[tuple[int, str]]:
         (a - 25 * MINUTE, "open_triggered"),
         (a + 5 * HOUR, "future"),
         (a + 30 * HOUR, "future"),
+        # time to detect: S opened 09:30 and merged into T (opened 10:00) at 10:10; a person opens one by hand
+        (floor_day(a - 5 * DAY) + 9 * HOUR + 30 * MINUTE, "merge_source"),
+        (floor_day(a - 5 * DAY) + 10 * HOUR, "merge_target"),
+        (floor_day(a - 7 * DAY) + 11 * HOUR, "human_trigger"),
     ]
 
 
@@ -372,6 +404,9 @@ def _scenario_plan(scenario: str, created_ms: int, anchor_ms: int) -> list[tuple
         "midnight": [(0, "trigger"), (9 * MINUTE, "acknowledge"), (2 * HOUR + 20 * MINUTE, "resolve")],
         "overlap_a": [(0, "trigger"), (5 * MINUTE, "acknowledge"), (2 * HOUR, "resolve")],
         "overlap_b": [(0, "trigger"), (30 * MINUTE, "resolve")],
+        "merge_source": [(0, "trigger"), (40 * MINUTE, "resolve")],  # the merge into merge_target resolves it
+        "merge_target": [(0, "trigger"), (12 * MINUTE, "acknowledge"), (2 * HOUR, "resolve")],
+        "human_trigger": [(0, "trigger"), (20 * MINUTE, "acknowledge"), (90 * MINUTE, "resolve")],
     }
     return plans.get(scenario, [])
 
@@ -485,6 +520,16 @@ def _build_incident(
             else:
                 events.append(PdEvent(at, "resolve", log_id, ("service", service.id), "api"))
     events.sort(key=lambda e: e.at_ms)
+    alert_count = r.choice((1, 1, 1, 1, 2, 2, 3, 5))
+    human = human_trigger(seed, n, scenario)
+    if human:  # opened by hand in the web UI: the trigger's agent is the person, and there is no alert
+        alert_count = 0
+        events[0] = PdEvent(events[0].at_ms, "trigger", events[0].log_id, ("user", responder), "web_trigger",
+                            responder)
+    planted_lead = {"merge_source": MINUTE, "merge_target": 2 * MINUTE}.get(scenario or "")
+    if planted_lead is not None:
+        alert_count = 1
+    first_resolve = next((ev.at_ms for ev in events if ev.kind == "resolve"), created_ms + HOUR)
     return PdIncident(
         n=n,
         id=pd_id("Q", 14, seed, "incident", n),
@@ -497,9 +542,10 @@ def _build_incident(
         team_id=service.team_id,
         policy_id=service.policy_id,
         created_ms=created_ms,
-        alert_count=r.choice((1, 1, 1, 1, 2, 2, 3, 5)),
+        alert_count=alert_count,
         events=tuple(events),
         scenario=scenario,
+        alerts=build_alerts(seed, n, created_ms, first_resolve, alert_count, planted_lead),
     )
 
 
@@ -562,7 +608,7 @@ def build_pagerduty(
     plant = rng(seed, "pagerduty", "planted")
     overlap_service = weighted(plant, busy)
     for at, scenario in _planted(window, plant) if profile.planted_incidents else ():
-        svc = overlap_service if scenario.startswith("overlap") else weighted(plant, busy)
+        svc = overlap_service if scenario.startswith(("overlap", "merge")) else weighted(plant, busy)
         skeleton.append((at, len(skeleton), svc, scenario))
     skeleton.sort(key=lambda s: (s[0], s[1]))
 

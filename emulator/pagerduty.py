@@ -24,6 +24,7 @@ from emulator.gen_pagerduty import (
 )
 from emulator.generator import World
 from emulator.ids import pd_id
+from emulator.pagerduty_alerts import incident_alerts
 from emulator.routing import Request, Response, Router, json_response
 from emulator.strict import PagerDutyRateLimit, pagerduty_payment_required, pagerduty_too_many
 from emulator.timefmt import DAY, MINUTE, TimeFormatError, add_months, iso_in_zone, parse_iso, zone
@@ -72,6 +73,7 @@ class PagerDutyApi:
         r.add("GET", "/incidents", self.list_incidents)
         r.add("GET", "/incidents/{id}", self.get_incident)
         r.add("GET", "/incidents/{id}/log_entries", self.incident_log_entries)
+        r.add("GET", "/incidents/{id}/alerts", lambda req: incident_alerts(self, req, _invalid))
         r.add("GET", "/log_entries", self.list_log_entries)
         r.add("GET", "/log_entries/{id}", self.get_log_entry)
         r.add("GET", "/services", self.list_services)
@@ -242,7 +244,8 @@ class PagerDutyApi:
         user = self.data.user.get(ev.user_id or "")
         name = user.person.name if user else ""
         summary = {
-            "trigger": f"Triggered through the {'API' if ev.channel == 'api' else ev.channel}.",
+            "trigger": (f"Triggered by {name} through the website." if ev.agent[0] == "user"
+                        else f"Triggered through the {'API' if ev.channel == 'api' else ev.channel}."),
             "acknowledge": f"Acknowledged by {name}.",
             "resolve": f"Resolved by {name}." if ev.agent[0] == "user" else "Resolved through the API.",
             "assign": f"Assigned to {name}.",
@@ -285,7 +288,7 @@ class PagerDutyApi:
         trigger_ref: dict[str, Any] = {
             "id": first.log_id,
             "type": "trigger_log_entry_reference",
-            "summary": "Triggered through the API.",
+            "summary": "Triggered through the website." if first.agent[0] == "user" else "Triggered through the API.",
             "self": f"{req.base}/log_entries/{first.log_id}?incident_id={inc.id}",
             "html_url": f"{self._web(req)}/incidents/{inc.id}/log_entries/{first.log_id}",
         }
@@ -298,6 +301,8 @@ class PagerDutyApi:
                 {"type": "escalate", "at": iso_in_zone(st.last_trigger_ms + steps * ESCALATE_EVERY, tz)}
             )
         resolved = st.status == "resolved"
+        alerts = len(self.data.alerts(inc, req.now_ms))
+        merged_into = self.data.merged_into(inc.n, req.now_ms)
         full_users = {"assignees", "users"} & include
         service = (
             self._service(req, self.data.service[inc.service_id], tz, self._service_status(req.now_ms))
@@ -329,9 +334,9 @@ class PagerDutyApi:
             "resolved_at": iso_in_zone(st.resolved_ms, tz) if st.resolved_ms is not None else None,
             "first_trigger_log_entry": trigger_ref,
             "alert_counts": {
-                "all": inc.alert_count,
-                "triggered": 0 if resolved else inc.alert_count,
-                "resolved": inc.alert_count if resolved else 0,
+                "all": alerts,
+                "triggered": 0 if resolved else alerts,
+                "resolved": alerts if resolved else 0,
             },
             "is_mergeable": True,
             "incident_type": {"name": "incident_default"},
@@ -356,7 +361,7 @@ class PagerDutyApi:
                 for at, uid in st.acknowledgements
             ],
             "alert_grouping": None
-            if inc.alert_count == 1
+            if inc.alert_count <= 1
             else {  # grouping_type is one of basic | advanced | rules (the OpenAPI enum; "intelligent" is a
                 # service-level alert grouping setting, not an incident's grouping type)
                 "grouping_type": "advanced",
@@ -368,7 +373,8 @@ class PagerDutyApi:
             "priority": None
             if inc.priority_id is None
             else self._priority(req, inc.priority_id, "priorities" in include),
-            "resolve_reason": None,
+            "resolve_reason": None if merged_into is None else {
+                "type": "merge_resolve_reason", "incident": self._incident_ref(req, merged_into)},
             "incidents_responders": [],
             "responder_requests": [],
             "urgency": inc.urgency,

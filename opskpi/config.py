@@ -356,6 +356,23 @@ class SecurityIncidentsConfig(_Section):
     jira_issue_types: list[NonEmpty] = []  # Jira issue type names, case-insensitive
 
 
+_JSON_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+class DetectionConfig(_Section):
+    """Time to detect (docs/metrics.md "Time to detect"): where an alert carries the monitor's event time, and how
+    far after the detection a stamp may lie before it is a wrong clock rather than skew."""
+
+    # Dotted paths into a PagerDuty alert, tried in order; the first value that parses as ISO-8601 with an offset
+    # is the impact start (an Alertmanager user might add body.cef_details.details.firing_since).
+    impact_start_paths: Annotated[list[Annotated[str, _rule(_JSON_PATH.match, "{v!r} is not a dotted path of field "
+                                                            "names, e.g. body.cef_details.creation_time")]],
+                                  _rule(bool, "give at least one path, e.g. [body.cef_details.creation_time]")] = [
+        "body.cef_details.creation_time"]
+    # An impact start later than the detection by at most this is clamped to a delay of 0; later by more, invalid.
+    max_clock_skew: Duration = "5m"
+
+
 class AvailabilityConfig(_Section):
     downtime_urgencies: list[Annotated[str, _rule(lambda v: v in ("high", "low"),
                                                   "{v!r} is not a PagerDuty urgency (high or low)")]] = ["high"]
@@ -404,6 +421,10 @@ class SecurityConfig(_Section):
     # the release). docs/metrics.md "Patch compliance".
     patch_clock: Annotated[str, _rule(lambda v: v in PATCH_CLOCKS,
                                       "{v!r} is not a patch clock; use " + " or ".join(PATCH_CLOCKS))] = PATCH_CLOCKS[0]
+    # Which day an alert created or closed exactly at a day's end (local midnight, or as_of) counts for: `next_day`
+    # (as every end-of-day state: open incidents, Jira WIP) or `this_day` (the KPI contract's `created_at <= end of
+    # d`). docs/metrics.md "Security posture".
+    day_end: Literal["next_day", "this_day"] = "next_day"
 
     @field_validator("sla_days")
     @classmethod
@@ -449,6 +470,22 @@ class ReportingConfig(_Section):
     timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class CalendarConfig(_Section):
+    """The calendar BI tools slice by (the `dim_date` mart): where the fiscal year starts and which weekdays are
+    business days. Public holidays differ by country and are not modelled."""
+
+    # 1 = January (fiscal year = calendar year); e.g. 4: the fiscal year 2027 runs from April 2026 to March 2027,
+    # named after the calendar year it ends in.
+    fiscal_year_start_month: Annotated[int, _rule(lambda v: 1 <= v <= 12,
+                                                  "{v!r} must be a month number from 1 to 12")] = 1
+    business_days: Annotated[list[str], _rule(lambda v: bool(v) and set(v) <= set(WEEKDAYS),
+                                              "{v!r} must be a list of weekdays out of mon, tue, wed, thu, fri, "
+                                              "sat, sun")] = ["mon", "tue", "wed", "thu", "fri"]
+
+
 class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
@@ -481,6 +518,7 @@ class Config(_Section):
     data_dir: Path = Field(default=Path("data"), strict=False)
     history_days: Annotated[int, _rule(lambda v: v >= 1, "{v!r} must be a positive whole number of days, e.g. 90")] = 90
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     sources: Annotated[dict[str, SourceConfig], BeforeValidator(_sources_by_name)] = Field(default_factory=dict)
     services: dict[PagerDutyId, ServiceConfig] = Field(default_factory=dict)
     availability: AvailabilityConfig = Field(default_factory=AvailabilityConfig)
@@ -488,6 +526,7 @@ class Config(_Section):
     dora: DoraConfig = Field(default_factory=DoraConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     security_incidents: SecurityIncidentsConfig = Field(default_factory=SecurityIncidentsConfig)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
     business_impact: BusinessImpactConfig = Field(default_factory=BusinessImpactConfig)
     jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

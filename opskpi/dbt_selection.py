@@ -50,6 +50,11 @@ class BuildPlan:
     code_md5: str
     fingerprints: dict[str, str]
     changed: list[str] = field(default_factory=list)
+    # Rebuild the incremental models from scratch (`--full-refresh`; those with full_refresh=false, the histories,
+    # are kept): the code or the settings changed, so their columns may have too. dbt-duckdb cannot add a column
+    # to an incremental table whose rows our pre-hook deleted in the same transaction (DuckDB refuses the commit:
+    # "another transaction has altered this table"), and a changed model recomputes every row anyway.
+    refresh: bool = False
 
 
 def code_md5(project_dir: Path, dbt_vars: dict[str, Any]) -> str:
@@ -121,15 +126,15 @@ def plan(con, project_dir: Path, dbt_vars: dict[str, Any], full_refresh: bool = 
     current = fingerprints(con)
     previous = read_state(con)
 
-    def full(reason: str) -> BuildPlan:
-        return BuildPlan(None, reason, code, current)
+    def full(reason: str, refresh: bool = False) -> BuildPlan:
+        return BuildPlan(None, reason, code, current, refresh=refresh)
 
     if full_refresh:
         return full("full refresh")
     if previous is None or previous.get("version") != STATE_VERSION:
         return full("no state of an earlier build")
     if previous.get("code_md5") != code:
-        return full("the dbt project, its vars or dbt changed since the last build")
+        return full("the dbt project, its vars or dbt changed since the last build", refresh=True)
     sources: dict[str, list[str]] = previous.get("sources") or {}
     before: dict[str, str] = previous.get("fingerprints") or {}
     changed = sorted(relation for relation in sources if current.get(relation) != before.get(relation))

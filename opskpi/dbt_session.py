@@ -14,8 +14,9 @@ Started by opskpi/pipeline.py `transform` through opskpi/dbt_process.py (shared 
     python -m opskpi.dbt_session SPEC --project-dir … --profiles-dir … --vars …
 
 The arguments after SPEC are those of every dbt command (so dbt_process finds the vars where it finds them in a dbt
-command line). SPEC (JSON): `build` (the `dbt build` arguments after `build`) and optionally `freshness` (`output`:
-the sources.json path, `select`, `rows`: where the parsed rows go, `run_date`, `run_id`).
+command line). SPEC (JSON): `build` (the `dbt build` arguments after `build`) and optionally `freshness` (`output`: the
+sources.json dbt writes in its target directory, `select`, `rows`: where the parsed rows go, `run_date`,
+`run_id`).
 
 Exit status: dbt's for the build (0 passed, 1 failed, 2 dbt crashed); `FRESHNESS_FAILED` when freshness left no
 results or they could not be recorded (the build is not started then).
@@ -54,7 +55,7 @@ def run(spec: dict[str, Any], common: list[str]) -> int:
         output = Path(check["output"])
         output.unlink(missing_ok=True)
         # Its exit status says whether a source is past a threshold: reported, never failing the run.
-        runner.invoke(["source", "freshness", "--output", str(output), "--select", *check["select"], *common])
+        runner.invoke(["source", "freshness", "--select", *check["select"], *common])  # writes target/sources.json
         if not output.exists():
             print("dbt source freshness wrote no results", flush=True)
             return FRESHNESS_FAILED

@@ -83,6 +83,8 @@ class RunContext:
         again (no partial parsing), so the run's own values go by environment variable (dbt_run_env)."""
         return {
             "reporting_timezone": config.reporting.timezone,
+            "fiscal_year_start_month": config.calendar.fiscal_year_start_month,
+            "business_days": config.calendar.business_days,
             "default_slo_target_pct": config.availability.default_slo_target_pct,
             "downtime_urgencies": config.availability.downtime_urgencies,
             "downtime_priorities": config.availability.downtime_priorities,
@@ -96,6 +98,7 @@ class RunContext:
             "dora_deploy_workflows": config.dora.deploy_workflows,
             "security_sla_days": config.security.sla_days,
             "security_patch_clock": config.security.patch_clock,
+            "security_day_end": config.security.day_end,
             "jira_bug_issue_types": config.jira_flow.bug_issue_types,
             "business_impact_currency": config.business_impact.currency,
             "security_incident_service_ids": config.security_incidents.service_ids,
@@ -103,6 +106,8 @@ class RunContext:
             "security_incident_priorities": config.security_incidents.priorities,
             "security_incident_title_pattern": config.security_incidents.title_pattern,
             "security_incident_jira_issue_types": config.security_incidents.jira_issue_types,
+            "detection_impact_start_paths": config.detection.impact_start_paths,
+            "detection_max_clock_skew_s": parse_duration(config.detection.max_clock_skew, "detection.max_clock_skew"),
         }
 
     def dbt_run_env(self) -> dict[str, str]:
@@ -525,8 +530,8 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
     read the run's date and what the data loaded since that build can change, with their tests
     (opskpi/dbt_selection.py); else every node. `tests=False` builds seeds and models without running dbt's tests,
     for replays that test once at the end; `freshness=False` skips the freshness check (replays and benchmarks of the
-    build alone); `docs=False` skips the docs page. A full-refresh run rebuilds the incremental models from scratch
-    too (`--full-refresh`).
+    build alone); `docs=False` skips the docs page. A full-refresh run, and the first build after the project or its
+    vars changed, rebuild the incremental models from scratch too (`--full-refresh`; the histories are kept).
     """
     from opskpi import dbt_failures, dbt_selection
 
@@ -546,6 +551,8 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
     with _warehouse(config).lock() as lock_fd:
         with _open_locked(config) as con:
             plan = dbt_selection.plan(con, DBT_PROJECT, dbt_vars, full_refresh=ctx.full_refresh)
+        if plan.refresh and not ctx.full_refresh:
+            build += ["--full-refresh"]
         if plan.select is not None:
             # The freshness check writes the date's rows after the plan was made: its mart is rebuilt every time.
             build += ["--select", *plan.select, *([FRESHNESS_SELECTOR] if freshness else [])]

@@ -110,3 +110,30 @@
     {%- set value = 'manual' if value is none else value -%}
     '{{ value | replace("'", "''") }}'
 {%- endmacro %}
+
+
+{#- Post-hook of the per-date histories (kpi_daily_snapshot, pipeline_health_daily): a run replaces its own date.
+    delete+insert replaces the date's rows when this build has some; this removes those of an earlier run of the
+    date that this one no longer produces (every row this build wrote carries its run id). After the insert, not
+    before it as a pre-hook: dbt-duckdb adds a new column (on_schema_change) after the pre-hooks, in the same
+    transaction, and DuckDB refuses to commit a table altered after rows of it were deleted ("another transaction
+    has altered this table"). -#}
+{% macro drop_earlier_rows_of_run_date() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where snapshot_date = {{ run_date() }} and run_id <> {{ kpi_snapshot_run_id() }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Post-hook of kpi_daily_snapshot: the conformed keys of rows written before the key columns existed (NULL after
+    on_schema_change added them). The keys are a function of the row's own scope and date, so filling them in
+    changes nothing of what the day showed. -#}
+{% macro fill_snapshot_keys(entities) -%}
+    {%- if is_incremental() -%}
+        update {{ this }} set date_key = {{ date_key('snapshot_date') }}
+        {%- for name, expression in scope_key_columns('scope_type', 'scope_id', entities) %},
+            {{ name }} = {{ expression }}
+        {%- endfor %}
+        where date_key is null
+    {%- endif -%}
+{%- endmacro %}

@@ -80,9 +80,9 @@
 
 
 {#- The security KPI area's windowed figures, dense: every snapshot date x window (the CTE `windows`) x scope (the
-    CTE `scopes`), with `stats` [(name, aggregate over `facts`)] of the rows of the CTE `facts` (scope_type, scope_id,
+    CTE `scopes`, or the one named by `scopes`), with `stats` [(name, aggregate over `facts`)] of the rows of the CTE `facts` (scope_type, scope_id,
     `day_column`) whose day lies in the window; aggregates over no rows give NULL / 0. -#}
-{% macro security_window_stats(facts, day_column, stats) -%}
+{% macro security_window_stats(facts, day_column, stats, scopes='scopes') -%}
     select
         windows.snapshot_date,
         windows."window",
@@ -92,10 +92,33 @@
         {{ expression }} as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     from windows
-    cross join scopes
+    cross join {{ scopes }} as scopes
     left join {{ facts }}
         on {{ facts }}.scope_type = scopes.scope_type
         and {{ facts }}.scope_id = scopes.scope_id
         and {{ facts }}.{{ day_column }} between windows.window_start_day and windows.snapshot_date
     group by all
+{%- endmacro %}
+
+
+{#- Which day an alert's creation or closing exactly at the instant a day is judged at (its end: the next local
+    midnight, or as_of on the run's day) counts for (var security_day_end, config security.day_end):
+    `next_day` (the default): an instant exactly at a day's end belongs to the next day, as for every other
+        end-of-day state (open incidents, Jira WIP) and the day buckets of `opened` and the closings: an alert
+        created at midnight is open from the day it is counted as opened, one fixed at midnight is open on the day
+        before the one its fix is counted on, so open(d) = open(d - 1) + opened(d) - closed(d);
+    `this_day`: the KPI contract's wording (kpi-definitions.md "Security posture"): open on d when
+        `created_at <= end of d` and not closed by the end of d. -#}
+{% macro security_day_end() -%}
+    {%- set value = var('security_day_end', 'next_day') | string | trim -%}
+    {%- if value not in ('next_day', 'this_day') -%}
+        {{ exceptions.raise_compiler_error("var security_day_end must be next_day or this_day, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+
+{#- SQL: `moment` (an alert's creation or closing) has happened by the instant `at` it is judged at. -#}
+{% macro security_happened_by(moment, at) -%}
+    {{ moment }} {{ '<=' if security_day_end() == 'this_day' else '<' }} {{ at }}
 {%- endmacro %}

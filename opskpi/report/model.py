@@ -31,9 +31,20 @@ TIER_WORDS = {1: "Elite", 2: "High", 3: "Medium", 4: "Low"}
 TIER_TONES = {1: "good", 2: "good", 3: "warn", 4: "bad"}
 ERROR_BUDGET_AT_RISK_PCT = 25.0
 SLA_WARN_PCT = 90.0
-AREA_TITLES = {"availability": "Availability", "incidents": "Incident response", "dora": "Delivery (DORA)",
-               "security": "Security posture", "jira_flow": "Jira flow", "other": "Other KPIs"}
-AREA_ORDER = ("availability", "incidents", "dora", "security", "jira_flow", "other")
+AREA_TITLES = {"availability": "Availability", "incidents": "Incident response", "detection": "Detection",
+               "dora": "Delivery (DORA)", "security": "Security posture", "jira_flow": "Jira flow",
+               "other": "Other KPIs"}
+AREA_ORDER = ("availability", "incidents", "detection", "dora", "security", "jira_flow", "other")
+# How much data stands behind a detection tile, said under its value before its coverage (COVERAGE_KPIS), in the
+# Markdown summary too: a mean over 2 of 40 incidents reads very differently from one over 38. KPI -> what its
+# sample_size counts.
+SAMPLE_WORDS = {
+    "mttd_mean": "incidents measured",
+    "mttd_p50": "incidents measured",
+    "detection_coverage": "eligible incidents",
+    "monitoring_detection_share": "incidents with a known trigger",
+    "change_detection_p50": "failed deployments with an incident",
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,8 @@ def fmt_duration(seconds: float) -> str:
 
 
 # A tile's figure -> the snapshot KPI that says how much of the data it stands for, shown under its value.
-COVERAGE_KPIS = {"downtime_cost": ("downtime_cost_coverage", "of the downtime priced")}
+COVERAGE_KPIS = {"downtime_cost": ("downtime_cost_coverage", "of the downtime priced"),
+                 "mttd_mean": ("detection_coverage", "coverage"), "mttd_p50": ("detection_coverage", "coverage")}
 PRECISE_PCT_KPIS = {"availability"}  # three decimals: 99.9 and 99.95 must not look alike
 TARGET_KPIS = {"availability_slo_target"}
 
@@ -276,6 +288,11 @@ def _budget_tile(data: ReportData, row: KpiValue, before: KpiValue | None) -> di
             "change_tone": tone}
 
 
+def _sample(row: KpiValue) -> str:
+    """"7 incidents measured": the sample size of a tile's figure, in the words of SAMPLE_WORDS."""
+    return f"{row.sample_size or 0:,} {SAMPLE_WORDS[row.kpi]}"
+
+
 def _coverage(data: ReportData, row: KpiValue) -> str:
     """"80 % of the downtime priced": the coverage KPI of the tile's scope and window (COVERAGE_KPIS), if any."""
     kpi, words = COVERAGE_KPIS.get(row.kpi, (None, ""))
@@ -302,6 +319,8 @@ def build_tiles(data: ReportData) -> list[Tile]:
                  "change_text": fmt_change(change, row.unit, data.currency),
                  "change_tone": _change_tone(change, info.direction), "detail": _coverage(data, row)}
         status = _status(data, info, row, change)
+        if info.kpi in SAMPLE_WORDS:  # detection: the sample behind the figure, then its coverage if any
+            shown["detail"] = " · ".join(filter(None, [_sample(row), shown["detail"]]))
         if info.status_rule == "error_budget" and row.value is not None and row.value < 0:
             shown = _budget_tile(data, row, before)
         if row.sample_complete is False:

@@ -20,6 +20,12 @@ def _open(published: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def without_float_noise(row: tuple) -> tuple:
+    """Floats to 9 decimals: DuckDB's parallel sums and means add in a different order from run to run, so the
+    same data can differ in the last bit (92.9056988536155 and 92.90569885361553)."""
+    return tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+
+
 def table_digests(published: Path) -> dict[str, str]:
     """Order-independent content hash of every published mart except the per-run history."""
     digests = {}
@@ -30,7 +36,6 @@ def table_digests(published: Path) -> dict[str, str]:
         for table in tables:
             if table in ("kpi_daily_snapshot", "mart_security_coverage") or table.startswith("pipeline_"):
                 continue  # what each night saw, and run bookkeeping: per-run history, differs by design
-            rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in row)  # summation-order noise
-                    for row in con.execute(f'SELECT * FROM marts."{table}"').fetchall()]
+            rows = [without_float_noise(row) for row in con.execute(f'SELECT * FROM marts."{table}"').fetchall()]
             digests[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
     return digests

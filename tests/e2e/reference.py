@@ -6,6 +6,7 @@ Deliberately written without any of the pipeline's code or SQL: it reads the emu
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -138,3 +139,44 @@ def incident_response(services: list[dict], incidents: list[dict], log_entries: 
             }
         day += timedelta(days=1)
     return result
+
+
+_OFFSET_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$")
+
+
+def detection(incidents: list[dict], alerts: dict[str, list[dict]], as_of: datetime,
+              max_skew_s: float = 300.0) -> dict[str, tuple[str, float | None]]:
+    """Time to detect per incident created by as_of (docs/metrics.md): (status, delay in s or None), from the
+    incidents and their alerts as the API shows them (`body.cef_details.creation_time` with an offset)."""
+    created = {i["id"]: ts(i["created_at"]) for i in incidents if ts(i["created_at"]) <= as_of}
+    merged_into = {i["id"]: i["resolve_reason"]["incident"]["id"] for i in incidents
+                   if i["id"] in created and (i.get("resolve_reason") or {}).get("type") == "merge_resolve_reason"
+                   and ts(i["resolved_at"]) <= as_of}
+    out: dict[str, tuple[str, float | None]] = {}
+    for incident in incidents:
+        iid = incident["id"]
+        if iid not in created:
+            continue
+        if iid in merged_into:
+            out[iid] = ("merged", None)
+            continue
+        detected = min([created[iid]] + [created[s] for s, t in merged_into.items() if t == iid])
+        held = [a for a in alerts.get(iid, []) if ts(a["created_at"]) <= as_of and not a.get("suppressed")]
+        stamps = []
+        for alert in held:
+            stamp = ((alert.get("body") or {}).get("cef_details") or {}).get("creation_time")
+            if isinstance(stamp, str) and _OFFSET_STAMP.match(stamp):
+                stamps.append(datetime.fromisoformat(stamp.replace("Z", "+00:00").replace(" ", "T")))
+        if not held:
+            out[iid] = ("no_alerts" if incident["alert_counts"]["all"] == 0 else "alerts_not_loaded", None)
+        elif not stamps:
+            out[iid] = ("no_stamp", None)
+        else:
+            skew = (min(stamps) - detected).total_seconds()
+            if skew > max_skew_s:
+                out[iid] = ("invalid_stamp", None)
+            elif skew > 0:
+                out[iid] = ("clamped", 0.0)
+            else:
+                out[iid] = ("measured", -skew)
+    return out

@@ -25,7 +25,7 @@ import yaml
 
 from emulator.server import start_emulator
 from tests.e2e.airflow_stack import AirflowStack
-from tests.e2e.published import table_digests
+from tests.e2e.published import table_digests, without_float_noise
 from tests.scripted_server import ScriptedServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -143,8 +143,9 @@ def published_by(data_dir: Path, run_id: str) -> Path:
 def day_snapshot(published: Path, day: date) -> list[tuple]:
     """kpi_daily_snapshot's rows of one day without the run's id and clock: the figures the day published."""
     with duckdb.connect(str(published), read_only=True) as con:
-        return con.execute("SELECT * EXCLUDE (run_id, computed_at) FROM marts.kpi_daily_snapshot "
-                           "WHERE snapshot_date = ? ORDER BY ALL", [day]).fetchall()
+        return [without_float_noise(row) for row in con.execute(
+            "SELECT * EXCLUDE (run_id, computed_at) FROM marts.kpi_daily_snapshot WHERE snapshot_date = ? ORDER BY ALL",
+            [day]).fetchall()]
 
 
 def test_backfill_over_a_week_then_a_rerun_of_its_first_day_republishes_that_day(airflow: Deployment,

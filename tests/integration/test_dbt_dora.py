@@ -57,7 +57,7 @@ from tests.integration.dbt_harness import (
 )
 
 AREA = area("+fct_deployments+", "+mart_dora_tier+", "+mart_dora_daily+", "+mart_dora_weekly+",
-            "+mart_dora_data_quality+", "+fct_pull_requests+")
+            "+mart_dora_data_quality+", "+fct_pull_requests+", "+mart_detection_daily")
 VARS = {"run_date": "2026-11-10", "as_of": "2026-11-11T00:00:00Z", "reporting_timezone": "UTC"}
 LOADED = datetime(2026, 11, 11, tzinfo=UTC)
 
@@ -566,3 +566,29 @@ def test_a_hotfix_merged_into_a_release_branch_fails_the_deployment(warehouse):
     default_only = {(r["deployment_id"], r["failure_link"], r["pull_number"])
                     for r in query(warehouse.parent / "default_branch" / "warehouse.duckdb", sql)}
     assert links - default_only == {("2", "hotfix_label", 8)}
+
+
+def test_change_detection_from_the_failure_links(warehouse):
+    """Time to detect (a), contract §1 case 5 on this scenario: D2 (deployed 11-03 10:20) fails through I1 (created
+    12:00): 6,000 s on 11-03 (I2 and the hotfix api#8 are later causes of the same failure). D5 fails only through the
+    revert api#4 (merged 11-05 12:00), D6 only through the hotfix api#5 (merged 11-06 10:00): no moment of
+    detection, one unknown each on the day of the merge. acme/web never fails."""
+    rows = {r["deployment_id"]: r for r in query(warehouse, "select * from intermediate.int_dora_change_detection")}
+    assert set(rows) == {"2", "5", "6"}
+    assert (rows["2"]["change_detection_s"], rows["2"]["is_unknown"], str(rows["2"]["day"])) == (
+        6000.0, False, "2026-11-03")
+    assert [(rows[d]["change_detection_s"], rows[d]["is_unknown"], str(rows[d]["day"])) for d in ("5", "6")] == [
+        (None, True, "2026-11-05"), (None, True, "2026-11-06")]
+    mart = {(str(r["day"]), r["scope_type"], r["scope_id"]): r
+            for r in query(warehouse, "select * from marts.mart_detection_daily")}
+    for scope in (("repo", API), ("team", "platform"), ("org", "org")):
+        day3, day5 = mart[("2026-11-03", *scope)], mart[("2026-11-05", *scope)]
+        assert (day3["change_detection_s_p50"], day3["change_detection_sample_size"],
+                day3["change_detection_unknown"]) == (6000.0, 1, 0), scope
+        assert (day5["change_detection_s_p50"], day5["change_detection_sample_size"],
+                day5["change_detection_unknown"]) == (None, 0, 1), scope
+    web = mart[("2026-11-03", "repo", WEB)]
+    assert (web["change_detection_sample_size"], web["change_detection_unknown"], web["incidents_eligible"]) == (
+        0, 0, None)
+    # service rows carry no change detection
+    assert mart[("2026-11-03", "service", "PSVC1")]["change_detection_sample_size"] is None

@@ -1,17 +1,21 @@
-"""Incremental builds == a full rebuild: every dbt table, row by row, after days of upstream changes.
+"""Incremental builds == a full rebuild, and a backfilled day == the run on that day (issue 18), row by row.
 
-The emulator (demo scale) feeds two daily runs through the pipeline's own extract, validate, load and dbt steps;
-between them its clock moves a day (new and resolved incidents, merged pull requests, deployments, alerts) and
-the team mapping of the config changes. A third day then gets, on top, the restatements a day can bring that the
-emulator may not produce in one day, written into the raw tables as a load writes them (new `_loaded_at`): an
-incident resolved days later, one reopened, a security alert reopened, a revert merged after a deployment, a
-re-deploy, a Jira issue deleted, a team mapping changed again, and a record dated 1970. The incrementally built
-warehouse is then copied and rebuilt with `--full-refresh`; every table in `marts` and `intermediate` must have
-the same rows (floats to 1e-9 relative), and each restatement must have reached the marts.
+The emulator (demo scale) feeds daily runs through the pipeline's own extract, validate, load and dbt steps: DAY1,
+DAY1 + 1 (its clock a day on: new and resolved incidents, merged pull requests, deployments, alerts; the team
+mapping of the config changes) and DAY1 + 5 (four days more, plus the upstream changes the emulator does not make,
+written into raw after the load: `apply_upstream_changes`). DAY1 is then backfilled on a copy of that warehouse and
+in a new data directory, and each backfill's marts must equal DAY1's own run's, row by row, for every mart family.
+A run the day after gets, on top, the restatements a day can bring that the emulator may not produce, written into
+the raw tables as a load writes them (new `_loaded_at`): an incident resolved days later, one reopened, a security
+alert reopened, a revert merged after a deployment, a re-deploy, a Jira issue deleted, a team mapping changed
+again, and a record dated 1970. The incrementally built warehouse is then copied and rebuilt with
+`--full-refresh`; every table in `marts` and `intermediate` must have the same rows (floats to 1e-9 relative), and
+each restatement must have reached the marts.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +43,9 @@ TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-
           "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 DAY1 = date(2026, 11, 19)
+DAY1_END = datetime(2026, 11, 20, tzinfo=UTC)  # DAY1's as_of
+REPLAY_DAYS = 5  # DAY1 is backfilled after the runs of DAY1 + 1 and DAY1 + REPLAY_DAYS
+QUIET_SINCE = "2026-11-19"  # records updated before this are as DAY1's run read them (their changes come after)
 
 
 def write_config(path: Path, data_dir: Path, base_url: str, repos: list[str], api_team: str) -> Path:
@@ -50,11 +57,17 @@ def write_config(path: Path, data_dir: Path, base_url: str, repos: list[str], ap
     raw["sources"]["pagerduty"]["base_url"] = f"{base_url}/pagerduty"
     raw["sources"]["github"].update(base_url=f"{base_url}/github", repos=repos)
     raw["dora"]["repo_teams"]["acme/api"] = api_team  # the team mapping changes between the runs
+    # Jira issues of type Incident are incidents too (and security incidents): their replay is tested as well
+    raw.setdefault("incidents", {})["jira_issue_types"] = ["Incident"]
+    raw["security_incidents"]["jira_issue_types"] = ["Incident"]
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
-def run_day(config_path: Path, run_date: date, now: datetime, restate=None, full_refresh: bool = False) -> dict:
+def run_day(config_path: Path, run_date: date, now: datetime, restate=None, full_refresh: bool = False,
+            after_load=None) -> dict:
+    """One run of `run_date` at `now`: extract, validate, load (then `after_load(con)`, upstream changes the
+    emulator does not make), dbt; or, with `restate`, `restate(con)` on the raw tables instead of the extraction."""
     config = load_config(config_path)
     ctx = pipeline.RunContext.for_date(config, run_date, f"test-{run_date}", now=now, full_refresh=full_refresh)
     changed: dict = {}
@@ -64,10 +77,13 @@ def run_day(config_path: Path, run_date: date, now: datetime, restate=None, full
         for source in pipeline.SOURCES:
             pipeline.validate(config, source, ctx)
         pipeline.load(config, ctx)
+        if after_load is not None:
+            with duckdb.connect(str(config.warehouse_path)) as con:
+                after_load(con)
     else:
         with duckdb.connect(str(config.warehouse_path)) as con:
             changed = restate(con)
-    pipeline.transform(config, ctx, docs=False)
+    pipeline.transform(config, ctx, docs=False, freshness=False)
     return changed
 
 
@@ -161,6 +177,175 @@ def restate(con: duckdb.DuckDBPyConnection) -> dict:
     return changed
 
 
+# --- Backfill = replay (issue 18): upstream changes after DAY1 ---------------------------------------------------
+# Between DAY1's run and the backfill of DAY1, the emulator's clock moves REPLAY_DAYS days: issues move through
+# their workflow and get priority edits and resolutions, incidents are resolved, pull requests merged before DAY1
+# are deployed (one by a deployment created before DAY1's end that succeeded only after it), alerts are fixed and
+# dismissed. The changes it does not make are written into raw here, dated between DAY1's end and DAY1 + 5, after
+# every load of a run at that clock (as if the APIs had answered them): a Jira issue's type edited (Bug -> Incident),
+# an Incident's priority lowered, a resolved issue reopened (its resolution cleared), an issue deleted (missed by a
+# reconciliation), a PagerDuty incident unacknowledged and later resolved, another acknowledged again, a code
+# scanning alert fixed, a secret scanning alert resolved and a Dependabot alert dismissed. Every one of them is on a
+# record DAY1's run read as it is before the change (last updated before QUIET_SINCE), so DAY1's run saw the state
+# the change replays from.
+
+REPLAY_AT = {  # when each change happened (UTC), all after DAY1's end
+    "issuetype": "2026-11-21 09:00:00", "priority": "2026-11-21 15:00:00", "reopen": "2026-11-22 10:00:00",
+    "reconciled": "2026-11-23 00:00:00", "acknowledge": "2026-11-20 00:30:00", "unacknowledge": "2026-11-21 12:00:00",
+    "resolve": "2026-11-23 08:00:00", "code_fixed": "2026-11-22 12:00:00", "secret_resolved": "2026-11-23 12:00:00",
+    "dependabot_dismissed": "2026-11-24 09:00:00",
+}
+
+
+def pick_upstream_changes(con: duckdb.DuckDBPyConnection) -> dict:
+    """The records the changes are made to, chosen once on the warehouse loaded at DAY1 + REPLAY_DAYS before any
+    change (so applying them again, after a later load, changes the same records)."""
+    def one(sql: str, params: list | None = None):
+        row = con.execute(sql, params or []).fetchone()
+        assert row is not None and row[0] is not None, sql
+        return row if len(row) > 1 else row[0]
+
+    quiet = f"updated < timestamptz '{QUIET_SINCE}'"
+    open_issue = f"{quiet} and (record->>'$.fields.status.statusCategory.key') <> 'done'"
+    picks: dict = {}
+    picks["issuetype"] = one(f"""select id, record->>'$.fields.issuetype.id', record->>'$.fields.issuetype.name'
+        from raw.jira__issues where {open_issue} and (record->>'$.fields.issuetype.name') = 'Bug' order by id""")
+    picks["priority"] = one(f"""select id, record->>'$.fields.priority.id', record->>'$.fields.priority.name'
+        from raw.jira__issues where {quiet} and (record->>'$.fields.issuetype.name') = 'Incident'
+        and (record->>'$.fields.priority.name') in ('Highest', 'High') order by id""")
+    last_resolution = """(select arg_max(item->>'$.{0}', changes.created)
+        from raw.jira__issue_changelogs as changes, unnest(from_json(changes.record->'$.items', '["json"]')) as u(item)
+        where changes.issue_id = issues.id and (item->>'$.field') = 'resolution')"""
+    picks["reopen"] = one(f"""select id, record->>'$.fields.status.id', record->>'$.fields.status.name',
+            {last_resolution.format('to')}, {last_resolution.format('toString')}
+        from raw.jira__issues as issues where {quiet} and (record->>'$.fields.status.statusCategory.key') = 'done'
+        and resolutiondate is not null and {last_resolution.format('to')} is not null order by id""")
+    picks["deleted"] = one(f"""select id from raw.jira__issues where {open_issue} and id <> ? order by id""",
+                           [picks["issuetype"][0]])
+    picks["unacknowledge"] = one(f"""select id from raw.pagerduty__incidents where status = 'acknowledged'
+        and resolved_at is null and updated_at < timestamptz '{QUIET_SINCE}' order by id""")
+    picks["acknowledge"] = one("""select id from raw.pagerduty__incidents where created_at < ?
+        and resolved_at > ? + interval 1 hour and id <> ? order by id""", [DAY1_END, DAY1_END, picks["unacknowledge"]])
+    picks["code_fixed"] = one(f"""select repo, number from raw.github__code_scanning_alerts where state = 'open'
+        and updated_at < timestamptz '{QUIET_SINCE}' order by repo, number""")
+    picks["secret_resolved"] = one(f"""select repo, number from raw.github__secret_scanning_alerts where state = 'open'
+        and updated_at < timestamptz '{QUIET_SINCE}' order by repo, number""")
+    picks["dependabot_dismissed"] = one(f"""select repo, number from raw.github__dependabot_alerts
+        where state = 'open' and updated_at < timestamptz '{QUIET_SINCE}' order by repo, number""")
+    return picks
+
+
+def _jira_change(con: duckdb.DuckDBPyConnection, issue_id: str, change_id: str, at: str, items: list[dict],
+                 fields: dict) -> None:
+    """A changelog entry of `items` at `at` on the issue, and its record's `fields` patched to match."""
+    stamp = at.replace(" ", "T") + ".000+0000"
+    con.execute("delete from raw.jira__issue_changelogs where issue_id = ? and id = ?", [issue_id, change_id])
+    con.execute("""
+        insert into raw.jira__issue_changelogs by name
+        select * replace (? as id, timestamptz '{at}+00' as created,
+                          json_merge_patch(record, json_object('id', ?, 'created', ?, 'items', ?::json)) as record,
+                          now() as _loaded_at)
+        from raw.jira__issue_changelogs where issue_id = ? order by created limit 1""".replace("{at}", at),
+                [change_id, change_id, stamp, json.dumps(items), issue_id])
+    con.execute(f"""
+        update raw.jira__issues set updated = timestamptz '{at}+00',
+            record = json_merge_patch(record, json_object(
+                'fields', json_merge_patch(?::json, json_object('updated', ?)))),
+            _loaded_at = now()
+        where id = ?""", [json.dumps(fields), stamp, issue_id])
+
+
+def apply_upstream_changes(con: duckdb.DuckDBPyConnection, picks: dict) -> None:
+    """Write the changes into raw as a load writes them (fresh `_loaded_at`); idempotent."""
+    at = REPLAY_AT
+    def item(field: str, frm: str | None, frm_s: str | None, to: str | None, to_s: str | None) -> dict:
+        return {"field": field, "fieldtype": "jira", "fieldId": field, "from": frm, "fromString": frm_s, "to": to,
+                "toString": to_s}
+
+    # Jira: a Bug becomes an Incident (it leaves the bug backlog, becomes an incident)
+    issue, type_id, type_name = picks["issuetype"]
+    incident_type = json.loads(con.execute("""select record->'$.fields.issuetype' from raw.jira__issues
+        where (record->>'$.fields.issuetype.name') = 'Incident' limit 1""").fetchone()[0])
+    _jira_change(con, issue, "9900001", at["issuetype"],
+                 [item("issuetype", type_id, type_name, incident_type["id"], "Incident")], {"issuetype": incident_type})
+    # an Incident's priority is lowered (high urgency -> low: no longer downtime)
+    issue, priority_id, priority_name = picks["priority"]
+    low = json.loads(con.execute("""select record->'$.fields.priority' from raw.jira__issues
+        where (record->>'$.fields.priority.name') = 'Low' limit 1""").fetchone()[0])
+    _jira_change(con, issue, "9900002", at["priority"],
+                 [item("priority", priority_id, priority_name, low["id"], "Low")], {"priority": low})
+    # a resolved issue is reopened: back in progress, its resolution cleared
+    issue, status_id, status_name, resolution_id, resolution_name = picks["reopen"]
+    in_progress = json.loads(con.execute("""select record->'$.fields.status' from raw.jira__issues
+        where (record->>'$.fields.status.statusCategory.key') = 'indeterminate' order by id limit 1""").fetchone()[0])
+    _jira_change(con, issue, "9900003", at["reopen"],
+                 [item("status", status_id, status_name, in_progress["id"], in_progress["name"]),
+                  item("resolution", resolution_id, resolution_name, None, None)],
+                 {"status": in_progress, "resolution": None, "resolutiondate": None})
+    con.execute("update raw.jira__issues set resolutiondate = null where id = ?", [issue])
+    # an issue is deleted: a reconciliation after DAY1 lists every issue but it
+    con.execute(f"""
+        update raw.jira__issue_ids set
+            reconciled_at = case
+                when id = ? then least(reconciled_at, timestamptz '{at["reconciled"]}+00' - interval 1 day)
+                else greatest(reconciled_at, timestamptz '{at["reconciled"]}+00') end,
+            _loaded_at = now()""", [picks["deleted"]])
+    con.execute(f"""
+        insert into raw.jira__issue_ids by name
+        select id, timestamptz '{at["reconciled"]}+00' as reconciled_at, json_object('id', id) as record,
+               'replay' as _batch_id, now() as _loaded_at
+        from raw.jira__issues
+        where created < timestamptz '{at["reconciled"]}+00' and id not in (select id from raw.jira__issue_ids)""")
+    # PagerDuty: an acknowledged incident is unacknowledged, then resolved; another is acknowledged (again)
+    def log_entry(incident: str, kind: str, when: str) -> None:
+        entry_id = f"RREPLAY{kind[:5].upper()}{incident}"
+        con.execute("delete from raw.pagerduty__log_entries where id = ?", [entry_id])
+        con.execute(f"""
+            insert into raw.pagerduty__log_entries by name
+            select * replace (? as id, ? as type, timestamptz '{when}+00' as created_at,
+                              json_merge_patch(record, json_object('id', ?, 'type', ?, 'created_at', ?)) as record,
+                              now() as _loaded_at)
+            from raw.pagerduty__log_entries where incident_id = ? order by created_at limit 1""",
+                    [entry_id, kind, entry_id, kind, when.replace(" ", "T") + "Z", incident])
+    log_entry(picks["unacknowledge"], "unacknowledge_log_entry", at["unacknowledge"])
+    log_entry(picks["unacknowledge"], "resolve_log_entry", at["resolve"])
+    resolved = at["resolve"].replace(" ", "T") + "Z"
+    con.execute(f"""
+        update raw.pagerduty__incidents set status = 'resolved', resolved_at = timestamptz '{at["resolve"]}+00',
+            updated_at = timestamptz '{at["resolve"]}+00',
+            record = json_merge_patch(record, json_object('status', 'resolved', 'resolved_at', ?, 'updated_at', ?,
+                                                          'last_status_change_at', ?)),
+            _loaded_at = now()
+        where id = ?""", [resolved, resolved, resolved, picks["unacknowledge"]])
+    log_entry(picks["acknowledge"], "acknowledge_log_entry", at["acknowledge"])
+    # GitHub: a code scanning alert is fixed, a secret scanning alert resolved (revoked)
+    fixed = at["code_fixed"].replace(" ", "T") + "Z"
+    con.execute(f"""
+        update raw.github__code_scanning_alerts set state = 'fixed', fixed_at = timestamptz '{at["code_fixed"]}+00',
+            updated_at = timestamptz '{at["code_fixed"]}+00',
+            record = json_merge_patch(record, json_object('state', 'fixed', 'fixed_at', ?, 'updated_at', ?)),
+            _loaded_at = now()
+        where repo = ? and number = ?""", [fixed, fixed, *picks["code_fixed"]])
+    revoked = at["secret_resolved"].replace(" ", "T") + "Z"
+    con.execute(f"""
+        update raw.github__secret_scanning_alerts set state = 'resolved', resolution = 'revoked',
+            resolved_at = timestamptz '{at["secret_resolved"]}+00',
+            updated_at = timestamptz '{at["secret_resolved"]}+00',
+            record = json_merge_patch(record, json_object('state', 'resolved', 'resolution', 'revoked',
+                                                          'resolved_at', ?, 'updated_at', ?)),
+            _loaded_at = now()
+        where repo = ? and number = ?""", [revoked, revoked, *picks["secret_resolved"]])
+    dismissed = at["dependabot_dismissed"].replace(" ", "T") + "Z"
+    con.execute(f"""
+        update raw.github__dependabot_alerts set state = 'dismissed',
+            dismissed_at = timestamptz '{at["dependabot_dismissed"]}+00',
+            updated_at = timestamptz '{at["dependabot_dismissed"]}+00',
+            record = json_merge_patch(record, json_object('state', 'dismissed', 'dismissed_at', ?, 'updated_at', ?,
+                                                          'dismissed_reason', 'tolerable_risk')),
+            _loaded_at = now()
+        where repo = ? and number = ?""", [dismissed, dismissed, *picks["dependabot_dismissed"]])
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("incremental_equals_full")
@@ -180,16 +365,27 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
             requests.post(f"{base}/__emulator/advance", json={"days": 1}, timeout=30).raise_for_status()
             write_config(config, work / "data", base, repos, api_team="growth")
             run_day(config, DAY1 + timedelta(days=1), START + timedelta(days=1))
-            # Backfills of DAY1 a day later, with DAY1's configuration: on a copy of the warehouse that has run
+            # DAY1 + REPLAY_DAYS, after the days between (the emulator's changes), plus the changes it does not make
+            requests.post(f"{base}/__emulator/advance", json={"days": REPLAY_DAYS - 1}, timeout=30).raise_for_status()
+            later = START + timedelta(days=REPLAY_DAYS)
+            picks: dict = {}
+
+            def upstream(con: duckdb.DuckDBPyConnection) -> None:
+                if not picks:
+                    picks.update(pick_upstream_changes(con))
+                apply_upstream_changes(con, picks)
+
+            run_day(config, DAY1 + timedelta(days=REPLAY_DAYS), later, after_load=upstream)
+            shutil.copy2(work / "data" / "warehouse.duckdb", work / "later.duckdb")  # what that run built
+            # Backfills of DAY1 after those days, with DAY1's configuration: on a copy of the warehouse that has run
             # since (extract, validate, load and dbt as any run), and in a new data directory.
             replays = {}
-            for name, seed_warehouse in (("same_warehouse", work / "data" / "warehouse.duckdb"),
-                                         ("new_directory", None)):
+            for name, seed_warehouse in (("same_warehouse", work / "later.duckdb"), ("new_directory", None)):
                 (work / name).mkdir()
                 if seed_warehouse:
                     shutil.copy2(seed_warehouse, work / name / "warehouse.duckdb")
                 run_day(write_config(work / f"{name}.yml", work / name, base, repos, api_team="platform"), DAY1,
-                        START + timedelta(days=1))
+                        later, after_load=upstream)
                 replays[name] = work / name / "warehouse.duckdb"
             gone = {row["issue_id"]: requests.get(f"{base}/jira/rest/api/3/issue/{row['issue_id']}", auth=JIRA_AUTH,
                                                   timeout=30).status_code == 404
@@ -202,7 +398,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 f"{base}/github/repos/{row['repo']}/dependabot/alerts/{row['alert_number']}", timeout=30,
                 headers={"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}).status_code
                 for row in missing}
-        changed = run_day(config, DAY1 + timedelta(days=2), START + timedelta(days=2), restate=restate)
+        # the restatements: the day after, on the warehouse that has run every day above
+        restated = DAY1 + timedelta(days=REPLAY_DAYS + 1)
+        changed = run_day(config, restated, later + timedelta(days=1), restate=restate)
         warehouse = work / "data" / "warehouse.duckdb"
         reference = work / "reference"
         (reference / "data").mkdir(parents=True)
@@ -210,14 +408,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ref_config = work / "reference.yml"
         ref_config.write_text(config.read_text().replace(str(work / "data"), str(reference / "data")))
         config_obj = load_config(ref_config)
-        ctx = pipeline.RunContext.for_date(config_obj, DAY1 + timedelta(days=2), f"test-{DAY1 + timedelta(days=2)}",
-                                           now=START + timedelta(days=2), full_refresh=True)
-        pipeline.transform(config_obj, ctx, docs=False)
+        ctx = pipeline.RunContext.for_date(config_obj, restated, f"test-{restated}", now=later + timedelta(days=1),
+                                           full_refresh=True)
+        pipeline.transform(config_obj, ctx, docs=False, freshness=False)
     finally:
         mp.undo()
     return {"incremental": warehouse, "reference": reference / "data" / "warehouse.duckdb", "changed": changed,
             "day1": work / "day1.duckdb", "replays": replays, "deleted_issues": {i for i, g in gone.items() if g},
-            "missing_alerts": answers}
+            "missing_alerts": answers, "later": work / "later.duckdb", "picks": picks, "restated": restated}
 
 
 def test_every_table_equals_the_full_refresh(built: dict) -> None:
@@ -253,8 +451,8 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
                 group by stream)) as security_window_day,
             (select min(day) from intermediate.int_security__days) as security_first_day,
             (select records_before_window from marts.pipeline_health_daily
-                where source = 'pagerduty' and stream = 'incidents' and snapshot_date = date '2026-11-21') as before
-    """, [built["changed"]["reopened"], str(built["changed"]["redeploy"])])[0]
+                where source = 'pagerduty' and stream = 'incidents' and snapshot_date = ?) as before
+    """, [built["changed"]["reopened"], str(built["changed"]["redeploy"]), built["restated"]])[0]
     assert rows["reopened_open"] == 1
     assert rows["revert_links"] >= 1
     assert rows["redeploys"] == 1
@@ -301,31 +499,69 @@ def query_beside(warehouse: Path, day1: Path, sql: str, params: list | None = No
         con.close()
 
 
-def test_the_day_after_brought_changes_a_backfill_must_undo(built: dict) -> None:
-    """The backfill comparisons below are not vacuous: between DAY1's run and the backfills, issues created by
-    DAY1 moved, incidents open at DAY1's end were resolved, and pull requests merged by then were deployed."""
-    as_of = datetime(2026, 11, 20, tzinfo=UTC)
-    day1, later = built["day1"], built["replays"]["same_warehouse"]
-    rows = query_beside(later, day1, """
+def test_the_days_after_brought_changes_a_backfill_must_undo(built: dict) -> None:
+    """The backfill comparisons below are not vacuous: every kind of upstream change after DAY1 reached the marts
+    of the run on DAY1 + REPLAY_DAYS, on records DAY1's run had."""
+    picks = built["picks"]
+    def key(issue_id: str) -> str:
+        return h.query(built["day1"], "select key from marts.fct_jira_issues where issue_id = ?", [issue_id])[0]["key"]
+
+    # the records changed by hand: (figure on DAY1's run, on the later run)
+    records = {name: tuple(next(iter(h.query(warehouse, sql, params)[0].values()))
+                           for warehouse in (built["day1"], built["later"]))
+               for name, (sql, params) in {
+        "issue_type": ("select issue_type from marts.fct_jira_issues where issue_id = ?", [picks["issuetype"][0]]),
+        "jira_incident": ("select count(*) from marts.fct_incidents where incident_id = ?",
+                          [f"jira:{key(picks['issuetype'][0])}"]),
+        "issue_priority": ("select priority from marts.fct_jira_issues where issue_id = ?", [picks["priority"][0]]),
+        "jira_incident_urgency": ("select urgency from marts.fct_incidents where incident_id = ?",
+                                  [f"jira:{key(picks['priority'][0])}"]),
+        "issue_reopened": ("select resolved_at is null and status_category = 'indeterminate' "
+                           "from marts.fct_jira_issues where issue_id = ?", [picks["reopen"][0]]),
+        "issue_deleted": ("select is_deleted from marts.fct_jira_issues where issue_id = ?", [picks["deleted"]]),
+        "unacknowledged": ("select status from marts.fct_incidents where incident_id = ?", [picks["unacknowledge"]]),
+        "acknowledged": ("select list(type order by created_at) from raw.pagerduty__log_entries "
+                         "where incident_id = ? and created_at > ?", [picks["acknowledge"], DAY1_END]),
+    }.items()}
+    assert records == {
+        "issue_type": ("Bug", "Incident"), "jira_incident": (0, 1), "issue_priority": (picks["priority"][2], "Low"),
+        "jira_incident_urgency": ("high", "low"), "issue_reopened": (False, True), "issue_deleted": (False, True),
+        "unacknowledged": ("acknowledged", "resolved"), "acknowledged": (None, records["acknowledged"][1]),
+    }, records
+    assert "acknowledge_log_entry" in records["acknowledged"][1], records
+    # the emulator's changes, on records DAY1's run had (the later run's marts joined to DAY1's)
+    changes = query_beside(built["later"], built["day1"], """
         select
-            (select count(*) from raw.jira__issues as now join day1.raw.jira__issues as was using (id)
-             where now.updated > ? and (now.record->>'$.fields.status.id') <> (was.record->>'$.fields.status.id'))
-                as issues_moved,
-            (select count(*) from raw.pagerduty__incidents where created_at <= ? and resolved_at > ?)
-                as resolved_later,
-            (select count(*) from raw.github__pulls as pulls
-             where merged_at <= ? and exists (
-                select 1 from raw.github__deployment_statuses as statuses
-                where statuses.repo = pulls.repo and statuses.created_at > ? and lower(statuses.state) = 'success'))
-                as deployed_later
-    """, [as_of] * 5)[0]
-    assert rows["issues_moved"] > 0 and rows["resolved_later"] > 0 and rows["deployed_later"] > 0, rows
+            (select count(*) from marts.fct_jira_issues as now join day1.marts.fct_jira_issues as was using (issue_id)
+             where now.status <> was.status) as issues_moved,
+            (select count(*) from marts.fct_jira_issues as now join day1.marts.fct_jira_issues as was using (issue_id)
+             where was.resolved_at is null and now.resolved_at is not null) as issues_resolved,
+            (select count(*) from marts.fct_jira_issues as now join day1.marts.fct_jira_issues as was using (issue_id)
+             where now.priority is distinct from was.priority and issue_id <> ?) as priorities_edited,
+            (select count(*) from marts.fct_incidents as now join day1.marts.fct_incidents as was using (incident_id)
+             where was.is_open and not now.is_open and incident_id <> ?) as incidents_resolved,
+            -- pull requests merged by DAY1 and deployed after it, one by a deployment created by DAY1's end
+            (select count(*) from marts.fct_pull_requests as now join day1.marts.fct_pull_requests as was
+                using (repo, number)
+             where was.merged_at is not null and was.deployed_at is null and now.deployed_at is not null)
+                as pulls_deployed,
+            (select count(*) from marts.fct_deployments as deployments join raw.github__deployments as raw
+                on deployments.repo = raw.repo and deployments.deployment_id = cast(raw.id as varchar)
+             where raw.created_at <= ? and deployments.deployed_at > ?) as late_deployments,
+            -- alerts open at DAY1's end closed later, by tool and how
+            (select list(distinct now.tool || ':' || now.close_reason order by 1)
+             from marts.fct_security_alerts as now join day1.marts.fct_security_alerts as was using (alert_key)
+             where was.closed_at is null and now.closed_at is not null) as alerts_closed
+    """, [picks["priority"][0], picks["unacknowledge"], DAY1_END, DAY1_END])[0]
+    assert {"dependabot:fixed", "dependabot:dismissed", "code_scanning:fixed",
+            "secret_scanning:resolved"} <= set(changes.pop("alerts_closed")), changes
+    assert min(changes.values()) > 0, changes
 
 
 @pytest.mark.parametrize("replay", ["same_warehouse", "new_directory"])
 def test_a_backfilled_day_equals_the_run_on_that_day(built: dict, replay: str) -> None:
-    """Backfill = replay (issue 18): DAY1 run again a day later gives every mart row DAY1's own run gave (rows of
-    later days, which the warehouse keeps, aside)."""
+    """Backfill = replay (issue 18): DAY1 run again after DAY1 + REPLAY_DAYS gives every mart row DAY1's own run gave
+    (rows of later days, which the warehouse keeps, aside)."""
     left_out = NOT_REPLAYABLE | (JIRA_MARTS | SECURITY_MARTS if replay == "new_directory" else frozenset())
     diff = compare_warehouses(built["day1"], built["replays"][replay], schemas=("marts",), through=DAY1,
                               left_out=left_out)

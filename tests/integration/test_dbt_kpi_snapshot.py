@@ -245,7 +245,9 @@ def test_one_row_per_kpi_scope_window_and_units(s2):
         assert {(k[1], k[2]) for k in kpis if k[0] == kpi} == scopes, kpi
         assert {k[3] for k in kpis if k[0] == kpi} == {"1d", "7d", "30d"}
     assert {r["unit"] for r in s2.values() if r["kpi"].startswith("mtt")} == {"s"}
-    assert len(s2) == 5 * 3 * 5 + 5 + 2 * 2 + SECURITY_AND_COST_ROWS
+    # + detection: mttd_mean, mttd_p50, detection_coverage, monitoring_detection_share x 5 scopes x 3 windows (no
+    # repository: no change_detection_p50)
+    assert len(s2) == 5 * 3 * 5 + 5 + 2 * 2 + SECURITY_AND_COST_ROWS + 4 * 5 * 3
     assert {r["run_id"] for r in s2.values()} == {"run-2"}
 
 

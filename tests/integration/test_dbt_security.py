@@ -491,3 +491,38 @@ def test_a_null_in_a_required_column_fails_the_build_naming_the_column(tmp_path)
         described = dbt_failures.describe(con, tmp_path / "dbt" / "target" / "run_results.json")
     assert described == ["test source_row_rules_github_pull_commits_repo__pull_number__sha failed (1 rows): "
                          "rule=not_null; column_name=sha; bad_rows=1; allowed=a value"], described
+
+
+def test_an_instant_exactly_at_a_days_end_belongs_to_the_next_day_unless_configured(nights, tmp_path):
+    """Issue 18, item 4 (docs/metrics.md "Security posture", `security.day_end`). By default an instant exactly at a
+    day's end belongs to the next day, as `opened` and the closings are counted: S1 and S2, created at 11-09 00:00
+    (the end of 11-08), are open from 11-09; P2, fixed at 10-20 00:00, is open on 10-19 and its fix is counted on
+    10-20. With `this_day` (the KPI contract's wording: open on d when created_at <= end of d and not closed by the
+    end of d) every alert created at a midnight is open one day earlier, the day before it is counted as opened, and
+    every alert closed (or, P8, reopened) at a midnight one day earlier, except where a nightly snapshot decides the
+    day (11-10: P6, fixed 11-11 00:00, stays as the night saw it). Alerts created on 10-01 would be open on 09-30,
+    before the grid."""
+    contract = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(nights["path"], contract)
+    check_dbt_build(contract, {**NIGHT2, "security_day_end": "this_day"}, tmp_path / "dbt", AREA)
+    sql = "select day, alert_key from intermediate.int_security__alert_days"  # the days each alert is open
+    # (day, alert) with the alert as `repo#number`, tool dependabot unless named
+    default, this_day = ({(str(r["day"])[5:], r["alert_key"].removeprefix("dependabot:")) for r in query(path, sql)}
+                         for path in (nights["path"], contract))
+    created_at_midnight = {  # created at 00:00 of the next day; none of them closed by then
+        ("10-01", "acme/pay#8"), ("10-04", "acme/pay#6"), ("10-05", "acme/pay#7"), ("10-07", "acme/pay#14"),
+        ("10-09", "acme/pay#5"), ("10-09", "acme/pay#9"), ("10-11", "acme/pay#10"), ("10-14", "acme/pay#11"),
+        ("10-19", "acme/api#5"), ("10-25", "acme/api#4"), ("10-26", "acme/pay#13"), ("10-31", "acme/api#2"),
+        ("11-08", "secret_scanning:acme/web#1"), ("11-08", "secret_scanning:acme/web#2"),
+        ("11-06", "acme/pay#8"),  # P8 reopened 11-07 00:00: open again at the end of 11-06
+    }
+    closed_at_midnight = {  # closed at 00:00 of the next day
+        ("10-02", "acme/pay#3"), ("10-13", "acme/pay#10"), ("10-15", "acme/pay#1"), ("10-17", "acme/pay#11"),
+        ("10-19", "acme/pay#2"), ("10-19", "acme/pay#4"), ("10-23", "acme/pay#14"), ("11-07", "acme/pay#13"),
+        ("10-05", "acme/pay#8"),  # P8's closing seen by the nightly history, 10-06 00:00
+    }
+    assert (this_day - default, default - this_day) == (created_at_midnight, closed_at_midnight)
+    web = posture(contract, "2026-11-08", "acme/web", "secret_scanning", "critical")
+    assert (web["open"], web["opened"]) == (2, 0)  # the contract's reading: open the day before they were opened
+    assert (posture(nights["path"], "2026-11-08", "acme/web", "secret_scanning", "critical")["open"],
+            posture(nights["path"], "2026-11-09", "acme/web", "secret_scanning", "critical")["opened"]) == (0, 2)

@@ -163,6 +163,30 @@ def test_incident_log_entries_validate(emu):
             "notify_log_entry"} <= kinds
 
 
+def test_incident_alerts_validate_and_page_with_the_official_client(emu, client):
+    """`GET /incidents/{id}/alerts` (time to detect): every incident's alerts, paged by PagerDuty's own client, match
+    its `alert_counts.all`; each answer, and its errors, validate against the OpenAPI document (whose Alert body
+    leaves `cef_details` out; extra properties are allowed)."""
+    data, now = emu.app.world.pagerduty, emu.app.clock.now_ms
+    views = data.views(now)
+    sample = [v for v in views if v[0].scenario] + [v for v in views if len(v[0].alerts) >= 3][:3]
+    kinds = set()
+    for inc, _ in sample:
+        r = get(emu, f"incidents/{inc.id}/alerts", {"time_zone": "UTC", "limit": 2, "total": "true"})
+        assert r.status_code == 200, r.text
+        check(r)
+        listed = list(client.iter_all(f"incidents/{inc.id}/alerts"))
+        assert len(no_duplicates(listed)) == len(data.alerts(inc, now)) == r.json()["total"]
+        kinds |= {(a["integration"]["type"], a["body"]["cef_details"] is None) for a in listed}
+    assert ("generic_email_inbound_integration_reference", True) in kinds or len(sample) < 5
+    for params, token, status in (({"limit": 101}, None, 400), ({"offset": 10000, "limit": 1}, None, 400),
+                                  ({"statuses[]": "acknowledged"}, None, 400), ({}, "wrong-token", 401)):
+        r = get(emu, f"incidents/{sample[0][0].id}/alerts", params, token)
+        assert r.status_code == status, (params, r.text)
+        check(r)
+    assert get(emu, "incidents/QNOTANINCIDENT0/alerts", {}).status_code == 404
+
+
 def test_error_responses_validate(emu):
     cases = [
         ("incidents", {"offset": 9950, "limit": 100}, None, 400),  # offset + limit > 10,000: code 2002

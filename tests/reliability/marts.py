@@ -14,6 +14,10 @@ import duckdb
 VOLATILE_COLUMNS = frozenset({"run_id", "batch_id", "_batch_id", "computed_at", "checked_at", "extracted_at",
                               "last_loaded_at", "loaded_at", "_loaded_at", "published_at"})
 
+# Tables that record how the run went (its timings, the age of each source when it was checked), not what the
+# data says: two runs over the same data differ in them by design.
+RUN_BOOKKEEPING = frozenset({"marts.pipeline_health_daily", "marts.pipeline_source_freshness_daily"})
+
 
 def _canonical(value: Any) -> str:
     if isinstance(value, bool):

@@ -35,7 +35,7 @@ from emulator.server import start_emulator
 from opskpi.publish import KEEP_VERSIONS, MIN_VERSION_AGE_S
 from opskpi.warehouse import Warehouse
 from tests.reliability.crash_child import STEPS
-from tests.reliability.marts import parquet_hashes, published_hashes, raw_invariants
+from tests.reliability.marts import RUN_BOOKKEEPING, parquet_hashes, published_hashes, raw_invariants
 from tests.reliability.runs import EMULATOR_NOW, TOKENS, run_all, small_config, write_config
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Pipeline telemetry: one row per run or batch, or counts of them, so the retries after crashes change it
 # by design (its own tests check it); every other mart must come out exactly as in a clean run.
-TELEMETRY = {"marts.pipeline_health_daily", "marts.mart_security_coverage"}
+TELEMETRY = RUN_BOOKKEEPING | {"marts.mart_security_coverage"}
 SEED = int(os.environ.get("OPSKPI_CRASH_SEED", "20261119"))
 
 

@@ -111,8 +111,8 @@ def is_target(source: str, stream: str, method: str, path: str, body: Any) -> bo
 def empty_reply(source: str, path: str) -> Any:
     """An empty answer of the right shape for every endpoint the case does not target."""
     if source == "pagerduty":
-        return {"services": [], "teams": [], "incidents": [], "log_entries": [], "limit": 100, "offset": 0,
-                "more": False, "total": 0}
+        return {"services": [], "teams": [], "incidents": [], "log_entries": [], "alerts": [], "limit": 100,
+                "offset": 0, "more": False, "total": 0}
     if source == "jira":
         if path.startswith("/rest/api/3/status"):
             return []

@@ -63,7 +63,7 @@ def built(con, project: Path, dbt_vars=VARS, full_refresh=False) -> sel.BuildPla
 
 def test_the_first_build_builds_everything_and_a_night_without_data_only_the_every_run_models(warehouse, project):
     first = built(warehouse, project)
-    assert first.select is None and "no state" in first.reason
+    assert first.select is None and "no state" in first.reason and not first.refresh  # no table to refresh yet
     # a load rewrites the config mapping with the same rows: nothing to rebuild but the run's own models
     warehouse.execute("delete from raw.config__repos")
     warehouse.execute("insert into raw.config__repos values ('acme/web', 'growth'), ('acme/api', 'platform')")
@@ -88,13 +88,14 @@ def test_each_change_selects_the_sources_it_touches(warehouse, project):
 
 def test_a_changed_var_project_file_or_full_refresh_builds_everything(warehouse, project):
     built(warehouse, project)
-    assert sel.plan(warehouse, project, {"reporting_timezone": "Europe/Paris"}).select is None
+    changed_vars = sel.plan(warehouse, project, {"reporting_timezone": "Europe/Paris"})
+    assert changed_vars.select is None and changed_vars.refresh, "changed code or vars rebuild incrementals whole"
     assert sel.plan(warehouse, project, VARS, full_refresh=True).select is None
     (project / "target" / "run_results.json").write_text("{}")  # dbt's output is not code
     assert sel.plan(warehouse, project, VARS).select == ["tag:every_run+"]
     (project / "models" / "a.sql").write_text("select 2")
     plan = sel.plan(warehouse, project, VARS)
-    assert plan.select is None and "changed" in plan.reason
+    assert plan.select is None and "changed" in plan.reason and plan.refresh
 
 
 def test_a_build_that_is_not_recorded_leaves_the_older_state(warehouse, project):

@@ -381,3 +381,33 @@ def test_source_freshness_in_the_data_health_section(source):
     summary = render_markdown(data)
     assert "- dbt source freshness: jira warn (issues (warn, 44.0 h old)); pagerduty pass" in summary
     assert [f["status"] for f in report_json(data)["freshness"]] == ["warn", "pass", "pass"]
+
+
+DETECTION_ROWS = [
+    # org over 7 days: 12 eligible incidents, 7 with a detection delay (58.3 %); 11 of 12 opened by monitoring
+    (REPORT_DATE, "mttd_mean", "org", "org", "7d", 702.857, "s", 7),
+    (REPORT_DATE, "mttd_p50", "org", "org", "7d", 600.0, "s", 7),
+    (BEFORE, "mttd_p50", "org", "org", "7d", 900.0, "s", 4),
+    (REPORT_DATE, "detection_coverage", "org", "org", "7d", 100 * 7 / 12, "pct", 12),
+    (REPORT_DATE, "monitoring_detection_share", "org", "org", "7d", 100 * 11 / 12, "pct", 12),
+    (REPORT_DATE, "change_detection_p50", "org", "org", "7d", 6000.0, "s", 1),
+]
+
+
+def test_detection_tiles_say_how_much_data_stands_behind_them(tmp_path, source):
+    assert "area-detection" not in render_html(load_report_data(source, REPORT_DATE))
+    data = load_report_data(build_source(tmp_path / "d.duckdb", extra_rows=DETECTION_ROWS), REPORT_DATE)
+    tiles = {t.kpi: t for t in build_tiles(data) if t.area == "detection"}
+    assert set(tiles) == {"mttd_mean", "mttd_p50", "detection_coverage", "monitoring_detection_share",
+                          "change_detection_p50"}
+    assert (tiles["mttd_p50"].value_text, tiles["mttd_p50"].detail, tiles["mttd_p50"].change_text) == (
+        "10 min", "7 incidents measured · 58.3 % coverage", "▼ -5.0 min")
+    assert tiles["mttd_p50"].change_tone == "good"  # detected faster
+    assert tiles["detection_coverage"].detail == "12 eligible incidents"
+    assert tiles["monitoring_detection_share"].detail == "12 incidents with a known trigger"
+    assert tiles["change_detection_p50"].detail == "1 failed deployments with an incident"
+    html = render_html(data)
+    assert 'id="area-detection"' in html and "<h2>Detection</h2>" in html
+    assert "58.3 % coverage" in html and "n=12" in html
+    markdown = render_markdown(data)
+    assert "## Detection" in markdown and "7 incidents measured · 58.3 % coverage" in markdown

@@ -16,8 +16,9 @@ with first_incident_days as (
 
     union all
 
+    -- of an incident type at as_of (replayed from the changelog)
     select min({{ to_local_date('created_at') }}) as first_day
-    from {{ ref('stg_jira__issues') }}
+    from {{ ref('fct_jira_issues') }}
     where created_at <= {{ as_of() }}
       and {{ is_jira_incident_type('issue_type') }}
 

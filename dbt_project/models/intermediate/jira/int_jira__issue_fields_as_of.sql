@@ -55,8 +55,9 @@ values_at_as_of as (
         field,
         -- (a change to no value, e.g. a priority cleared, is a value too: NULL)
         case
-            when bool_or(by_as_of) then arg_max(to_string, seq) filter (where by_as_of)
-            else arg_min(from_string, seq) filter (where not by_as_of)
+            -- arg_max_null / arg_min_null: a value cleared (NULL) is the value, plain arg_max would skip it
+            when bool_or(by_as_of) then arg_max_null(to_string, seq) filter (where by_as_of)
+            else arg_min_null(from_string, seq) filter (where not by_as_of)
         end as value_at_as_of,
         max(created_at) filter (where by_as_of) as changed_at
     from field_changes

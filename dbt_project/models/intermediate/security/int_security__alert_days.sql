@@ -62,7 +62,7 @@ candidates as (
     select days.day, alerts.alert_key
     from {{ ref('int_security__days') }} as days
     inner join alerts
-        on alerts.created_at < days.eval_at
+        on {{ security_happened_by('alerts.created_at', 'days.eval_at') }}
         and days.eval_at <= alerts.candidate_until
 
     union
@@ -86,15 +86,17 @@ pairs as (
         alerts.sla_due_at,
         alerts.updated_at,
         alerts.withdrawn_at,
-        (alerts.closed_at is null or alerts.closed_at >= days.eval_at)
-            and not coalesce(gaps.gap_from < days.eval_at and days.eval_at <= gaps.gap_until, false)
+        -- (an instant exactly at eval_at: macros/security.sql security_day_end)
+        (alerts.closed_at is null or not {{ security_happened_by('alerts.closed_at', 'days.eval_at') }})
+            and not coalesce({{ security_happened_by('gaps.gap_from', 'days.eval_at') }}
+                             and not {{ security_happened_by('gaps.gap_until', 'days.eval_at') }}, false)
             as reconstructed_open
     from candidates
     inner join {{ ref('int_security__days') }} as days
         on candidates.day = days.day
     inner join alerts
         on candidates.alert_key = alerts.alert_key
-        and alerts.created_at < days.eval_at
+        and {{ security_happened_by('alerts.created_at', 'days.eval_at') }}
     left join reopen_gaps as gaps
         on candidates.alert_key = gaps.alert_key
 

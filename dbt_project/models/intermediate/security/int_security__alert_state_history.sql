@@ -26,9 +26,10 @@ select
     state,
     close_reason,
     closed_at,
-    closed_at is null or closed_at >= {{ as_of() }} as is_open
+    -- (an instant exactly at as_of: macros/security.sql security_day_end)
+    closed_at is null or not {{ security_happened_by('closed_at', as_of()) }} as is_open
 from {{ ref('fct_security_alerts') }} as alerts
-where created_at < {{ as_of() }}
+where {{ security_happened_by('created_at', as_of()) }}
 {%- if is_incremental() %}
   and not exists (
       select 1 from {{ this }} as captured

@@ -149,5 +149,8 @@ select
     100.0 * (1 - downtime_30d_s / nullif((1 - slo_target_pct / 100.0) * window_length_s, 0))
         as error_budget_remaining_pct,
     -- the 30 days of the budget lie inside the reporting grid (false: provisional, a fresh install's first 29 days)
-    {{ window_sample_complete('day', 30, ref('int_reporting_days_spined')) }} as sample_complete
+    {{ window_sample_complete('day', 30, ref('int_reporting_days_spined')) }} as sample_complete,
+    {{ date_key('day') }} as date_key,
+    {{ dim_key('service', 'service_id') }} as service_key,
+    {{ dim_key('team', 'team') }} as team_key
 from final

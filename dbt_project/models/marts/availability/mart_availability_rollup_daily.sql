@@ -36,6 +36,5 @@ org as (
 
 )
 
-select * from teams
-union all
-select * from org
+select *, {{ date_key('day') }} as date_key, {{ scope_keys('scope_type', 'scope_id', []) }}
+from (select * from teams union all select * from org)

@@ -78,5 +78,7 @@ select
     cast(revenue_at_risk as double) as revenue_at_risk,
     cast(100.0 * priced_downtime_us / nullif(downtime_us, 0) as double) as cost_coverage_pct,
     cast(priced_service_count as bigint) as priced_service_count,
-    cast(service_count as bigint) as service_count
+    cast(service_count as bigint) as service_count,
+    {{ date_key('day') }} as date_key,
+    {{ scope_keys('scope_type', 'scope_id', ['service']) }}
 from summed

@@ -29,7 +29,10 @@ select
     case
         when links.resolved_at <= {{ as_of() }}
             then {{ seconds_between('deployments.deployed_at', 'links.resolved_at') }}
-    end as time_to_restore_s
+    end as time_to_restore_s,
+    {{ date_key(to_local_date('deployments.deployed_at')) }} as date_key,
+    {{ dim_key('repository', 'deployments.repo') }} as repository_key,
+    {{ dim_key('team', 'deployments.team') }} as team_key
 from {{ ref('int_dora_deployments') }} as deployments
 left join links
     on deployments.deployment_id = links.deployment_id

@@ -18,5 +18,8 @@ select
     deploy_s,
     lead_time_s,
     is_revert,
-    is_hotfix
+    is_hotfix,
+    {{ date_key(to_local_date('created_at')) }} as date_key,
+    {{ dim_key('repository', 'repo') }} as repository_key,
+    {{ dim_key('team', 'team') }} as team_key
 from {{ ref('int_dora_pull_requests') }}

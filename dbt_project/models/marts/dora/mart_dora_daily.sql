@@ -124,7 +124,9 @@ select
     lead_time_stats.lead_time_s_p75,
     lead_time_stats.lead_time_s_p90,
     coalesce(lead_time_stats.lead_time_sample_size, 0) as lead_time_sample_size,
-    deployment_stats.time_to_restore_s_p50
+    deployment_stats.time_to_restore_s_p50,
+    {{ date_key('days.day') }} as date_key,
+    {{ scope_keys('scopes.scope_type', 'scopes.scope_id', ['repository']) }}
 from days
 cross join scopes
 left join deployment_stats

@@ -65,7 +65,9 @@ select
     coalesce(stats.clamped_deploy_spans, 0) as clamped_deploy_spans,
     coalesce(stats.clamped_lead_time_spans, 0) as clamped_lead_time_spans,
     coalesce(stats.commit_list_capped_pull_requests, 0) as commit_list_capped_pull_requests,
-    coalesce(stats.pull_requests_without_commits, 0) as pull_requests_without_commits
+    coalesce(stats.pull_requests_without_commits, 0) as pull_requests_without_commits,
+    {{ date_key(run_date()) }} as date_key,
+    {{ scope_keys('scopes.scope_type', 'scopes.scope_id', ['repository']) }}
 from scopes
 left join stats
     on scopes.scope_type = stats.scope_type

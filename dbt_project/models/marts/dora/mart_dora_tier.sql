@@ -121,7 +121,9 @@ select
     thresholds.tier,
     {{ dora_benchmark_year() }} as benchmark_year,
     -- the 30 days lie inside mart_dora_daily's grid (false: provisional, the window reaches before the data)
-    {{ window_sample_complete('metrics.day', 30, ref('mart_dora_daily')) }} as sample_complete
+    {{ window_sample_complete('metrics.day', 30, ref('mart_dora_daily')) }} as sample_complete,
+    {{ date_key('metrics.day') }} as date_key,
+    {{ scope_keys('metrics.scope_type', 'metrics.scope_id', ['repository']) }}
 from metrics
 left join thresholds
     on metrics.metric = thresholds.metric

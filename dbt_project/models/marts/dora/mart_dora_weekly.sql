@@ -7,6 +7,8 @@ select
     scope_id,
     sum(deployments) as deployments,
     count(*) filter (where deployments > 0) as deployment_days,
-    count(*) as days_covered
+    count(*) as days_covered,
+    {{ date_key('week_start') }} as date_key,
+    {{ scope_keys('scope_type', 'scope_id', ['repository']) }}
 from {{ ref('mart_dora_daily') }}
-group by all
+group by week_start, scope_type, scope_id

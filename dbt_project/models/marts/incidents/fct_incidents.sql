@@ -103,23 +103,27 @@ pagerduty as (
 
 jira as (
 
+    -- as the issue stood at as_of: its type, priority and resolution replayed from the changelog (fct_jira_issues),
+    -- so a backfill of a past day sees an issue retyped, re-prioritised or reopened since as it was that day
     select
-        'jira:' || issue_key as incident_id,
+        'jira:' || issues.issue_key as incident_id,
         'jira' as source,
-        'jira:' || coalesce(project_key, split_part(issue_key, '-', 1)) as service_id,
-        coalesce(project_name, project_key) as incident_service_name,
-        case when lower(priority_name) in ('highest', 'high') then 'high' else 'low' end as urgency,
-        priority_name as priority,
-        summary as title,
-        case when resolved_at is not null then 'resolved' else 'triggered' end as api_status,
+        'jira:' || coalesce(issues.project_key, split_part(issues.issue_key, '-', 1)) as service_id,
+        coalesce(issues.project_name, issues.project_key) as incident_service_name,
+        case when lower(as_of_issues.priority) in ('highest', 'high') then 'high' else 'low' end as urgency,
+        as_of_issues.priority,
+        issues.summary as title,
+        case when as_of_issues.resolved_at is not null then 'resolved' else 'triggered' end as api_status,
         cast(null as varchar) as log_status,
-        created_at,
+        issues.created_at,
         cast(null as timestamptz) as acknowledged_at,
-        resolved_at as api_resolved_at,
+        as_of_issues.resolved_at as api_resolved_at,
         cast(null as bigint) as reopen_count
-    from {{ ref('stg_jira__issues') }}
-    where {{ is_jira_incident_type('issue_type') }}
-      and created_at <= {{ as_of() }}
+    from {{ ref('stg_jira__issues') }} as issues
+    inner join {{ ref('fct_jira_issues') }} as as_of_issues
+        on issues.issue_id = as_of_issues.issue_id
+    where {{ is_jira_incident_type('as_of_issues.issue_type') }}
+      and issues.created_at <= {{ as_of() }}
 
 ),
 
@@ -176,7 +180,10 @@ select
     end as ttr_s,
     {{ is_downtime_incident('as_of_clipped.urgency', 'as_of_clipped.priority') }} as is_downtime,
     as_of_clipped.resolved_at is null as is_open,
-    as_of_clipped.reopen_count
+    as_of_clipped.reopen_count,
+    {{ date_key(to_local_date('as_of_clipped.created_at')) }} as date_key,
+    {{ dim_key('service', 'as_of_clipped.service_id') }} as service_key,
+    {{ dim_key('team', "coalesce(services.team, 'unassigned')") }} as team_key
 from as_of_clipped
 left join services
     on as_of_clipped.service_id = services.service_id

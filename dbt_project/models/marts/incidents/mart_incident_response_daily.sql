@@ -77,4 +77,5 @@ figures as (
 
 )
 
-select * from figures
+select *, {{ date_key('day') }} as date_key, {{ scope_keys('scope_type', 'scope_id', ['service']) }}
+from figures

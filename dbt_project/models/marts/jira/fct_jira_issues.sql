@@ -150,7 +150,10 @@ select
             then {{ seconds_between('joined.created_at', 'joined.resolved_at') }}
     end as lead_time_s,
     joined.reopen_count,
-    joined.is_deleted
+    joined.is_deleted,
+    {{ date_key(to_local_date('joined.created_at')) }} as date_key,
+    {{ dim_key('jira_project', 'joined.project') }} as jira_project_key,
+    {{ dim_key('team', "coalesce(project_teams.team, 'unassigned')") }} as team_key
 from joined
 left join project_teams
     on joined.project = project_teams.project_key

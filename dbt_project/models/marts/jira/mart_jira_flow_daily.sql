@@ -187,7 +187,9 @@ select
     cast(resolved_stats.lead_time_s_p50 as double) as lead_time_s_p50,
     coalesce(end_of_day_counts.bug_backlog, 0) as bug_backlog,
     coalesce(cycle_stats.cycle_time_sample_size, 0) as cycle_time_sample_size,
-    coalesce(resolved_stats.lead_time_sample_size, 0) as lead_time_sample_size
+    coalesce(resolved_stats.lead_time_sample_size, 0) as lead_time_sample_size,
+    {{ date_key('days.day') }} as date_key,
+    {{ scope_keys('scopes.scope_type', 'scopes.scope_id', ['jira_project']) }}
 from days
 cross join scopes
 left join created_counts

@@ -1,35 +1,23 @@
--- Display names of the snapshot's scopes whose ids are not readable (PagerDuty services), with their team,
--- as of the latest build. The report labels kpi_daily_snapshot rows with them; a scope without a row here is
--- shown by its id (teams, repositories, Jira projects, org).
+-- Every scope the snapshot and the scoped marts report on (org, team, service, repo, project), with a display
+-- name, its team and the conformed keys, from the conformed dimensions (models/marts/dimensions): the report
+-- labels kpi_daily_snapshot rows with it, and BI joins kpi_daily_snapshot to it on (scope_type, scope_id).
 
-with availability_services as (
-
-    select service_id, service_name, team, day
-    from {{ ref('mart_availability_daily') }}
-
-),
-
-incident_services as (
-
-    select service_id, service_name, team, created_at
-    from {{ ref('fct_incidents') }}
-
-),
-
-names as (
-
-    select service_id, service_name, team, 1 as priority, cast(day as timestamp) as seen
-    from availability_services
-    union all
-    select service_id, service_name, team, 2 as priority, cast(created_at as timestamp) as seen
-    from incident_services
-
-)
-
-select
-    'service' as scope_type,
-    service_id as scope_id,
-    arg_max(service_name, struct_pack(p := -priority, s := seen)) as scope_name,
-    arg_max(team, struct_pack(p := -priority, s := seen)) as team
-from names
-group by service_id
+select 'org' as scope_type, 'org' as scope_id, 'Organisation' as scope_name, null as team,
+       {{ none_key() }} as team_key, {{ none_key() }} as service_key, {{ none_key() }} as repository_key,
+       {{ none_key() }} as jira_project_key
+union all
+select 'team', team, team, team, team_key, {{ none_key() }}, {{ none_key() }}, {{ none_key() }}
+from {{ ref('dim_team') }}
+where team is not null
+union all
+select 'service', service_id, service_name, team, team_key, service_key, {{ none_key() }}, {{ none_key() }}
+from {{ ref('dim_service') }}
+where service_id is not null
+union all
+select 'repo', repo, repo, team, team_key, {{ none_key() }}, repository_key, {{ none_key() }}
+from {{ ref('dim_repository') }}
+where repo is not null
+union all
+select 'project', project_key, project_name, team, team_key, {{ none_key() }}, {{ none_key() }}, jira_project_key
+from {{ ref('dim_jira_project') }}
+where project_key is not null

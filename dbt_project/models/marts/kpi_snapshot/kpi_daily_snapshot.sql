@@ -6,7 +6,8 @@
         unique_key='snapshot_date',
         on_schema_change='append_new_columns',
         full_refresh=false,
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
+        post_hook=["{{ drop_earlier_rows_of_run_date() }}",
+                   "{{ fill_snapshot_keys(['service', 'repository', 'jira_project']) }}"],
     )
 }}
 -- The nightly KPI snapshot: one row per KPI, scope and window for run_date, stamped with the run that
@@ -31,6 +32,7 @@
     ('int_kpi_snapshot__security', 'int_security__days'),
     ('int_kpi_snapshot__security_incidents', 'int_reporting_days_spined'),
     ('int_kpi_snapshot__downtime_cost', 'int_reporting_days_spined'),
+    ('int_kpi_snapshot__detection', 'int_reporting_days_spined'),
 ] %}
 
 with areas as (
@@ -53,7 +55,9 @@ select
         when snapshot_date = {{ run_date() }} then {{ kpi_snapshot_run_id() }}
         else 'backfill:' || {{ kpi_snapshot_run_id() }}
     end as run_id,
-    now() as computed_at
+    now() as computed_at,
+    {{ date_key('snapshot_date') }} as date_key,
+    {{ scope_keys('scope_type', 'scope_id', ['service', 'repository', 'jira_project']) }}  -- as fill_snapshot_keys
 from areas
 {%- if is_incremental() %}
 where snapshot_date = {{ run_date() }}

@@ -6,7 +6,7 @@
         unique_key='snapshot_date',
         on_schema_change='append_new_columns',
         full_refresh=false,
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ run_date() }}{% endif %}",
+        post_hook="{{ drop_earlier_rows_of_run_date() }}",
     )
 }}
 -- Data health per source and stream, as it stood when the run of snapshot_date built the marts: the report's

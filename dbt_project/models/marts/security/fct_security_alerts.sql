@@ -145,7 +145,10 @@ select
     alerts.created_at + to_seconds(sla.sla_days * 86400) as sla_due_at,
     alerts.subject,
     alerts.html_url,
-    alerts.withdrawn_at
+    alerts.withdrawn_at,
+    {{ date_key(to_local_date('alerts.created_at')) }} as date_key,
+    {{ dim_key('repository', 'alerts.repo') }} as repository_key,
+    {{ dim_key('team', "coalesce(repos.team, 'unassigned')") }} as team_key
 from as_of_clipped as alerts
 left join {{ ref('stg_config__repos') }} as repos
     on alerts.repo = repos.repo

@@ -153,7 +153,9 @@ select
     case when fix_stats.time_to_patch_sample_size > 0
         then 100.0 * fix_stats.disclosure_to_patch_sample_size / fix_stats.time_to_patch_sample_size
     end as disclosure_to_patch_coverage_pct,
-    coalesce(fix_stats.advisory_after_alert, 0) as advisory_after_alert
+    coalesce(fix_stats.advisory_after_alert, 0) as advisory_after_alert,
+    {{ date_key('grid.day') }} as date_key,
+    {{ scope_keys('grid.scope_type', 'grid.scope_id', ['repository']) }}
 from grid
 left join decision_stats
     using (day, scope_type, scope_id, severity)

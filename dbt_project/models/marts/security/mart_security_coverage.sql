@@ -34,7 +34,10 @@ select
     coverage.message,
     row_number() over (
         partition by coverage.partition_id, coverage.stream order by coverage.extracted_at desc, coverage.batch_id desc
-    ) = 1 as is_latest
+    ) = 1 as is_latest,
+    {{ date_key(to_local_date('coverage.extracted_at')) }} as date_key,
+    {{ dim_key('repository', 'coverage.partition_id') }} as repository_key,
+    {{ dim_key('team', "coalesce(repos.team, 'unassigned')") }} as team_key
 from coverage
 left join {{ ref('stg_config__repos') }} as repos
     on coverage.partition_id = repos.repo

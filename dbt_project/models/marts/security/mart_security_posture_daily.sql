@@ -103,7 +103,9 @@ select
         then 100.0 * (open_stats.open - open_stats.in_breach) / open_stats.open end as sla_compliance_pct,
     open_stats.oldest_open_age_days,
     closing_stats.ttr_days_mean,
-    closing_stats.ttr_days_p50
+    closing_stats.ttr_days_p50,
+    {{ date_key('grid.day') }} as date_key,
+    {{ scope_keys('grid.scope_type', 'grid.scope_id', ['repository']) }}
 from grid
 left join open_stats
     using (day, scope_type, scope_id, tool, severity)

@@ -45,21 +45,24 @@ configured as (
 
 jira as (
 
+    -- type, priority and resolution as they stood at as_of (replayed from the changelog: fct_jira_issues)
     select
         'jira:' || issues.issue_key as incident_id,
         'jira' as source,
         'jira:' || coalesce(issues.project_key, split_part(issues.issue_key, '-', 1)) as service_id,
         coalesce(issues.project_name, issues.project_key, split_part(issues.issue_key, '-', 1)) as service_name,
         issues.summary as title,
-        issues.issue_type as incident_type,
-        issues.priority_name as priority,
+        as_of_issues.issue_type as incident_type,
+        as_of_issues.priority,
         'jira_issue_type' as security_match,
         issues.created_at,
         cast(null as timestamptz) as acknowledged_at,
         -- a resolution after as_of has not happened yet at as_of
-        case when issues.resolved_at <= {{ as_of() }} then issues.resolved_at end as resolved_at
+        as_of_issues.resolved_at
     from {{ ref('stg_jira__issues') }} as issues
-    where {{ is_security_jira_issue_type('issues.issue_type') }}
+    inner join {{ ref('fct_jira_issues') }} as as_of_issues
+        on issues.issue_id = as_of_issues.issue_id
+    where {{ is_security_jira_issue_type('as_of_issues.issue_type') }}
       and issues.created_at <= {{ as_of() }}
 
 ),
@@ -101,6 +104,9 @@ select
     resolved_at,
     case when acknowledged_at is not null then {{ seconds_between('created_at', 'acknowledged_at') }} end as tta_s,
     case when resolved_at is not null then {{ seconds_between('created_at', 'resolved_at') }} end as ttr_s,
-    resolved_at is null as is_open
+    resolved_at is null as is_open,
+    {{ date_key(to_local_date('created_at')) }} as date_key,
+    {{ dim_key('service', 'service_id') }} as service_key,
+    {{ dim_key('team', 'team') }} as team_key
 from matched
 where {{ 'true' if enabled else 'false' }}

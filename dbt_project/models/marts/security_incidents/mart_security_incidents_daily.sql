@@ -61,5 +61,7 @@ select
     mttr_s_mean,
     mttr_s_p50,
     mttr_s_p90,
-    mttr_sample_size
+    mttr_sample_size,
+    {{ date_key('day') }} as date_key,
+    {{ scope_keys('scope_type', 'scope_id', ['service']) }}
 from figures

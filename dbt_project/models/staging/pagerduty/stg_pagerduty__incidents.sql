@@ -21,6 +21,12 @@ renamed as (
         -- PagerDuty Incident Types (the security incident rules read it); NULL on accounts without them
         record->>'$.incident_type.name' as incident_type_name,
         json_extract_string(record, '$.teams[*].id') as team_ids,
+        -- time to detect: alerts the incident holds, and the incident a merge resolved it into
+        try_cast(record->>'$.alert_counts.all' as bigint) as alert_count,
+        case
+            when record->>'$.resolve_reason.type' = 'merge_resolve_reason'
+                then record->>'$.resolve_reason.incident.id'
+        end as merged_into_incident_id,
         created_at,
         {{ api_timestamp("record->>'$.updated_at'") }} as updated_at,
         -- resolved_at is in the API since 2023-05; older payloads only carry last_status_change_at
