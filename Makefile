@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench bi-docs
+.PHONY: demo test lint venv clean bench bi-docs dashboards test-dashboards
 
 # The installer's output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install
 # fails. uv (pinned, from PyPI) resolves the same pins as pip (same constraints file) in seconds instead of a
@@ -42,6 +42,19 @@ SCALE ?= medium
 LATENCY_MS ?= 20
 bench: $(STAMP)
 	$(BIN)/python -m bench --scale $(SCALE) --latency-ms $(LATENCY_MS) $(BENCH_ARGS)
+
+# Dashboards (docs/bi.md, "Dashboards (Evidence)"): the Evidence project in bi/evidence over the published marts,
+# built to static HTML in data/published/dashboards/. Not part of `make demo` or `make test`; its node packages go
+# into bi/evidence/node_modules (npm ci, on first use or when the lock file changes), never into .venv.
+dashboards:
+	@bi/evidence/build-dashboards.sh
+
+# Builds the dashboards against the demo marts (running `make demo` first if nothing is published) and checks every
+# page in Debian's headless Chromium (tests/dashboards). Separate from `make test`; .ci/run runs both.
+test-dashboards: $(STAMP)
+	@test -f data/published/opskpi.duckdb || $(MAKE) --no-print-directory demo
+	@$(MAKE) --no-print-directory dashboards
+	OPSKPI_DASHBOARDS_TEST=1 $(BIN)/python -m pytest tests/dashboards $(TEST_ARGS)
 
 # docs/bi.md's tables section, from the published file of `make demo` (checked by tests/e2e/test_daily_run.py).
 bi-docs: $(STAMP)
