@@ -193,7 +193,8 @@ def build(settings: Mapping[str, Any]) -> Source:
         name="incident_alerts",
         columns=(
             Column("id"),
-            Column("incident_id", "incident.id"),
+            # the incident whose alerts were asked for (the parent), as every child stream names its parent
+            Column("incident_id", partition_key="incident_id"),
             Column("status"),
             Column("created_at", kind="timestamp"),
         ),
