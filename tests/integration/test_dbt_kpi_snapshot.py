@@ -611,6 +611,7 @@ def test_dora_and_jira_window_1d_equals_the_daily_marts(flow_wh):
         key = (r["day"].isoformat(), r["scope_type"], r["scope_id"], "1d")
         for kpi, col, n in (("deployment_frequency", "deployments", "deployments"),
                             ("change_failure_rate", "change_failure_rate_pct", "deployments"),
+                            ("deployment_rework_rate", "deployment_rework_rate_pct", "deployments"),
                             ("lead_time_p50", "lead_time_s_p50", "lead_time_sample_size"),
                             ("time_to_restore_p50", "time_to_restore_s_p50", None)):
             got = snap[(key[0], kpi, *key[1:])]
