@@ -2,7 +2,9 @@
 
 Everything comes from a DuckDB file holding the `marts` schema: the published file (`published/opskpi.duckdb`,
 what BI reads) or the live warehouse. Values are read from `marts.kpi_daily_snapshot` only, never recomputed
-from the marts, so a past day's report shows what that day's run computed.
+from the marts, so a past day's report shows what that day's run computed. The one detail the snapshot cannot hold,
+which criteria block a scope's next maturity level, comes from `marts.mart_maturity_scorecard` of the report date;
+the level itself is the snapshot's, and the report says so when the scorecard has since been recomputed.
 """
 
 from __future__ import annotations
