@@ -22,7 +22,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.integration.dbt_harness import RawData, check_dbt_build, create_warehouse, pd_incident, pd_service, query
+from tests.integration.dbt_harness import (
+    RawData,
+    check_dbt_build,
+    create_warehouse,
+    pd_incident,
+    pd_service,
+    query,
+    run_dbt_build,
+)
 from tests.integration.test_dbt_dora import Github, merged_pull
 
 RUN_DATE = "2026-05-12"
@@ -276,3 +284,12 @@ def test_a_backfilled_past_day_equals_the_nightly_run(wh, tmp_path):
     assert level(warehouse, "2026-05-10", "ops")["level"] == 2 and level(warehouse, "2026-05-09", "ops")["level"] == 4
     nights = [scorecard(w, "2026-05-10", "ops")["continuous_reporting"] for w in (wh, warehouse)]
     assert [(n["evidence_value"], n["status"]) for n in nights] == [(30.0, "pass"), (29.0, "pass")]
+
+
+def test_a_rubric_version_without_rows_fails_the_build(wh, tmp_path):
+    """maturity.rubric_version selects a version as dora.benchmark_year selects a year: one without rows in the seed
+    fails the build (it would otherwise give every scope level 5 on no criteria)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy2(wh, warehouse)
+    result = run_dbt_build(warehouse, {**VARS, "maturity_rubric_version": "v9"}, tmp_path)
+    assert result.returncode != 0 and "assert_maturity_rubric_version_in_seed" in result.stdout

@@ -498,3 +498,21 @@ def test_rework_rate_sits_beside_change_failure_rate(tmp_path):
         "5.6 %", "▼ -4.4 pp", "good", "Better")
     dora = [m.group(1) for m in re.finditer(r'data-kpi="([^"]+)"', render_html(data))]
     assert dora[dora.index("change_failure_rate") + 1] == "deployment_rework_rate"
+
+
+def test_maturity_level_stays_what_was_shown_after_a_rescore(tmp_path):
+    """The level comes from the snapshot (what was shown that night); when the scorecard of that date has since been
+    recomputed to another level (a rubric switch), the section says so instead of showing a new level."""
+    import duckdb
+
+    rows = [(REPORT_DATE, "maturity_level", "team", "web", "1d", 3.0, "level", 22)]
+    path = build_source(tmp_path / "rescored.duckdb", extra_rows=rows)
+    with duckdb.connect(str(path)) as con:
+        con.execute(SCORECARD_DDL)
+        con.executemany(f"insert into marts.mart_maturity_scorecard values ({', '.join('?' * 19)})",
+                        [r for r in SCORECARD_ROWS if r[2] == "web"])
+    [view] = maturity_views(load_report_data(path, REPORT_DATE))
+    assert (view.level, view.level_text) == (3, "3 Defined")
+    assert view.note == ("The scorecard has since been recomputed (rubric v1: level 4); the level is the one shown "
+                         "that night.")
+    assert view.blockers == []  # the scorecard has nothing unmet at level 4 any more
