@@ -446,6 +446,7 @@ class MaturityView:
     blockers: list[Blocker]
     history: list[float | None]  # the level shown on each chart day (the snapshot), None before it existed
     note: str = ""
+    attested: tuple[str, ...] = ()  # criteria met by an attestation: shown as attested, never as measured
 
 
 def _blocker(c: MaturityCriterion) -> Blocker:
@@ -489,5 +490,6 @@ def maturity_views(data: ReportData, days: int = 30) -> list[MaturityView]:
             level=level, level_text=fmt_value(row.value, "level"),
             next_level_text=fmt_value(level + 1, "level") if level < 5 else "",
             rubric_version=rubric, blockers=blockers if level < 5 else [],
-            history=series(data, "maturity_level", row.scope_type, row.scope_id, "1d", chart), note=note))
+            history=series(data, "maturity_level", row.scope_type, row.scope_id, "1d", chart), note=note,
+            attested=tuple(c.criterion_id for c in criteria if c.status == "attested")))
     return views

@@ -270,6 +270,8 @@ def maturity_section(data: ReportData) -> str:
         chart = svg.line_chart([svg.Series("level", view.history)], _labels(days), title=title,
                                y_format=lambda v: f"{v:g}", y_min=1.0, y_max=5.0, height=150)
         note = f'<p class="note">{e(view.note)}</p>' if view.note else ""
+        if view.attested:
+            note += f'<p class="note attested">Attested, not measured: {e(", ".join(view.attested))}.</p>'
         rubric = f" · rubric {view.rubric_version}" if view.rubric_version else ""
         blocks.append(
             f'<article class="maturity" data-scope-type="{e(view.scope_type)}" data-scope-id="{e(view.scope_id)}" '

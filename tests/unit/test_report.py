@@ -442,6 +442,8 @@ SCORECARD_ROWS = [
      "attestation_missing", False, "Blameless postmortems", None, None),
     (REPORT_DATE, "team", "web", "v1", 4, "continuous_reporting", "measured", "nightly_runs", 30.0, ">=", 28.0, 30, 0,
      30, "pass", True, "Nightly runs", None, None),
+    (REPORT_DATE, "team", "web", "v1", 3, "runbooks", "attested", "attestation", None, None, None, None, None, None,
+     "attested", True, "Runbooks", "bo", "2027-01-01T00:00:00Z"),
 ]
 
 
@@ -477,6 +479,7 @@ def test_maturity_section_per_team_with_blockers_and_history(tmp_path):
     web = section[section.index('data-scope-id="web"'):]
     assert "level 4 Quantitatively Managed" in web and re.findall(r'data-criterion="([^"]+)"', web) == ["postmortems"]
     assert "not attested" in web
+    assert "Attested, not measured: runbooks." in web and "Attested, not measured" not in payments
     # the markdown and JSON summaries still build with a level KPI
     markdown = render_markdown(data)
     assert ("- Payments: level **2 Managed**, blocking level 3 Defined: ack\\_sla (below threshold: 2.0 h (n=9), "
