@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
@@ -445,6 +446,110 @@ class JiraFlowConfig(_Section):
     bug_issue_types: list[str] = ["Bug"]
 
 
+def _rubric_seed() -> Path:
+    """The maturity rubric seed of the dbt project the pipeline runs (OPSKPI_DBT_PROJECT, as opskpi.pipeline)."""
+    project = os.environ.get("OPSKPI_DBT_PROJECT") or Path(__file__).resolve().parents[1] / "dbt_project"
+    return Path(project) / "seeds" / "maturity_rubric.csv"
+
+
+def rubric_criteria(version: str) -> dict[str, str]:
+    """criterion_id -> kind (measured / attested) of one rubric version of seed maturity_rubric.csv; {} when the
+    version has no rows. Read here so that a misspelt version or an attestation of a measured criterion fails when
+    the config is read, naming the key, instead of deep inside the dbt build."""
+    import csv
+
+    with _rubric_seed().open(newline="") as handle:
+        return {row["criterion_id"]: row["kind"] for row in csv.DictReader(handle) if row["rubric_version"] == version}
+
+
+def _aware(value: Any) -> Any:
+    """An ISO-8601 string (YAML may also give a datetime already) -> datetime; the offset is required."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO-8601 timestamp; write e.g. 2026-03-01T00:00:00Z") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError(f"{value.isoformat()!r} has no UTC offset; write e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
+def _evidence_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http(s) URL; link the evidence, e.g. https://wiki.acme.io/dr-test-2026")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_aware), Field(strict=False)]
+
+
+class AttestationConfig(_Section):
+    """A person's statement that an attested criterion holds for a scope (docs/metrics.md "Maturity scorecard"):
+    what the APIs cannot see, such as a tested DR plan. Valid from attested_at until expires_at (default one year
+    later, the SRE milestone of yearly DR tests)."""
+
+    criterion_id: Annotated[str, _rule(lambda v: re.match(r"^[a-z][a-z0-9_]*$", v),
+                                       "{v!r} is not a criterion id of the rubric, e.g. dr_tested")]
+    scope_type: Literal["org", "team"] = "org"
+    scope_id: Annotated[str, _rule(str.strip, "{v!r} must name the team (or be org)")] = "org"
+    attested_by: Annotated[str, _rule(str.strip, "{v!r} is blank: say who attested, e.g. jane.doe")]
+    attested_at: Timestamp
+    expires_at: Timestamp | None = None
+    evidence_url: Annotated[str, AfterValidator(_evidence_url)]
+
+    @model_validator(mode="after")
+    def _span(self) -> AttestationConfig:
+        if self.scope_type == "org" and self.scope_id != "org":
+            raise PydanticCustomError("sender", "{value}: an org attestation has scope_id org (or none); for a team "
+                                      "write scope_type: team", {"key": "scope_id", "value": repr(self.scope_id)})
+        if self.scope_type == "team" and self.scope_id == "org":
+            raise PydanticCustomError("sender", "a team attestation names the team in scope_id",
+                                      {"key": "scope_id", "value": "org"})
+        if self.expires_at is None:
+            self.expires_at = self.attested_at + timedelta(days=365)
+        elif self.expires_at <= self.attested_at:
+            raise PydanticCustomError("sender", "{value} is not after attested_at",
+                                      {"key": "expires_at", "value": self.expires_at.isoformat()})
+        return self
+
+
+class MaturityConfig(_Section):
+    """The maturity scorecard (docs/metrics.md "Maturity scorecard"): which rubric version of seed
+    maturity_rubric.csv is evaluated, and the attestations of its attested criteria."""
+
+    rubric_version: Annotated[str, _rule(lambda v: re.match(r"^[A-Za-z0-9_.-]+$", v),
+                                         "{v!r} is not a rubric version name, e.g. v1")] = "v1"
+    attestations: list[AttestationConfig] = []
+
+    @model_validator(mode="after")
+    def _against_the_rubric(self) -> MaturityConfig:
+        criteria = rubric_criteria(self.rubric_version)
+        if not criteria:
+            raise PydanticCustomError("sender", "{value} has no rows in dbt_project/seeds/maturity_rubric.csv; add "
+                                      "the version's rows there or select an existing one, e.g. v1",
+                                      {"key": "rubric_version", "value": repr(self.rubric_version)})
+        attested = sorted(c for c, kind in criteria.items() if kind == "attested")
+        for index, item in enumerate(self.attestations):
+            kind = criteria.get(item.criterion_id)
+            if kind != "attested":
+                why = ("is measured in rubric {version}: a measured criterion cannot be attested"
+                       if kind else "is not a criterion of rubric {version}")
+                raise PydanticCustomError("sender", "{value} " + why + "; attested criteria are {known}",
+                                          {"key": f"attestations[{index}].criterion_id",
+                                           "value": repr(item.criterion_id), "version": self.rubric_version,
+                                           "known": ", ".join(attested)})
+        return self
+
+    def dbt_attestations(self) -> list[dict[str, str]]:
+        """The attestations as dbt var maturity_attestations (timestamps in UTC ISO-8601, expiry filled in)."""
+        return [{"criterion_id": a.criterion_id, "scope_type": a.scope_type, "scope_id": a.scope_id,
+                 "attested_by": a.attested_by,
+                 "attested_at": a.attested_at.astimezone(UTC).isoformat(),
+                 "expires_at": (a.expires_at or a.attested_at + timedelta(days=365)).astimezone(UTC).isoformat(),
+                 "evidence_url": a.evidence_url} for a in self.attestations]
+
+
 class TransformConfig(_Section):
     """Bounds of the dbt build's DuckDB. The build is one DuckDB instance shared by dbt's threads, so
     `memory_limit` caps all of them together; above it DuckDB spills to `data_dir/duckdb_tmp`. With the defaults
@@ -529,6 +634,7 @@ class Config(_Section):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     business_impact: BusinessImpactConfig = Field(default_factory=BusinessImpactConfig)
     jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
+    maturity: MaturityConfig = Field(default_factory=MaturityConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)
     path: Path | None = Field(default=None, exclude=True)

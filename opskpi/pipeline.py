@@ -108,6 +108,8 @@ class RunContext:
             "security_incident_jira_issue_types": config.security_incidents.jira_issue_types,
             "detection_impact_start_paths": config.detection.impact_start_paths,
             "detection_max_clock_skew_s": parse_duration(config.detection.max_clock_skew, "detection.max_clock_skew"),
+            "maturity_rubric_version": config.maturity.rubric_version,
+            "maturity_attestations": config.maturity.dbt_attestations(),
         }
 
     def dbt_run_env(self) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 Everything comes from a DuckDB file holding the `marts` schema: the published file (`published/opskpi.duckdb`,
 what BI reads) or the live warehouse. Values are read from `marts.kpi_daily_snapshot` only, never recomputed
-from the marts, so a past day's report shows what that day's run computed.
+from the marts, so a past day's report shows what that day's run computed. The one detail the snapshot cannot hold,
+which criteria block a scope's next maturity level, comes from `marts.mart_maturity_scorecard` of the report date;
+the level itself is the snapshot's, and the report says so when the scorecard has since been recomputed.
 """
 
 from __future__ import annotations
@@ -85,6 +87,31 @@ class FreshnessRow:
     error_after_s: float | None
 
 
+@dataclass(frozen=True)
+class MaturityCriterion:
+    """One criterion of the maturity scorecard on the report date (marts.mart_maturity_scorecard): what the report's
+    maturity section lists when it blocks a scope's next level."""
+
+    scope_type: str
+    scope_id: str
+    rubric_version: str
+    level: int
+    criterion_id: str
+    kind: str
+    evidence: str
+    evidence_value: float | None
+    comparison: str | None
+    threshold: float | None
+    window_days: int | None
+    min_sample: int | None
+    sample_size: int | None
+    status: str
+    is_met: bool
+    description: str = ""
+    attested_by: str | None = None
+    expires_at: datetime | None = None
+
+
 @dataclass
 class ReportData:
     report_date: date
@@ -96,6 +123,8 @@ class ReportData:
     health_computed_at: datetime | None = None
     freshness: list[FreshnessRow] = field(default_factory=list)
     currency: str | None = None  # of the `money` KPIs (business_impact.currency), from mart_downtime_cost_daily
+    # the scorecard of the report date (the level itself and its history come from the snapshot)
+    maturity: list[MaturityCriterion] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._index = {(v.snapshot_date, v.kpi, v.scope_type, v.scope_id, v.window): v for v in self.values}
@@ -139,6 +168,17 @@ def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column:
     return con.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = ?",
         [schema, table, column]).fetchone()[0] > 0
+
+
+def _dated_rows(con: duckdb.DuckDBPyConnection, row_type: type, table: str, day_column: str, day: date,
+                order_by: str) -> list[Any]:
+    """The rows of marts.`table` for one day as `row_type` dataclasses (its fields are the columns read); [] when
+    the file has no such table (published before the mart existed)."""
+    if not _has_table(con, "marts", table):
+        return []
+    columns = ", ".join(row_type.__dataclass_fields__)
+    return [row_type(**r) for r in _rows(
+        con, f"SELECT {columns} FROM marts.{table} WHERE {day_column} = ? ORDER BY {order_by}", [day])]
 
 
 def _catalog_from_rows(rows: Iterable[dict[str, Any]]) -> dict[str, KpiInfo]:
@@ -206,14 +246,12 @@ def load_report_data(path: Path, report_date: date) -> ReportData:
                                "WHERE snapshot_date = ? ORDER BY source, stream", [report_date])
             health = [HealthRow(**{k: r[k] for k in fields}) for r in hrows]
             health_at = max((r["computed_at"] for r in hrows), default=None)
-        freshness: list[FreshnessRow] = []
-        if _has_table(con, "marts", "pipeline_source_freshness_daily"):
-            columns = list(FreshnessRow.__dataclass_fields__)
-            freshness = [FreshnessRow(**r) for r in _rows(
-                con, f"SELECT {', '.join(columns)} FROM marts.pipeline_source_freshness_daily WHERE snapshot_date = ? "
-                     "ORDER BY source, source_table", [report_date])]
+        freshness = _dated_rows(con, FreshnessRow, "pipeline_source_freshness_daily", "snapshot_date", report_date,
+                                "source, source_table")
         currency = None
         if _has_table(con, "marts", "mart_downtime_cost_daily"):
             found = con.execute("SELECT min(currency) FROM marts.mart_downtime_cost_daily").fetchone()
             currency = found[0] if found else None
-    return ReportData(report_date, values, catalog, names, teams, health, health_at, freshness, currency)
+        maturity = _dated_rows(con, MaturityCriterion, "mart_maturity_scorecard", "day", report_date,
+                               "scope_type, scope_id, level, criterion_id")
+    return ReportData(report_date, values, catalog, names, teams, health, health_at, freshness, currency, maturity)

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from opskpi.freshness import worst
-from opskpi.report.data import FreshnessRow, HealthRow, KpiInfo, KpiValue, ReportData
+from opskpi.report.data import FreshnessRow, HealthRow, KpiInfo, KpiValue, MaturityCriterion, ReportData
 
 TILE_WINDOWS = ("7d", "30d", "1d")
 # Status rules defined over one window only: the tile then shows its value and change over that window too.
@@ -29,12 +29,14 @@ WINDOW_WORDS = {"1d": "day", "7d": "7 days", "30d": "30 days"}
 COMPARE_DAYS = 7
 TIER_WORDS = {1: "Elite", 2: "High", 3: "Medium", 4: "Low"}
 TIER_TONES = {1: "good", 2: "good", 3: "warn", 4: "bad"}
+# CMMI's staged maturity levels (docs/metrics.md "Maturity scorecard"); level 1 is the article's "Basic"
+LEVEL_NAMES = {1: "Initial", 2: "Managed", 3: "Defined", 4: "Quantitatively Managed", 5: "Optimizing"}
 ERROR_BUDGET_AT_RISK_PCT = 25.0
 SLA_WARN_PCT = 90.0
 AREA_TITLES = {"availability": "Availability", "incidents": "Incident response", "detection": "Detection",
                "dora": "Delivery (DORA)", "security": "Security posture", "jira_flow": "Jira flow",
-               "other": "Other KPIs"}
-AREA_ORDER = ("availability", "incidents", "detection", "dora", "security", "jira_flow", "other")
+               "maturity": "Operational maturity", "other": "Other KPIs"}
+AREA_ORDER = ("maturity", "availability", "incidents", "detection", "dora", "security", "jira_flow", "other")
 # How much data stands behind a detection tile, said under its value before its coverage (COVERAGE_KPIS), in the
 # Markdown summary too: a mean over 2 of 40 incidents reads very differently from one over 38. KPI -> what its
 # sample_size counts.
@@ -132,6 +134,8 @@ def fmt_value(value: float | None, unit: str, kpi: str | None = None, currency: 
         return f"{value:.2f} /day"
     if unit == "tier":
         return TIER_WORDS.get(round(value), f"{value:g}")
+    if unit == "level":
+        return f"{value:g} {LEVEL_NAMES.get(round(value), '')}".strip()
     return f"{value:g}"
 
 
@@ -140,6 +144,8 @@ def fmt_change(delta: float | None, unit: str, currency: str | None = None) -> s
         return "no comparison"
     if unit == "tier":
         return "tier changed" if delta else "same tier"
+    if unit == "level":
+        return f"{'▲' if delta > 0 else '▼'} {delta:+g} level" if delta else "same level"
     arrow = "▲" if delta > 0 else ("▼" if delta < 0 else "■")
     sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
     size = abs(delta)
@@ -400,3 +406,90 @@ def health_by_source(rows: list[HealthRow], freshness: list[FreshnessRow] = ()) 
             "freshness": freshness_of(list(freshness), source),
         })
     return out
+
+
+# --- maturity ---------------------------------------------------------------------------------------------
+
+# The unit of each evidence query of the rubric (int_maturity__evidence), for its value and threshold; others count.
+EVIDENCE_UNITS = {"mtta_p50": "s", "monitoring_detection_share": "pct", "detection_coverage": "pct",
+                  "patch_compliance": "pct", "e2e_link_coverage": "pct"}
+STATUS_WORDS = {"fail": "below threshold", "insufficient_data": "too little data", "attestation_missing":
+                "not attested", "attestation_expired": "attestation expired", "pass": "met", "attested": "attested",
+                "not_applicable": "not applicable"}
+
+
+def evidence_unit(evidence: str) -> str:
+    return EVIDENCE_UNITS.get(evidence, "pct" if evidence.endswith("_pct") else "count")
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A criterion of the next level that is not met: what stands between a scope and that level."""
+
+    criterion_id: str
+    description: str
+    status: str
+    status_text: str
+    evidence_text: str
+    threshold_text: str
+
+
+@dataclass(frozen=True)
+class MaturityView:
+    scope_type: str
+    scope_id: str
+    scope_label: str
+    level: int
+    level_text: str
+    next_level_text: str
+    rubric_version: str
+    blockers: list[Blocker]
+    history: list[float | None]  # the level shown on each chart day (the snapshot), None before it existed
+    note: str = ""
+    attested: tuple[str, ...] = ()  # criteria met by an attestation: shown as attested, never as measured
+
+
+def _blocker(c: MaturityCriterion) -> Blocker:
+    if c.kind == "attested":
+        evidence = (f"attested by {c.attested_by}, expired {c.expires_at:%Y-%m-%d}"
+                    if c.status == "attestation_expired" and c.attested_by and c.expires_at else "no attestation")
+        threshold = "a valid attestation"
+    else:
+        unit = evidence_unit(c.evidence)
+        value = fmt_value(c.evidence_value, unit) if c.evidence_value is not None else "no data"
+        evidence = f"{value} (n={c.sample_size})" if c.sample_size is not None else value
+        window = f" over {c.window_days} days" if c.window_days and c.window_days > 1 else ""
+        threshold = (f"{c.comparison} {fmt_value(c.threshold, unit)}{window}" if c.threshold is not None else "")
+        if c.status == "insufficient_data" and c.min_sample:
+            threshold += f", at least {c.min_sample} in the sample"
+    return Blocker(c.criterion_id, c.description, c.status, STATUS_WORDS.get(c.status, c.status), evidence, threshold)
+
+
+def maturity_views(data: ReportData, days: int = 30) -> list[MaturityView]:
+    """Per scope with a maturity level in the snapshot of the report date (the org first, then teams by name): the
+    level shown that night, what blocks the next level (its unmet criteria from the scorecard, with evidence and
+    threshold) and the level's history over the chart days, as each night's snapshot recorded it."""
+    levels = [v for v in data.today() if v.kpi == "maturity_level" and v.window == "1d" and v.value is not None]
+    levels.sort(key=lambda v: (v.scope_type != "org", data.scope_name(v.scope_type, v.scope_id).lower()))
+    chart = chart_days(data, days)
+    views = []
+    for row in levels:
+        level = round(row.value)
+        criteria = [c for c in data.maturity if (c.scope_type, c.scope_id) == (row.scope_type, row.scope_id)]
+        blockers = [_blocker(c) for c in criteria if c.level == level + 1 and not c.is_met]
+        note = ""
+        rubric = criteria[0].rubric_version if criteria else ""
+        recomputed = min((c.level for c in criteria if not c.is_met), default=6) - 1
+        if criteria and min(recomputed, 5) != level:
+            # the scorecard was recomputed since (a rubric switch or late data): the level stays what was shown
+            note = (f"The scorecard has since been recomputed (rubric {rubric}: level {min(recomputed, 5)}); "
+                    "the level is the one shown that night.")
+        views.append(MaturityView(
+            scope_type=row.scope_type, scope_id=row.scope_id,
+            scope_label="Organisation" if row.scope_type == "org" else data.scope_name(row.scope_type, row.scope_id),
+            level=level, level_text=fmt_value(row.value, "level"),
+            next_level_text=fmt_value(level + 1, "level") if level < 5 else "",
+            rubric_version=rubric, blockers=blockers if level < 5 else [],
+            history=series(data, "maturity_level", row.scope_type, row.scope_id, "1d", chart), note=note,
+            attested=tuple(c.criterion_id for c in criteria if c.status == "attested")))
+    return views

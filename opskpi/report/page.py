@@ -25,6 +25,7 @@ from opskpi.report.model import (
     fmt_value,
     has_kpi,
     health_by_source,
+    maturity_views,
     series,
     slo_missed,
 )
@@ -244,6 +245,44 @@ def service_table(data: ReportData) -> str:
 SCROLL_HINT = '<p class="note scroll-hint">The table scrolls sideways: swipe it for every column.</p>'
 
 
+def maturity_section(data: ReportData) -> str:
+    """Each scope's maturity level (the org first, then each team): the level shown that night, the unmet criteria
+    of the next level with their evidence and thresholds (what blocks it), and the level over the last 30 days."""
+    views = maturity_views(data)
+    if not views:
+        return ""
+    days = chart_days(data)
+    blocks = []
+    for view in views:
+        if view.blockers:
+            rows = "".join(
+                f'<tr data-criterion="{e(b.criterion_id)}"><td class="name" title="{e(b.description)}">'
+                f"{e(b.criterion_id)}</td><td>{e(b.status_text)}</td><td class=\"num\">{e(b.evidence_text)}</td>"
+                f'<td class="num">{e(b.threshold_text)}</td></tr>' for b in view.blockers)
+            blocking = (f'<p>Blocking level {e(view.next_level_text)}:</p><div class="table-wrap"><table>'
+                        '<thead><tr><th class="name">Criterion</th><th>Status</th><th class="num">Evidence</th>'
+                        f'<th class="num">Threshold</th></tr></thead><tbody>{rows}</tbody></table></div>')
+        elif view.level < 5:
+            blocking = f'<p class="note">Nothing recorded blocks level {e(view.next_level_text)}.</p>'
+        else:
+            blocking = '<p class="note">Top level: every criterion is met.</p>'
+        title = f"Maturity level of {view.scope_label}, last 30 days"
+        chart = svg.line_chart([svg.Series("level", view.history)], _labels(days), title=title,
+                               y_format=lambda v: f"{v:g}", y_min=1.0, y_max=5.0, height=150)
+        note = f'<p class="note">{e(view.note)}</p>' if view.note else ""
+        if view.attested:
+            note += f'<p class="note attested">Attested, not measured: {e(", ".join(view.attested))}.</p>'
+        rubric = f" · rubric {view.rubric_version}" if view.rubric_version else ""
+        blocks.append(
+            f'<article class="maturity" data-scope-type="{e(view.scope_type)}" data-scope-id="{e(view.scope_id)}" '
+            f'data-level="{view.level}"><h3>{e(view.scope_label)}: <span class="badge">level {e(view.level_text)}'
+            f"</span></h3><p class=\"note\">{e(rubric.lstrip(' ·'))}</p>{blocking}{note}"
+            f"{_figure(title, chart)}</article>")
+    return (f'<section class="area" id="area-maturity"><h2>{e(AREA_TITLES["maturity"])}</h2>'
+            "<p class=\"note\">Levels earned from evidence, criterion by criterion (docs/metrics.md \"Maturity "
+            f'scorecard"); attested criteria are shown as attested, never as measured.</p>{"".join(blocks)}</section>')
+
+
 def _freshness_cell(freshness: dict | None) -> str:
     if freshness is None:
         return '<td class="fresh">not checked</td>'
@@ -289,7 +328,10 @@ def render_html(data: ReportData, title: str = "Ops KPI report") -> str:
     sections = []
     for area in areas_present(data):
         area_tiles = [t for t in tiles if t.area == area]
-        if area_tiles:
+        maturity = maturity_section(data) if area == "maturity" else ""
+        if maturity:
+            sections.append(maturity)
+        elif area_tiles:
             sections.append(f'<section class="area" id="area-{e(area)}"><h2>{e(AREA_TITLES.get(area, area))}</h2>'
                             f'<div class="tiles">{"".join(render_tile(t) for t in area_tiles)}</div></section>')
     avail = availability_charts(data)

@@ -12,6 +12,7 @@ from opskpi.report.model import (
     build_tiles,
     fmt_duration,
     health_by_source,
+    maturity_views,
 )
 
 STATUS_MARKS = {"good": "OK", "warn": "WARN", "bad": "ALERT", "neutral": "-"}
@@ -38,6 +39,13 @@ def render_markdown(data: ReportData, title: str = "Ops KPI report") -> str:
             detail = f", {_md(t.detail)}" if t.detail else ""
             lines.append(f"- {_md(t.label)}, {_md(t.scope_label)}, {WINDOW_WORDS.get(t.window, t.window)}: "
                          f"**{_md(t.value_text)}**{detail} ({_md(t.change_text)} vs 7 days earlier){status}")
+        if area == "maturity":  # each team's level and what blocks its next one
+            for view in maturity_views(data):
+                blocking = "; ".join(f"{b.criterion_id} ({b.status_text}: {b.evidence_text}"
+                                     + (f", needs {b.threshold_text}" if b.threshold_text else "") + ")"
+                                     for b in view.blockers)
+                lines.append(f"- {_md(view.scope_label)}: level **{_md(view.level_text)}**"
+                             + (f", blocking level {_md(view.next_level_text)}: {_md(blocking)}" if blocking else ""))
         lines.append("")
     if data.health or data.freshness:
         failed = [h for h in data.health if h.failed_validations_24h or h.failed_expectations_24h]

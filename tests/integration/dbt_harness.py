@@ -473,10 +473,13 @@ def area(*selectors: str) -> list[str]:
 
     The detection area (tag `detection_area`: it reads incidents, log entries, alerts and DORA deployments) is a
     descendant of the incidents' and DORA's models but is built only by a module that names it (a selector with
-    `detection`), not as a side effect of `+stg_pagerduty__log_entries+`."""
+    `detection`), not as a side effect of `+stg_pagerduty__log_entries+`. Likewise the maturity area (tag
+    `maturity_area`: it reads nearly every area's marts) is built only by a module that names it."""
     exclude = ["tag:kpi_snapshot_area+"]
     if not any("detection" in selector for selector in selectors):
         exclude.append("tag:detection_area+")
+    if not any("maturity" in selector for selector in selectors):
+        exclude.append("tag:maturity_area+")
     return ["--select", *selectors, "--exclude", *exclude, "--indirect-selection", "cautious"]
 
 

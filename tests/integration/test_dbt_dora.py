@@ -592,3 +592,75 @@ def test_change_detection_from_the_failure_links(warehouse):
         0, 0, None)
     # service rows carry no change detection
     assert mart[("2026-11-03", "service", "PSVC1")]["change_detection_sample_size"] is None
+
+
+# --- deployment rework rate (contract wave 2 §6) ------------------------------------------------------------
+
+REWORK_VARS = {"run_date": "2026-11-06", "as_of": "2026-11-07T00:00:00Z", "reporting_timezone": "UTC",
+               "dora_deploy_workflows": {"acme/rwf": "Deploy"}}
+
+
+@pytest.fixture(scope="module")
+def rework(tmp_path_factory) -> Path:
+    """Rework scenario (UTC, run_date 11-06), each repository its own team:
+      acme/r1 (case 1): D11 11-02 10:05 ships feature #1 (merged 09:00); hotfix #2 (label hotfix) is merged 12:05,
+              2 h after D11, and D12 (11-02 14:05) ships it. (case 4) hotfix #3 merged 11-04 09:00 into release/1
+              is in no fct_pull_requests row: D13 (11-04 10:05) ships nothing and is not rework (nor failed: #3
+              came 42 h 55 min after D12, outside its 24 h window). 11-03, 11-05, 11-06: no deployment.
+      acme/r2 (cases 2, 3): D21 11-02 10:05 ships feature #1 and the reverts #2 'Revert "A"' and #3 'Revert "B"'
+              (merged 09:00-09:20, before any deployment of r2: no failure link); D22 11-03 10:05 ships only #4
+              'Revert "Revert "C""' (merged 09:00, 22 h 55 min after D21: D21 failed by it too).
+      acme/rwf (case 5): deploys by the Deploy workflow; run 31 (completed 11-02 10:07) ships hotfix #1 (merged
+              09:00).
+    """
+    gh, pulls = Github(), []
+    for name in ("r1", "r2", "rwf"):
+        gh.repos.append((f"acme/{name}", name))
+    for repo, dep_id, day, hour in (("acme/r1", 11, 2, 10), ("acme/r1", 12, 2, 14), ("acme/r1", 13, 4, 10),
+                                    ("acme/r2", 21, 2, 10), ("acme/r2", 22, 3, 10)):
+        gh.deploy(repo, dep_id, "production", _at(day, hour), ("success", _at(day, hour, 5)))
+    pulls += [("acme/r1", merged_pull(1, _at(2, 8), _at(2, 9))),
+              ("acme/r1", merged_pull(2, _at(2, 11), _at(2, 12, 5), labels=("hotfix",))),
+              ("acme/r1", merged_pull(3, _at(4, 8), _at(4, 9), labels=("hotfix",), base_ref="release/1")),
+              ("acme/r2", merged_pull(1, _at(2, 8), _at(2, 9))),
+              ("acme/r2", merged_pull(2, _at(2, 8), _at(2, 9, 10), title='Revert "A"')),
+              ("acme/r2", merged_pull(3, _at(2, 8), _at(2, 9, 20), title='Revert "B"')),
+              ("acme/r2", merged_pull(4, _at(3, 8), _at(3, 9), title='Revert "Revert "C""')),
+              ("acme/rwf", merged_pull(1, _at(2, 8), _at(2, 9), labels=("hotfix",)))]
+    gh.runs.append(("acme/rwf", workflow_run(31, "Deploy", "main", "completed", "success", _at(2, 10),
+                                             _at(2, 10, 7))))
+    raw = RawData(github_pulls=pulls, config_services=[("PX", "svc-x", None)])
+    return build(tmp_path_factory.mktemp("dora_rework"), raw, gh, REWORK_VARS)
+
+
+def test_rework_marks_the_deployment_that_ships_the_fix(rework):
+    rows = by(query(rework, "select * from marts.fct_deployments"), "deployment_id")
+    got = {k: (r["is_failed"], r["is_rework"], r["rework_pull_requests"]) for k, r in rows.items()}
+    assert got == {
+        "11": (True, False, 0),      # case 1: D1 broke (hotfix #2 merged 2 h later) and ships no fix: failed
+        "12": (False, True, 1),      # case 1: D2 ships hotfix #2: rework
+        "13": (False, False, 0),     # case 4: the release-branch hotfix #3 is shipped by no deployment
+        "21": (True, True, 2),       # case 2: a feature and two reverts: one rework deployment (failed by #4)
+        "22": (False, True, 1),      # case 3: 'Revert "Revert "C""' counts
+        "run:31": (False, True, 1),  # case 5: a dora.deploy_workflows run that ships a hotfix is rework
+    }
+
+
+def test_rework_rate_per_day_and_scope(rework):
+    rows = by(query(rework, "select * from marts.mart_dora_daily"), "day", "scope_type", "scope_id")
+
+    def rate(day: int, scope_type: str, scope_id: str) -> tuple:
+        r = rows[(datetime(2026, 11, day).date(), scope_type, scope_id)]
+        return r["deployments"], r["failed_deployments"], r["rework_deployments"], r["deployment_rework_rate_pct"]
+
+    # case 1, acme/r1 on 11-02: D11 failed, D12 rework -> 1 rework of 2 deployments = 50 %
+    assert rate(2, "repo", "acme/r1") == (2, 1, 1, 50.0)
+    # case 4: a day without deployments is NULL, never 0
+    assert rate(3, "repo", "acme/r1") == (0, 0, 0, None)
+    assert rate(4, "repo", "acme/r1") == (1, 0, 0, 0.0)
+    # case 2: D21 is one rework deployment though it ships two reverts
+    assert rate(2, "team", "r2") == (1, 1, 1, 100.0)
+    # org 11-02: D11, D12, D21, run:31 -> rework D12, D21, run:31 = 3 of 4 = 75 %; failed D11, D21 = 2 of 4
+    assert rate(2, "org", "org") == (4, 2, 3, 75.0)
+    assert rate(3, "org", "org") == (1, 0, 1, 100.0)   # D22 (case 3)
+    assert rate(5, "org", "org") == (0, 0, 0, None)

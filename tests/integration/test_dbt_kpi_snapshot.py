@@ -246,8 +246,10 @@ def test_one_row_per_kpi_scope_window_and_units(s2):
         assert {k[3] for k in kpis if k[0] == kpi} == {"1d", "7d", "30d"}
     assert {r["unit"] for r in s2.values() if r["kpi"].startswith("mtt")} == {"s"}
     # + detection: mttd_mean, mttd_p50, detection_coverage, monitoring_detection_share x 5 scopes x 3 windows (no
-    # repository: no change_detection_p50)
-    assert len(s2) == 5 * 3 * 5 + 5 + 2 * 2 + SECURITY_AND_COST_ROWS + 4 * 5 * 3
+    # repository: no change_detection_p50); + maturity_level (window 1d only) for org, payments and web
+    assert len(s2) == 5 * 3 * 5 + 5 + 2 * 2 + SECURITY_AND_COST_ROWS + 4 * 5 * 3 + 3
+    assert {k[2:] for k in s2 if k[1] == "maturity_level"} == {("org", "org", "1d"), ("team", "payments", "1d"),
+                                                              ("team", "web", "1d")}
     assert {r["run_id"] for r in s2.values()} == {"run-2"}
 
 
@@ -611,6 +613,7 @@ def test_dora_and_jira_window_1d_equals_the_daily_marts(flow_wh):
         key = (r["day"].isoformat(), r["scope_type"], r["scope_id"], "1d")
         for kpi, col, n in (("deployment_frequency", "deployments", "deployments"),
                             ("change_failure_rate", "change_failure_rate_pct", "deployments"),
+                            ("deployment_rework_rate", "deployment_rework_rate_pct", "deployments"),
                             ("lead_time_p50", "lead_time_s_p50", "lead_time_sample_size"),
                             ("time_to_restore_p50", "time_to_restore_s_p50", None)):
             got = snap[(key[0], kpi, *key[1:])]

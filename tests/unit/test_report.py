@@ -15,7 +15,7 @@ from opskpi import cli, pipeline
 from opskpi.report import ReportDataError, generate_report
 from opskpi.report.data import load_report_data
 from opskpi.report.deliver import DeliveryError, deliver
-from opskpi.report.model import build_tiles, fmt_duration
+from opskpi.report.model import build_tiles, fmt_duration, maturity_views
 from opskpi.report.page import render_html
 from opskpi.report.summary import render_markdown, report_json
 from opskpi.report.svg import Series, line_chart, nice_ticks
@@ -411,3 +411,111 @@ def test_detection_tiles_say_how_much_data_stands_behind_them(tmp_path, source):
     assert "58.3 % coverage" in html and "n=12" in html
     markdown = render_markdown(data)
     assert "## Detection" in markdown and "7 incidents measured · 58.3 % coverage" in markdown
+
+
+# The maturity section (issue 22 item 5): two teams and the org on 03-10. payments was level 3 on 03-08 and dropped
+# to 2 on 03-09 (its DR attestation expired); its level-3 blockers: dr_tested (expired) and ack_sla (median 2 h
+# against <= 30 min over 30 days). web is level 4 (nothing recorded against 5 but postmortems, not attested).
+MATURITY_ROWS = [
+    *[(date(2026, 3, d), "maturity_level", "team", "payments", "1d", 3.0 if d <= 8 else 2.0, "level", 22)
+      for d in range(3, 11)],
+    (REPORT_DATE, "maturity_level", "team", "web", "1d", 4.0, "level", 22),
+    (REPORT_DATE, "maturity_level", "org", "org", "1d", 1.0, "level", 22),
+]
+SCORECARD_DDL = """create table marts.mart_maturity_scorecard (
+    day DATE, scope_type VARCHAR, scope_id VARCHAR, rubric_version VARCHAR, level INTEGER, criterion_id VARCHAR,
+    kind VARCHAR, evidence VARCHAR, evidence_value DOUBLE, comparison VARCHAR, threshold DOUBLE, window_days INTEGER,
+    min_sample INTEGER, sample_size BIGINT, status VARCHAR, is_met BOOLEAN, description VARCHAR, attested_by VARCHAR,
+    expires_at TIMESTAMPTZ)"""
+SCORECARD_ROWS = [
+    (REPORT_DATE, "team", "payments", "v1", 2, "incidents_recorded", "measured", "services_mapped", 2.0, ">=", 1.0, 1,
+     0, 2, "pass", True, "PagerDuty services mapped", None, None),
+    (REPORT_DATE, "team", "payments", "v1", 3, "ack_sla", "measured", "mtta_p50", 7200.0, "<=", 1800.0, 30, 5, 9,
+     "fail", False, "Median time to acknowledge", None, None),
+    (REPORT_DATE, "team", "payments", "v1", 3, "dr_tested", "attested", "attestation", None, None, None, None, None,
+     None, "attestation_expired", False, "DR tested", "ana", "2026-03-09T00:00:00Z"),
+    (REPORT_DATE, "team", "payments", "v1", 3, "slo_defined", "measured", "services_slo_explicit_pct", 100.0, "=",
+     100.0, 1, 1, 2, "pass", True, "Explicit SLOs", None, None),
+    (REPORT_DATE, "team", "payments", "v1", 4, "mttd_coverage", "measured", "detection_coverage", 3.0, ">=", 80.0, 30,
+     5, 3, "insufficient_data", False, "Detection coverage", None, None),
+    (REPORT_DATE, "team", "web", "v1", 5, "postmortems", "attested", "attestation", None, None, None, None, None, None,
+     "attestation_missing", False, "Blameless postmortems", None, None),
+    (REPORT_DATE, "team", "web", "v1", 4, "continuous_reporting", "measured", "nightly_runs", 30.0, ">=", 28.0, 30, 0,
+     30, "pass", True, "Nightly runs", None, None),
+    (REPORT_DATE, "team", "web", "v1", 3, "runbooks", "attested", "attestation", None, None, None, None, None, None,
+     "attested", True, "Runbooks", "bo", "2027-01-01T00:00:00Z"),
+]
+
+
+def test_maturity_section_per_team_with_blockers_and_history(tmp_path):
+    import duckdb
+
+    path = build_source(tmp_path / "maturity.duckdb", extra_rows=MATURITY_ROWS)
+    with duckdb.connect(str(path)) as con:
+        con.execute(SCORECARD_DDL)
+        con.executemany(f"insert into marts.mart_maturity_scorecard values ({', '.join('?' * 19)})", SCORECARD_ROWS)
+        con.executemany("insert into marts.dim_kpi_scopes values ('team', ?, ?, ?)",
+                        [("payments", "Payments", "payments"), ("web", "Web", "web")])
+    data = load_report_data(path, REPORT_DATE)
+    html = render_html(data)
+    section = html[html.index('id="area-maturity"'):]
+    section = section[:section.index("</section>")]
+    # the org first, then teams by name; each with its level as shown that night
+    order = [m.group(1) for m in re.finditer(r'<article class="maturity"[^>]*data-scope-id="([^"]+)"', section)]
+    assert order == ["org", "payments", "web"]
+    payments = section[section.index('data-scope-id="payments"'):section.index('data-scope-id="web"')]
+    assert 'data-level="2"' in payments and "level 2 Managed" in payments
+    assert "Blocking level 3 Defined" in payments
+    # what blocks level 3: the unmet level-3 criteria with evidence and threshold; not the level-4 one, not the met
+    blockers = re.findall(r'data-criterion="([^"]+)"', payments)
+    assert blockers == ["ack_sla", "dr_tested"]
+    assert "2.0 h (n=9)" in payments and "&lt;= 30 min over 30 days" in payments
+    assert "attested by ana, expired 2026-03-09" in payments and "attestation expired" in payments
+    assert "mttd_coverage" not in payments and "slo_defined" not in payments
+    # the history: the level of each of the last 30 days as the snapshot recorded it, as a chart
+    assert "Maturity level of Payments, last 30 days" in payments and "<svg" in payments
+    view = {v.scope_id: v for v in maturity_views(data)}["payments"]
+    assert view.history[-8:] == [3.0] * 6 + [2.0, 2.0] and view.history[0] is None
+    web = section[section.index('data-scope-id="web"'):]
+    assert "level 4 Quantitatively Managed" in web and re.findall(r'data-criterion="([^"]+)"', web) == ["postmortems"]
+    assert "not attested" in web
+    assert "Attested, not measured: runbooks." in web and "Attested, not measured" not in payments
+    # the markdown and JSON summaries still build with a level KPI
+    markdown = render_markdown(data)
+    assert ("- Payments: level **2 Managed**, blocking level 3 Defined: ack\\_sla (below threshold: 2.0 h (n=9), "
+            "needs \\<= 30 min over 30 days)") in markdown
+    assert report_json(data)
+
+
+def test_rework_rate_sits_beside_change_failure_rate(tmp_path):
+    """Issue 22 item 3: the rework rate tile follows the change failure rate tile in the DORA section: 2 of 36
+    deployments over 30 days shipped a fix (5.6 %), against 3 a week earlier (3 of 30 = 10 %)."""
+    rows = [*DORA_ROWS,
+            (REPORT_DATE, "change_failure_rate", "org", "org", "7d", 10.0, "pct", 10),
+            (REPORT_DATE, "deployment_rework_rate", "org", "org", "7d", 200 / 36, "pct", 36),
+            (BEFORE, "deployment_rework_rate", "org", "org", "7d", 10.0, "pct", 30)]
+    data = load_report_data(build_source(tmp_path / "rework.duckdb", extra_rows=rows), REPORT_DATE)
+    tiles = {t.kpi: t for t in build_tiles(data)}
+    rework = tiles["deployment_rework_rate"]
+    assert (rework.value_text, rework.change_text, rework.change_tone, rework.status.word) == (
+        "5.6 %", "▼ -4.4 pp", "good", "Better")
+    dora = [m.group(1) for m in re.finditer(r'data-kpi="([^"]+)"', render_html(data))]
+    assert dora[dora.index("change_failure_rate") + 1] == "deployment_rework_rate"
+
+
+def test_maturity_level_stays_what_was_shown_after_a_rescore(tmp_path):
+    """The level comes from the snapshot (what was shown that night); when the scorecard of that date has since been
+    recomputed to another level (a rubric switch), the section says so instead of showing a new level."""
+    import duckdb
+
+    rows = [(REPORT_DATE, "maturity_level", "team", "web", "1d", 3.0, "level", 22)]
+    path = build_source(tmp_path / "rescored.duckdb", extra_rows=rows)
+    with duckdb.connect(str(path)) as con:
+        con.execute(SCORECARD_DDL)
+        con.executemany(f"insert into marts.mart_maturity_scorecard values ({', '.join('?' * 19)})",
+                        [r for r in SCORECARD_ROWS if r[2] == "web"])
+    [view] = maturity_views(load_report_data(path, REPORT_DATE))
+    assert (view.level, view.level_text) == (3, "3 Defined")
+    assert view.note == ("The scorecard has since been recomputed (rubric v1: level 4); the level is the one shown "
+                         "that night.")
+    assert view.blockers == []  # the scorecard has nothing unmet at level 4 any more

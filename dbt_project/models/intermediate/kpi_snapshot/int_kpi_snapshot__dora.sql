@@ -6,6 +6,8 @@
 --   deployment_frequency   deployments in the window / window days (per_day); sample_size = deployments
 --   change_failure_rate    100 x failed / deployments in the window (pct); NULL with 0 deployments;
 --                          sample_size = deployments
+--   deployment_rework_rate 100 x rework / deployments in the window (pct; DORA 2024); NULL with 0 deployments;
+--                          sample_size = deployments
 --   lead_time_p50          median lead time (s) of the pull requests deployed in the window (local day of
 --                          deployed_at); sample_size = those pull requests
 --   time_to_restore_p50    median time to restore (s) of the failed deployments of the window with a
@@ -24,7 +26,7 @@ with windows as (
 
 daily as (
 
-    select day, scope_type, scope_id, deployments, failed_deployments
+    select day, scope_type, scope_id, deployments, failed_deployments, rework_deployments
     from {{ ref('mart_dora_daily') }}
     -- without any repository (GitHub not set up) the mart still has an empty org row per day: emit nothing
     -- then, so the report keeps the DORA area hidden instead of showing 0 deployments
@@ -71,7 +73,8 @@ deployment_windows as (
         daily.scope_type,
         daily.scope_id,
         sum(daily.deployments) as deployments,
-        sum(daily.failed_deployments) as failed_deployments
+        sum(daily.failed_deployments) as failed_deployments,
+        sum(daily.rework_deployments) as rework_deployments
     from windows
     inner join daily
         on daily.day between windows.window_start_day and windows.snapshot_date
@@ -103,6 +106,10 @@ metrics as (
             when deployment_windows.deployments > 0
                 then 100.0 * deployment_windows.failed_deployments / deployment_windows.deployments
         end as change_failure_rate,
+        case
+            when deployment_windows.deployments > 0
+                then 100.0 * deployment_windows.rework_deployments / deployment_windows.deployments
+        end as deployment_rework_rate,
         deployment_windows.deployments,
         lead_time_windows.p50_s as lead_time_p50,
         coalesce(lead_time_windows.sample_size, 0) as lead_time_sample_size,
@@ -159,6 +166,10 @@ select snapshot_date, 'deployment_frequency' as kpi, scope_type, scope_id, "wind
 from metrics
 union all
 select snapshot_date, 'change_failure_rate', scope_type, scope_id, "window", change_failure_rate, 'pct', deployments
+from metrics
+union all
+select snapshot_date, 'deployment_rework_rate', scope_type, scope_id, "window", deployment_rework_rate, 'pct',
+       deployments
 from metrics
 union all
 select snapshot_date, 'lead_time_p50', scope_type, scope_id, "window", lead_time_p50, 's', lead_time_sample_size

@@ -8,7 +8,8 @@
 {%- set scoped = ['mart_availability_rollup_daily', 'mart_incident_response_daily', 'mart_downtime_cost_daily',
                   'mart_security_incidents_daily', 'mart_dora_daily', 'mart_dora_tier', 'mart_dora_weekly',
                   'mart_dora_data_quality', 'mart_jira_flow_daily', 'mart_security_posture_daily',
-                  'mart_patch_compliance_daily', 'mart_detection_daily', 'kpi_daily_snapshot'] %}
+                  'mart_patch_compliance_daily', 'mart_detection_daily', 'mart_maturity_scorecard',
+                  'mart_maturity_level_daily', 'kpi_daily_snapshot'] %}
 
 with named as (
 

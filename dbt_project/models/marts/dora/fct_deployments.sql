@@ -4,6 +4,10 @@
 -- (incident_window), else a revert (revert_pr), else a hotfix (hotfix_label). Several incidents after
 -- one deployment make one failed deployment; the first of them is the linked incident, and its
 -- resolved_at (when at or before as_of) is the restore time.
+-- is_rework (DORA 2024 deployment rework rate, contract wave 2 §6): the deployment ships a revert or a hotfix, i.e.
+-- a pull request whose deployment_id is this one (its first deployment at or after the merge into the default
+-- branch) is a revert or a hotfix, by the same detection change failure rate uses. Failure marks the deployment
+-- that broke, rework the one that ships the fix: the two are independent, a deployment can be both.
 
 with links as (
 
@@ -13,6 +17,16 @@ with links as (
         partition by deployment_id
         order by link_rank, linked_at, incident_id, pull_number
     ) = 1
+
+),
+
+rework as (
+
+    select repo, deployment_id, count(*) as rework_pull_requests
+    from {{ ref('int_dora_pull_requests') }}
+    where deployment_id is not null
+      and (is_revert or is_hotfix)
+    group by repo, deployment_id
 
 )
 
@@ -30,9 +44,14 @@ select
         when links.resolved_at <= {{ as_of() }}
             then {{ seconds_between('deployments.deployed_at', 'links.resolved_at') }}
     end as time_to_restore_s,
+    rework.deployment_id is not null as is_rework,
+    coalesce(rework.rework_pull_requests, 0) as rework_pull_requests,
     {{ date_key(to_local_date('deployments.deployed_at')) }} as date_key,
     {{ dim_key('repository', 'deployments.repo') }} as repository_key,
     {{ dim_key('team', 'deployments.team') }} as team_key
 from {{ ref('int_dora_deployments') }} as deployments
 left join links
     on deployments.deployment_id = links.deployment_id
+left join rework
+    on deployments.repo = rework.repo
+    and deployments.deployment_id = rework.deployment_id

@@ -6,7 +6,9 @@
 --   change_failure_rate_pct: 100 x failed / deployments, NULL on a day without deployments;
 --   lead_time_s_*: exact percentiles of the lead time of the pull requests deployed that day (NULL and
 --   sample size 0 without any);
---   time_to_restore_s_p50: median time to restore of that day's failed deployments that were restored.
+--   time_to_restore_s_p50: median time to restore of that day's failed deployments that were restored;
+--   rework_deployments / deployment_rework_rate_pct: deployments that ship a revert or hotfix (fct_deployments.
+--   is_rework) and 100 x rework / deployments, NULL on a day without deployments (DORA 2024 rework rate).
 
 with deployments as (
 
@@ -15,6 +17,7 @@ with deployments as (
         repo,
         team,
         is_failed,
+        is_rework,
         time_to_restore_s
     from {{ ref('fct_deployments') }}
 
@@ -63,11 +66,11 @@ scopes as (
 
 scoped_deployments as (
 
-    select day, 'repo' as scope_type, repo as scope_id, is_failed, time_to_restore_s from deployments
+    select day, 'repo' as scope_type, repo as scope_id, is_failed, is_rework, time_to_restore_s from deployments
     union all
-    select day, 'team', team, is_failed, time_to_restore_s from deployments
+    select day, 'team', team, is_failed, is_rework, time_to_restore_s from deployments
     union all
-    select day, 'org', 'org', is_failed, time_to_restore_s from deployments
+    select day, 'org', 'org', is_failed, is_rework, time_to_restore_s from deployments
 
 ),
 
@@ -89,6 +92,7 @@ deployment_stats as (
         scope_id,
         count(*) as deployments,
         count(*) filter (where is_failed) as failed_deployments,
+        count(*) filter (where is_rework) as rework_deployments,
         quantile_cont(time_to_restore_s, 0.5) filter (where is_failed) as time_to_restore_s_p50
     from scoped_deployments
     group by day, scope_type, scope_id
@@ -125,6 +129,11 @@ select
     lead_time_stats.lead_time_s_p90,
     coalesce(lead_time_stats.lead_time_sample_size, 0) as lead_time_sample_size,
     deployment_stats.time_to_restore_s_p50,
+    coalesce(deployment_stats.rework_deployments, 0) as rework_deployments,
+    case
+        when deployment_stats.deployments > 0
+            then 100.0 * deployment_stats.rework_deployments / deployment_stats.deployments
+    end as deployment_rework_rate_pct,
     {{ date_key('days.day') }} as date_key,
     {{ scope_keys('scopes.scope_type', 'scopes.scope_id', ['repository']) }}
 from days

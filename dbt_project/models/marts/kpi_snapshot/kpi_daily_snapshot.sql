@@ -33,6 +33,7 @@
     ('int_kpi_snapshot__security_incidents', 'int_reporting_days_spined'),
     ('int_kpi_snapshot__downtime_cost', 'int_reporting_days_spined'),
     ('int_kpi_snapshot__detection', 'int_reporting_days_spined'),
+    ('int_kpi_snapshot__maturity', 'mart_maturity_level_daily'),
 ] %}
 
 with areas as (

@@ -1,0 +1,144 @@
+{{ config(tags=['every_run', 'maturity_area']) }}
+-- The rubric's "improving" evidence (contract §7, "Improving KPIs"): per day d, scope (org, team) and candidate KPI,
+-- its value over the last 30 days (d-29..d) and over the 90 days before (d-119..d-30), each pooled from the facts
+-- (exact medians, rates over the window's deployments), never averaged from daily figures. All candidates are
+-- lower-is-better.
+--   improved      recent <= 95 % of prior, both samples >= 5
+--   elite_both    a DORA metric (lead_time_p50, change_failure_rate) whose value is Elite in both periods, by the
+--                 tier thresholds of var dora_benchmark_year, both samples >= 5 (an Elite team cannot improve by 5 %
+--                 forever; holding Elite counts)
+--   is_improving  improved or elite_both
+-- e2e_lead_time_p50 joins the candidates when end-to-end lead time lands (issue 22 items 1-2); until then it has
+-- no facts and is never improving.
+
+{%- set rate_kpis = ['change_failure_rate', 'deployment_rework_rate'] %}
+{%- set dora_metrics = {'lead_time_p50': 'lead_time', 'change_failure_rate': 'change_failure_rate'} %}
+
+with facts as (
+
+    select 'mttr_p50' as kpi, team, {{ to_local_date('resolved_at') }} as day, cast(ttr_s as double) as value
+    from {{ ref('fct_incidents') }}
+    where source = 'pagerduty' and ttr_s is not null
+    union all
+    select 'mttd_p50', team, created_day, cast(detection_delay_s as double)
+    from {{ ref('fct_incident_detection') }}
+    where is_eligible and detection_delay_s is not null
+    union all
+    select 'lead_time_p50', team, {{ to_local_date('deployed_at') }}, cast(lead_time_s as double)
+    from {{ ref('fct_pull_requests') }}
+    where lead_time_s is not null
+    union all
+    select 'change_failure_rate', team, {{ to_local_date('deployed_at') }}, case when is_failed then 1.0 else 0.0 end
+    from {{ ref('fct_deployments') }}
+    union all
+    select 'deployment_rework_rate', team, {{ to_local_date('deployed_at') }}, case when is_rework then 1.0 else 0.0 end
+    from {{ ref('fct_deployments') }}
+    union all
+    select 'time_to_patch_p50', team, closed_day, cast(time_to_patch_s as double)
+    from {{ ref('int_security__patch_fixes') }}
+
+),
+
+scoped_facts as (
+
+    {{ rows_per_scope('select * from facts', maturity_scopes()) }}
+
+),
+
+windowed as (
+
+    select
+        grid.day,
+        grid.scope_type,
+        grid.scope_id,
+        facts.kpi,
+        case when facts.day >= grid.day - 29 then 'recent' else 'prior' end as period,
+        facts.value
+    from {{ ref('int_maturity__grid') }} as grid
+    inner join scoped_facts as facts
+        on facts.scope_type = grid.scope_type
+        and facts.scope_id = grid.scope_id
+        and facts.day between grid.day - 119 and grid.day
+
+),
+
+periods as (
+
+    select
+        day,
+        scope_type,
+        scope_id,
+        kpi,
+        period,
+        case
+            when kpi in ('{{ rate_kpis | join("', '") }}') then 100.0 * avg(value)
+            else quantile_cont(value, 0.5)
+        end as value,
+        count(*) as sample_size
+    from windowed
+    group by day, scope_type, scope_id, kpi, period
+
+),
+
+elite as (
+
+    select metric, comparison, threshold
+    from {{ ref('dora_tier_thresholds') }}
+    where benchmark_year = {{ dora_benchmark_year() }} and tier = 'elite'
+
+),
+
+paired as (
+
+    select
+        recent.day,
+        recent.scope_type,
+        recent.scope_id,
+        recent.kpi,
+        recent.value as recent_value,
+        recent.sample_size as recent_sample_size,
+        prior.value as prior_value,
+        prior.sample_size as prior_sample_size,
+        case recent.kpi
+        {%- for kpi, metric in dora_metrics.items() %}
+            when '{{ kpi }}' then '{{ metric }}'
+        {%- endfor %}
+        end as dora_metric
+    from periods as recent
+    inner join periods as prior
+        on prior.day = recent.day
+        and prior.scope_type = recent.scope_type
+        and prior.scope_id = recent.scope_id
+        and prior.kpi = recent.kpi
+        and prior.period = 'prior'
+    where recent.period = 'recent'
+
+),
+
+judged as (
+
+    select
+        paired.day,
+        paired.scope_type,
+        paired.scope_id,
+        paired.kpi,
+        paired.recent_value,
+        paired.recent_sample_size,
+        paired.prior_value,
+        paired.prior_sample_size,
+        coalesce(paired.recent_sample_size >= 5 and paired.prior_sample_size >= 5, false) as samples_sufficient,
+        coalesce(paired.recent_sample_size >= 5 and paired.prior_sample_size >= 5
+                 and paired.recent_value <= 0.95 * paired.prior_value + 1e-9 * greatest(1, abs(paired.prior_value)),
+                 false) as improved,
+        coalesce(paired.recent_sample_size >= 5 and paired.prior_sample_size >= 5
+                 and {{ dora_meets_threshold('paired.recent_value', 'elite.comparison', 'elite.threshold') }}
+                 and {{ dora_meets_threshold('paired.prior_value', 'elite.comparison', 'elite.threshold') }},
+                 false) as elite_both
+    from paired
+    left join elite
+        on elite.metric = paired.dora_metric
+
+)
+
+select *, improved or elite_both as is_improving
+from judged
