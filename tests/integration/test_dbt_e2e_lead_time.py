@@ -285,6 +285,9 @@ def build(work_dir: Path) -> Path:
     gh.write(warehouse)
     load_jira(warehouse, issues(), LOADED)
     h.check_dbt_build(warehouse, VARS, work_dir, SELECT)
+    # the snapshot's area model of this KPI area (and what it reads), not the whole snapshot: it reads every area
+    h.check_dbt_build(warehouse, VARS, work_dir, ["--select", "+int_kpi_snapshot__lead_time_e2e",
+                                                  "--indirect-selection", "cautious"])
     return warehouse
 
 
@@ -558,3 +561,44 @@ def test_late_arriving_data_changes_past_days_at_the_next_build(warehouses):
     assert daily(warehouses["late"], "2026-11-06")["link_coverage_pct"] == 100.0
     assert daily(warehouses["late"], "2026-11-09")["pending"] == 0
     assert daily(warehouses["late"], "2026-11-10")["idea_to_deploy_s_p50"] == 201_600
+
+
+# --- the snapshot -------------------------------------------------------------------------------------------------
+
+
+def snapshot(warehouse: Path, window: str, scope_type: str = "org", scope_id: str = "org") -> dict[str, tuple]:
+    found = rows(warehouse, "select kpi, value, unit, sample_size from intermediate.int_kpi_snapshot__lead_time_e2e "
+                            "where snapshot_date = date '2026-11-10' and \"window\" = ? and scope_type = ? "
+                            "and scope_id = ?", window, scope_type, scope_id)
+    return {r["kpi"]: (r["value"], r["unit"], r["sample_size"]) for r in found}
+
+
+def test_snapshot_windows_pool_the_issues(warehouses):
+    """Snapshot of 11-10. 1d: nothing delivered or done on 11-10: NULL with 0. 7d (11-04..11-10): delivered 11-05
+    OPS-12 345 600 and OPS-13 259 200, 11-06 REL-1 432 000, 11-08 OPS-40 561 600 and OPS-18 0: sorted 0, 259 200,
+    345 600, 432 000, 561 600 -> p50 345 600 (5); start: OPS-12 324 000, REL-1 388 800, OPS-40 302 400 -> 324 000 (3).
+    Done and eligible: 11-04 OPS-12, OPS-13 (linked); 11-06 OPS-19, OPS-40 (linked), OPS-20; 11-07 WEB-9; 11-09
+    OPS-15, OPS-18 (linked): 6 / 8 = 75 %. 30d (10-12..11-10) adds 11-03 REL-1 and REL-2 (unlinked): 6 / 10 = 60 %,
+    the same five delivered (OPS-16's 10-06 is before the window)."""
+    first = warehouses["first"]
+    assert snapshot(first, "1d") == {"e2e_lead_time_p50": (None, "s", 0), "start_to_deploy_p50": (None, "s", 0),
+                                     "e2e_link_coverage": (None, "pct", 0)}
+    assert snapshot(first, "7d") == {"e2e_lead_time_p50": (345_600, "s", 5), "start_to_deploy_p50": (324_000, "s", 3),
+                                     "e2e_link_coverage": (75.0, "pct", 8)}
+    assert snapshot(first, "30d") == {"e2e_lead_time_p50": (345_600, "s", 5),
+                                      "start_to_deploy_p50": (324_000, "s", 3), "e2e_link_coverage": (60.0, "pct", 10)}
+    # REL (team mobile) over 30 days: REL-1 only, no link among REL-1 and REL-2
+    assert snapshot(first, "30d", "project", "REL") == snapshot(first, "30d", "team", "mobile") == {
+        "e2e_lead_time_p50": (432_000, "s", 1), "start_to_deploy_p50": (388_800, "s", 1),
+        "e2e_link_coverage": (0.0, "pct", 2)}
+
+
+def test_snapshot_kpis_are_in_the_catalog():
+    import csv
+
+    with (h.DBT_PROJECT_DIR / "seeds" / "kpi_catalog.csv").open() as f:
+        catalog = {row["kpi"]: row for row in csv.DictReader(f)}
+    assert {k: (catalog[k]["unit"], catalog[k]["direction"]) for k in
+            ("e2e_lead_time_p50", "start_to_deploy_p50", "e2e_link_coverage")} == {
+        "e2e_lead_time_p50": ("s", "lower"), "start_to_deploy_p50": ("s", "lower"),
+        "e2e_link_coverage": ("pct", "higher")}
