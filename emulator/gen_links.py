@@ -5,10 +5,11 @@ A feature, fix or docs pull request names the Jira issue it works on: the key at
 and in lower case (`mia/ops-12-feature-431`), or only in the first commit's message; about a quarter name none.
 Dependabot bumps, hotfixes and reverts are left as they are (a revert repeats its target's title, keys and all).
 
-The issue is one that existed when the pull request was opened, created at most two weeks before it; the key is
-the one it had then, so a pull request opened before its issue moved to another project names the former key, as
-real ones do. Each pull request draws from its own stream (`rng(seed, "pull-jira-link", n)`): every other record,
-and every pull request left without a key, is what it was before keys were written.
+The issue is one that existed and was not done when the pull request was opened, created at most two weeks before
+it; the key is the one it had then, so a pull request opened before its issue moved to another project names the
+former key, as real ones do. Each pull request draws from its own stream (`rng(seed, "pull-jira-link", n)`):
+every other record, and every pull request left without a key, is what it was before keys were written. Bulk
+scales build pull requests lazily, shard by shard, and write no keys.
 """
 
 from __future__ import annotations
@@ -19,42 +20,46 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from emulator.gen_jira import issue_state
 from emulator.ids import rng
 from emulator.timefmt import DAY
 from emulator.timeline import weighted
 
 if TYPE_CHECKING:
     from emulator.gen_github import GhPull
-    from emulator.gen_jira import IssueSkeleton, JiraData
+    from emulator.gen_jira import JiraData
 
 LINKED_KINDS = frozenset({"feature", "fix", "docs"})
 STYLES = ((0.25, "none"), (0.35, "title"), (0.10, "brackets"), (0.05, "two_brackets"), (0.15, "branch"),
           (0.10, "commit"))
 LOOKBACK_MS = 14 * DAY
-TRIES = 6  # draws of an issue that may have been deleted by then before giving up (the pull names none)
+TRIES = 6  # draws of an issue that may be deleted or done by then before giving up (the pull names none)
 
 
 @dataclass(frozen=True)
 class JiraKeys:
-    """The Jira issues by creation time, to draw the issue a pull request opened at some moment works on."""
+    """The Jira site, to draw the issue a pull request opened at some moment works on."""
 
-    created: tuple[int, ...]
-    skeleton: tuple[IssueSkeleton, ...]
+    jira: JiraData
 
     @classmethod
     def of(cls, jira: JiraData) -> JiraKeys:
-        ordered = tuple(sorted(jira.skeleton, key=lambda s: s.created_ms))
-        return cls(tuple(s.created_ms for s in ordered), ordered)
+        return cls(jira)
 
     def draw(self, r: random.Random, at_ms: int) -> str | None:
-        """The key, at `at_ms`, of an issue created in the two weeks before it and not deleted by then."""
-        lo, hi = bisect_left(self.created, at_ms - LOOKBACK_MS), bisect_right(self.created, at_ms)
+        """The key, at `at_ms`, of an issue created in the two weeks before it, not deleted and not done by then
+        (work is linked while it is being done; a key drawn for a closed issue would make every PR a follow-up)."""
+        created = self.jira.created  # the skeleton is in creation order
+        lo, hi = bisect_left(created, at_ms - LOOKBACK_MS), bisect_right(created, at_ms)
         if lo >= hi:
             return None
         for _ in range(TRIES):
-            issue = self.skeleton[r.randrange(lo, hi)]
-            if issue.exists(at_ms):
-                return issue.key_at(at_ms)
+            n = r.randrange(lo, hi)
+            if not self.jira.skeleton[n].exists(at_ms):
+                continue
+            state = issue_state(self.jira.issues.get(n), at_ms)
+            if state is not None and state.category != "done":
+                return state.key
         return None
 
 
