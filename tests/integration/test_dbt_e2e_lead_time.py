@@ -307,13 +307,20 @@ def warehouses(tmp_path_factory) -> dict[str, Path]:
     h.check_dbt_build(backfill / "warehouse.duckdb",
                       {**VARS, "run_date": "2026-11-05", "as_of": "2026-11-06T00:00:00Z"}, backfill, SELECT)
 
+    # without var jira_projects the configured projects are those the projects stream read: OPS, WEB and REL
+    projects_stream = work / "projects_stream"
+    projects_stream.mkdir()
+    shutil.copy2(first, projects_stream / "warehouse.duckdb")
+    h.check_dbt_build(projects_stream / "warehouse.duckdb", {k: v for k, v in VARS.items() if k != "jira_projects"},
+                      projects_stream, ["--select", "int_jira_github_links"])
+
     late = work / "late"
     late.mkdir()
     shutil.copy2(first, late / "warehouse.duckdb")
     load_late(late / "warehouse.duckdb")
     h.check_dbt_build(late / "warehouse.duckdb", VARS, late, SELECT)
     return {"first": first_copy / "warehouse.duckdb", "backfill": backfill / "warehouse.duckdb",
-            "late": late / "warehouse.duckdb"}
+            "late": late / "warehouse.duckdb", "projects_stream": projects_stream / "warehouse.duckdb"}
 
 
 def load_late(warehouse: Path) -> None:
@@ -396,6 +403,13 @@ def test_case4_a_moved_issue_is_linked_by_its_former_key(warehouses):
     (row,) = rows(warehouses["first"], "select * from intermediate.int_jira_github_links where pull_number = 8")
     assert (row["issue_key"], row["named_key"], row["link_source"]) == ("OPS-40", "WEB-7", "title")
     assert not rows(warehouses["first"], "select * from intermediate.int_jira_github_links where pull_number = 9")
+
+
+def test_without_the_var_the_projects_read_from_jira_are_the_configured_ones(warehouses):
+    """var jira_projects null (a build outside the pipeline): WEB, read by the projects stream, counts as configured,
+    so "WEB-9 tweak" links to WEB-9; everything else is linked as before."""
+    found = links(warehouses["projects_stream"])
+    assert found == links(warehouses["first"]) | {("WEB-9", API, 9, "title")}
 
 
 # --- the issues ---------------------------------------------------------------------------------------------------
