@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from emulator.gen_links import JiraKeys, link_pull
 from emulator.ids import located_node_id, rng, sha, small_int
 from emulator.timefmt import DAY, HOUR, MINUTE, SECOND, floor_day, to_datetime
 from emulator.timeline import Person, Scale, ViewCache, Window, arrivals, pick_duration, weighted
@@ -118,6 +119,7 @@ class GhPull:
     deletions: int
     changed_files: int
     scenario: str | None = None
+    commit_key: str | None = None  # a Jira key written only in the first commit's message (gen_links)
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,9 @@ def _build_pull(
     )
 
 
-def build_github(seed: int, window: Window, scale: Scale, people: tuple[Person, ...]) -> GitHubData:
+def build_github(seed: int, window: Window, scale: Scale, people: tuple[Person, ...],
+                 jira_keys: JiraKeys | None = None) -> GitHubData:
+    """`jira_keys`: the Jira issues pull requests may name (gen_links); None writes no keys."""
     cfg = rng(seed, "github", "config")
     repos = tuple(
         GhRepo(
@@ -406,6 +410,8 @@ def build_github(seed: int, window: Window, scale: Scale, people: tuple[Person, 
     for n, (at, _, repo, scenario) in enumerate(skeleton):
         numbers[repo.index] += 1 + numbering.choice((0, 0, 0, 1, 1, 2))  # issues share the number sequence
         pull = _build_pull(seed, n, repo, numbers[repo.index], at, scenario, people, previous[repo.index], a)
+        if jira_keys is not None:  # before anything derives from it (reverts' titles, CI runs' branches)
+            pull = link_pull(seed, pull, jira_keys)
         previous[repo.index].append(pull)
         pulls.append(pull)
     deployments = build_deployments(seed, window, repos, pulls, people)
@@ -586,12 +592,17 @@ def pull_commits(seed: int, pull: GhPull, huge: bool = False) -> tuple[GhCommit,
                 authored_ms=authored + skew,
                 committed_ms=max(authored, visible - 30 * SECOND),
                 visible_ms=visible,
-                message=(pull.title if k == 0 else r.choice(("Address review comments", "Fix lint", "Add tests",
-                                                               "Update snapshots", "WIP", "Rename variable"))),
+                message=(first_commit_message(pull) if k == 0 else r.choice((
+                    "Address review comments", "Fix lint", "Add tests", "Update snapshots", "WIP", "Rename variable"))),
                 author_linked=pull.author is DEPENDABOT or r.random() > 0.03,
             )
         )
     return tuple(out)
+
+
+def first_commit_message(pull: GhPull) -> str:
+    """The pull request's title, with the Jira key it names only here in front (`OPS-12: Add ...`)."""
+    return f"{pull.commit_key}: {pull.title}" if pull.commit_key else pull.title
 
 
 def visible_commits(commits: tuple[GhCommit, ...], now_ms: int) -> list[GhCommit]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from emulator.gen_github import GitHubData, build_github
 from emulator.gen_jira import JiraData, build_jira
+from emulator.gen_links import JiraKeys
 from emulator.gen_pagerduty import PagerDutyData, build_pagerduty
 from emulator.scale import ShardedGitHubData
 from emulator.timeline import PROFILES, SCALES, Person, Scale, Window, build_people
@@ -52,14 +53,17 @@ def build_world(
     spec = dataclasses.replace(spec, profile=PROFILES[profile])
     window = Window.around(anchor_ms, spec)
     people = build_people(seed, spec.people)
+    jira = build_jira(seed, window, spec, people, jira_time_zone)
+    # Pull requests name Jira issues (gen_links); bulk scales build pull requests lazily, by shard, and write none.
     github: GitHubData | ShardedGitHubData = (
-        ShardedGitHubData(seed, window, spec, people) if spec.lazy else build_github(seed, window, spec, people))
+        ShardedGitHubData(seed, window, spec, people) if spec.lazy
+        else build_github(seed, window, spec, people, JiraKeys.of(jira)))
     return World(
         seed=seed,
         scale=spec,
         window=window,
         people=people,
         pagerduty=build_pagerduty(seed, window, spec, people, pagerduty_time_zone),
-        jira=build_jira(seed, window, spec, people, jira_time_zone),
+        jira=jira,
         github=github,  # type: ignore[arg-type]
     )

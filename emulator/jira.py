@@ -29,6 +29,7 @@ from emulator import jql
 from emulator.auth import Credentials, jira_check
 from emulator.gen_jira import (
     CATEGORIES,
+    DONE,
     ISSUE_TYPES,
     MAX_ISSUE_LIFETIME,
     PRIORITIES,
@@ -40,6 +41,7 @@ from emulator.gen_jira import (
     issue_state,
 )
 from emulator.gen_jira import JiraIssueState as State
+from emulator.gen_jira_versions import is_release_project, train_version
 from emulator.generator import World
 from emulator.ids import hex_id
 from emulator.routing import Request, Response, Router, json_response
@@ -297,7 +299,12 @@ class JiraApi:
             }
         if name == "statuscategorychangedate":
             return self._ts(state.status_change_ms)
-        if name in ("components", "fixVersions"):
+        if name == "fixVersions":
+            # a release-based project's Done issues ride a release train (gen_jira_versions)
+            if state.status_id != DONE or state.resolution_ms is None or not is_release_project(state.project_key):
+                return []
+            return [train_version(state.resolution_ms).render(api, req.now_ms)]
+        if name == "components":
             return []
         if name in ("duedate", "environment"):
             return None

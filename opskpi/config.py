@@ -548,6 +548,18 @@ class MaturityConfig(_Section):
                  "attested_at": a.attested_at.astimezone(UTC).isoformat(),
                  "expires_at": (a.expires_at or a.attested_at + timedelta(days=365)).astimezone(UTC).isoformat(),
                  "evidence_url": a.evidence_url} for a in self.attestations]
+class LeadTimeE2EConfig(_Section):
+    """End-to-end lead time (docs/metrics.md "End-to-end lead time"): which done issues are samples, how long after
+    an issue is done a linked pull request still belongs to it, and which projects deliver by release."""
+
+    # Resolutions (case-insensitive) whose issues are no delivery: the work was dropped, not shipped.
+    excluded_resolutions: list[NonEmpty] = ["Won't Do", "Duplicate", "Cannot Reproduce"]
+    # Issue types (case-insensitive) that are containers, delivered through their children.
+    excluded_issue_types: list[NonEmpty] = ["Epic"]
+    # A pull request merged later than this after the issue's last move to done is a follow-up (`late_links`).
+    late_link_grace: Duration = "7d"
+    # Projects that ship by release: delivered at the end of the day of the earliest released fixVersion.
+    release_projects: list[JiraProjectKey] = []
 
 
 class TransformConfig(_Section):
@@ -635,6 +647,7 @@ class Config(_Section):
     business_impact: BusinessImpactConfig = Field(default_factory=BusinessImpactConfig)
     jira_flow: JiraFlowConfig = Field(default_factory=JiraFlowConfig)
     maturity: MaturityConfig = Field(default_factory=MaturityConfig)
+    lead_time_e2e: LeadTimeE2EConfig = Field(default_factory=LeadTimeE2EConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)
     path: Path | None = Field(default=None, exclude=True)

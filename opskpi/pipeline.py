@@ -110,6 +110,12 @@ class RunContext:
             "detection_max_clock_skew_s": parse_duration(config.detection.max_clock_skew, "detection.max_clock_skew"),
             "maturity_rubric_version": config.maturity.rubric_version,
             "maturity_attestations": config.maturity.dbt_attestations(),
+            "jira_projects": jira.projects if (jira := config.sources.get("jira")) is not None else [],
+            "lead_time_e2e_excluded_resolutions": config.lead_time_e2e.excluded_resolutions,
+            "lead_time_e2e_excluded_issue_types": config.lead_time_e2e.excluded_issue_types,
+            "lead_time_e2e_late_link_grace_s": parse_duration(config.lead_time_e2e.late_link_grace,
+                                                              "lead_time_e2e.late_link_grace"),
+            "lead_time_e2e_release_projects": config.lead_time_e2e.release_projects,
         }
 
     def dbt_run_env(self) -> dict[str, str]:

@@ -31,7 +31,7 @@ from extractors.streams import Column, Partition, Stream, Window
 GRAPHQL_PATH = "/graphql"
 MAX_PAGE = 100
 
-COMMIT_FIELDS = "commit { sha: oid author { date user { login } } committer { date } }"
+COMMIT_FIELDS = "commit { sha: oid message author { date user { login } } committer { date } }"
 STATUS_FIELDS = "node_id: id state environment created_at: createdAt updated_at: updatedAt"
 
 PULLS_QUERY = """query PullRequestsPage($owner: String!, $name: String!, $pageSize: Int!, $cursor: String) {
@@ -51,6 +51,7 @@ PULLS_QUERY = """query PullRequestsPage($owner: String!, $name: String!, $pageSi
         merged_at: mergedAt
         user: author { __typename login }
         base_ref: baseRefName
+        head_ref: headRefName
         base_repository: baseRepository { default_branch: defaultBranchRef { name } }
         merge_commit: mergeCommit { sha: oid }
         labels(first: 100) { totalCount nodes { name } }

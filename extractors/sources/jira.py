@@ -33,6 +33,8 @@ from extractors.streams import WINDOW_END, Column, Partition, Stream, Window
 ISSUE_FIELDS = (
     "summary", "status", "issuetype", "priority", "project", "labels",
     "created", "updated", "resolutiondate", "assignee",
+    # end-to-end lead time: a resolution like Won't Do leaves the sample; release-based projects deliver by version
+    "resolution", "fixVersions",
 )
 CHANGELOG_PAGE = 100  # the most `/issue/{id}/changelog` returns per page
 PROJECT_PAGE = 50  # the most `/project/search` returns per page, and the most keys it takes at once

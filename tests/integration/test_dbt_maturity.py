@@ -178,9 +178,9 @@ def test_too_few_incidents_is_insufficient_data(wh):
     assert (mttd["status"], mttd["sample_size"], mttd["min_sample"], mttd["is_met"]) == (
         "insufficient_data", 3, 5, False)
     assert mttd["evidence_value"] == 0.0  # none of the 3 has a detection delay (no alert stamps)
-    # sre owns Jira project SRE: traceability (e2e_link_coverage) applies, but end-to-end lead time is not built
-    # yet, so there is no evidence: insufficient_data, not met; work_tracked: 0 of 1 project had an issue created
-    assert (card["traceability"]["status"], card["traceability"]["sample_size"]) == ("insufficient_data", None)
+    # sre owns Jira project SRE: traceability (e2e_link_coverage) applies, but no issue of it was done in the 30
+    # days: an empty population takes the rubric's when_empty, fail; work_tracked: 0 of 1 project had an issue created
+    assert (card["traceability"]["status"], card["traceability"]["sample_size"]) == ("fail", 0)
     assert (card["work_tracked"]["status"], card["work_tracked"]["evidence_value"]) == ("fail", 0.0)
     # response_recorded: 0 of 3 acknowledged = 0 % < 80: fail at L2 -> level 1
     assert (card["response_recorded"]["status"], card["response_recorded"]["evidence_value"]) == ("fail", 0.0)
@@ -214,8 +214,8 @@ def test_scorecard_rows_carry_evidence_threshold_and_sample(wh):
     # org: 4 configured services; 3 of 4 have an explicit SLO = 75 %
     assert (card["incidents_recorded"]["evidence_value"], card["incidents_recorded"]["sample_size"]) == (4.0, 4)
     assert (card["slo_defined"]["evidence_value"], card["slo_defined"]["status"]) == (75.0, "fail")
-    # traceability needs end-to-end lead time (not built yet): no evidence -> insufficient_data, not met
-    assert card["traceability"]["status"] == "insufficient_data"
+    # traceability: no Jira issue done in the 30 days: empty population -> when_empty (fail)
+    assert (card["traceability"]["status"], card["traceability"]["sample_size"]) == ("fail", 0)
     # org attestations: none -> missing
     assert card["runbooks"]["status"] == "attestation_missing"
 

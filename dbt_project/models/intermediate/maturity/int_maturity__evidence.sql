@@ -6,7 +6,7 @@
 -- Windows end on the day (d-window_days+1..d) and read the facts, so a past day is recomputed exactly as it would
 -- have been (backfill), except where a source keeps only its current state (repository coverage: the latest
 -- answer of mart_security_coverage, as the contract says). An evidence the warehouse cannot compute yet has no row
--- at all: the scorecard makes that insufficient_data (e2e_link_coverage until end-to-end lead time lands).
+-- at all: the scorecard makes that insufficient_data (a v2 evidence name not written yet).
 --
 --   services_mapped                  configured PagerDuty services of the scope (value = sample)
 --   incidents_acknowledged_pct       100 x PagerDuty incidents created in the window and acknowledged by the end of
@@ -26,6 +26,8 @@
 --   dora_measured                    how many of: deployments >= 10, lead-time sample >= 10, restore sample >= 1
 --                                    or no failed deployment (window); sample = deployments
 --   detection_coverage               100 x eligible incidents with a known detection delay / eligible (window)
+--   e2e_link_coverage                100 x eligible Jira issues done in the window (done_day) with a linked pull
+--                                    request / those issues (fct_issue_delivery; the snapshot's e2e_link_coverage)
 --   patch_compliance                 100 x met / decided patch deadlines (mart_patch_compliance_daily, severity
 --                                    'all', window); sample = decided
 --   critical_alerts_past_sla         open critical alerts past SLA at the end of d (mart_security_posture_daily);
@@ -211,6 +213,20 @@ coverage as (
 
 ),
 
+issue_links as (
+
+    {{ rows_per_scope("select team, done_day as day, has_linked_pull_request
+                       from " ~ ref('fct_issue_delivery') ~ " where is_eligible", maturity_scopes()) }}
+
+),
+
+link_coverage as (
+
+    {{ maturity_windowed('e2e_link_coverage', 'issue_links', 'day', [
+        ('linked', 'count(*) filter (where facts.has_linked_pull_request)')]) }}
+
+),
+
 active_projects as (
 
     {{ maturity_windowed('jira_projects_active', 'project_issues', 'day', [
@@ -307,6 +323,7 @@ evidence as (
                      + cast(coalesce(dora_volumes.lead_times, 0) >= 10 as integer)
                      + cast(coalesce(restores.restored, 0) >= 1 or coalesce(dora_volumes.failed, 0) = 0 as integer)
             when 'detection_coverage' then 100.0 * coverage.measured / nullif(coverage.facts_in_window, 0)
+            when 'e2e_link_coverage' then 100.0 * link_coverage.linked / nullif(link_coverage.facts_in_window, 0)
             when 'patch_compliance' then 100.0 * patches.met / nullif(patches.decided, 0)
             when 'critical_alerts_past_sla' then coalesce(posture.in_breach, 0)
             when 'nightly_runs' then coalesce(runs.nights, 0)
@@ -326,6 +343,7 @@ evidence as (
             when 'repos_deployed_pct' then grid.repos
             when 'dora_measured' then coalesce(dora_volumes.deployments, 0)
             when 'detection_coverage' then coalesce(coverage.facts_in_window, 0)
+            when 'e2e_link_coverage' then coalesce(link_coverage.facts_in_window, 0)
             when 'patch_compliance' then coalesce(patches.decided, 0)
             when 'critical_alerts_past_sla' then coalesce(posture.open_critical, 0)
             when 'nightly_runs' then coalesce(runs.nights, 0)
@@ -333,7 +351,7 @@ evidence as (
             when 'dora_tiers_elite_or_high' then coalesce(tiers.tiered, 0)
         end as sample_size
     from grid
-    {%- for relation in ['acknowledged', 'acknowledge_times', 'monitoring', 'coverage', 'active_projects',
+    {%- for relation in ['acknowledged', 'acknowledge_times', 'monitoring', 'coverage', 'link_coverage', 'active_projects',
                          'deployed_repos', 'restores', 'dora_volumes', 'patches'] %}
     left join {{ relation }}
         on {{ relation }}.evidence = grid.evidence
@@ -360,11 +378,11 @@ evidence as (
 
 )
 
--- an evidence name this model does not compute (e2e_link_coverage, or a v2 name not written yet) has no row
+-- an evidence name this model does not compute (a v2 name not written yet) has no row
 select day, scope_type, scope_id, evidence, window_days, evidence_value, sample_size
 from evidence
 where evidence in ('services_mapped', 'incidents_acknowledged_pct', 'jira_projects_active',
                    'services_slo_explicit_pct', 'services_slo_met_pct', 'monitoring_detection_share', 'mtta_p50',
                    'repos_dependabot_enabled_pct', 'repos_code_scanning_enabled_pct', 'repos_deployed_pct',
-                   'dora_measured', 'detection_coverage', 'patch_compliance', 'critical_alerts_past_sla',
+                   'dora_measured', 'detection_coverage', 'e2e_link_coverage', 'patch_compliance', 'critical_alerts_past_sla',
                    'nightly_runs', 'improving_kpis', 'dora_tiers_elite_or_high')

@@ -8,8 +8,7 @@
 --                 tier thresholds of var dora_benchmark_year, both samples >= 5 (an Elite team cannot improve by 5 %
 --                 forever; holding Elite counts)
 --   is_improving  improved or elite_both
--- e2e_lead_time_p50 joins the candidates when end-to-end lead time lands (issue 22 items 1-2); until then it has
--- no facts and is never improving.
+-- e2e_lead_time_p50: idea to deploy of the Jira issues delivered that day (fct_issue_delivery).
 
 {%- set rate_kpis = ['change_failure_rate', 'deployment_rework_rate'] %}
 {%- set dora_metrics = {'lead_time_p50': 'lead_time', 'change_failure_rate': 'change_failure_rate'} %}
@@ -19,6 +18,10 @@ with facts as (
     select 'mttr_p50' as kpi, team, {{ to_local_date('resolved_at') }} as day, cast(ttr_s as double) as value
     from {{ ref('fct_incidents') }}
     where source = 'pagerduty' and ttr_s is not null
+    union all
+    select 'e2e_lead_time_p50', team, {{ to_local_date('delivered_at') }}, cast(idea_to_deploy_s as double)
+    from {{ ref('fct_issue_delivery') }}
+    where delivery_status = 'delivered' and idea_to_deploy_s is not null
     union all
     select 'mttd_p50', team, created_day, cast(detection_delay_s as double)
     from {{ ref('fct_incident_detection') }}

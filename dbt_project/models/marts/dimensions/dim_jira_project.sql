@@ -13,6 +13,10 @@ with seen as (
     union
     select scope_id from {{ ref('mart_jira_flow_daily') }} where scope_type = 'project'
     union
+    select project from {{ ref('fct_issue_delivery') }}
+    union
+    select scope_id from {{ ref('mart_e2e_lead_time_daily') }} where scope_type = 'project'
+    union
     select scope_id from {{ ref('kpi_daily_snapshot') }} where scope_type = 'project'
 
 ),

@@ -4,12 +4,12 @@
 
 {%- set facts = ['fct_incidents', 'fct_deployments', 'fct_pull_requests', 'fct_jira_issues', 'fct_security_alerts',
                  'fct_security_incidents', 'fct_incident_detection', 'mart_availability_daily',
-                 'mart_security_coverage'] %}
+                 'mart_security_coverage', 'fct_issue_delivery'] %}
 {%- set scoped = ['mart_availability_rollup_daily', 'mart_incident_response_daily', 'mart_downtime_cost_daily',
                   'mart_security_incidents_daily', 'mart_dora_daily', 'mart_dora_tier', 'mart_dora_weekly',
                   'mart_dora_data_quality', 'mart_jira_flow_daily', 'mart_security_posture_daily',
                   'mart_patch_compliance_daily', 'mart_detection_daily', 'mart_maturity_scorecard',
-                  'mart_maturity_level_daily', 'kpi_daily_snapshot'] %}
+                  'mart_maturity_level_daily', 'mart_e2e_lead_time_daily', 'kpi_daily_snapshot'] %}
 
 with named as (
 

@@ -34,6 +34,7 @@
     ('int_kpi_snapshot__downtime_cost', 'int_reporting_days_spined'),
     ('int_kpi_snapshot__detection', 'int_reporting_days_spined'),
     ('int_kpi_snapshot__maturity', 'mart_maturity_level_daily'),
+    ('int_kpi_snapshot__lead_time_e2e', 'mart_e2e_lead_time_daily'),
 ] %}
 
 with areas as (

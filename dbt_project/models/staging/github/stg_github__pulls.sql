@@ -15,7 +15,7 @@ with source as (
         from_json(record, '{
             "id": "BIGINT", "state": "VARCHAR", "title": "VARCHAR",
             "user": {"login": "VARCHAR", "__typename": "VARCHAR"}, "labels": "JSON",
-            "base_ref": "VARCHAR", "base_repository": {"default_branch": {"name": "VARCHAR"}},
+            "base_ref": "VARCHAR", "head_ref": "VARCHAR", "head": {"ref": "VARCHAR"}, "base_repository": {"default_branch": {"name": "VARCHAR"}},
             "base": {"ref": "VARCHAR", "repo": {"default_branch": "VARCHAR"}},
             "draft": "BOOLEAN", "created_at": "VARCHAR", "closed_at": "VARCHAR", "merged_at": "VARCHAR",
             "merge_commit": {"sha": "VARCHAR"}, "merge_commit_sha": "VARCHAR"
@@ -45,6 +45,8 @@ renamed as (
             else json_extract_string(r.labels, '$[*].name')
         end as label_names,
         coalesce(r.base_ref, r.base.ref) as base_ref,
+        -- the source branch (GraphQL headRefName, REST head.ref): end-to-end lead time reads Jira keys in it
+        coalesce(r.head_ref, r.head.ref) as head_ref,
         coalesce(r.base_repository.default_branch.name, r.base.repo.default_branch) as base_default_branch,
         coalesce(r.draft, false) as is_draft,
         {{ api_timestamp("r.created_at") }} as created_at,

@@ -24,6 +24,11 @@ renamed as (
         -- entries the issue's changelog had when read (embedded changelog `total`; NULL without expand)
         cast(record->>'$.changelog.total' as bigint) as changelog_total,
         record->>'$.fields.priority.name' as priority_name,
+        -- the resolution's name (Done, Won't Do, ...; NULL while unresolved, or when read before the field was asked)
+        record->>'$.fields.resolution.name' as resolution_name,
+        -- the fix versions as read (a JSON array of {id, name, released, releaseDate 'YYYY-MM-DD', ...}; NULL when
+        -- read before the field was asked)
+        record->'$.fields.fixVersions' as fix_versions,
         json_extract_string(record, '$.fields.labels[*]') as labels,
         -- Jira renders `2024-01-02T10:11:12.000+0000` (offset without colon); the cast handles it
         {{ api_timestamp("record->>'$.fields.created'") }} as created_at,
