@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench bi-docs dashboards test-dashboards
+.PHONY: demo test lint venv clean bench bi-docs dashboards dashboards-build test-dashboards
 
 # The installer's output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install
 # fails. uv (pinned, from PyPI) resolves the same pins as pip (same constraints file) in seconds instead of a
@@ -46,14 +46,21 @@ bench: $(STAMP)
 # Dashboards (docs/bi.md, "Dashboards (Evidence)"): the Evidence project in bi/evidence over the published marts,
 # built to static HTML in data/published/dashboards/. Not part of `make demo` or `make test`; its node packages go
 # into bi/evidence/node_modules (npm ci, on first use or when the lock file changes), never into .venv.
-dashboards:
+# In a terminal, `make dashboards` then serves the site on http://127.0.0.1:$(DASHBOARDS_PORT)/ until Ctrl-C (the
+# pages load their data over HTTP, so a browser cannot open them from file://); elsewhere (CI, a pipe) it only builds.
+DASHBOARDS_PORT ?= 8000
+dashboards: dashboards-build
+	@if [ -t 1 ] && [ -z "$$CI" ]; then \
+	  echo "dashboards: open http://127.0.0.1:$(DASHBOARDS_PORT)/ (Ctrl-C stops the server)"; \
+	  python3 -m http.server -d data/published/dashboards --bind 127.0.0.1 $(DASHBOARDS_PORT) >/dev/null 2>&1; \
+	fi
+
+dashboards-build:
 	@bi/evidence/build-dashboards.sh
 
-# Builds the dashboards against the demo marts (running `make demo` first if nothing is published) and checks every
-# page in Debian's headless Chromium (tests/dashboards). Separate from `make test`; .ci/run runs both.
 test-dashboards: $(STAMP)
 	@test -f data/published/opskpi.duckdb || $(MAKE) --no-print-directory demo
-	@$(MAKE) --no-print-directory dashboards
+	@$(MAKE) --no-print-directory dashboards-build
 	OPSKPI_DASHBOARDS_TEST=1 $(BIN)/python -m pytest tests/dashboards $(TEST_ARGS)
 
 # docs/bi.md's tables section, from the published file of `make demo` (checked by tests/e2e/test_daily_run.py).
