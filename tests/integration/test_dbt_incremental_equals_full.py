@@ -480,7 +480,8 @@ NOT_REPLAYABLE = frozenset({"marts.pipeline_health_daily", "marts.pipeline_sourc
                             "marts.mart_security_coverage", "fct_security_alerts.updated_at"})
 # Jira issues deleted since DAY1 are gone from the API: a new data directory never sees them (an existing
 # warehouse keeps them), so its Jira marts are compared issue by issue below instead.
-JIRA_MARTS = frozenset({"marts.fct_jira_issues", "marts.mart_jira_flow_daily", "marts.kpi_daily_snapshot"})
+JIRA_MARTS = frozenset({"marts.fct_jira_issues", "marts.mart_jira_flow_daily", "marts.kpi_daily_snapshot",
+                        "marts.fct_issue_delivery"})
 # Likewise a Dependabot alert GitHub withdrew since DAY1 (gone from every list, 410 Gone on its URL): an existing
 # warehouse keeps it (open on DAY1, closed as withdrawn later), a new directory never sees it; compared alert by alert.
 SECURITY_MARTS = frozenset({"marts.fct_security_alerts", "marts.mart_security_posture_daily",
@@ -585,6 +586,9 @@ def differing_keys(backfill: Path, day1: Path, table: str, key: str, excluded: s
 def test_a_backfill_in_a_new_directory_misses_only_the_deleted_jira_issues(built: dict) -> None:
     assert differing_keys(built["replays"]["new_directory"], built["day1"], "fct_jira_issues", "issue_id",
                           "is_deleted") == built["deleted_issues"]
+    # end-to-end delivery: a deleted issue's row is what a new directory lacks, nothing else differs
+    assert differing_keys(built["replays"]["new_directory"], built["day1"], "fct_issue_delivery", "issue_id",
+                          "key") <= built["deleted_issues"]
 
 
 def test_a_backfill_in_a_new_directory_misses_only_the_withdrawn_alerts(built: dict) -> None:

@@ -396,7 +396,9 @@ except ImportError:  # rootdir-relative
         status_item,
     )
 
-FLOW_RUN = {**BASE_VARS, "run_date": "2026-03-10", "as_of": "2026-03-11T00:00:00Z", "run_id": "flow-run"}
+# The flow build configures no security-incident rule: the area is off (contract §2 case 5).
+FLOW_RUN = {**BASE_VARS, "run_date": "2026-03-10", "as_of": "2026-03-11T00:00:00Z", "run_id": "flow-run",
+            "security_incident_service_ids": [], "security_incident_title_pattern": None}
 HOUR = 3_600
 REPO_API, REPO_WEB, REPO_DOCS = ("repo", "acme/api"), ("repo", "acme/web"), ("repo", "acme/docs")
 T_PLATFORM, T_GROWTH, T_DOCS = ("team", "platform"), ("team", "growth"), ("team", "docs")
@@ -593,6 +595,14 @@ def test_jira_flow_by_hand(sf):
     assert {k[4] for k in sf if k[1] == "wip"} == {"1d"}
     units = {k[1]: sf[k]["unit"] for k in sf if k[1] in ("throughput", "cycle_time_p50", "wip")}
     assert units == {"throughput": "count", "cycle_time_p50": "s", "wip": "count"}
+
+
+def test_no_security_incident_rule_no_security_incident_figures(flow_wh):
+    """Contract §2 case 5: with every security_incidents rule empty the area is off: the snapshot has no
+    security-incident rows at all (absent, not 0), while the other areas of the same build have theirs."""
+    kpis = {r["kpi"] for r in h.query(flow_wh, "select distinct kpi from marts.kpi_daily_snapshot")}
+    assert {"deployment_frequency", "throughput"} & kpis
+    assert {"security_incidents", "security_incidents_open", "security_mttr_mean", "security_mttr_p50"} & kpis == set()
 
 
 def test_jira_flow_on_a_backfilled_date(flow_wh):

@@ -74,5 +74,7 @@ def test_runs_under_20_percent_faults_publish_the_same_marts_as_a_clean_run(tmp_
         assert data_hashes(cfg) == expected, f"fault run {n}"
         raw_invariants(cfg.warehouse_path)
     print(f"{FAULT_RUNS} fault runs in {took:.1f}s; faults injected: {injected}")
-    assert sum(injected.values()) == sum(retries_made(r["extracted"]) for r in runs), "every fault was retried"
+    # Every injected fault was retried; a run may retry more: with read_timeout 1 s, a response slowed by a busy
+    # machine (not by the emulator) times out too, and retrying it is right.
+    assert sum(retries_made(r["extracted"]) for r in runs) >= sum(injected.values()), "every fault was retried"
     assert set(KINDS) <= {k for k, n in injected.items() if n}, f"every fault kind is exercised: {injected}"
