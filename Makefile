@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench bi-docs dashboards dashboards-build test-dashboards
+.PHONY: demo test test-long lint venv clean bench bi-docs dashboards dashboards-build test-dashboards
 
 # The installer's output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install
 # fails. uv (pinned, from PyPI) resolves the same pins as pip (same constraints file) in seconds instead of a
@@ -35,7 +35,12 @@ demo: $(STAMP)
 # --no-loadscope-reorder keeps that order. Ends with the 15 slowest tests and the total time.
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 $(TEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 -m "not long" $(TEST_ARGS)
+
+# The longest whole-pipeline reliability runs (marker `long`: the real scheduler's 7-day backfill, SIGKILL trials,
+# overlapping runs under injected faults), about 12 minutes of work; .ci/run runs them after `make test`.
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m long $(TEST_ARGS)
 
 # Benchmarks (bench/run.py): not part of `make test`. dlt, the peer, goes into bench/.venv-dlt on first use.
 SCALE ?= medium

@@ -28,7 +28,7 @@ from tests.e2e.airflow_stack import AirflowStack
 from tests.e2e.published import table_digests, without_float_noise
 from tests.scripted_server import ScriptedServer
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.long]
 DAG_ID = "ops_kpi_daily"
 TOKENS = {"OPSKPI_JIRA_TOKEN": "jira-demo-token", "OPSKPI_PAGERDUTY_TOKEN": "pd-demo-token",
           "OPSKPI_GITHUB_TOKEN": "gh-demo-token"}

@@ -38,7 +38,7 @@ from tests.reliability.crash_child import STEPS
 from tests.reliability.marts import RUN_BOOKKEEPING, parquet_hashes, published_hashes, raw_invariants
 from tests.reliability.runs import EMULATOR_NOW, TOKENS, run_all, small_config, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Pipeline telemetry: one row per run or batch, or counts of them, so the retries after crashes change it

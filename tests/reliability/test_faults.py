@@ -30,7 +30,7 @@ from tests.reliability.runs import (
     write_config,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 KINDS = ("429", "500", "502", "503", "timeout", "reset", "truncate", "html")
 FAULT_RUNS = 3
