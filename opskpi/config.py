@@ -584,7 +584,9 @@ class TransformConfig(_Section):
 
 
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-QueueName = Annotated[str | None, _rule(lambda v: v is None or _QUEUE.match(v),
+# "" is unset too: what `${OPSKPI_EXTRACT_QUEUE:-}` gives when the variable is not set (config/demo.yml).
+QueueName = Annotated[str | None, BeforeValidator(lambda v: None if v == "" else v),
+                      _rule(lambda v: v is None or _QUEUE.match(v),
                                         "{v!r} must be a Celery queue name (letters, digits, _ . -), or null for "
                                         "Airflow's default queue")]
 
