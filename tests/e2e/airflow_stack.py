@@ -114,7 +114,15 @@ class AirflowStack:
     @contextmanager
     def without(self, component: str) -> Iterator[None]:
         """Stop one component for the block, then start it again."""
-        process = self.processes.pop(component)
+        self.stop_process(component)
+        try:
+            yield
+        finally:
+            self._launch(component)
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process of the deployment (its whole session): SIGTERM, then SIGKILL after 30 s."""
+        process = self.processes.pop(name)
         for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
             try:
                 os.killpg(process.pid, sig)
@@ -124,10 +132,6 @@ class AirflowStack:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:
-            yield
-        finally:
-            self._launch(component)
 
     def _check_alive(self) -> None:
         for name, process in self.processes.items():

@@ -103,7 +103,3 @@ def start_worker(stack: AirflowStack, name: str, queues: list[str], concurrency:
         stack._check_alive()
         time.sleep(0.5)
     raise TimeoutError(f"celery worker {name} was not ready in {timeout_s}s:\n{stack.logs()}")
-
-
-def worker_pids(stack: AirflowStack) -> dict[str, int]:
-    return {name.removeprefix("worker-"): p.pid for name, p in stack.processes.items() if name.startswith("worker-")}
