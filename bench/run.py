@@ -127,17 +127,17 @@ class Emulator:
         """The emulator's world built before anything is timed (emulator/admin.py `warm`): its generation is the
         emulator's work, not either side's, and would land in whichever stage asks first."""
         try:
-            return self.admin("warm", {})
+            return self.admin("warm", {}, timeout_s=900)  # CPU work (~10 s at medium alone): slow on a busy machine
         except urllib.error.HTTPError as exc:
             if exc.code != 404:
                 raise
             return {}
 
-    def admin(self, path: str, payload: dict | None = None) -> dict:
+    def admin(self, path: str, payload: dict | None = None, timeout_s: float = 60) -> dict:
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(f"{self.url}/__emulator/{path}", data=data,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return json.loads(response.read())
 
     def requests(self) -> dict[str, int]:
