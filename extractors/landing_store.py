@@ -112,16 +112,28 @@ def redacted_errors() -> Iterator[None]:
         raise LandingStoreError(" <- ".join(clean)) from None
 
 
-class _RedactRecords(logging.Filter):
-    """botocore and s3fs log requests (URLs, headers with the session token) at DEBUG: redact every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redactor()(record.getMessage()), ()
-        return True
+# Loggers of the object-store client: at DEBUG they log every request (URL, headers with the session token) and
+# response body. A filter on a logger does not see its children's records (`botocore.endpoint`), so the records of
+# these loggers are redacted where records are made, by a record factory wrapped around the one in place.
+_STORE_LOGGERS = tuple(f"{name}." for name in _STORE_MODULES)
 
 
-for _name in ("botocore", "aiobotocore", "s3fs", "fsspec", "boto3"):  # urllib3: extractors/http.py
-    logging.getLogger(_name).addFilter(_RedactRecords())
+def _redacting_factory(previous):
+    def make(name, *args, **kwargs):
+        record = previous(name, *args, **kwargs)
+        if f"{name}.".startswith(_STORE_LOGGERS):
+            try:
+                record.msg, record.args = redactor()(record.getMessage()), ()
+            except (TypeError, ValueError):  # arguments that do not fit the message: logging reports it later
+                pass
+        return record
+
+    make.redacts_object_store = True
+    return make
+
+
+if not getattr(logging.getLogRecordFactory(), "redacts_object_store", False):
+    logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
 
 
 def write_parquet(table: pa.Table, path: StorePath, **options: Any) -> None:
