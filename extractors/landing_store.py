@@ -63,6 +63,16 @@ def is_local(path: StorePath) -> bool:
     return isinstance(path, PurePath)
 
 
+def export_credentials(access_key_id: str | None, secret_access_key: str | None,
+                       session_token: str | None = None) -> None:
+    """Credentials from elsewhere (an Airflow connection) handed to botocore through its own variables, for this
+    process and its children; the values given replace those inherited, the others are left as they are."""
+    for name, value in (("AWS_ACCESS_KEY_ID", access_key_id), ("AWS_SECRET_ACCESS_KEY", secret_access_key),
+                        ("AWS_SESSION_TOKEN", session_token)):
+        if value:
+            os.environ[name] = value
+
+
 def secrets_in_env() -> list[str]:
     return [v for name in SECRET_ENV if (v := os.environ.get(name))]
 
