@@ -26,11 +26,13 @@ def _canonical(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        # Same data, same SQL: equal to the last bit in practice; rounding guards parallel float sums.
-        # An integral float prints as an integer: Parquet stores DuckDB's HUGEINT sums as DOUBLE.
-        if math.isnan(value):
-            return "nan"
-        return str(int(value)) if value.is_integer() else repr(round(value, 9))
+        # Same data, same SQL, but DuckDB sums in parallel and the order of the additions varies: rounding to 9
+        # decimals absorbs the noise around zero, then to 12 significant digits the noise of large sums (585050 vs
+        # 585050.0000000001). An integral float prints as an integer: Parquet stores DuckDB's HUGEINT sums as DOUBLE.
+        if math.isnan(value) or math.isinf(value):
+            return repr(value)
+        value = float(f"{round(value, 9):.12g}")
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_canonical(v) for v in value) + "]"
     if isinstance(value, dict):
