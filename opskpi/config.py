@@ -667,6 +667,21 @@ class LandingConfig(_Section):
         return str((Path(base_dir) / value).resolve())
 
 
+def _s3_only(value: str | None) -> str | None:
+    if value is not None and not is_object_store_url(value):
+        raise ValueError(f"{value!r} is not s3://bucket/prefix (the local copy is always in <data_dir>/published)")
+    return value
+
+
+class PublishConfig(_Section):
+    """Besides `<data_dir>/published` (always written), a mirror of the published Parquet set on an object store
+    for BI readers on other hosts (opskpi/publish_store.py). Credentials as for `landing:`."""
+
+    parquet_url: Annotated[StoreUrl, AfterValidator(_s3_only)] = None
+    # Unset: landing.endpoint_url.
+    endpoint_url: Annotated[str | None, AfterValidator(_endpoint)] = None
+
+
 class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
@@ -715,6 +730,7 @@ class Config(_Section):
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)
     landing: LandingConfig = Field(default_factory=LandingConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("data_dir")
@@ -750,6 +766,13 @@ class Config(_Section):
     @property
     def published_dir(self) -> Path:
         return self.data_dir / "published"
+
+    @property
+    def published_mirror(self) -> StorePath | None:
+        """The object-store copy of the published Parquet set (`publish.parquet_url`), or None."""
+        if not self.publish.parquet_url:
+            return None
+        return open_root(self.publish.parquet_url, self.publish.endpoint_url or self.landing.endpoint_url)
 
     @property
     def run_logs_dir(self) -> Path:

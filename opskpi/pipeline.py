@@ -656,11 +656,20 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
     return True
 
 
+@landing_store.redacted_errors()
 def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
+    """The published DuckDB file and Parquet set in `<data_dir>/published`, then, with `publish.parquet_url`, the
+    Parquet set mirrored to the object store (opskpi/publish_store.py)."""
     docs = _docs_page(config)
     manifest = _dbt_target(config) / "manifest.json"  # the build's: the comments and keys of what is published
-    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None,
-                         manifest if manifest.exists() else None)
+    result = publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None,
+                           manifest if manifest.exists() else None)
+    if config.published_mirror is not None:
+        from opskpi.publish_store import mirror
+
+        result = {**result, "mirror": mirror(config.published_dir / "versions" / result["version"],
+                                             config.published_mirror)}
+    return result
 
 
 def report(config: Config, ctx: RunContext) -> dict[str, Any]:

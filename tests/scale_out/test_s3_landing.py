@@ -2,7 +2,8 @@
 
 1. The demo (config/demo.yml against the demo's emulator) run with `landing.url: s3://…` gives the same raw tables
    and the same marts, compared row by row, as the same run landing on the local disk; nothing lands on the local
-   disk, no writer marker is left, and the secret key and session token appear nowhere: not in the logs, not in
+   disk, no writer marker is left, the published Parquet mirrored to the store (`publish.parquet_url`) equals the
+   local published set row by row, and the secret key and session token appear nowhere: not in the logs, not in
    any object of the bucket, not in the warehouse or the published files (tests/canary.py also scans every file
    under the test's directory, the bucket's copy included).
 2. A writer SIGKILLed between part uploads (crash point `landing.part_written`, after the 4th part) leaves parts
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -59,12 +61,11 @@ def demo_env(emulator):
         yield
 
 
-def demo_config(path: Path, data_dir: Path, landing: dict | None = None) -> Config:
-    """config/demo.yml with its own data directory and, given `landing`, that landing section."""
+def demo_config(path: Path, data_dir: Path, landing: dict | None = None, publish: dict | None = None) -> Config:
+    """config/demo.yml with its own data directory and, given them, those landing and publish sections."""
     raw = yaml.safe_load(DEMO_CONFIG.read_text())
     raw["data_dir"] = str(data_dir)
-    if landing:
-        raw["landing"] = landing
+    raw.update({key: value for key, value in (("landing", landing), ("publish", publish)) if value})
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     return load_config(path)
 
@@ -82,6 +83,21 @@ def s3_landing(bucket: str, endpoint: str) -> dict:
     return {"url": f"s3://{bucket}/{LANDING_PREFIX}", "endpoint_url": endpoint}
 
 
+def mirrored_parquet_differences(config: Config) -> list[str]:
+    """The object-store mirror of the published Parquet set (`publish.parquet_url`) against the local one."""
+    root = config.published_mirror
+    pointer = json.loads((root / "current.json").read_text())
+    local = config.published_dir / "parquet"
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register_filesystem(root.fs)
+        names = sorted(p.stem for p in local.glob("*.parquet"))
+        rows = lambda where: {n: sorted(map(repr, con.execute(f"SELECT * FROM read_parquet('{where}/{n}.parquet')")  # noqa: E731
+                                            .fetchall())) for n in names}
+        return row_differences(rows(local), rows(f"{root}/{pointer['parquet'].rstrip('/')}")) + (
+            [] if names else ["nothing published"])
+
+
 def compare_with(reference: Config, config: Config) -> list[str]:
     """Row-by-row differences of the raw tables (warehouse) and of every published mart, run bookkeeping aside."""
     raw = row_differences(table_rows(reference.warehouse_path, ("raw",)), table_rows(config.warehouse_path, ("raw",)))
@@ -96,9 +112,10 @@ def writer_markers(config: Config) -> list[str]:
 
 
 def copy_bucket(config: Config, target: Path) -> int:
-    """Every object of the landing and quarantine prefixes, copied under `target` (the canary scan reads them)."""
+    """Every object of the landing, quarantine and published prefixes, copied under `target` (the canary scan reads
+    them)."""
     count = 0
-    for root in (config.landing_dir, config.quarantine_dir):
+    for root in (config.landing_dir, config.quarantine_dir, config.published_mirror):
         for key in root.fs.find(root.path):
             out = target / key
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +127,8 @@ def copy_bucket(config: Config, target: Path) -> int:
 def test_demo_landing_on_s3_gives_the_marts_of_local_landing(tmp_path, local_run, demo_env, bucket, moto_endpoint,
                                                               caplog):
     caplog.set_level(logging.INFO)
-    config = demo_config(tmp_path / "demo.yml", tmp_path / "data", s3_landing(bucket, moto_endpoint))
+    config = demo_config(tmp_path / "demo.yml", tmp_path / "data", s3_landing(bucket, moto_endpoint),
+                         publish={"parquet_url": f"s3://{bucket}/opskpi/published"})
     run_all(config, "s3-run")
 
     assert not (tmp_path / "data" / "landing").exists(), "an object-store run must land nothing on the local disk"
@@ -124,6 +142,8 @@ def test_demo_landing_on_s3_gives_the_marts_of_local_landing(tmp_path, local_run
     assert loaded == len(streams)
 
     differences = compare_with(local_run, config)
+    assert not differences, "\n".join(differences)
+    differences = mirrored_parquet_differences(config)
     assert not differences, "\n".join(differences)
 
     # No secret of the object store anywhere: the bucket's objects (copied under tmp_path, which tests/canary.py
