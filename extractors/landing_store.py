@@ -211,6 +211,16 @@ def remove_tree(path: StorePath) -> None:
         path.fs.rm(path.path, recursive=True)
 
 
+def rename(source: StorePath, target: StorePath) -> None:
+    """One file renamed: os.rename locally; on an object store a copy then a delete (a reader of a verdict file
+    sees it under one name or both for a moment, never neither)."""
+    if is_local(source):
+        source.rename(target)
+        return
+    source.fs.copy(source.path, target.path)
+    source.fs.rm_file(source.path)
+
+
 def move_tree(source: StorePath, target: StorePath) -> None:
     """Move a batch directory (to quarantine, or back from it), within a store or across stores.
 
