@@ -278,10 +278,14 @@ def _finite(value: Any) -> Any:
 def complete_batches(landing_root: StorePath, source: str, stream: str) -> list[StorePath]:
     """Batches whose manifest exists, oldest first. Partial directories are ignored, even one a crash
     left with its manifest already written (the rename is what publishes a batch); on an object store, prefixes
-    without a manifest (one LIST of the stream's manifests)."""
+    without a manifest."""
     root = landing_root / source / stream
     if not landing_store.is_local(landing_root):
-        names = {PurePosixPath(key).parent.name for key in root.fs.glob(f"{root.path}/*/{MANIFEST}")}
+        # One flat listing of the stream's prefix (a LIST per 1,000 objects); a glob `*/_manifest.json` would
+        # walk it one LIST per batch.
+        base = root.path.rstrip("/") + "/"
+        names = {key[len(base):].split("/")[0] for key in root.fs.find(root.path)
+                 if key.startswith(base) and key[len(base):].count("/") == 1 and key.endswith(f"/{MANIFEST}")}
         return [root / name for name in sorted(names)]
     if not root.exists():
         return []
