@@ -87,27 +87,30 @@ class LandingStoreError(RuntimeError):
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and those a traceback prints with it (its cause, or its context unless suppressed)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         yield exc
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
 
 
-# Where an object-store failure comes from: its exceptions (or OSErrors s3fs made of them) are the ones to redact.
+# Where an object-store failure comes from: its exceptions, or the builtin OSErrors s3fs makes of them (requests'
+# ConnectionError is an OSError too, but from `requests`: the HTTP client redacts those itself).
 _STORE_MODULES = frozenset({"botocore", "aiobotocore", "boto3", "s3fs", "fsspec", "upath", "aiohttp"})
 
 
 def _from_store(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _STORE_MODULES
+    module = type(exc).__module__.split(".")[0]
+    return module in _STORE_MODULES or (module == "builtins" and isinstance(exc, OSError))
 
 
 @contextmanager
 def redacted_errors() -> Iterator[None]:
-    """Re-raise an object-store failure whose text (or that of any exception it chains) would show a secret or a
-    signed URL as a LandingStoreError with the redacted texts and no chain. Anything else passes through unchanged
-    (the project's own errors are redacted where they are made), so callers keep catching the types they catch.
-    Usable as a decorator too."""
+    """No secret or signed URL of the object store in what an exception shows. An object-store failure whose text
+    (or that of an exception printed with it) would show one is re-raised as a LandingStoreError with the redacted
+    texts and no chain; one of the project's own exceptions (redacted where it is made) keeps its type, and only
+    loses the store's exception chained to it. Anything else passes through unchanged. Usable as a decorator."""
     try:
         yield
     except Exception as exc:
@@ -118,6 +121,9 @@ def redacted_errors() -> Iterator[None]:
         texts = [f"{type(e).__name__}: {e}" for e in chain]
         clean = [redact(t) for t in texts]
         if clean == texts:
+            raise
+        if not _from_store(exc) and clean[0] == texts[0]:
+            exc.__cause__, exc.__suppress_context__ = None, True
             raise
         raise LandingStoreError(" <- ".join(clean)) from None
 

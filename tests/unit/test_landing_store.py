@@ -86,6 +86,32 @@ def test_other_errors_pass_through_unchanged(monkeypatch):
     assert caught.value is error
 
 
+class GuardFailure(RuntimeError):
+    """Stands for one of the project's own errors (their texts are redacted where they are made)."""
+
+
+def test_a_project_error_keeps_its_type_and_loses_only_the_leaky_store_error_under_it(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    with pytest.raises(GuardFailure) as caught, redacted_errors():
+        try:
+            _store_failure()
+        except PermissionError as exc:
+            raise GuardFailure("the batch could not be moved to quarantine") from exc
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "could not be moved to quarantine" in shown and SECRET[:6] not in shown and "abc123" not in shown
+
+
+def test_an_http_error_of_the_api_client_passes_through(monkeypatch):
+    """requests' ConnectionError is an OSError, but not the store's: extractors/http.py redacts those."""
+    import requests
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    error = requests.ConnectionError("https://api.example/x?token=abcdef123")  # redaction would change it
+    with pytest.raises(requests.ConnectionError) as caught, redacted_errors():
+        raise error
+    assert caught.value is error
+
+
 def test_the_dag_takes_the_object_store_credentials_from_an_airflow_connection(tmp_path):
     """`landing.airflow_conn_id`: login, password and extra aws_session_token become botocore's variables."""
     connection = {"conn_type": "aws", "login": "AKIDLANDING", "password": SECRET,
