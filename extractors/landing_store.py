@@ -10,8 +10,8 @@ must be handed the filesystem, and a "directory" is only a key prefix.
 Credentials are never in the config: s3fs reads them as botocore does (AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, a profile, an instance role); the DAG exports an Airflow
 connection's into those variables. botocore's errors and debug logs can carry request URLs (presigned ones
-hold a signature) and the session token travels in a header: `redacted_errors` and the log filter below mask
-them with the project's Redactor.
+hold a signature) and the session token travels in a header: `redacted_errors` and the log record factory below
+mask them with the project's Redactor.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractors.redaction import Redactor
-
-log = logging.getLogger(__name__)
 
 OBJECT_STORE_SCHEMES = ("s3://",)
 # The credential variables botocore reads whose values are secret (an access key id is an identifier).

@@ -475,9 +475,9 @@ def transform_env(config: Config) -> dict[str, str]:
 
 def dbt_env(config: Config, ctx: RunContext) -> dict[str, str]:
     """dbt's environment: the warehouse and target paths, the DuckDB bounds, the run's date, as-of and id, and no
-    API token (dbt needs none, so none can reach anything it logs). The warehouse's paths are relative to the data
-    directory, dbt's working directory (`run_dbt`)."""
-    tokens = {source.token_env for source in config.sources.values()}
+    API token and no object-store secret (dbt needs none, so none can reach anything it logs). The warehouse's paths
+    are relative to the data directory, dbt's working directory (`run_dbt`)."""
+    tokens = {source.token_env for source in config.sources.values()} | set(landing_store.SECRET_ENV)
     return {
         **{k: v for k, v in os.environ.items() if k not in tokens},
         "OPSKPI_WAREHOUSE": config.warehouse_path.relative_to(config.data_dir).as_posix(),
