@@ -531,6 +531,11 @@ def _report_freshness(config: Config) -> dict[str, int]:
     return counts
 
 
+def dbt_session_command(spec: dict[str, Any], config: Config, ctx: RunContext) -> list[str]:
+    """The one dbt process of a transform: freshness, then the build (opskpi/dbt_session.py)."""
+    return [sys.executable, "-m", "opskpi.dbt_session", json.dumps(spec), *dbt_project_args(config, ctx)]
+
+
 def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True,
               freshness: bool = True) -> dict[str, Any]:
     """`dbt source freshness` over the enabled sources' raw tables, then `dbt build` (models and tests), in one dbt
@@ -569,7 +574,7 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
             build += ["--select", *plan.select, *([FRESHNESS_SELECTOR] if freshness else [])]
         log.info("dbt build: %s (%s)", "slim" if plan.select is not None else "every node", plan.reason)
         spec = {"build": build, **({"freshness": check} if check else {})}
-        command = [sys.executable, "-m", "opskpi.dbt_session", json.dumps(spec), *dbt_project_args(config, ctx)]
+        command = dbt_session_command(spec, config, ctx)
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
         run_results = target / "run_results.json"
