@@ -1,5 +1,5 @@
-"""Jira project versions: the emulator's `GET /project/{key}/version` (paging, caps, order, filters, errors, auth),
-the `jira` SDK as referee, and the extractor's `versions` stream.
+"""Jira project versions: the emulator's `GET /project/{key}/version` (paging, caps, order, filters, errors, auth)
+and the extractor's `versions` stream (the `jira` SDK's referee walk: tests/referees/test_jira_referee.py).
 
 Hand-computed (emulator/gen_jira_versions.py): WEB's train leaves every 14 days from Thursday 2026-01-01, version id
 30000 + the train's number; released at 12:00 UTC on its day. Seed 42's history starts 2026-07-22 (day 202 of 2026),
@@ -127,17 +127,6 @@ def test_copies_of_a_release_project_have_their_own_version_ids():
     assert [v.id for v in web] == IDS
     assert [v.id for v in web2] == [str(50015 + n) for n in range(9)]
     assert project_versions("OPS", start, now) == []
-
-
-def test_sdk_referee_reads_the_same_versions(emu):
-    """The `jira` SDK's project_versions (the non-paged `/versions`) and the paged walk agree."""
-    jira = pytest.importorskip("jira")
-    client = jira.JIRA(server=emu.jira_url, basic_auth=AUTH, get_server_info=False, max_retries=0,
-                       options={"rest_api_version": "3"})
-    sdk = client.project_versions("WEB")
-    paged, _ = walk(emu, "WEB", 50)
-    assert [(v.id, v.name, v.released, v.releaseDate) for v in sdk] == [
-        (v["id"], v["name"], v["released"], v["releaseDate"]) for v in paged]
 
 
 def test_the_versions_stream_reads_each_configured_release_project(emu, tmp_path):

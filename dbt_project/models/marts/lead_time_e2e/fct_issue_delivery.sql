@@ -116,7 +116,7 @@ issue_fix_versions as (
     from eligibility
     cross join json_each(eligibility.fix_versions) as fix
     left join {{ ref('stg_jira__versions') }} as versions
-        on versions.version_id = fix.value->>'$.id'
+        on versions.version_id = (fix.value->>'$.id')  -- DuckDB binds `=` tighter than `->>`
     where eligibility.is_release_based
 
 ),
