@@ -38,11 +38,6 @@ class FixVersion:
     def released(self, now_ms: int) -> bool:
         return now_ms >= _day_start_ms(self.release_date) + RELEASED_AT_MS
 
-    @property
-    def sequence(self) -> int:
-        """The order the versions appear in Jira's UI (creation order): the train's number."""
-        return int(self.id)
-
     def render(self, api: str, now_ms: int) -> dict[str, object]:
         """The entry of `fields.fixVersions` as Jira Cloud REST v3 returns it (`FixVersion`)."""
         return {"self": f"{api}/version/{self.id}", "id": self.id, "description": f"Release train {self.name}",
