@@ -784,6 +784,8 @@ class Config(_Section):
         settings = source.settings()
         if name == "github":  # the deployments a KPI counts: their late statuses are rechecked every night
             settings["production_environments"] = list(self.dora.production_environments)
+        if name == "jira":  # the projects whose versions are read: their issues are delivered by release
+            settings["release_projects"] = list(self.lead_time_e2e.release_projects)
         if with_secret:
             settings["token"] = read_secret(source.token_env, f"sources.{name}.token_env")
         return settings
