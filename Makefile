@@ -42,15 +42,15 @@ test: $(STAMP)
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m "long and not scale_out" $(TEST_ARGS)
 
-# Beyond one machine (marker `scale_out`: Celery workers on a real redis-server, ...), outside `make test`. Their extra
-# packages (pyproject's `scale-out` extra) are installed on first use, with a stamp of their own, so `make test` stays
-# as fast as it is; redis-server comes from Debian (.ci/run installs it).
+# The scale-out tests (marker `scale_out`: tests/scale_out) against real local servers (moto's S3 on loopback,
+# Celery workers on Debian's redis-server…).
+# Their packages (the `scale-out` extra) are installed on first use, with their own stamp, so `make test` does not
+# pay for them; .ci/run runs this after `make test-long`.
 SCALE_OUT_STAMP := $(VENV)/.installed-scale-out
-$(SCALE_OUT_STAMP): $(STAMP)
+$(SCALE_OUT_STAMP): $(STAMP) pyproject.toml constraints.txt
 	@echo "installing the scale-out extra into $(VENV) (log: $(VENV)/install-scale-out.log)"
-	@{ UV_NATIVE_TLS=1 $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt -e ".[test,scale-out]" \
-		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,scale-out]"; } \
-		> $(VENV)/install-scale-out.log 2>&1 || { cat $(VENV)/install-scale-out.log; exit 1; }
+	@UV_NATIVE_TLS=1 $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt \
+		-e ".[test,scale-out]" > $(VENV)/install-scale-out.log 2>&1 || { cat $(VENV)/install-scale-out.log; exit 1; }
 	@touch $(SCALE_OUT_STAMP)
 
 test-scale-out: $(SCALE_OUT_STAMP)
