@@ -40,9 +40,10 @@ test: $(STAMP)
 # The longest whole-pipeline reliability runs (marker `long`: the real scheduler's 7-day backfill, SIGKILL trials,
 # overlapping runs under injected faults), about 12 minutes of work; .ci/run runs them after `make test`.
 test-long: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m long $(TEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m "long and not scale_out" $(TEST_ARGS)
 
-# The scale-out tests (marker `scale_out`: tests/scale_out) against real local servers (moto's S3 on loopback…).
+# The scale-out tests (marker `scale_out`: tests/scale_out) against real local servers (moto's S3 on loopback,
+# Celery workers on Debian's redis-server…).
 # Their packages (the `scale-out` extra) are installed on first use, with their own stamp, so `make test` does not
 # pay for them; .ci/run runs this after `make test-long`.
 SCALE_OUT_STAMP := $(VENV)/.installed-scale-out

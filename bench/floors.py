@@ -144,4 +144,5 @@ TARGETS = {
     "extract_rss": Target("extract peak RSS, large / medium", 1.2),
     "peer_speedup": Target("dlt (parquet) wall / ours, same streams", 2.0, at_least=True),
     "peer_requests": Target("our requests / dlt's, same streams", 1.0),
+    "celery_workers": Target("extract wall, 2 Celery extract workers / 1 (bench/celery_workers.py)", 0.6),
 }

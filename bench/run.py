@@ -99,8 +99,12 @@ class Emulator:
             raise SystemExit(f"the emulator did not start ({' '.join(command)}): {line!r}; see {log_path}")
         self.startup_s = time.monotonic() - started
         self.url = line.removeprefix("emulator listening on ")
-        self.settings = self._settings(latency_ms, options["latency"])
-        self.warmed = self._warm()
+        try:
+            self.settings = self._settings(latency_ms, options["latency"])
+            self.warmed = self._warm()
+        except BaseException:  # nobody holds this object yet to stop the process (e.g. warming timed out)
+            self.stop()
+            raise
         if latency_ms and not self.latency_ms:
             log(f"warning: this emulator adds no latency: running without the {latency_ms:g} ms asked")
 

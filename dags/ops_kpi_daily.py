@@ -5,6 +5,11 @@ this file stays cheap and never opens the warehouse. Per source, extract tasks a
 source's partitions (repositories, projects) and run in parallel under that API's pool; they only
 write landing files. Everything that touches the warehouse shares the 1-slot `duckdb_writer` pool.
 
+Celery queues come from the config's `queues:` (read once, when this file is parsed): the source groups
+(partitions, extract, validate) go to `queues.extract`, which any worker that reaches the APIs and the landing
+store may serve; load, dbt build, publish, report and done go to `queues.warehouse`, served only on the host
+that holds the DuckDB file and the data volume (docs/deploy.md). Unset: Airflow's default queue.
+
 dbt runs as one `dbt build` task rather than one Airflow task per model (astronomer-cosmos): DuckDB
 has a single writer, so per-model tasks would have to run one at a time anyway, each paying a new
 process and dbt start-up (~4 s), while one `dbt build` uses dbt's own threads in one process and
@@ -35,12 +40,16 @@ from airflow.sdk import (
 )
 from opskpi_notifiers import deadline_missed, notify_failure
 
+from opskpi.config import read_queues
+
 SOURCES = ("jira", "pagerduty", "github")
 DEFAULT_CONFIG = os.environ.get("OPSKPI_CONFIG", "config/demo.yml")
 # Cron of the nightly run, in UTC; "none" leaves the DAG to manual and API triggers only.
 SCHEDULE_CRON = os.environ.get("OPSKPI_SCHEDULE", "0 0 * * *")
 # Who answers for the pipeline, shown as every task's owner in the UI.
 OWNER = os.environ.get("OPSKPI_OWNER", "ops-analytics")
+# The deployment's queues (config `queues:`): a task's queue is part of the parsed DAG, not of a run.
+QUEUES = read_queues(DEFAULT_CONFIG)
 RAW_ASSETS = {s: Asset(name=f"opskpi.raw.{s}", uri=f"opskpi://warehouse/raw/{s}") for s in SOURCES}
 MARTS_ASSET = Asset(name="opskpi.published.marts", uri="opskpi://published/marts")
 # Opt-in: a deadline alert for a late nightly run (set by deployments; `dag.test()` in Airflow 3.3.2 cannot
@@ -84,6 +93,13 @@ PARAMS = {
     "full_refresh": Param(False, type="boolean", description="Ignore watermarks and re-read the history"),
     "sources": Param([], type="array", description="Limit to these sources (default: all enabled)"),
 }
+
+
+def on_queue(role: str) -> dict[str, str]:
+    """`queue=` for a task of this role ("extract" or "warehouse") when the config names its queue; nothing (Airflow's
+    default queue) otherwise. Every task takes one of the two, so workers serving only the named queues run all."""
+    name = getattr(QUEUES, role)
+    return {"queue": name} if name else {}
 
 
 def store_credentials(config) -> None:
@@ -172,13 +188,14 @@ def _describe_assets(step_result: dict, by_source: dict[str, Asset]) -> None:
 def source_group(source: str):
     @task_group(group_id=source, tooltip=f"extract, then validate, everything {source} serves")
     def group():
-        @task(task_id="partitions", doc_md=f"""
+        @task(task_id="partitions", **on_queue("extract"), doc_md=f"""
 Lists the {source} partitions this run extracts (from the config: GitHub repositories, Jira projects;
 one `""` for unpartitioned sources), which `extract` is mapped over. Writes nothing. {RERUN}""")
         def list_partitions():
             return _run("partitions", source)
 
-        @task(task_id="extract", pool=f"{source}_api", map_index_template="{{ partition_label }}", doc_md=f"""
+        @task(task_id="extract", pool=f"{source}_api", map_index_template="{{ partition_label }}",
+              **on_queue("extract"), doc_md=f"""
 Reads the {source} API for one partition (this task's name: a repository, or the projects / source read)
 from each stream's watermark minus its lookback, and writes an immutable landing batch to
 `data/landing/{source}/<stream>/<batch>/` (Parquet parts + `_manifest.json`). Touches no warehouse.
@@ -188,7 +205,7 @@ Progress lines go to the task log and `data/logs/runs/<run id>.jsonl`. {RERUN}""
         def extract(partition: str):
             return extract_or_reschedule(source, partition)
 
-        @task(task_id="validate", retries=0, doc_md=f"""
+        @task(task_id="validate", retries=0, **on_queue("extract"), doc_md=f"""
 Validates every new {source} landing batch with its Great Expectations suite (`expectations/suites/`),
 writing `_validation.json` beside it. A critical failure moves the batch to `data/quarantine/` and fails
 the run before `load` (not retried: the data would fail again). Replay after a fix:
@@ -224,7 +241,8 @@ the run before `load` (not retried: the data would fail again). Replay after a f
 def ops_kpi_daily():
     validated = [source_group(source) for source in SOURCES]
 
-    @task(pool="duckdb_writer", trigger_rule="none_failed", outlets=list(RAW_ASSETS.values()), doc_md=f"""
+    @task(pool="duckdb_writer", trigger_rule="none_failed", outlets=list(RAW_ASSETS.values()), **on_queue("warehouse"),
+          doc_md=f"""
 Merges every validated landing batch into `raw.<source>__<stream>` of `data/warehouse.duckdb` (newest
 version per primary key) and advances the watermarks in the same transaction; writes the config tables.
 Emits the assets `opskpi.raw.<source>` with the batches merged, rows landed and changed, and the run date.
@@ -234,7 +252,7 @@ A killed load is rerun from the same landing files with the same result. {RERUN}
         _describe_assets(result, RAW_ASSETS)
         return result
 
-    @task(pool="duckdb_writer", retries=0, inlets=list(RAW_ASSETS.values()), doc_md=f"""
+    @task(pool="duckdb_writer", retries=0, inlets=list(RAW_ASSETS.values()), **on_queue("warehouse"), doc_md=f"""
 `dbt source freshness` over the enabled sources' raw tables, then `dbt build` of `dbt_project/` on the
 warehouse (staging → intermediate → marts, with every dbt test), in one dbt process, then the static dbt docs
 page. A source past its freshness thresholds is recorded in `meta.source_freshness` and shown in the report's
@@ -243,7 +261,7 @@ the run and nothing is published (not retried: it would fail again). dbt's log: 
     def dbt_build():
         return _run("transform")
 
-    @task(pool="duckdb_writer", outlets=[MARTS_ASSET], doc_md=f"""
+    @task(pool="duckdb_writer", outlets=[MARTS_ASSET], **on_queue("warehouse"), doc_md=f"""
 Copies the marts into a new `data/published/opskpi.duckdb` (+ `parquet/`, `docs/`) and swaps it in
 atomically: BI tools never see half a publish. Emits the asset `opskpi.published.marts` with the tables
 and their rows. {RERUN}""")
@@ -255,14 +273,14 @@ and their rows. {RERUN}""")
             "rows": sum(result.get("tables", {}).values())}
         return result
 
-    @task(inlets=[MARTS_ASSET], doc_md=f"""
+    @task(inlets=[MARTS_ASSET], **on_queue("warehouse"), doc_md=f"""
 Writes the day's report from the published marts: `data/published/report/<date>/index.html`,
 `summary.md`, `kpis.json` (and `latest/`), then delivers it by webhook / e-mail if `report:` says so
 (each channel once per run, also across retries). {RERUN}""")
     def report():
         return _run("report")
 
-    @task(doc_md="Marks the run complete once the report is written.")
+    @task(**on_queue("warehouse"), doc_md="Marks the run complete once the report is written.")
     def done():
         return "ok"
 

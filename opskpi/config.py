@@ -585,6 +585,27 @@ class TransformConfig(_Section):
                                                 "{v!r} must be null or a whole number from 1 to 256")] = 2
 
 
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# "" is unset too: what `${OPSKPI_EXTRACT_QUEUE:-}` gives when the variable is not set (config/demo.yml).
+QueueName = Annotated[str | None, BeforeValidator(lambda v: None if v == "" else v),
+                      _rule(lambda v: v is None or _QUEUE.match(v),
+                                        "{v!r} must be a Celery queue name (letters, digits, _ . -), or null for "
+                                        "Airflow's default queue")]
+
+
+class QueuesConfig(_Section):
+    """Celery queues of the DAG's tasks, for deployments whose workers are not all on the warehouse host.
+
+    `extract` takes what only reads APIs and writes landing batches (partitions, extract, validate): it can run on
+    any worker that reaches the APIs and the landing store. `warehouse` takes everything that opens the DuckDB file
+    or the data volume (load, dbt build, publish, report): its worker must run on the host that holds them. Unset
+    (null) is Airflow's default queue, so a one-host deployment needs no entry. Read when the DAG file is parsed
+    (`read_queues`), from the deployment's config (OPSKPI_CONFIG), not per run."""
+
+    extract: QueueName = None
+    warehouse: QueueName = None
+
+
 class ReportingConfig(_Section):
     timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
@@ -729,6 +750,7 @@ class Config(_Section):
     lead_time_e2e: LeadTimeE2EConfig = Field(default_factory=LeadTimeE2EConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)
+    queues: QueuesConfig = Field(default_factory=QueuesConfig)
     landing: LandingConfig = Field(default_factory=LandingConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     path: Path | None = Field(default=None, exclude=True)
@@ -857,3 +879,27 @@ def load_config(path: str | Path) -> Config:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config: {path} is not valid YAML: {exc}") from None
     return parse_config(raw, Path.cwd(), path.resolve())
+
+
+def read_queues(path: str | Path) -> QueuesConfig:
+    """Only the `queues:` section of a config file, for the DAG file at parse time.
+
+    The full `load_config` takes most of a second (every section validated), which every parse of the DAG file
+    would pay; the queues are all the DAG's shape needs. A missing file gives the default queues: the default
+    config path is relative to the working directory, which the DAG processor may not share, and the tasks then
+    fail on the config as they always did. An invalid file or section raises ConfigError (a DAG import error
+    naming the key), rather than sending the warehouse tasks to a queue that workers without the warehouse serve.
+    """
+    path = Path(path)
+    if not path.exists():
+        return QueuesConfig()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path} is not valid YAML: {exc}") from None
+    section = raw.get("queues") if isinstance(raw, dict) else None
+    try:
+        return QueuesConfig.model_validate(_interpolate(section, "queues"))
+    except ValidationError as exc:
+        where = _first_error(exc).removeprefix("config")  # the section itself: "config: …"; a key: "extract: …"
+        raise ConfigError(f"queues{where if where.startswith(':') else '.' + where} (in {path})") from None

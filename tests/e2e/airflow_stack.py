@@ -1,5 +1,8 @@
 """A real Airflow 3 deployment on loopback for tests: api-server, scheduler, dag-processor, triggerer.
 
+LocalExecutor by default; `extra_env` switches the executor (tests/scale_out/celery_stack.py: CeleryExecutor on a
+local Redis) and `launch` starts further Airflow processes such as Celery workers, stopped with the rest.
+
 What `dag.test()` hides (separate task processes, pools across processes, serialisation, the
 execution API, callbacks in the dag processor, deadlines in the triggerer) only shows up here.
 """
@@ -94,18 +97,32 @@ class AirflowStack:
         self.token = reply.json()["access_token"]
 
     def _launch(self, component: str) -> None:
-        args = [str(BIN / "airflow"), component]
+        args = [component]
         if component == "api-server":
             args += ["--host", "127.0.0.1", "--port", str(self.port)]
-        log = open(self.home / f"{component}.log", "a")  # noqa: SIM115 - closed with the process
-        self.processes[component] = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+        self.launch(component, args)
+
+    def launch(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`airflow <args>` as process `name` of this deployment (log: <home>/<name>.log), in its own session so
+        `stop` ends it with its children."""
+        log = open(self.home / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        self.processes[name] = subprocess.Popen(
+            [str(BIN / "airflow"), *args], env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        return self.processes[name]
 
     @contextmanager
     def without(self, component: str) -> Iterator[None]:
         """Stop one component for the block, then start it again."""
-        process = self.processes.pop(component)
+        self.stop_process(component)
+        try:
+            yield
+        finally:
+            self._launch(component)
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process of the deployment (its whole session): SIGTERM, then SIGKILL after 30 s."""
+        process = self.processes.pop(name)
         for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
             try:
                 os.killpg(process.pid, sig)
@@ -115,10 +132,6 @@ class AirflowStack:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:
-            yield
-        finally:
-            self._launch(component)
 
     def _check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -236,7 +249,7 @@ class AirflowStack:
 
     def logs(self, tail: int = 40) -> str:
         out = []
-        for component in COMPONENTS:
+        for component in dict.fromkeys([*COMPONENTS, *self.processes]):
             path = self.home / f"{component}.log"
             if path.exists():
                 lines = path.read_text(errors="replace").splitlines()[-tail:]

@@ -37,10 +37,13 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer", "airflow-worker"}
+                    "airflow-triggerer", "airflow-worker", "airflow-worker-extract"}
+# The extract workers of the celery profile have no data volume: they need none (docs/deploy.md).
+WITHOUT_DATA = {"airflow-worker-extract"}
 PROFILES = {"postgres": [], "airflow-init": [], "airflow-apiserver": [], "airflow-scheduler": [],
             "airflow-dag-processor": [], "airflow-triggerer": [], "emulator": ["demo"], "redis": ["celery"],
-            "airflow-worker": ["celery"]}
+            "minio": ["celery"], "minio-init": ["celery"], "airflow-worker": ["celery"],
+            "airflow-worker-extract": ["celery"]}
 SECRETS = {"AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD"}
 FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 DATA_DIR_IN_CONTAINER = "/opt/opskpi/data"
@@ -198,8 +201,10 @@ def service_commands(service: dict) -> list[list[str]]:
 
 
 def airflow_commands(compose) -> dict[str, list[list[str]]]:
+    """The `airflow …` commands of the services built from this project's image (other images, such as MinIO's,
+    have entrypoints of their own)."""
     return {name: [argv[1:] for argv in service_commands(svc) if argv[0] == "airflow"]
-            for name, svc in compose["services"].items()}
+            for name, svc in compose["services"].items() if "build" in svc}
 
 
 _PARSE_SCRIPT = """
@@ -316,11 +321,12 @@ def test_celery_profile_switches_executor_by_variable(raw_compose, compose):
     assert executor == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
     celery_env = {**filled_env(), "AIRFLOW_EXECUTOR": "CeleryExecutor"}
     assert interpolate(executor, celery_env) == "CeleryExecutor"
-    worker = compose["services"]["airflow-worker"]
-    script = _argv(worker["command"])[2]
-    assert '"${AIRFLOW__CORE__EXECUTOR}" != "CeleryExecutor"' in script and "exit 1" in script
-    assert ["airflow", "celery", "worker"] in service_commands(worker)
-    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in ("airflow-worker", "airflow-worker-extract"):
+        worker = compose["services"][name]
+        script = _argv(worker["command"])[2]
+        assert '"${AIRFLOW__CORE__EXECUTOR}" != "CeleryExecutor"' in script and "exit 1" in script
+        assert any(argv[:3] == ["airflow", "celery", "worker"] for argv in service_commands(worker)), name
+        assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 # --- data, paths, build ------------------------------------------------------------------------------------
@@ -332,7 +338,7 @@ def _mounts(service: dict) -> list[tuple[str, str]]:
 def test_data_lives_on_a_named_volume(compose):
     named = set(compose["volumes"])
     demo = yaml.safe_load((ROOT / "config" / "demo.yml").read_text())
-    for name in AIRFLOW_SERVICES:
+    for name in AIRFLOW_SERVICES - WITHOUT_DATA:
         svc = compose["services"][name]
         assert ("opskpi-data", DATA_DIR_IN_CONTAINER) in _mounts(svc), f"{name} must mount the data volume"
         data_dir = PurePosixPath(svc["working_dir"]) / demo["data_dir"]
@@ -446,11 +452,88 @@ def test_airflow_commands_are_real(compose, tmp_path):
 
 def test_celery_commands_are_real(compose, tmp_path):
     argvs = [argv for cmds in airflow_commands(compose).values() for argv in cmds if argv[0] == "celery"]
-    assert argvs == [["celery", "worker"]]
+    assert argvs == [["celery", "worker", "--queues", "${OPSKPI_WAREHOUSE_QUEUE},default", "--concurrency", "2"],
+                     ["celery", "worker", "--queues", "${OPSKPI_EXTRACT_QUEUE}", "--concurrency", "4"]]
     if importlib.util.find_spec("airflow.providers.celery") is None:
         pytest.skip("apache-airflow-providers-celery is not installed here (the apache/airflow image has it)")
     results = parse_with_airflow(argvs, tmp_path, AIRFLOW__CORE__EXECUTOR="CeleryExecutor")
     assert all(r["ok"] for r in results)
+
+
+# --- profile celery: extract workers without the warehouse ---------------------------------------------------
+
+def run_worker_script(service: dict, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """The worker's own `bash -c` script, with a stand-in `airflow` on PATH that prints the argv it was given."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "airflow").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (fake / "airflow").chmod(0o755)
+    argv = _argv(service["command"])
+    assert argv[:2] == ["bash", "-c"]
+    child_env = {"PATH": f"{fake}:/usr/bin:/bin", **environment(service), **env}
+    return subprocess.run(argv, env=child_env, capture_output=True, text=True, timeout=30)
+
+
+def test_extract_workers_mount_no_warehouse_and_serve_only_the_extract_queue(compose, tmp_path, monkeypatch):
+    services = compose["services"]
+    extract, warehouse = services["airflow-worker-extract"], services["airflow-worker"]
+    # the config and nothing else: no opskpi-data (the warehouse), no named volume at all
+    assert _mounts(extract) == [("./config", "/opt/opskpi/config")] and extract["volumes"][0].endswith(":ro")
+    assert ("opskpi-data", DATA_DIR_IN_CONTAINER) in _mounts(warehouse)
+    env = environment(extract)
+    celery = {**env, "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"}
+
+    # the queues each worker serves, as its shell expands them in the container
+    served = run_worker_script(extract, tmp_path, **{**celery, "OPSKPI_LANDING_URL": "s3://opskpi-landing/landing"})
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.split() == ["celery", "worker", "--queues", "extract", "--concurrency", "4"]
+    served = run_worker_script(warehouse, tmp_path, **celery)
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.split() == ["celery", "worker", "--queues", "warehouse,default", "--concurrency", "2"]
+
+    # ... are the queues the DAG puts its tasks on: config/demo.yml read with the containers' environment
+    from opskpi.config import read_queues
+
+    for name in ("OPSKPI_EXTRACT_QUEUE", "OPSKPI_WAREHOUSE_QUEUE"):
+        monkeypatch.setenv(name, env[name])
+    queues = read_queues(ROOT / "config" / "demo.yml")
+    assert (queues.extract, queues.warehouse) == ("extract", "warehouse")
+
+    # without a volume, batches landed on local disk would never reach the warehouse: it refuses to start
+    for landing in ("", "/opt/opskpi/data/landing"):
+        refused = run_worker_script(extract, tmp_path, **{**celery, "OPSKPI_LANDING_URL": landing})
+        assert refused.returncode == 1 and "OPSKPI_LANDING_URL=s3://" in refused.stderr, landing
+        assert refused.stdout == ""
+    assert extract["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+
+
+def test_object_store_credentials_come_from_the_environment_only(raw_compose, compose):
+    common = environment(raw_compose["x-airflow-common"])
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "OPSKPI_LANDING_URL", "OPSKPI_LANDING_ENDPOINT_URL"):
+        assert common[name] == f"${{{name}:-}}", f"pass {name} through, with no value in the file"
+        assert env_example().get(name) is None, f".env.example must not set {name}"
+    minio = environment(raw_compose["services"]["minio"])
+    assert (minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]) == ("${AWS_ACCESS_KEY_ID:-}",
+                                                                        "${AWS_SECRET_ACCESS_KEY:-}")
+    assert ("minio-data", "/data") in _mounts(compose["services"]["minio"])
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert name not in (ROOT / "config" / "demo.yml").read_text()
+
+
+def test_minio_init_creates_the_bucket_of_the_landing_url(compose, tmp_path):
+    init = compose["services"]["minio-init"]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "mc").write_text('#!/bin/sh\necho "mc $*" >> "$MC_CALLS"\n')
+    (fake / "mc").chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {**environment(init), "PATH": f"{fake}:/usr/bin:/bin", "MC_CALLS": str(calls),
+           "OPSKPI_LANDING_URL": "s3://team-landing/opskpi/landing", "AWS_ACCESS_KEY_ID": "k",
+           "AWS_SECRET_ACCESS_KEY": "s"}
+    done = subprocess.run(_argv(init["entrypoint"]), env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().splitlines() == ["mc alias set landing http://minio:9000 k s",
+                                             "mc mb --ignore-existing landing/team-landing"]
 
 
 def test_healthchecks(compose):
@@ -466,7 +549,7 @@ def test_healthchecks(compose):
         assert ["airflow", "jobs", "check", "--job-type", job, "--hostname", "${HOSTNAME}"] in \
             service_commands(services[name])
     for name, svc in services.items():
-        assert "healthcheck" in svc or name == "airflow-init", f"{name} has no healthcheck"
+        assert "healthcheck" in svc or name in ("airflow-init", "minio-init"), f"{name} has no healthcheck"
 
 
 def _emulator_argv(compose) -> list[str]:
