@@ -679,6 +679,9 @@ class LandingConfig(_Section):
     airflow_conn_id: Annotated[str | None, _rule(lambda v: v is None or re.match(r"^[A-Za-z0-9_.-]{1,250}$", v),
                                                  "{v!r} is not an Airflow connection id")] = None
 
+    _unset_when_empty = field_validator("url", "endpoint_url", "quarantine_url", mode="before")(
+        classmethod(lambda cls, value: _empty_is_unset(value)))
+
     @field_validator("url", "quarantine_url")
     @classmethod
     def _resolve(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -686,6 +689,12 @@ class LandingConfig(_Section):
         if value is None or is_object_store_url(value) or base_dir is None or Path(value).is_absolute():
             return value
         return str((Path(base_dir) / value).resolve())
+
+
+def _empty_is_unset(value: object) -> object:
+    """An empty string is unset: `${VAR:-}` in the YAML gives '' when the deployment does not set VAR (the demo config
+    reads the compose file's OPSKPI_LANDING_URL that way), and '' names no store."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _s3_only(value: str | None) -> str | None:
@@ -701,6 +710,9 @@ class PublishConfig(_Section):
     parquet_url: Annotated[StoreUrl, AfterValidator(_s3_only)] = None
     # Unset: landing.endpoint_url.
     endpoint_url: Annotated[str | None, AfterValidator(_endpoint)] = None
+
+    _unset_when_empty = field_validator("parquet_url", "endpoint_url", mode="before")(
+        classmethod(lambda cls, value: _empty_is_unset(value)))
 
 
 class ReportConfig(_Section):

@@ -26,6 +26,25 @@ def test_by_default_landing_and_quarantine_are_the_local_directories_of_today(tm
     assert type(config.quarantine_dir) is PosixPath and config.quarantine_dir == tmp_path / "data" / "quarantine"
 
 
+def test_empty_store_settings_are_unset_so_the_demo_config_follows_the_compose_variables(tmp_path, monkeypatch):
+    """`${OPSKPI_LANDING_URL:-}` gives '' when the deployment sets nothing: that is the local default, not an error;
+    the celery profile's values put the demo config's landing zone on its MinIO."""
+    config = parse_config(config_dict(landing={"url": "", "endpoint_url": " ", "quarantine_url": ""},
+                                      publish={"parquet_url": "", "endpoint_url": ""}), tmp_path)
+    assert config.landing_dir == tmp_path / "data" / "landing" and config.landing.endpoint_url is None
+    assert config.publish.parquet_url is None and config.publish.endpoint_url is None
+    from opskpi.config import load_config
+
+    demo = Path(__file__).resolve().parents[2] / "config" / "demo.yml"
+    monkeypatch.delenv("OPSKPI_LANDING_URL", raising=False)
+    monkeypatch.delenv("OPSKPI_LANDING_ENDPOINT_URL", raising=False)
+    assert load_config(demo).landing.url is None
+    monkeypatch.setenv("OPSKPI_LANDING_URL", "s3://opskpi-landing/landing")
+    monkeypatch.setenv("OPSKPI_LANDING_ENDPOINT_URL", "http://minio:9000")
+    landing = load_config(demo).landing
+    assert (landing.url, landing.endpoint_url) == ("s3://opskpi-landing/landing", "http://minio:9000")
+
+
 def test_a_local_landing_url_is_resolved_like_data_dir(tmp_path):
     config = parse_config(config_dict(landing={"url": "elsewhere/landing"}), tmp_path)
     assert config.landing_dir == tmp_path / "elsewhere" / "landing"
