@@ -28,9 +28,9 @@
     (`Z`, `+02:00`, `+0200`), else NULL: a stamp without an offset says nothing about the instant. -#}
 {% macro iso_instant_with_offset(text_expr) -%}
     case
-        when regexp_matches({{ text_expr }},
-                            '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$')
-            then try_cast({{ text_expr }} as timestamptz)
+        when {{ regex_matches(text_expr,
+            "'^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$'") }}
+            then {{ try_cast(text_expr, 'timestamptz') }}
     end
 {%- endmacro %}
 

@@ -46,7 +46,7 @@
 
 
 {% macro epoch_us_to_timestamptz(epoch_us_text) -%}
-    (timestamptz '1970-01-01 00:00:00+00' + to_microseconds(cast('{{ epoch_us_text }}' as bigint)))
+    (timestamptz '1970-01-01 00:00:00+00' + {{ microseconds_interval("cast('" ~ epoch_us_text ~ "' as bigint)") }})
 {%- endmacro %}
 
 
@@ -131,10 +131,10 @@
     ] | join(';') -%}
     {%- set sql -%}
         select
-            cast(epoch_us({{ as_of() }}) as varchar) as as_of_us,
-            strftime({{ run_date() }}, '%Y-%m-%d') as run_date,
+            cast({{ epoch_us(as_of()) }} as varchar) as as_of_us,
+            {{ format_date(run_date()) }} as run_date,
             (
-                select cast(epoch_us(max(loaded_at)) as varchar)
+                select cast({{ epoch_us('max(loaded_at)') }} as varchar)
                 from (
                     select max(_loaded_at) as loaded_at from {{ inputs.pagerduty_incidents }}
                     union all
@@ -237,9 +237,9 @@
 
         select
             {%- for name in bound_names %}
-            strftime({{ name }}, '%Y-%m-%d') as {{ name }},
+            {{ format_date(name) }} as {{ name }},
             {%- endfor %}
-            strftime(least({{ bound_names | join(', ') }}), '%Y-%m-%d') as from_day
+            {{ format_date('least(' ~ bound_names | join(', ') ~ ')') }} as from_day
         from bounds
     {%- endset -%}
     {%- set row = run_query(sql).rows[0] -%}

@@ -97,7 +97,7 @@
         on {{ facts }}.scope_type = scopes.scope_type
         and {{ facts }}.scope_id = scopes.scope_id
         and {{ facts }}.{{ day_column }} between windows.window_start_day and windows.snapshot_date
-    group by all
+    group by windows.snapshot_date, windows."window", scopes.scope_type, scopes.scope_id
 {%- endmacro %}
 
 

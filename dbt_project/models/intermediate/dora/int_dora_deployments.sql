@@ -42,7 +42,7 @@ from_deployments as (
     inner join first_success
         on deployments.repo = first_success.repo
         and deployments.deployment_id = first_success.deployment_id
-    where list_contains({{ dora_production_environments() }}, lower(deployments.environment))
+    where {{ array_has(dora_production_environments(), 'lower(deployments.environment)') }}
       and deployments.repo not in (select repo from deploy_workflows)
 
 ),

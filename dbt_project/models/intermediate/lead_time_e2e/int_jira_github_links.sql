@@ -33,20 +33,20 @@ key_entries as (
 key_items as (
 
     select key_entries.issue_id, item.value as item
-    from key_entries, json_each(key_entries.items) as item
+    from key_entries, {{ json_elements('key_entries.items') }} as item
 
 ),
 
 moved_keys as (
 
     -- both sides of every move: a key the issue had before, or had between two moves
-    select issue_id, item->>'$.fromString' as jira_key
+    select issue_id, {{ json_text('item', 'fromString') }} as jira_key
     from key_items
-    where (lower(item->>'$.field') = 'key' or (item->>'$.fieldId') = 'issuekey')
+    where (lower({{ json_text('item', 'field') }}) = 'key' or ({{ json_text('item', 'fieldId') }}) = 'issuekey')
     union
-    select issue_id, item->>'$.toString' as jira_key
+    select issue_id, {{ json_text('item', 'toString') }} as jira_key
     from key_items
-    where (lower(item->>'$.field') = 'key' or (item->>'$.fieldId') = 'issuekey')
+    where (lower({{ json_text('item', 'field') }}) = 'key' or ({{ json_text('item', 'fieldId') }}) = 'issuekey')
 
 ),
 

@@ -148,7 +148,7 @@ posture as (
     select day, scope_type, scope_id, sum("open") as open_critical, sum(in_breach) as in_breach
     from {{ ref('mart_security_posture_daily') }}
     where severity = 'critical' and scope_type in ('team', 'org')
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -167,7 +167,7 @@ tiers as (
         count(*) filter (where tier in ('elite', 'high')) as elite_or_high,
         count(tier) as tiered
     from {{ ref('mart_dora_tier') }}
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -178,7 +178,7 @@ improving as (
         count(*) filter (where is_improving) as improving,
         count(*) filter (where samples_sufficient) as candidates
     from {{ ref('int_maturity__improving_kpis') }}
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -193,7 +193,7 @@ acknowledged as (
 acknowledge_times as (
 
     {{ maturity_windowed('mtta_p50', 'incidents', 'day', [
-        ('p50_s', 'quantile_cont(facts.tta_s, 0.5) filter (where facts.acknowledged_at < grid.day_end_at)'),
+        ('p50_s', quantile_cont('facts.tta_s', 0.5) ~ ' filter (where facts.acknowledged_at < grid.day_end_at)'),
         ('acknowledged', 'count(facts.tta_s) filter (where facts.acknowledged_at < grid.day_end_at)')]) }}
 
 ),
@@ -270,7 +270,7 @@ runs as (
     from (select distinct day, window_days from grid where evidence = 'nightly_runs') as grid
     inner join nightly_runs
         on nightly_runs.day between grid.day - (grid.window_days - 1) and grid.day
-    group by all
+    group by grid.day, grid.window_days
 
 ),
 
@@ -278,7 +278,7 @@ service_counts as (
 
     select scope_type, scope_id, count(*) as services, count(*) filter (where slo_explicit) as explicit
     from services
-    group by all
+    group by scope_type, scope_id
 
 ),
 
@@ -287,7 +287,7 @@ slo_met as (
     select day, scope_type, scope_id, count(error_budget_remaining_pct) as services,
            count(*) filter (where error_budget_remaining_pct >= 0) as met
     from service_days
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -297,7 +297,7 @@ repo_counts as (
            count(*) filter (where dependabot_enabled) as dependabot,
            count(*) filter (where code_scanning_enabled) as code_scanning
     from repo_coverage
-    group by all
+    group by scope_type, scope_id
 
 ),
 

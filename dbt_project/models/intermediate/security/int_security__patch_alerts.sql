@@ -57,7 +57,7 @@ deadlines as (
         firsts.first_fixed_at,
         firsts.first_dismissed_at,
         {{ security_patch_clock_start('alerts.created_at', 'alerts.advisory_published_at') }} as clock_start_at,
-        clock_start_at + to_seconds(alerts.sla_days * 86400) as patch_due_at
+        clock_start_at + {{ seconds_interval('alerts.sla_days * 86400') }} as patch_due_at
     from alerts
     left join firsts
         on alerts.alert_key = firsts.alert_key

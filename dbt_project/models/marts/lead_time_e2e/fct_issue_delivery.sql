@@ -32,7 +32,7 @@ with issues as (
         fct.last_done_at,
         fct.is_deleted,
         staged.fix_versions,
-        list_contains({{ lead_time_e2e_release_projects() }}, fct.project) as is_release_based
+        {{ array_has(lead_time_e2e_release_projects(), 'fct.project') }} as is_release_based
     from {{ ref('fct_jira_issues') }} as fct
     inner join {{ ref('stg_jira__issues') }} as staged
         on fct.issue_id = staged.issue_id
@@ -49,8 +49,8 @@ eligibility as (
             not is_deleted
             and status_category = 'done'
             and last_done_at is not null
-            and not coalesce(list_contains({{ lead_time_e2e_excluded_resolutions() }}, lower(resolution)), false)
-            and not coalesce(list_contains({{ lead_time_e2e_excluded_issue_types() }}, lower(issue_type)), false),
+            and not coalesce({{ array_has(lead_time_e2e_excluded_resolutions(), 'lower(resolution)') }}, false)
+            and not coalesce({{ array_has(lead_time_e2e_excluded_issue_types(), 'lower(issue_type)') }}, false),
             false
         ) as is_eligible
     from issues
@@ -71,7 +71,7 @@ issue_pulls as (
         links.issue_id,
         prs.merged_at,
         prs.deployed_at,
-        coalesce(prs.merged_at > eligibility.last_done_at + to_seconds({{ lead_time_e2e_late_link_grace_s() }}), false)
+        coalesce(prs.merged_at > eligibility.last_done_at + {{ seconds_interval(lead_time_e2e_late_link_grace_s()) }}, false)
             as is_late,
         coalesce(prs.merged_at < first_deployments.first_deployed_at, false) as is_deploy_history_missing
     from {{ ref('int_jira_github_links') }} as links
@@ -103,10 +103,10 @@ pull_summary as (
 releases as (
 
     -- the earliest released fix version with a release date (a released version without one gives no day)
-    select eligibility.issue_id, min(try_cast(version.value->>'$.releaseDate' as date)) as released_on
-    from eligibility, json_each(eligibility.fix_versions) as version
+    select eligibility.issue_id, min({{ try_cast(json_text('version.value', 'releaseDate'), 'date') }}) as released_on
+    from eligibility, {{ json_elements('eligibility.fix_versions') }} as version
     where eligibility.is_release_based
-      and coalesce(try_cast(version.value->>'$.released' as boolean), false)
+      and coalesce({{ try_cast(json_text('version.value', 'released'), 'boolean') }}, false)
     group by eligibility.issue_id
 
 ),

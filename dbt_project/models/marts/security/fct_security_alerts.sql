@@ -142,7 +142,7 @@ select
     case when alerts.close_reason in ('fixed', 'resolved')
         then {{ seconds_between('alerts.created_at', 'alerts.closed_at') }} end as time_to_remediate_s,
     sla.sla_days,
-    alerts.created_at + to_seconds(sla.sla_days * 86400) as sla_due_at,
+    alerts.created_at + {{ seconds_interval('sla.sla_days * 86400') }} as sla_due_at,
     alerts.subject,
     alerts.html_url,
     alerts.withdrawn_at,

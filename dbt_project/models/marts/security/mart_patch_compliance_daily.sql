@@ -61,7 +61,7 @@ decision_stats as (
         count(*) filter (where outcome = 'dismissed_before_due') as dismissed_before_due,
         count(*) filter (where outcome = 'unknown') as clock_unknown
     from decisions
-    group by all
+    group by day, scope_type, scope_id, severity
 
 ),
 
@@ -97,7 +97,7 @@ open_stats as (
         count(*) filter (where is_past_policy) as past_policy,
         count(*) filter (where is_without_patch) as open_without_patch
     from open_alerts
-    group by all
+    group by day, scope_type, scope_id, severity
 
 ),
 
@@ -114,15 +114,15 @@ fix_stats as (
     select
         day, scope_type, scope_id, severity,
         avg(time_to_patch_s) as time_to_patch_s_mean,
-        quantile_cont(time_to_patch_s, 0.5) as time_to_patch_s_p50,
+        {{ quantile_cont('time_to_patch_s', 0.5) }} as time_to_patch_s_p50,
         count(*) as time_to_patch_sample_size,
         count(*) filter (where is_clamped) as time_to_patch_clamped,
-        quantile_cont(disclosure_to_patch_s, 0.5) as disclosure_to_patch_s_p50,
+        {{ quantile_cont('disclosure_to_patch_s', 0.5) }} as disclosure_to_patch_s_p50,
         count(disclosure_to_patch_s) as disclosure_to_patch_sample_size,
         count(*) filter (where disclosure_to_patch_s is null) as disclosure_to_patch_unknown,
         count(*) filter (where is_advisory_after_alert) as advisory_after_alert
     from fixes
-    group by all
+    group by day, scope_type, scope_id, severity
 
 )
 

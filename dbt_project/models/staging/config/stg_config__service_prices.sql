@@ -15,8 +15,8 @@ renamed as (
 
     select
         trim(service_id) as service_id,
-        cast(downtime_cost_per_minute as double) as downtime_cost_per_minute,
-        cast(revenue_per_minute as double) as revenue_per_minute
+        cast(downtime_cost_per_minute as double precision) as downtime_cost_per_minute,
+        cast(revenue_per_minute as double precision) as revenue_per_minute
 
     from source
     where nullif(trim(service_id), '') is not null
