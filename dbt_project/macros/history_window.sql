@@ -23,7 +23,7 @@
                 (source = '{{ source_name }}' and stream = '{{ stream }}'){{ " or " if not loop.last }}
             {%- endfor %}
             group by source, stream
-        ))
+        ) as stream_starts)
     {%- else -%}
         cast(null as timestamptz)
     {%- endif -%}

@@ -71,14 +71,7 @@
 
 {#- The state comment of `relation` as a dict, or none when missing or unreadable. -#}
 {% macro incremental_state_read(relation) -%}
-    {%- set sql -%}
-        select comment
-        from duckdb_tables()
-        where database_name = '{{ relation.database }}'
-          and schema_name = '{{ relation.schema }}'
-          and table_name = '{{ relation.identifier }}'
-    {%- endset -%}
-    {%- set rows = run_query(sql).rows -%}
+    {%- set rows = run_query(table_comment_query(relation)).rows -%}
     {%- if rows | length == 0 or rows[0][0] is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -141,11 +134,11 @@
                     select max(_loaded_at) from {{ inputs.pagerduty_log_entries }}
                     union all
                     select max(_loaded_at) from {{ inputs.jira_issues }}
-                )
+                ) as inputs
             ) as watermark_us,
             (
                 select md5(coalesce(string_agg(line, chr(10) order by line), ''))
-                from (select cast(to_json(dimension) as varchar) as line from {{ inputs.dimensions }} as dimension)
+                from (select cast(to_json(dimension) as varchar) as line from {{ inputs.dimensions }} as dimension) as lines
             ) as dimensions_md5
     {%- endset -%}
     {%- set row = run_query(sql).rows[0] -%}

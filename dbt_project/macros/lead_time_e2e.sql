@@ -17,7 +17,7 @@
 
 {#- The project part of a key (OPS-12 -> OPS). -#}
 {% macro jira_key_project(key_expr) -%}
-regexp_extract({{ key_expr }}, '^(.*)-[0-9]+$', 1)
+{{ regex_extract(key_expr, "'^(.*)-[0-9]+$'", 1) }}
 {%- endmacro %}
 
 

@@ -238,3 +238,106 @@
         {{ values }}
     )) > 0
 {%- endmacro %}
+
+{#- The value of `expr` on the last row in the order `order_by` (SQL), an aggregate (DuckDB last(... order by)). -#}
+{% macro last_ordered(expr, order_by) -%}
+    {{ return(adapter.dispatch('last_ordered', 'opskpi')(expr, order_by)) }}
+{%- endmacro %}
+
+{% macro default__last_ordered(expr, order_by) -%}
+    (array_agg({{ expr }} order by {{ order_by }}))[count(*)]
+{%- endmacro %}
+
+{% macro duckdb__last_ordered(expr, order_by) -%}
+    last(
+            {{ expr }}
+            order by {{ order_by }}
+        )
+{%- endmacro %}
+
+{#- A query whose one row holds the comment of the table `relation` (no row when it does not exist). -#}
+{% macro table_comment_query(relation) -%}
+    {{ return(adapter.dispatch('table_comment_query', 'opskpi')(relation)) }}
+{%- endmacro %}
+
+{% macro default__table_comment_query(relation) -%}
+    select obj_description(to_regclass('{{ relation.schema }}.{{ relation.identifier }}'), 'pg_class') as comment
+    where to_regclass('{{ relation.schema }}.{{ relation.identifier }}') is not null
+{%- endmacro %}
+
+{% macro duckdb__table_comment_query(relation) -%}
+        select comment
+        from duckdb_tables()
+        where database_name = '{{ relation.database }}'
+          and schema_name = '{{ relation.schema }}'
+          and table_name = '{{ relation.identifier }}'
+{%- endmacro %}
+
+{#- Integer division of two integer expressions (DuckDB `//`; on Postgres `/` of integers already truncates, while
+    DuckDB's `/` would give a DOUBLE). -#}
+{% macro int_div(dividend, divisor) -%}
+    {{ return(adapter.dispatch('int_div', 'opskpi')(dividend, divisor)) }}
+{%- endmacro %}
+
+{% macro default__int_div(dividend, divisor) -%}
+    ({{ dividend }} / {{ divisor }})
+{%- endmacro %}
+
+{% macro duckdb__int_div(dividend, divisor) -%}
+    {{ dividend }} // {{ divisor }}
+{%- endmacro %}
+
+{#- The English name of a date's weekday ('Monday') and month ('January'). -#}
+{% macro day_name(date_expr) -%}
+    {{ return(adapter.dispatch('day_name', 'opskpi')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__day_name(date_expr) -%}
+    to_char({{ date_expr }}, 'FMDay')
+{%- endmacro %}
+
+{% macro duckdb__day_name(date_expr) -%}
+    dayname({{ date_expr }})
+{%- endmacro %}
+
+{% macro month_name(date_expr) -%}
+    {{ return(adapter.dispatch('month_name', 'opskpi')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__month_name(date_expr) -%}
+    to_char({{ date_expr }}, 'FMMonth')
+{%- endmacro %}
+
+{% macro duckdb__month_name(date_expr) -%}
+    monthname({{ date_expr }})
+{%- endmacro %}
+
+{#- The first match of `pattern` (a SQL string) in `text`, or its capture group `group`; '' when nothing matches
+    (DuckDB regexp_extract; Postgres's substring gives null there, and the first group of a pattern that has one). -#}
+{% macro regex_extract(text, pattern, group=0) -%}
+    {{ return(adapter.dispatch('regex_extract', 'opskpi')(text, pattern, group)) }}
+{%- endmacro %}
+
+{% macro default__regex_extract(text, pattern, group) -%}
+    {%- if group not in (0, 1) -%}
+        {{ exceptions.raise_compiler_error("regex_extract: Postgres gives the whole match or group 1, not " ~ group) }}
+    {%- endif -%}
+    case when {{ text }} is not null then coalesce(substring({{ text }} from {{ pattern }}), '') end
+{%- endmacro %}
+
+{% macro duckdb__regex_extract(text, pattern, group) -%}
+    regexp_extract({{ text }}, {{ pattern }}{{ ", " ~ group if group else "" }})
+{%- endmacro %}
+
+{#- The first non-null `expr` in the order `order_by` (SQL), an aggregate (DuckDB any_value(... order by)). -#}
+{% macro first_ordered(expr, order_by) -%}
+    {{ return(adapter.dispatch('first_ordered', 'opskpi')(expr, order_by)) }}
+{%- endmacro %}
+
+{% macro default__first_ordered(expr, order_by) -%}
+    (array_agg({{ expr }} order by {{ order_by }}) filter (where {{ expr }} is not null))[1]
+{%- endmacro %}
+
+{% macro duckdb__first_ordered(expr, order_by) -%}
+    any_value({{ expr }} order by {{ order_by }})
+{%- endmacro %}

@@ -14,7 +14,7 @@ with entries as (
     -- only entries that can hold such a change are unnested (the text test is a cheap superset of the JSON one)
     select issue_id, history_id, created_at, items
     from {{ ref('stg_jira__issue_changelogs') }}
-    where {% for field in fields %}contains(cast(items as varchar), '{{ field }}'){{ " or " if not loop.last }}{% endfor %}
+    where {% for field in fields %}strpos(cast(items as varchar), '{{ field }}') > 0{{ " or " if not loop.last }}{% endfor %}
 
 ),
 

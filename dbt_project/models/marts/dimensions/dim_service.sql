@@ -34,7 +34,7 @@ services as (
         {{ arg_min('service_name', 'priority', where='service_name is not null') }} as service_name,
         {{ arg_min('team', 'priority', where='team is not null') }} as team,
         {{ arg_min('source', 'priority', where='source is not null') }} as source
-    from (select * from known union all select * from seen)
+    from (select * from known union all select * from seen) as services
     where service_id is not null
     group by service_id
 

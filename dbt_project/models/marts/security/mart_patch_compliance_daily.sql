@@ -48,7 +48,8 @@ patch_alerts as (
 decisions as (
 
     {{ security_scoped_all_severities("select decided_day as day, repo, team, severity, outcome from patch_alerts "
-                                      ~ "where decided_at is not null and outcome <> 'withdrawn'") }}
+                                      ~ "where decided_at is not null and outcome <> 'withdrawn'",
+                                      ['day', 'repo', 'team', 'severity', 'outcome']) }}
 
 ),
 
@@ -85,7 +86,8 @@ open_rows as (
 
 open_alerts as (
 
-    {{ security_scoped_all_severities("select * from open_rows") }}
+    {{ security_scoped_all_severities("select * from open_rows",
+                                      ['day', 'repo', 'team', 'severity', 'is_past_policy', 'is_without_patch']) }}
 
 ),
 
@@ -105,7 +107,9 @@ fixes as (
 
     {{ security_scoped_all_severities("select closed_day as day, repo, team, severity, time_to_patch_s, is_clamped, "
                                       ~ "disclosure_to_patch_s, is_advisory_after_alert from "
-                                      ~ ref('int_security__patch_fixes')) }}
+                                      ~ ref('int_security__patch_fixes'),
+                                      ['day', 'repo', 'team', 'severity', 'time_to_patch_s', 'is_clamped',
+                                       'disclosure_to_patch_s', 'is_advisory_after_alert']) }}
 
 ),
 

@@ -6,8 +6,8 @@ with source as (
     -- no rows in a warehouse last loaded by a version without prices (the next load writes the table, and the
     -- slim build then rebuilds this view: opskpi/dbt_selection.py hashes the config tables)
     {{ security_source_or_empty(source('config', 'service_prices'),
-                                [('service_id', 'varchar'), ('downtime_cost_per_minute', 'double'),
-                                 ('revenue_per_minute', 'double')]) }}
+                                [('service_id', 'varchar'), ('downtime_cost_per_minute', 'double precision'),
+                                 ('revenue_per_minute', 'double precision')]) }}
 
 ),
 
