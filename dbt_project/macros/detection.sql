@@ -1,7 +1,7 @@
 {#- Time to detect (docs/metrics.md "Time to detect"): the configured impact-start paths and clock-skew bound. -#}
 
 {#- Var `detection_impact_start_paths` (config detection.impact_start_paths): dotted paths into an alert record, as a
-    Python list of DuckDB JSON paths ('$.body.cef_details.creation_time'). -#}
+    Python list of validated dotted paths ('body.cef_details.creation_time', read with json_text). -#}
 {% macro detection_impact_start_json_paths() -%}
     {%- set paths = var('detection_impact_start_paths', ['body.cef_details.creation_time']) -%}
     {%- if paths is string -%}
@@ -14,7 +14,7 @@
             {{ exceptions.raise_compiler_error("var detection_impact_start_paths: '" ~ path ~ "' is not a dotted path of "
                 ~ "field names, e.g. body.cef_details.creation_time") }}
         {%- endif -%}
-        {%- do out.append('$.' ~ path) -%}
+        {%- do out.append(path) -%}
     {%- endfor -%}
     {%- if not out -%}
         {{ exceptions.raise_compiler_error("var detection_impact_start_paths is empty: give at least one path, e.g. "
@@ -39,7 +39,7 @@
 {% macro detection_impact_start(record) -%}
     coalesce(
     {%- for path in detection_impact_start_json_paths() %}
-        {{ iso_instant_with_offset(record ~ "->>'" ~ path ~ "'") }}{{ "," if not loop.last }}
+        {{ iso_instant_with_offset(json_text(record, path)) }}{{ "," if not loop.last }}
     {%- endfor %}
         , cast(null as timestamptz)
     )
@@ -50,7 +50,7 @@
 {% macro detection_impact_start_text(record) -%}
     coalesce(
     {%- for path in detection_impact_start_json_paths() %}
-        {{ record }}->>'{{ path }}'{{ "," if not loop.last }}
+        {{ json_text(record, path) }}{{ "," if not loop.last }}
     {%- endfor %}
         , cast(null as varchar)
     )
