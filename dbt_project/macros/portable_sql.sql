@@ -341,3 +341,17 @@
 {% macro duckdb__first_ordered(expr, order_by) -%}
     any_value({{ expr }} order by {{ order_by }})
 {%- endmacro %}
+
+{#- Fails the query with `message` (SQL text) where it is evaluated (DuckDB error(); null otherwise). Postgres has no
+    such function: there it is null, and a test using it fails by the rows it returns, which name the same. -#}
+{% macro raise_error(message) -%}
+    {{ return(adapter.dispatch('raise_error', 'opskpi')(message)) }}
+{%- endmacro %}
+
+{% macro default__raise_error(message) -%}
+    cast(null as text)
+{%- endmacro %}
+
+{% macro duckdb__raise_error(message) -%}
+    error({{ message }})
+{%- endmacro %}

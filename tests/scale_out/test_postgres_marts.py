@@ -67,7 +67,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory):
             env.setenv(name, value)
         with start_emulator(now=NOW.isoformat().replace("+00:00", "Z")) as emulator, \
                 postgres_server(databases=("opskpi",)) as server:
-            duck = load_config(write_config(tmp / "duckdb.yml", tmp / "duckdb", emulator.url))
+            duck = load_config(write_config(tmp / "duckdb.yml", tmp / "duckdb", emulator.base_url))
             ctx = pipeline.RunContext.for_date(duck, RUN_DATE, "test-postgres", now=NOW)
             for source in pipeline.SOURCES:
                 pipeline.extract(duck, source, ctx)
@@ -79,7 +79,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory):
 
             warehouse = {"type": "postgres", "host": server["host"], "port": server["port"], "user": "postgres",
                          "dbname": "opskpi", "schema": "main"}
-            pg = load_config(write_config(tmp / "postgres.yml", tmp / "postgres", emulator.url, warehouse))
+            pg = load_config(write_config(tmp / "postgres.yml", tmp / "postgres", emulator.base_url, warehouse))
             pg.data_dir.mkdir(parents=True)
             shutil.copyfile(duck.warehouse_path, pg.warehouse_path)  # the same raw data (landing already loaded)
             pipeline.load(pg, ctx)  # nothing pending: copies raw and meta to Postgres
