@@ -103,7 +103,7 @@ def test_every_mart_and_intermediate_table_equals_the_duckdb_build(builds):
         tables = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0]
         empty = [name for (name,) in con.execute(
             "select table_name from duckdb_tables() where schema_name = 'marts' and estimated_size = 0").fetchall()]
-    assert tables >= 40
+    assert tables >= 30
     # the comparison means something only where the marts have rows: most must (a few need data the demo lacks)
     assert len(empty) <= tables // 4, empty
     assert result["rows_compared"] > 10_000
@@ -111,11 +111,12 @@ def test_every_mart_and_intermediate_table_equals_the_duckdb_build(builds):
 
 def test_the_published_copy_from_postgres_equals_the_one_from_duckdb(builds):
     duck, pg, _ = builds
-    published = {config: config.published_dir / "opskpi.duckdb" for config in (duck, pg)}
-    result = compare_warehouses(published[pg], published[duck], schemas=("marts",), numbers_as_double=True)
+    from_duckdb, from_postgres = (config.published_dir / "opskpi.duckdb" for config in (duck, pg))
+    result = compare_warehouses(from_postgres, from_duckdb, schemas=("marts",), numbers_as_double=True)
     assert result["rows_differing"] == 0, result
-    with duckdb.connect(str(published[duck]), read_only=True) as a, \
-            duckdb.connect(str(published[pg]), read_only=True) as b:
+    assert result["rows_compared"] > 10_000
+    with duckdb.connect(str(from_duckdb), read_only=True) as a, \
+            duckdb.connect(str(from_postgres), read_only=True) as b:
         listing = "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
         assert a.execute(listing).fetchall() == b.execute(listing).fetchall()
     assert sorted(p.name for p in (pg.published_dir / "parquet").iterdir()) == \
