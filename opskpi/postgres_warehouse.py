@@ -36,11 +36,13 @@ log = logging.getLogger(__name__)
 
 MIRRORED_SCHEMAS = ("raw", "meta")
 
-# DuckDB type -> Postgres type of a mirrored column. JSON goes to jsonb: the models read it with ->> / #>>.
+# DuckDB type -> Postgres type of a mirrored column, spelt as Postgres's format_type() spells it (a table whose
+# columns already match is kept). JSON goes to jsonb: the models read it with #>> (macros/portable_json.sql).
 TO_POSTGRES = {
     "VARCHAR": "text", "BIGINT": "bigint", "INTEGER": "integer", "SMALLINT": "smallint", "HUGEINT": "numeric",
     "DOUBLE": "double precision", "FLOAT": "real", "BOOLEAN": "boolean", "DATE": "date",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIMESTAMP": "timestamp", "JSON": "jsonb", "UUID": "uuid",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "TIMESTAMP": "timestamp without time zone",
+    "JSON": "jsonb", "UUID": "uuid",
 }
 # Postgres type (information_schema.columns.data_type) -> DuckDB type of a published column.
 TO_DUCKDB = {
@@ -107,11 +109,36 @@ def _postgres_type(duckdb_type: str) -> str:
         raise ValueError(f"no Postgres type for DuckDB type {duckdb_type!r}") from None
 
 
+def _existing_columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
+    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                (f"{quote_ident(schema)}.{quote_ident(table)}",))
+    return [(name, kind) for name, kind in cur.fetchall()]
+
+
+def _ensure_table(cur, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
+    """The Postgres table with DuckDB's columns, kept in place when it has them (dbt's staging views over it stay
+    valid: a slim build does not rebuild them); columns the loader added since are added the same way (at the end,
+    as DuckDB added them); any other difference recreates it."""
+    name = f"{quote_ident(schema)}.{quote_ident(table)}"
+    wanted = [(c, _postgres_type(t)) for c, t in columns]
+    existing = _existing_columns(cur, schema, table)
+    if existing and existing == wanted[:len(existing)]:
+        for column, kind in wanted[len(existing):]:
+            cur.execute(f"ALTER TABLE {name} ADD COLUMN {quote_ident(column)} {kind}")
+        return
+    if existing:
+        log.warning("Postgres %s.%s has other columns than the DuckDB table: recreated (the views over it go too; "
+                    "the next dbt build must rebuild every node)", schema, table)
+        cur.execute(f"DROP TABLE {name} CASCADE")
+    cur.execute(f"CREATE TABLE {name} (" + ", ".join(f"{quote_ident(c)} {t}" for c, t in wanted) + ")")
+
+
 def mirror(duck: duckdb.DuckDBPyConnection, target: PostgresTarget,
            schemas: tuple[str, ...] = MIRRORED_SCHEMAS) -> dict[str, int]:
-    """Replace every table of `schemas` in Postgres with the DuckDB one, in one Postgres transaction. Returns the
-    rows copied per `schema.table`. A column whose type changed is recreated (the table is dropped and created
-    from DuckDB's columns each time: the raw tables are the loader's, nothing else writes them)."""
+    """Replace the rows of every table of `schemas` in Postgres with the DuckDB table's, in one Postgres
+    transaction (TRUNCATE and COPY: readers wait for the commit and then see the new rows). Returns the rows copied
+    per `schema.table`."""
     tables = duck.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
         f"AND schema_name IN ({', '.join('?' for _ in schemas)}) ORDER BY 1, 2", list(schemas)).fetchall()
@@ -123,17 +150,16 @@ def mirror(duck: duckdb.DuckDBPyConnection, target: PostgresTarget,
             for schema, table in tables:
                 columns = _duckdb_columns(duck, schema, table)
                 name = f"{quote_ident(schema)}.{quote_ident(table)}"
-                # CASCADE: dbt's views over raw (staging) are rebuilt by the next dbt build.
-                cur.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-                cur.execute(f"CREATE TABLE {name} ("
-                            + ", ".join(f"{quote_ident(c)} {_postgres_type(t)}" for c, t in columns) + ")")
+                _ensure_table(cur, schema, table, columns)
+                cur.execute(f"TRUNCATE {name}")
                 csv = Path(tmp) / f"{schema}.{table}.csv"
                 # Written by DuckDB in UTC (the loader's session time zone); NULL is an unquoted empty field, an
                 # empty string a quoted one: the two stay apart in Postgres's CSV format.
-                duck.execute(f"COPY (SELECT * FROM {name}) TO {quote_literal(str(csv))} "
+                listed = ", ".join(quote_ident(c) for c, _ in columns)
+                duck.execute(f"COPY (SELECT {listed} FROM {name}) TO {quote_literal(str(csv))} "
                              "(FORMAT csv, HEADER false, FORCE_QUOTE *)")
                 with open(csv, "rb") as handle:
-                    cur.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv)", handle)
+                    cur.copy_expert(f"COPY {name} ({listed}) FROM STDIN WITH (FORMAT csv)", handle)
                 copied[f"{schema}.{table}"] = cur.rowcount
                 csv.unlink()
         pg.commit()
