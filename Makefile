@@ -42,16 +42,15 @@ test: $(STAMP)
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m long $(TEST_ARGS)
 
-# Beyond one machine (marker `scale_out`, tests/scale_out): real local servers (PostgreSQL 15 for the marts built by
-# dbt-postgres). Their Python packages (extra `scale-out`) are installed on first use, with a stamp of their own, so
-# `make test` stays as fast as before; .ci/run runs this after `make test-long`.
+# The scale-out tests (marker `scale_out`: tests/scale_out) against real local servers (moto's S3 on loopback…, PostgreSQL 15 for the marts
+# built by dbt-postgres).
+# Their packages (the `scale-out` extra) are installed on first use, with their own stamp, so `make test` does not
+# pay for them; .ci/run runs this after `make test-long`.
 SCALE_OUT_STAMP := $(VENV)/.installed-scale-out
 $(SCALE_OUT_STAMP): $(STAMP) pyproject.toml constraints.txt
 	@echo "installing the scale-out extra into $(VENV) (log: $(VENV)/install-scale-out.log)"
 	@UV_NATIVE_TLS=1 $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt \
-		-e ".[test,scale-out]" > $(VENV)/install-scale-out.log 2>&1 \
-		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,scale-out]" \
-		>> $(VENV)/install-scale-out.log 2>&1 || { cat $(VENV)/install-scale-out.log; exit 1; }
+		-e ".[test,scale-out]" > $(VENV)/install-scale-out.log 2>&1 || { cat $(VENV)/install-scale-out.log; exit 1; }
 	@touch $(SCALE_OUT_STAMP)
 
 test-scale-out: $(SCALE_OUT_STAMP)

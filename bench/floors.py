@@ -27,6 +27,7 @@ API_MAX_PAGE: dict[tuple[str, str], int | None] = {
     ("jira", "issue_changelogs"): 100,
     ("jira", "projects"): 50,
     ("jira", "statuses"): None,
+    ("jira", "versions"): 50,  # /project/{key}/version: its default page (the spec names no maximum)
     ("jira", "issue_ids"): 5000,  # enhanced search asking for ids only
     ("pagerduty", "services"): 100,
     ("pagerduty", "teams"): 100,

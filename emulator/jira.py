@@ -6,6 +6,8 @@ Behaviour that extractors must cope with is reproduced on purpose: `/search/jql`
 renders timestamps in the API user's time zone. The removed `/search` answers 410. Embedded changelogs
 (`expand=changelog`) are cut to the newest 20 entries, newest first; `/issue/{key}/changelog` pages the full
 history oldest first. Deleted issues vanish from every answer; moved issues answer to their former keys too.
+A release project's versions (`/project/{key}/version`, paged, and `/versions`) are served by
+emulator/jira_versions.py.
 
 Burst rate limit (off by default): `JiraApi.set_burst(limit)` or the environment variable
 `EMULATOR_JIRA_BURST=<limit>` (read at start-up; `EMULATOR_JIRA_RETRY_AFTER` sets the wait, default 1 s) lets
@@ -44,6 +46,7 @@ from emulator.gen_jira import JiraIssueState as State
 from emulator.gen_jira_versions import is_release_project, train_version
 from emulator.generator import World
 from emulator.ids import hex_id
+from emulator.jira_versions import project_versions_all, project_versions_paged
 from emulator.routing import Request, Response, Router, json_response
 from emulator.timefmt import DAY, SECOND, jira_timestamp, to_datetime, zone
 from emulator.timeline import QueryCache
@@ -127,6 +130,7 @@ class BurstLimiter:
 
 class JiraApi:
     name = "jira"
+    content_type = CONTENT_TYPE
 
     def __init__(self, world: World, creds: Credentials) -> None:
         self.world = world
@@ -145,6 +149,10 @@ class JiraApi:
             self.router.add("GET", f"{api}/project", self.projects)
             self.router.add("GET", f"{api}/project/search", self.project_search)
             self.router.add("GET", f"{api}/project/{{projectIdOrKey}}", self.project)
+            self.router.add("GET", f"{api}/project/{{projectIdOrKey}}/version",
+                            lambda req: project_versions_paged(self, req))
+            self.router.add("GET", f"{api}/project/{{projectIdOrKey}}/versions",
+                            lambda req: project_versions_all(self, req))
             self.router.add("GET", f"{api}/status", self.statuses)
             self.router.add("GET", f"{api}/status/{{idOrName}}", self.status)
             self.router.add("GET", f"{api}/search/jql", self.search)
@@ -194,6 +202,8 @@ class JiraApi:
     def _api(self, req: Request) -> str:
         version = "2" if req.path.startswith("/rest/api/2/") else "3"
         return f"{req.base}/rest/api/{version}"
+
+    api_base = _api  # for the handlers kept in modules of their own (emulator/jira_versions.py)
 
     def _avatars(self, req: Request, kind: str, ident: str) -> dict[str, str]:
         return {
@@ -303,7 +313,7 @@ class JiraApi:
             # a release-based project's Done issues ride a release train (gen_jira_versions)
             if state.status_id != DONE or state.resolution_ms is None or not is_release_project(state.project_key):
                 return []
-            return [train_version(state.resolution_ms).render(api, req.now_ms)]
+            return [train_version(state.resolution_ms, state.project_key).render(api, req.now_ms)]
         if name == "components":
             return []
         if name in ("duedate", "environment"):

@@ -1,4 +1,5 @@
-"""Jira Cloud: issues with their full changelogs, projects, statuses, and a periodic id reconciliation.
+"""Jira Cloud: issues with their full changelogs, projects, statuses, release versions, and a periodic id
+reconciliation.
 
 Incremental by `updated` written as epoch milliseconds: quoted JQL dates are read in the API user's
 time zone to the minute and silently skip updates, numbers are absolute.
@@ -9,6 +10,12 @@ time zone to the minute and silently skip updates, numbers are absolute.
   (oldest first) for that issue; otherwise the embedded entries land as they are, without a request.
 - `projects` (`GET /rest/api/3/project/search`) and `statuses` (`GET /rest/api/3/status`: status id →
   status category; a renamed status keeps its id).
+- `versions` (`GET /rest/api/3/project/{key}/version`): the versions of each release-based project
+  (`lead_time_e2e.release_projects` that are configured projects), whole at every run. Releasing a version does not
+  change the `updated` of its issues, so the copy embedded in an issue's `fixVersions` stays as it was when the
+  issue was last read; this stream is where a version's `released` and `releaseDate` come from. A project has a
+  few versions a fortnight (a page or two), and a version can be released, re-dated or un-released at any time
+  with nothing to filter on (the endpoint has no `updated`), so every run reads them all.
 - `issue_ids`: the reconciliation. Deleted issues never appear in an `updated` query, so every
   `reconcile_every` the ids of all issues of the projects are listed (`fields=id`, up to 5000 a page),
   each stamped with the end of the window it was read in (`reconciled_at`). An issue id missing from the
@@ -38,6 +45,7 @@ ISSUE_FIELDS = (
 )
 CHANGELOG_PAGE = 100  # the most `/issue/{id}/changelog` returns per page
 PROJECT_PAGE = 50  # the most `/project/search` returns per page, and the most keys it takes at once
+VERSION_PAGE = 50  # `/project/{key}/version`'s default page; the spec names no maximum, so ask no more
 RECONCILE_PAGE = 5000  # the enhanced search allows 5000 per page when only ids are asked for
 DEFAULT_RECONCILE_EVERY_S = 7 * 86400
 
@@ -130,6 +138,7 @@ class SinglePage:
 
 def build(settings: Mapping[str, Any]) -> Source:
     projects = list(settings["projects"])
+    release_projects = [p for p in settings.get("release_projects", ()) if p in projects]
     page_size = int(settings.get("page_size", 100))
     reconcile_every = timedelta(seconds=int(settings.get("reconcile_every_s", DEFAULT_RECONCILE_EVERY_S)))
 
@@ -156,6 +165,11 @@ def build(settings: Mapping[str, Any]) -> Source:
         for i in range(0, len(projects), PROJECT_PAGE):
             yield PageRequest("GET", "/rest/api/3/project/search",
                               params=tuple(("keys", key) for key in projects[i:i + PROJECT_PAGE]))
+
+    def version_requests(partition: Partition, window: Window):
+        # In creation order (the default, named): a version created while the pages are read lands after them.
+        for key in release_projects:
+            yield PageRequest("GET", f"/rest/api/3/project/{key}/version", params=(("orderBy", "sequence"),))
 
     def status_requests(partition: Partition, window: Window):
         yield PageRequest("GET", "/rest/api/3/status")
@@ -221,6 +235,16 @@ def build(settings: Mapping[str, Any]) -> Source:
         paginator=SinglePage,
         requests=status_requests,
     )
+    versions = Stream(
+        source="jira",
+        name="versions",
+        columns=(Column("id"), Column("project_id", "projectId"), Column("name"), Column("released"),
+                 Column("release_date", "releaseDate")),
+        primary_key=("id",),
+        records_key="values",
+        paginator=lambda: JiraPagePaginator(page_size=VERSION_PAGE, records_key="values"),
+        requests=version_requests,
+    )
     issue_ids = Stream(
         source="jira",
         name="issue_ids",
@@ -232,4 +256,4 @@ def build(settings: Mapping[str, Any]) -> Source:
         requests=reconcile_requests,
         timestamps=("reconciled_at",),
     )
-    return Source("jira", client, (issues, issue_changelogs, project_stream, statuses, issue_ids))
+    return Source("jira", client, (issues, issue_changelogs, project_stream, statuses, versions, issue_ids))

@@ -93,6 +93,10 @@ create table raw.jira__statuses (
 create table raw.jira__issue_ids (
     id VARCHAR primary key, reconciled_at TIMESTAMPTZ, record JSON, _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
 );
+create table raw.jira__versions (
+    id VARCHAR primary key, project_id VARCHAR, name VARCHAR, released VARCHAR, release_date VARCHAR, record JSON,
+    _batch_id VARCHAR, _loaded_at TIMESTAMPTZ
+);
 create table raw.config__projects (project_key VARCHAR, team VARCHAR);
 """
 

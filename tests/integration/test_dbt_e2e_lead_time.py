@@ -38,8 +38,10 @@ Issues (created / first in progress / last done):
   OPS-21  11-01 12:00 / 11-02 00:00 / 11-03 06:00, reopened 11-07 09:00   PR #14: not done at as_of
   OPS-40  11-02 00:00 as WEB-7, moved 11-03 / 11-05 00:00 / 11-06 12:00   PR #8 -> D3 11-08 12:00
   WEB-9   11-01 00:00 / 11-02 00:00 / 11-07 10:00   no link (PR #9 names it, but WEB is not configured)
-  REL-1   11-02 00:00 / 11-02 12:00 / 11-03 10:00   fixVersions 1.9 (unreleased, 11-04), 2.0 (released 11-06),
-                                                      2.1 (released 11-09) -> delivered at the end of 11-06
+  REL-1   11-02 00:00 / 11-02 12:00 / 11-03 10:00   fixVersions 1.9, 2.0, 2.1 -> delivered at the end of 11-06.
+          As stored with the issue (read before 2.0 was released and 1.9 un-released): 1.9 released 11-04, 2.0
+          unreleased 11-06, 2.1 released 11-09. The versions stream (read at every run) has 1.9 unreleased and 2.0
+          released 11-06; it does not have 2.1, whose stored copy counts.
   REL-2   11-02 00:00 / never       / 11-03 10:00   fixVersion 3.0 unreleased -> pending
 """
 
@@ -189,11 +191,18 @@ def issues() -> list[Issue]:
               [move(400, at("11-03"), "WEB-7", "OPS-40"), *flow(401, at("11-05"), at("11-06", "12:00"))]),
         Issue("2009", "WEB-9", at("11-01"), flow(90, at("11-02"), at("11-07", "10:00"))),
         Issue("3001", "REL-1", at("11-02"), flow(310, at("11-02", "12:00"), at("11-03", "10:00")),
-              fix_versions=[version("501", "1.9", False, "2026-11-04"), version("502", "2.0", True, "2026-11-06"),
+              fix_versions=[version("501", "1.9", True, "2026-11-04"), version("502", "2.0", False, "2026-11-06"),
                             version("503", "2.1", True, "2026-11-09")]),
         Issue("3002", "REL-2", at("11-02"), flow(320, None, at("11-03", "10:00")),
               fix_versions=[version("504", "3.0", False, "2026-11-20")]),
     ]
+
+
+# The versions stream (GET /project/{key}/version, Jira Cloud REST v3 `Version`): 1.9 un-released and 2.0 released
+# since REL-1 was read; REL-2's 3.0 as stored. 2.1 is not listed (the stored copy is used).
+VERSIONS = [{**version("501", "1.9", False, "2026-11-04"), "projectId": 10002},
+            {**version("502", "2.0", True, "2026-11-06"), "projectId": 10002},
+            {**version("504", "3.0", False, "2026-11-20"), "projectId": 10002, "overdue": False}]
 
 
 def load_jira(path: Path, loaded: list[Issue], loaded_at: datetime) -> None:
@@ -214,6 +223,10 @@ def load_jira(path: Path, loaded: list[Issue], loaded_at: datetime) -> None:
         for key, (project_id, name) in PROJECTS.items():
             con.execute("insert or replace into raw.jira__projects values (?, ?, ?, ?, ?, ?)",
                         [project_id, key, name, json.dumps({"id": project_id, "key": key}), h.BATCH_ID, loaded_at])
+        for v in VERSIONS:
+            con.execute("insert or replace into raw.jira__versions values (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [v["id"], str(v["projectId"]), v["name"], "true" if v["released"] else "false",
+                         v.get("releaseDate"), json.dumps(v), h.BATCH_ID, loaded_at])
         con.execute("delete from raw.config__projects")
         con.executemany("insert into raw.config__projects values (?, ?)", sorted(TEAMS.items()))
     finally:
@@ -498,6 +511,20 @@ def test_release_based_project_delivers_at_the_end_of_its_release_day(warehouses
     assert (day["e2e_sample_size"], day["idea_to_deploy_s_p50"]) == (1, 432_000)
     assert daily(warehouses["first"], "2026-11-06", "team", "mobile")["e2e_sample_size"] == 1
     assert daily(warehouses["first"], "2026-11-03")["link_coverage_pct"] == 0.0
+
+
+def test_release_flags_come_from_the_versions_stream(warehouses):
+    """REL-1 was stored with 2.0 unreleased and 1.9 released 11-04; the versions stream, read since, has 2.0 released
+    11-06 and 1.9 un-released. By the stored copies REL-1 would be delivered at the end of 11-04 (11-05 00:00); by the
+    stream it is delivered at the end of 11-06 (11-07 00:00), counted on 11-06. (2.1, released 11-09 in its stored
+    copy and absent from the stream, is later: it changes nothing.)"""
+    rel1 = delivery(warehouses["first"])["REL-1"]
+    assert (rel1["delivery_status"], rel1["released_on"], rel1["delivered_at"], rel1["delivered_day"]) == (
+        "delivered", date(2026, 11, 6), utc("11-07"), date(2026, 11, 6))
+    staged = {r["version_id"]: (r["is_released"], r["release_date"], r["project_id"])
+              for r in rows(warehouses["first"], "select * from staging.stg_jira__versions")}
+    assert staged == {"501": (False, date(2026, 11, 4), "10002"), "502": (True, date(2026, 11, 6), "10002"),
+                      "504": (False, date(2026, 11, 20), "10002")}
 
 
 def test_daily_percentiles_pool_the_delivered_issues(warehouses):

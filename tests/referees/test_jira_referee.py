@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from emulator.gen_jira_versions import is_release_project, project_versions
 from emulator.jira import EMBEDDED_CHANGELOG_MAX
 from emulator.timefmt import parse_iso
 
@@ -97,3 +98,25 @@ def test_full_changelogs_past_the_embedded_cap(emu, client):
 def _jira_ms(text: str) -> int:
     """Jira renders `2026-07-23T12:03:10.687-0700`: an offset without a colon."""
     return parse_iso(text[:-2] + ":" + text[-2:])
+
+
+def test_project_versions_of_every_project(emu, client):
+    """`project_versions` (the non-paged `/project/{key}/versions`) and the documented paged
+    `/project/{key}/version` walked with `_get_json` (startAt/maxResults until `isLast`) both return every version the
+    emulator holds for each project, once, in the UI's order; the release projects have some."""
+    world, now = emu.app.world, emu.app.clock.now_ms
+    for project in world.jira.projects:
+        expected = [(v.id, v.name, v.released(now), v.release_date.isoformat())
+                    for v in project_versions(project.key, world.window.start_ms, now)]
+        assert bool(expected) == is_release_project(project.key), project.key
+        sdk = client.project_versions(project.key)
+        assert [(v.id, v.name, v.released, v.releaseDate) for v in sdk] == expected, project.key
+        values, start = [], 0
+        while True:
+            page = client._get_json(f"project/{project.key}/version", params={"startAt": start, "maxResults": 7})
+            values += page["values"]
+            if page["isLast"]:
+                break
+            start += len(page["values"])
+        assert [(v["id"], v["name"], v["released"], v["releaseDate"]) for v in values] == expected, project.key
+        assert once([v["id"] for v in values]) == {v[0] for v in expected}

@@ -42,3 +42,19 @@ def test_lead_time_e2e_settings_reach_dbt(tmp_path):
     dbt_vars = ctx.dbt_vars(config)
     assert (dbt_vars["lead_time_e2e_late_link_grace_s"], dbt_vars["lead_time_e2e_release_projects"],
             dbt_vars["lead_time_e2e_excluded_issue_types"]) == (3 * 86400, ["OPS"], ["Epic", "Sub-task"])
+
+
+def test_release_projects_reach_the_jira_extract(tmp_path):
+    """The versions stream reads the release projects that are configured Jira projects (no others: their issues are
+    not read); none by default."""
+    from extractors.sources import build_source
+
+    def versions_paths(config) -> list[str]:
+        source = build_source("jira", config.source_settings("jira", with_secret=False))
+        stream = next(s for s in source.streams if s.name == "versions")
+        return [r.path for r in stream.requests(stream.partitions[0], None)]
+
+    assert versions_paths(parse_config(config_dict(), tmp_path)) == []
+    config = parse_config(config_dict(lead_time_e2e={"release_projects": ["OPS", "REL"]}), tmp_path)
+    assert config.source_settings("jira", with_secret=False)["release_projects"] == ["OPS", "REL"]
+    assert versions_paths(config) == ["/rest/api/3/project/OPS/version"]

@@ -8,13 +8,15 @@
 --                       follow-ups, counted in late_links and ignored (they would stretch the span)
 --   delivered_at        the latest deployed_at of the linked PRs (an idea is delivered when all of its code runs);
 --                       for a project in lead_time_e2e_release_projects, the end of the local day of the earliest
---                       released fix version's releaseDate
+--                       released fix version's releaseDate (flag and date from stg_jira__versions)
 --   delivery_status     delivered | pending (a linked PR not deployed yet; a release project without a release by
 --                       as_of) | unknown (a linked PR merged before its repository's first known deployment: its
 --                       deployed_at would be that first deployment, perhaps months later) | unlinked (no linked PR) |
 --                       not_eligible
 -- Spans made negative (a ticket written after the work) are clamped to 0 and flagged.
--- Fix versions are today's (Jira's search has no history of them); status, resolution and issue type are replayed.
+-- Which fix versions an issue has is as the issue was last read, their released flag and releaseDate as the versions
+-- stream last read them (Jira keeps no history of either); status, resolution and issue type are replayed. A version
+-- released after as_of has a releaseDate after it, so the day-end rule keeps it undelivered in a replay.
 
 with issues as (
 
@@ -32,7 +34,7 @@ with issues as (
         fct.last_done_at,
         fct.is_deleted,
         staged.fix_versions,
-        {{ array_has(lead_time_e2e_release_projects(), 'fct.project') }} as is_release_based
+        list_contains({{ lead_time_e2e_release_projects() }}, fct.project) as is_release_based
     from {{ ref('fct_jira_issues') }} as fct
     inner join {{ ref('stg_jira__issues') }} as staged
         on fct.issue_id = staged.issue_id
@@ -49,8 +51,8 @@ eligibility as (
             not is_deleted
             and status_category = 'done'
             and last_done_at is not null
-            and not coalesce({{ array_has(lead_time_e2e_excluded_resolutions(), 'lower(resolution)') }}, false)
-            and not coalesce({{ array_has(lead_time_e2e_excluded_issue_types(), 'lower(issue_type)') }}, false),
+            and not coalesce(list_contains({{ lead_time_e2e_excluded_resolutions() }}, lower(resolution)), false)
+            and not coalesce(list_contains({{ lead_time_e2e_excluded_issue_types() }}, lower(issue_type)), false),
             false
         ) as is_eligible
     from issues
@@ -71,7 +73,7 @@ issue_pulls as (
         links.issue_id,
         prs.merged_at,
         prs.deployed_at,
-        coalesce(prs.merged_at > eligibility.last_done_at + {{ seconds_interval(lead_time_e2e_late_link_grace_s()) }}, false)
+        coalesce(prs.merged_at > eligibility.last_done_at + to_seconds({{ lead_time_e2e_late_link_grace_s() }}), false)
             as is_late,
         coalesce(prs.merged_at < first_deployments.first_deployed_at, false) as is_deploy_history_missing
     from {{ ref('int_jira_github_links') }} as links
@@ -100,14 +102,32 @@ pull_summary as (
 
 ),
 
+issue_fix_versions as (
+
+    -- each fix version of a release-based issue with its `released` and `releaseDate` from the versions stream (read
+    -- whole every run); the copy embedded in the issue, as old as the issue's last read (releasing a version does not
+    -- touch its issues' `updated`), only for a version the stream does not have
+    select
+        eligibility.issue_id,
+        case when versions.version_id is not null then versions.is_released
+            else coalesce({{ try_cast(json_text('fix.value', 'released'), 'boolean') }}, false) end as is_released,
+        case when versions.version_id is not null then versions.release_date
+            else {{ try_cast(json_text('fix.value', 'releaseDate'), 'date') }} end as release_date
+    from eligibility
+    cross join {{ json_elements('eligibility.fix_versions') }} as fix
+    left join {{ ref('stg_jira__versions') }} as versions
+        on versions.version_id = ({{ json_text('fix.value', 'id') }})  -- DuckDB binds `=` tighter than `->>`
+    where eligibility.is_release_based
+
+),
+
 releases as (
 
     -- the earliest released fix version with a release date (a released version without one gives no day)
-    select eligibility.issue_id, min({{ try_cast(json_text('version.value', 'releaseDate'), 'date') }}) as released_on
-    from eligibility, {{ json_elements('eligibility.fix_versions') }} as version
-    where eligibility.is_release_based
-      and coalesce({{ try_cast(json_text('version.value', 'released'), 'boolean') }}, false)
-    group by eligibility.issue_id
+    select issue_id, min(release_date) as released_on
+    from issue_fix_versions
+    where is_released
+    group by issue_id
 
 ),
 
