@@ -43,7 +43,7 @@ test-long: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m "long and not scale_out" $(TEST_ARGS)
 
 # The scale-out tests (marker `scale_out`: tests/scale_out) against real local servers (moto's S3 on loopback,
-# Celery workers on Debian's redis-server…).
+# Celery workers on Debian's redis-server, PostgreSQL 15 for the marts built by dbt-postgres).
 # Their packages (the `scale-out` extra) are installed on first use, with their own stamp, so `make test` does not
 # pay for them; .ci/run runs this after `make test-long`.
 SCALE_OUT_STAMP := $(VENV)/.installed-scale-out

@@ -5,6 +5,11 @@ Used by `python -m bench dbt` and by the incremental == full-refresh and backfil
 Every table dbt materialises in the `marts` and `intermediate` schemas is compared as a multiset of rows;
 floating-point columns are equal when they agree to 1e-9 relative. Columns that stamp the build itself
 (`computed_at`, and the `run_id` of the run that wrote a row) are left out: they differ by design.
+
+Across engines (the marts built on PostgreSQL, read back into DuckDB: opskpi/postgres_warehouse.py), a number's type
+may differ where its value does not (a sum of BIGINT is HUGEINT in DuckDB and NUMERIC in Postgres): with
+`numbers_as_double`, every numeric column is compared as DOUBLE to 1e-9 relative, and only its kind (number, text,
+...) must match. An integer division that truncates on one side still differs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ BUILD_STAMPS = {"computed_at", "run_id"}
 # The columns that date a row of a daily table: `through=` compares the rows up to that day only.
 DAY_COLUMNS = ("day", "snapshot_date", "week_start")
 FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
+NUMBER_TYPES = FLOAT_TYPES | {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                              "UINTEGER", "UBIGINT", "UHUGEINT"}
 REL_TOL = 1e-9
 
 
@@ -68,15 +75,27 @@ def _unmatched(left: list[tuple], right: list[tuple], float_at: list[int]) -> in
     return missing + sum(len(rows) for rows in by_key.values())
 
 
+def _is_number(dtype: str) -> bool:
+    return dtype in NUMBER_TYPES or dtype.startswith("DECIMAL")
+
+
+def _as_double(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, "DOUBLE" if _is_number(dtype) else dtype) for name, dtype in columns]
+
+
 def compare_tables(con: duckdb.DuckDBPyConnection, schema: str, table: str, a: str = "a", b: str = "b",
-                   through: date | None = None, left_out: frozenset[str] = frozenset()) -> tuple[int, int]:
+                   through: date | None = None, left_out: frozenset[str] = frozenset(),
+                   numbers_as_double: bool = False) -> tuple[int, int]:
     """(rows differing, rows compared) for one table present in catalogs `a` and `b`; with `through`, only the
     rows dated up to that day (DAY_COLUMNS) of a daily table; `left_out` names columns (`table.column`) not
-    compared."""
+    compared; `numbers_as_double`: every numeric column compared as DOUBLE (two engines' builds)."""
     cols_a, cols_b = _columns(con, a, schema, table, left_out), _columns(con, b, schema, table, left_out)
+    if numbers_as_double:
+        cols_a, cols_b = _as_double(cols_a), _as_double(cols_b)
     if cols_a != cols_b:
         raise AssertionError(f"{schema}.{table}: columns differ: {cols_a} != {cols_b}")
-    names = ", ".join(f'"{name}"' for name, _ in cols_a)
+    names = ", ".join(f'CAST("{name}" AS DOUBLE)' if numbers_as_double and dtype == "DOUBLE" else f'"{name}"'
+                      for name, dtype in cols_a)
     float_at = [i for i, (_, dtype) in enumerate(cols_a) if dtype in FLOAT_TYPES]
     day_column = next((name for name, dtype in cols_a if name in DAY_COLUMNS and dtype == "DATE"), None)
     where = f"where \"{day_column}\" <= date '{through.isoformat()}'" if through and day_column else ""
@@ -93,10 +112,11 @@ def compare_tables(con: duckdb.DuckDBPyConnection, schema: str, table: str, a: s
 
 
 def compare_warehouses(incremental: Path, reference: Path, schemas: tuple[str, ...] = SCHEMAS,
-                       through: date | None = None, left_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+                       through: date | None = None, left_out: frozenset[str] = frozenset(),
+                       numbers_as_double: bool = False) -> dict[str, Any]:
     """Compare every dbt table of `schemas` in two warehouse files (history included, or up to `through`); a table
     present in only one counts all its rows. `left_out` names tables (`schema.table`) and columns (`table.column`)
-    not compared."""
+    not compared; `numbers_as_double` for two engines' builds (see the module's docstring)."""
     con = duckdb.connect()
     try:
         con.execute(f"attach '{incremental}' as a (read_only)")
@@ -113,7 +133,8 @@ def compare_warehouses(incremental: Path, reference: Path, schemas: tuple[str, .
                 differing[name] = count
                 total += count
                 continue
-            rows, seen = compare_tables(con, schema, table, through=through, left_out=left_out)
+            rows, seen = compare_tables(con, schema, table, through=through, left_out=left_out,
+                                        numbers_as_double=numbers_as_double)
             compared += seen
             if rows:
                 differing[name] = rows

@@ -168,7 +168,7 @@ class _Section(BaseModel):
             return {}
         if not isinstance(data, dict):
             raise PydanticCustomError("mapping", "expected a mapping, found {found}", {"found": type(data).__name__})
-        known = sorted(set(cls.model_fields) - cls._not_in_file)
+        known = sorted({field.alias or name for name, field in cls.model_fields.items()} - cls._not_in_file)
         unknown = sorted(set(data) - set(known), key=str)
         if unknown:
             raise PydanticCustomError("unknown_key", "unknown {word}; known {known_word} are {known}",
@@ -606,6 +606,40 @@ class QueuesConfig(_Section):
     warehouse: QueueName = None
 
 
+class WarehouseConfig(_Section):
+    """Where dbt builds the marts. `duckdb` (default): the DuckDB file in data_dir. `postgres`: a PostgreSQL
+    database, for BI that must read a server; the load step still merges the landing batches into the DuckDB file
+    (its watermarks and bookkeeping stay there) and then copies the raw tables to Postgres, dbt builds there, and
+    publish reads the marts back from it (opskpi/postgres_warehouse.py). The password is never in this file: libpq
+    reads it from the variable `password_env` names (or an Airflow connection the DAG exports into it)."""
+
+    type: Literal["duckdb", "postgres"] = "duckdb"
+    host: str | None = None
+    port: Annotated[int, _rule(lambda v: 1 <= v <= 65535, "{v!r} must be a TCP port from 1 to 65535")] = 5432
+    user: str | None = None
+    dbname: str | None = None
+    # The target schema of dbt (seeds); the models go to raw/staging/intermediate/marts as on DuckDB.
+    schema_name: str = Field(default="main", alias="schema")
+    password_env: EnvName = "PGPASSWORD"
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_server(self) -> WarehouseConfig:
+        if self.type == "postgres":
+            for key in ("host", "user", "dbname"):
+                if not getattr(self, key):
+                    raise PydanticCustomError("postgres", "warehouse.type postgres needs {key}", {"key": key})
+        return self
+
+    def postgres_target(self):
+        """The Postgres target (opskpi/postgres_warehouse.py), or None for DuckDB."""
+        if self.type != "postgres":
+            return None
+        from opskpi.postgres_warehouse import PostgresTarget
+
+        return PostgresTarget(host=self.host, port=self.port, user=self.user, dbname=self.dbname,
+                              schema=self.schema_name, password_env=self.password_env or "PGPASSWORD")
+
+
 class ReportingConfig(_Section):
     timezone: Annotated[str, _rule(_is_zone, "{v!r} is not an IANA time zone, e.g. Europe/Berlin")] = "UTC"
 
@@ -763,6 +797,7 @@ class Config(_Section):
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)
     queues: QueuesConfig = Field(default_factory=QueuesConfig)
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     landing: LandingConfig = Field(default_factory=LandingConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     path: Path | None = Field(default=None, exclude=True)

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 PARSE_FILE = "partial_parse.msgpack"
 # What dbt_project/profiles.yml reads: dbt reparses the whole project when the rendered profile changes.
+# The Postgres target's (warehouse.type: postgres) too, but not its password: it is no part of a cache key.
 PROFILE_ENV = ("OPSKPI_WAREHOUSE", "OPSKPI_DBT_THREADS", "OPSKPI_DUCKDB_MEMORY_LIMIT", "OPSKPI_DUCKDB_THREADS",
-               "OPSKPI_DUCKDB_TEMP_DIRECTORY")
+               "OPSKPI_DUCKDB_TEMP_DIRECTORY", "OPSKPI_DBT_TARGET", "OPSKPI_PG_HOST", "OPSKPI_PG_PORT",
+               "OPSKPI_PG_USER", "OPSKPI_PG_DBNAME", "OPSKPI_PG_SCHEMA")
 KEEP_SEEDS = 32  # parses (one per vars and profile) and docs pages kept; the least recently written go first
 
 

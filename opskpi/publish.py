@@ -28,6 +28,7 @@ import duckdb
 
 from extractors.crashpoints import crashpoint
 from opskpi import schema_docs
+from opskpi.postgres_warehouse import PostgresTarget, read_schema
 from opskpi.warehouse import Warehouse, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,13 @@ def clean_stale(published_dir: Path) -> list[Path]:
 
 
 def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: Path | None = None,
-            dbt_manifest: Path | None = None) -> dict[str, Any]:
-    """Copy the marts into a new published version. With `dbt_manifest` (the build's target/manifest.json) every
-    table and column carries its dbt description as a comment and its proven unique key as primary key
-    (opskpi/schema_docs.py). Sums that DuckDB types HUGEINT are stored as BIGINT: Parquet has no 128-bit integer and
-    would turn them into DOUBLE, and most BI drivers read HUGEINT as a float or a string."""
+            dbt_manifest: Path | None = None, postgres: PostgresTarget | None = None) -> dict[str, Any]:
+    """Copy the marts into a new published version: from the DuckDB warehouse, or with `postgres` from the marts
+    dbt built there (read into a scratch DuckDB file first, then published as the same DuckDB file and Parquet).
+    With `dbt_manifest` (the build's target/manifest.json) every table and column carries its dbt description as a
+    comment and its proven unique key as primary key (opskpi/schema_docs.py). Sums that DuckDB types HUGEINT are
+    stored as BIGINT: Parquet has no 128-bit integer and would turn them into DOUBLE, and most BI drivers read
+    HUGEINT as a float or a string."""
     published_dir.mkdir(parents=True, exist_ok=True)
     documented = schema_docs.published_docs(dbt_manifest, PUBLISHED_SCHEMA) if dbt_manifest else {}
     tables: dict[str, int] = {}
@@ -97,9 +100,15 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: P
         parquet_dir = version_dir / "parquet"
         parquet_dir.mkdir(parents=True)
         tmp_db = published_dir / f".opskpi.{version}.duckdb.tmp"
+        source = warehouse.path
+        if postgres is not None:  # swept by clean_stale like tmp_db when a publish is killed
+            source = published_dir / f".opskpi.{version}.duckdb.tmp.postgres"
+            with duckdb.connect(str(source)) as staging:
+                staging.execute("SET TimeZone = 'UTC'")
+                read_schema(postgres, PUBLISHED_SCHEMA, staging, PUBLISHED_SCHEMA)
         con = duckdb.connect(str(tmp_db))
         try:
-            con.execute(f"ATTACH {quote_literal(str(warehouse.path))} AS live (READ_ONLY)")
+            con.execute(f"ATTACH {quote_literal(str(source))} AS live (READ_ONLY)")
             names = [r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'live' AND schema_name = ? "
                 "ORDER BY table_name", [PUBLISHED_SCHEMA]).fetchall()]
@@ -118,6 +127,8 @@ def publish(warehouse: Warehouse, published_dir: Path, run_id: str, docs_page: P
             con.execute("CHECKPOINT")
         finally:
             con.close()
+            if source != warehouse.path:
+                source.unlink(missing_ok=True)
         with open(tmp_db, "rb") as handle:
             os.fsync(handle.fileno())
         (version_dir / "docs").mkdir()

@@ -23,7 +23,7 @@ coalesce(substr(md5('{{ kind }}|' || cast({{ natural_key }} as varchar)), 1, 16)
 {% macro date_key(day) -%}
     {%- set first, last = dim_date_bounds() -%}
 coalesce(case when cast({{ day }} as date) between {{ first }} and {{ last }}
-    then cast(strftime(cast({{ day }} as date), '%Y%m%d') as integer) end, -1)
+    then cast({{ format_date('cast(' ~ day ~ ' as date)', '%Y%m%d') }} as integer) end, -1)
 {%- endmacro %}
 
 {#- The keys of a scoped mart's row (scope_type service / team / repo / project / org): the entity of the row's own

@@ -1,7 +1,7 @@
 {#- Time to detect (docs/metrics.md "Time to detect"): the configured impact-start paths and clock-skew bound. -#}
 
 {#- Var `detection_impact_start_paths` (config detection.impact_start_paths): dotted paths into an alert record, as a
-    Python list of DuckDB JSON paths ('$.body.cef_details.creation_time'). -#}
+    Python list of validated dotted paths ('body.cef_details.creation_time', read with json_text). -#}
 {% macro detection_impact_start_json_paths() -%}
     {%- set paths = var('detection_impact_start_paths', ['body.cef_details.creation_time']) -%}
     {%- if paths is string -%}
@@ -14,7 +14,7 @@
             {{ exceptions.raise_compiler_error("var detection_impact_start_paths: '" ~ path ~ "' is not a dotted path of "
                 ~ "field names, e.g. body.cef_details.creation_time") }}
         {%- endif -%}
-        {%- do out.append('$.' ~ path) -%}
+        {%- do out.append(path) -%}
     {%- endfor -%}
     {%- if not out -%}
         {{ exceptions.raise_compiler_error("var detection_impact_start_paths is empty: give at least one path, e.g. "
@@ -28,9 +28,9 @@
     (`Z`, `+02:00`, `+0200`), else NULL: a stamp without an offset says nothing about the instant. -#}
 {% macro iso_instant_with_offset(text_expr) -%}
     case
-        when regexp_matches({{ text_expr }},
-                            '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$')
-            then try_cast({{ text_expr }} as timestamptz)
+        when {{ regex_matches(text_expr,
+            "'^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$'") }}
+            then {{ try_cast(text_expr, 'timestamptz') }}
     end
 {%- endmacro %}
 
@@ -39,7 +39,7 @@
 {% macro detection_impact_start(record) -%}
     coalesce(
     {%- for path in detection_impact_start_json_paths() %}
-        {{ iso_instant_with_offset(record ~ "->>'" ~ path ~ "'") }}{{ "," if not loop.last }}
+        {{ iso_instant_with_offset(json_text(record, path)) }}{{ "," if not loop.last }}
     {%- endfor %}
         , cast(null as timestamptz)
     )
@@ -50,7 +50,7 @@
 {% macro detection_impact_start_text(record) -%}
     coalesce(
     {%- for path in detection_impact_start_json_paths() %}
-        {{ record }}->>'{{ path }}'{{ "," if not loop.last }}
+        {{ json_text(record, path) }}{{ "," if not loop.last }}
     {%- endfor %}
         , cast(null as varchar)
     )

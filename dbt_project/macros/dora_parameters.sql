@@ -113,10 +113,7 @@
 
 
 {% macro dora_is_hotfix(label_names) -%}
-    len(list_intersect(
-        list_transform(coalesce({{ label_names }}, []::varchar[]), label -> lower(label)),
-        {{ dora_hotfix_labels() }}
-    )) > 0
+    {{ lowered_overlaps(label_names, dora_hotfix_labels()) }}
 {%- endmacro %}
 
 

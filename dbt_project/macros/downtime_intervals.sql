@@ -88,12 +88,9 @@
             service_id,
             downtime_start_at,
             downtime_end_at,
-            cast(unnest(generate_series(
-                {{ to_local_date('downtime_start_at') }},
-                -- the end is exclusive: an island ending at local midnight does not touch the next day
-                {{ to_local_date('downtime_end_at - interval 1 microsecond') }},
-                interval 1 day
-            )) as date) as day
+            -- the end is exclusive: an island ending at local midnight does not touch the next day
+            cast({{ date_series(to_local_date('downtime_start_at'),
+                                to_local_date("downtime_end_at - interval '1 microsecond'")) }} as date) as day
         from {{ islands }}
 
     ),
@@ -116,7 +113,7 @@
         select
             service_id,
             day,
-            sum(epoch_us(clipped_end_at) - epoch_us(clipped_start_at)) as downtime_us,
+            sum({{ epoch_us('clipped_end_at') }} - {{ epoch_us('clipped_start_at') }}) as downtime_us,
             count(*) as island_count
         from clipped
         where clipped_end_at > clipped_start_at

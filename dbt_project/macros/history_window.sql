@@ -23,7 +23,7 @@
                 (source = '{{ source_name }}' and stream = '{{ stream }}'){{ " or " if not loop.last }}
             {%- endfor %}
             group by source, stream
-        ))
+        ) as stream_starts)
     {%- else -%}
         cast(null as timestamptz)
     {%- endif -%}
@@ -39,7 +39,7 @@
 {% macro reporting_first_day(first_data_day, streams, complete_after_s=none) -%}
     {%- set window_start = history_window_start(streams) -%}
     {%- if complete_after_s is not none -%}
-        {%- set window_start = '(' ~ window_start ~ ' + to_seconds(' ~ complete_after_s ~ '))' -%}
+        {%- set window_start = '(' ~ window_start ~ ' + ' ~ seconds_interval(complete_after_s) ~ ')' -%}
     {%- endif -%}
     case
         when ({{ first_data_day }}) is null then {{ run_date() }}

@@ -57,14 +57,13 @@
         ) as reopen_count,
         -- the state the entries leave the incident in at as_of (an acknowledgement that timed out is an
         -- unacknowledge entry: triggered again), so a replay of a past day shows that day's status, not today's
-        last(
-            case log_entry_type
+        {{ last_ordered(
+            "case log_entry_type
                 when 'acknowledge_log_entry' then 'acknowledged'
                 when 'resolve_log_entry' then 'resolved'
                 else 'triggered'
-            end
-            order by created_at, state_order, log_entry_id
-        ) as status_at_as_of
+            end",
+            'created_at, state_order, log_entry_id') }} as status_at_as_of
     from sequenced
     group by incident_id
 {%- endmacro %}

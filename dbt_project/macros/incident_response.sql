@@ -30,8 +30,8 @@
             incidents.resolved_at,
             incidents.tta_s,
             incidents.ttr_s,
-            epoch_us(incidents.acknowledged_at) - epoch_us(incidents.created_at) as tta_us,
-            epoch_us(incidents.resolved_at) - epoch_us(incidents.created_at) as ttr_us
+            {{ epoch_us('incidents.acknowledged_at') }} - {{ epoch_us('incidents.created_at') }} as tta_us,
+            {{ epoch_us('incidents.resolved_at') }} - {{ epoch_us('incidents.created_at') }} as ttr_us
         from {{ incidents }} as incidents
         inner join {{ scope_members }} as scope_members
             on incidents.service_id = scope_members.service_id
@@ -48,8 +48,8 @@
             {{ to_local_date(at) }} as day,
             count(*) as incidents_{{ event }},
             sum({{ span }}_us) / (count({{ span }}_us) * 1000000.0) as m{{ span }}_s_mean,
-            quantile_cont({{ span }}_s, 0.5) as m{{ span }}_s_p50,
-            quantile_cont({{ span }}_s, 0.9) as m{{ span }}_s_p90,
+            {{ quantile_cont(span ~ '_s', 0.5) }} as m{{ span }}_s_p50,
+            {{ quantile_cont(span ~ '_s', 0.9) }} as m{{ span }}_s_p90,
             count({{ span }}_s) as m{{ span }}_sample_size
         from scoped_incidents
         where {{ at }} is not null
@@ -81,12 +81,12 @@
         coalesce(resolved_stats.incidents_resolved, 0) as incidents_resolved,
         coalesce(open_stats.open_at_end_of_day, 0) as open_at_end_of_day,
         case when created_stats.mtta_sample_size > 0 then created_stats.mtta_s_mean end as mtta_s_mean,
-        cast(created_stats.mtta_s_p50 as double) as mtta_s_p50,
-        cast(created_stats.mtta_s_p90 as double) as mtta_s_p90,
+        cast(created_stats.mtta_s_p50 as double precision) as mtta_s_p50,
+        cast(created_stats.mtta_s_p90 as double precision) as mtta_s_p90,
         coalesce(created_stats.mtta_sample_size, 0) as mtta_sample_size,
         case when resolved_stats.mttr_sample_size > 0 then resolved_stats.mttr_s_mean end as mttr_s_mean,
-        cast(resolved_stats.mttr_s_p50 as double) as mttr_s_p50,
-        cast(resolved_stats.mttr_s_p90 as double) as mttr_s_p90,
+        cast(resolved_stats.mttr_s_p50 as double precision) as mttr_s_p50,
+        cast(resolved_stats.mttr_s_p90 as double precision) as mttr_s_p90,
         coalesce(resolved_stats.mttr_sample_size, 0) as mttr_sample_size
     from {{ days }} as days
     cross join scopes

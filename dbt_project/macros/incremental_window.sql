@@ -46,7 +46,7 @@
 
 
 {% macro epoch_us_to_timestamptz(epoch_us_text) -%}
-    (timestamptz '1970-01-01 00:00:00+00' + to_microseconds(cast('{{ epoch_us_text }}' as bigint)))
+    (timestamptz '1970-01-01 00:00:00+00' + {{ microseconds_interval("cast('" ~ epoch_us_text ~ "' as bigint)") }})
 {%- endmacro %}
 
 
@@ -71,14 +71,7 @@
 
 {#- The state comment of `relation` as a dict, or none when missing or unreadable. -#}
 {% macro incremental_state_read(relation) -%}
-    {%- set sql -%}
-        select comment
-        from duckdb_tables()
-        where database_name = '{{ relation.database }}'
-          and schema_name = '{{ relation.schema }}'
-          and table_name = '{{ relation.identifier }}'
-    {%- endset -%}
-    {%- set rows = run_query(sql).rows -%}
+    {%- set rows = run_query(table_comment_query(relation)).rows -%}
     {%- if rows | length == 0 or rows[0][0] is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -131,21 +124,21 @@
     ] | join(';') -%}
     {%- set sql -%}
         select
-            cast(epoch_us({{ as_of() }}) as varchar) as as_of_us,
-            strftime({{ run_date() }}, '%Y-%m-%d') as run_date,
+            cast({{ epoch_us(as_of()) }} as varchar) as as_of_us,
+            {{ format_date(run_date()) }} as run_date,
             (
-                select cast(epoch_us(max(loaded_at)) as varchar)
+                select cast({{ epoch_us('max(loaded_at)') }} as varchar)
                 from (
                     select max(_loaded_at) as loaded_at from {{ inputs.pagerduty_incidents }}
                     union all
                     select max(_loaded_at) from {{ inputs.pagerduty_log_entries }}
                     union all
                     select max(_loaded_at) from {{ inputs.jira_issues }}
-                )
+                ) as inputs
             ) as watermark_us,
             (
                 select md5(coalesce(string_agg(line, chr(10) order by line), ''))
-                from (select cast(to_json(dimension) as varchar) as line from {{ inputs.dimensions }} as dimension)
+                from (select cast(to_json(dimension) as varchar) as line from {{ inputs.dimensions }} as dimension) as lines
             ) as dimensions_md5
     {%- endset -%}
     {%- set row = run_query(sql).rows[0] -%}
@@ -237,9 +230,9 @@
 
         select
             {%- for name in bound_names %}
-            strftime({{ name }}, '%Y-%m-%d') as {{ name }},
+            {{ format_date(name) }} as {{ name }},
             {%- endfor %}
-            strftime(least({{ bound_names | join(', ') }}), '%Y-%m-%d') as from_day
+            {{ format_date('least(' ~ bound_names | join(', ') ~ ')') }} as from_day
         from bounds
     {%- endset -%}
     {%- set row = run_query(sql).rows[0] -%}

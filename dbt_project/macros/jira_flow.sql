@@ -8,7 +8,7 @@
 
 {#- SQL predicate (never NULL): the issue type name is one of var `jira_bug_issue_types` (case-insensitive). -#}
 {% macro is_jira_bug_type(issue_type_expr) -%}
-    coalesce(list_contains({{ jira_bug_issue_types() }}, lower({{ issue_type_expr }})), false)
+    coalesce({{ array_has(jira_bug_issue_types(), "lower(" ~ issue_type_expr ~ ")") }}, false)
 {%- endmacro %}
 
 

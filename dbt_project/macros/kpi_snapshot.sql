@@ -21,7 +21,7 @@
         ('scope_type', 'varchar'),
         ('scope_id', 'varchar'),
         ('"window"', 'varchar'),
-        ('value', 'double'),
+        ('value', 'double precision'),
         ('unit', 'varchar'),
         ('sample_size', 'bigint'),
     ]) }}

@@ -11,13 +11,13 @@
 {#- Every Jira key in a text (VARCHAR[]; [] for NULL). Keys next to each other ("[OPS-1][OPS-2]") are all found: a
     match ends with the key's last digit, so the next key's boundary character is still there. -#}
 {% macro jira_keys_in(text_expr) -%}
-coalesce(regexp_extract_all({{ text_expr }}, {{ jira_key_pattern() }}, 2), []::varchar[])
+{{ regex_extract_all(text_expr, jira_key_pattern(), 2) }}
 {%- endmacro %}
 
 
 {#- The project part of a key (OPS-12 -> OPS). -#}
 {% macro jira_key_project(key_expr) -%}
-regexp_extract({{ key_expr }}, '^(.*)-[0-9]+$', 1)
+{{ regex_extract(key_expr, "'^(.*)-[0-9]+$'", 1) }}
 {%- endmacro %}
 
 
@@ -30,11 +30,7 @@ regexp_extract({{ key_expr }}, '^(.*)-[0-9]+$', 1)
     {%- elif values is string -%}
         {%- set values = values.split(',') -%}
     {%- endif -%}
-    {%- set quoted = [] -%}
-    {%- for value in values | map('string') | map('trim') | reject('equalto', '') -%}
-        {%- do quoted.append("'" ~ value | replace("'", "''") ~ "'") -%}
-    {%- endfor -%}
-    {{ return('[' ~ quoted | join(', ') ~ ']::varchar[]') }}
+    {{ return(text_array_literal(values | map('string') | map('trim') | reject('equalto', '') | list)) }}
 {%- endmacro %}
 
 
@@ -58,9 +54,5 @@ regexp_extract({{ key_expr }}, '^(.*)-[0-9]+$', 1)
 
 {#- Projects that deliver by release (fixVersions), as an upper-cased VARCHAR[] literal (keys are upper case). -#}
 {% macro lead_time_e2e_release_projects() -%}
-    [
-    {%- for value in lowercase_list_values('lead_time_e2e_release_projects', []) -%}
-        '{{ value | upper | replace("'", "''") }}'{{ ", " if not loop.last }}
-    {%- endfor -%}
-    ]::varchar[]
+    {{ text_array_literal(lowercase_list_values('lead_time_e2e_release_projects', []) | map('upper') | list) }}
 {%- endmacro %}

@@ -33,7 +33,7 @@
          where false)
     {%- else -%}
         (select criterion_id, scope_type, scope_id, attested_by, cast(attested_at as timestamptz) as attested_at,
-                coalesce(cast(expires_at as timestamptz), cast(attested_at as timestamptz) + interval 365 day)
+                coalesce(cast(expires_at as timestamptz), cast(attested_at as timestamptz) + interval '365 day')
                     as expires_at,
                 evidence_url
          from (values
@@ -132,7 +132,7 @@
     pooled as (
         select
             day, scope_type, scope_id, kpi, period,
-            {{ maturity_pooled_value(rate_kpis, 'avg(value)', 'quantile_cont(value, 0.5)') }} as value,
+            {{ maturity_pooled_value(rate_kpis, 'avg(value)', quantile_cont('value', 0.5)) }} as value,
             count(*) as sample_size
         from windowed
         group by day, scope_type, scope_id, kpi, period

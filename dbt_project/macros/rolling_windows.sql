@@ -44,7 +44,7 @@
 
 {#- SQL: the exact q-quantile of `column` (a rolling-window or daily percentile). -#}
 {% macro percentile(column, q) -%}
-    quantile_cont({{ column }}, {{ q }})
+    {{ quantile_cont(column, q) }}
 {%- endmacro %}
 
 

@@ -87,7 +87,7 @@
     {%- if not modules.re.match('^[0-9]+([.][0-9]+)?$', value) -%}
         {{ exceptions.raise_compiler_error("var default_slo_target_pct must be a number, got '" ~ value ~ "'") }}
     {%- endif -%}
-    cast({{ value }} as double)
+    cast({{ value }} as double precision)
 {%- endmacro %}
 
 
@@ -103,13 +103,9 @@
 {%- endmacro %}
 
 
-{#- A list var ("a,b" strings are accepted too) as a lower-cased DuckDB VARCHAR[] literal. -#}
+{#- A list var ("a,b" strings are accepted too) as a lower-cased text array literal (DuckDB VARCHAR[], Postgres text[]). -#}
 {% macro lowercase_list_literal(var_name, default) -%}
-    [
-    {%- for value in lowercase_list_values(var_name, default) -%}
-        '{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}
-    {%- endfor -%}
-    ]::varchar[]
+    {{ text_array_literal(lowercase_list_values(var_name, default)) }}
 {%- endmacro %}
 
 
@@ -136,15 +132,15 @@
 
 {#- SQL predicate: the Jira issue type column names an incident type (always false when the var is empty). -#}
 {% macro is_jira_incident_type(issue_type_expr) -%}
-    list_contains({{ jira_incident_issue_types() }}, lower({{ issue_type_expr }}))
+    {{ array_has(jira_incident_issue_types(), "lower(" ~ issue_type_expr ~ ")") }}
 {%- endmacro %}
 
 
 {#- SQL predicate: an incident with this urgency / priority name counts as downtime (case-insensitive). -#}
 {% macro is_downtime_incident(urgency_expr, priority_expr) -%}
     coalesce(
-        list_contains({{ downtime_urgencies() }}, lower({{ urgency_expr }}))
-        or list_contains({{ downtime_priorities() }}, lower({{ priority_expr }})),
+        {{ array_has(downtime_urgencies(), "lower(" ~ urgency_expr ~ ")") }}
+        or {{ array_has(downtime_priorities(), "lower(" ~ priority_expr ~ ")") }},
         false
     )
 {%- endmacro %}

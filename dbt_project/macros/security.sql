@@ -72,10 +72,15 @@
 {%- endmacro %}
 
 
-{#- security_scoped, each row once more with severity 'all' (the patch mart's all-severity figures pool the items). -#}
-{% macro security_scoped_all_severities(relation_sql) -%}
-    {{ security_scoped("select * from (" ~ relation_sql ~ ") as by_severity union all select * replace ('all' as severity) from ("
-                       ~ relation_sql ~ ") as all_severities") }}
+{#- security_scoped, each row once more with severity 'all' (the patch mart's all-severity figures pool the items).
+    `columns`: the names of relation_sql's columns in order, `severity` among them. -#}
+{% macro security_scoped_all_severities(relation_sql, columns) -%}
+    {%- set all_columns = [] -%}
+    {%- for column in columns -%}
+        {%- do all_columns.append("'all' as severity" if column == 'severity' else column) -%}
+    {%- endfor -%}
+    {{ security_scoped("select " ~ columns | join(', ') ~ " from (" ~ relation_sql ~ ") as by_severity union all select "
+                       ~ all_columns | join(', ') ~ " from (" ~ relation_sql ~ ") as all_severities") }}
 {%- endmacro %}
 
 
@@ -97,7 +102,7 @@
         on {{ facts }}.scope_type = scopes.scope_type
         and {{ facts }}.scope_id = scopes.scope_id
         and {{ facts }}.{{ day_column }} between windows.window_start_day and windows.snapshot_date
-    group by all
+    group by windows.snapshot_date, windows."window", scopes.scope_type, scopes.scope_id
 {%- endmacro %}
 
 

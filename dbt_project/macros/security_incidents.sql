@@ -28,14 +28,14 @@
 {% macro security_incident_match(service_id, incident_type, priority, title) -%}
     {%- set pattern = security_incident_title_pattern() -%}
     case
-        when list_contains({{ lowercase_list_literal('security_incident_service_ids', []) }}, lower({{ service_id }}))
+        when {{ array_has(lowercase_list_literal('security_incident_service_ids', []), "lower(" ~ service_id ~ ")") }}
             then 'service'
-        when list_contains({{ lowercase_list_literal('security_incident_types', []) }}, lower({{ incident_type }}))
+        when {{ array_has(lowercase_list_literal('security_incident_types', []), "lower(" ~ incident_type ~ ")") }}
             then 'incident_type'
-        when list_contains({{ lowercase_list_literal('security_incident_priorities', []) }}, lower({{ priority }}))
+        when {{ array_has(lowercase_list_literal('security_incident_priorities', []), "lower(" ~ priority ~ ")") }}
             then 'priority'
         {%- if pattern is not none %}
-        when regexp_matches({{ title }}, '{{ pattern | replace("'", "''") }}', 'i') then 'title'
+        when {{ regex_matches(title, "'" ~ pattern | replace("'", "''") ~ "'", 'i') }} then 'title'
         {%- endif %}
     end
 {%- endmacro %}
@@ -43,6 +43,5 @@
 
 {#- SQL predicate: a Jira issue type that makes the issue a security incident (case-insensitive). -#}
 {% macro is_security_jira_issue_type(issue_type) -%}
-    coalesce(list_contains({{ lowercase_list_literal('security_incident_jira_issue_types', []) }},
-                           lower({{ issue_type }})), false)
+    coalesce({{ array_has(lowercase_list_literal('security_incident_jira_issue_types', []), "lower(" ~ issue_type ~ ")") }}, false)
 {%- endmacro %}

@@ -8,7 +8,7 @@
 
 {#- Exact elapsed seconds (DOUBLE) between two instants, computed from integer microseconds. -#}
 {% macro seconds_between(start_expr, end_expr) -%}
-    ((epoch_us({{ end_expr }}) - epoch_us({{ start_expr }})) / 1000000.0)
+    (({{ epoch_us(end_expr) }} - {{ epoch_us(start_expr) }}) / {{ exact_divisor('1000000.0') }})
 {%- endmacro %}
 
 

@@ -32,6 +32,6 @@ actual as (
 select expected.n_rows as expected_rows, actual.n_rows as actual_rows
 from expected, actual, bounds
 where expected.n_rows <> actual.n_rows
-   or bounds.n_days <> datediff('day', bounds.first_day, bounds.last_day) + 1
+   or bounds.n_days <> {{ dbt.datediff('bounds.first_day', 'bounds.last_day', 'day') }} + 1
    or bounds.last_day <> {{ run_date() }}
    or not exists (select 1 from scopes where scope_type = 'org')

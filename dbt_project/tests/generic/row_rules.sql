@@ -40,7 +40,7 @@
     {%- do checks.append("select 'unique' as rule, '" ~ columns | join(', ') ~ "' as column_name, count(*) as bad_rows, "
         ~ "'each value once' as allowed from (select 1 from " ~ model
         ~ (" where " ~ quoted[0] ~ " is not null" if columns | length == 1 else "")
-        ~ " group by " ~ quoted | join(', ') ~ " having count(*) > 1)") -%}
+        ~ " group by " ~ quoted | join(', ') ~ " having count(*) > 1) as duplicates") -%}
 {%- endfor -%}
 
 {%- for column, values in accepted_values.items() -%}

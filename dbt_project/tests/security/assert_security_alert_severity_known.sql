@@ -4,7 +4,5 @@
 select alert_key, severity_raw
 from {{ ref('fct_security_alerts') }}
 where not severity_known
-  and error(
-      'security alert ' || alert_key || ' has unknown severity ''' || coalesce(severity_raw, 'NULL')
-      || ''' (expected critical, high, medium or low; see docs/metrics.md Security posture)'
-  ) is null
+  and {{ raise_error("'security alert ' || alert_key || ' has unknown severity ''' || coalesce(severity_raw, 'NULL')"
+                     ~ " || ''' (expected critical, high, medium or low; see docs/metrics.md Security posture)'") }} is null

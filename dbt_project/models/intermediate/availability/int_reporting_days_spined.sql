@@ -53,5 +53,5 @@ select
     day,
     day_start_at,
     day_end_at,
-    cast((epoch_us(day_end_at) - epoch_us(day_start_at)) // 1000000 as bigint) as day_length_s
+    cast({{ int_div('(' ~ epoch_us('day_end_at') ~ ' - ' ~ epoch_us('day_start_at') ~ ')', '1000000') }} as bigint) as day_length_s
 from bounded

@@ -13,7 +13,7 @@ incident_services as (
 
     select
         service_id,
-        arg_max(service_name, created_at) as service_name
+        {{ arg_max('service_name', 'created_at') }} as service_name
     from {{ ref('stg_pagerduty__incidents') }}
     where service_id is not null
     group by service_id

@@ -13,7 +13,7 @@
 
 with deploy_workflows as (
 
-    select * from {{ dora_deploy_workflows_relation() }}
+    select * from {{ dora_deploy_workflows_relation() }} as deploy_workflows
 
 ),
 
@@ -42,7 +42,7 @@ from_deployments as (
     inner join first_success
         on deployments.repo = first_success.repo
         and deployments.deployment_id = first_success.deployment_id
-    where list_contains({{ dora_production_environments() }}, lower(deployments.environment))
+    where {{ array_has(dora_production_environments(), 'lower(deployments.environment)') }}
       and deployments.repo not in (select repo from deploy_workflows)
 
 ),
@@ -62,7 +62,7 @@ from_workflow_runs as (
     inner join deploy_workflows
         on runs.repo = deploy_workflows.repo
         and deploy_workflows.workflow in (runs.workflow_name, runs.workflow_path,
-                                          regexp_extract(runs.workflow_path, '[^/]+$'))
+                                          {{ regex_extract('runs.workflow_path', "'[^/]+$'") }})
     where runs.status = 'completed'
       and runs.conclusion = 'success'
       and runs.head_branch = coalesce(runs.run_default_branch, repositories.default_branch)

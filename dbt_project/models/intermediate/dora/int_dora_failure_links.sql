@@ -72,7 +72,7 @@ incident_links as (
         resolved_at
     from incident_deployments
     where deployment_id is not null
-      and event_at <= deployed_at + to_seconds({{ dora_attribution_window_s() }})
+      and event_at <= deployed_at + {{ seconds_interval(dora_attribution_window_s()) }}
 
 ),
 
@@ -91,7 +91,7 @@ pull_links as (
         on (cause.failure_link = 'revert_pr' and pull_deployments.is_revert)
         or (cause.failure_link = 'hotfix_label' and pull_deployments.is_hotfix)
     where pull_deployments.deployment_id is not null
-      and pull_deployments.event_at <= pull_deployments.deployed_at + to_seconds({{ dora_attribution_window_s() }})
+      and pull_deployments.event_at <= pull_deployments.deployed_at + {{ seconds_interval(dora_attribution_window_s()) }}
 
 )
 

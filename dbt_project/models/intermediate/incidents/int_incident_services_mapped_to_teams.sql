@@ -15,7 +15,7 @@ jira_projects as (
 
     select
         'jira:' || coalesce(project_key, split_part(issue_key, '-', 1)) as service_id,
-        arg_max(coalesce(project_name, project_key, split_part(issue_key, '-', 1)), created_at) as service_name
+        {{ arg_max("coalesce(project_name, project_key, split_part(issue_key, '-', 1))", 'created_at') }} as service_name
     from {{ ref('stg_jira__issues') }}
     -- of an incident type at as_of (replayed from the changelog: fct_jira_issues)
     where issue_id in (select issue_id from {{ ref('fct_jira_issues') }} where {{ is_jira_incident_type('issue_type') }})

@@ -14,7 +14,7 @@ with entries as (
     -- only entries that can hold such a change are unnested (the text test is a cheap superset of the JSON one)
     select issue_id, history_id, created_at, items
     from {{ ref('stg_jira__issue_changelogs') }}
-    where {% for field in fields %}contains(cast(items as varchar), '{{ field }}'){{ " or " if not loop.last }}{% endfor %}
+    where {% for field in fields %}strpos(cast(items as varchar), '{{ field }}') > 0{{ " or " if not loop.last }}{% endfor %}
 
 ),
 
@@ -26,7 +26,7 @@ items as (
         entries.created_at,
         item.value as item,
         item.key as item_index
-    from entries, json_each(entries.items) as item
+    from entries, {{ json_elements('entries.items') }} as item
 
 ),
 
@@ -34,17 +34,17 @@ field_changes as (
 
     select
         issue_id,
-        coalesce(item->>'$.fieldId', lower(item->>'$.field')) as field,
+        coalesce({{ json_text('item', 'fieldId') }}, lower({{ json_text('item', 'field') }})) as field,
         created_at,
-        item->>'$.fromString' as from_string,
-        item->>'$.toString' as to_string,
+        {{ json_text('item', 'fromString') }} as from_string,
+        {{ json_text('item', 'toString') }} as to_string,
         created_at <= {{ as_of() }} as by_as_of,
         row_number() over (
-            partition by issue_id, coalesce(item->>'$.fieldId', lower(item->>'$.field'))
-            order by created_at, try_cast(history_id as bigint), history_id, try_cast(item_index as bigint)
+            partition by issue_id, coalesce({{ json_text('item', 'fieldId') }}, lower({{ json_text('item', 'field') }}))
+            order by created_at, {{ try_cast('history_id', 'bigint') }}, history_id, {{ try_cast('item_index', 'bigint') }}
         ) as seq
     from items
-    where coalesce(item->>'$.fieldId', lower(item->>'$.field')) in ({{ "'" ~ fields | join("', '") ~ "'" }})
+    where coalesce({{ json_text('item', 'fieldId') }}, lower({{ json_text('item', 'field') }})) in ({{ "'" ~ fields | join("', '") ~ "'" }})
 
 ),
 
@@ -56,8 +56,8 @@ values_at_as_of as (
         -- (a change to no value, e.g. a priority cleared, is a value too: NULL)
         case
             -- arg_max_null / arg_min_null: a value cleared (NULL) is the value, plain arg_max would skip it
-            when bool_or(by_as_of) then arg_max_null(to_string, seq) filter (where by_as_of)
-            else arg_min_null(from_string, seq) filter (where not by_as_of)
+            when bool_or(by_as_of) then {{ arg_max('to_string', 'seq', where='by_as_of', nulls=true) }}
+            else {{ arg_min('from_string', 'seq', where='not by_as_of', nulls=true) }}
         end as value_at_as_of,
         max(created_at) filter (where by_as_of) as changed_at
     from field_changes

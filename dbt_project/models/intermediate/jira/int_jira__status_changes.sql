@@ -25,25 +25,19 @@ statuses as (
 
 ),
 
-item_indexes as (
+items as (
 
+    -- one row per field change, with its position in the entry
     select
         changelogs.issue_id,
         changelogs.history_id,
         changelogs.created_at,
-        changelogs.items,
-        unnest(range(cast(coalesce(json_array_length(changelogs.items), 0) as bigint))) as item_index
+        cast(item.key as bigint) as item_index,
+        item.value as item
     from {{ ref('stg_jira__issue_changelogs') }} as changelogs
     inner join issues
         on changelogs.issue_id = issues.issue_id
-
-),
-
-items as (
-
-    -- one row per field change, with its position in the entry
-    select issue_id, history_id, created_at, item_index, json_extract(items, '$[' || item_index || ']') as item
-    from item_indexes
+    cross join {{ json_elements('changelogs.items') }} as item
 
 ),
 
@@ -52,16 +46,16 @@ status_items as (
     select
         issue_id,
         created_at as changed_at,
-        item->>'$.from' as from_status_id,
-        item->>'$.to' as to_status_id,
+        {{ json_text('item', 'from') }} as from_status_id,
+        {{ json_text('item', 'to') }} as to_status_id,
         row_number() over (
             partition by issue_id
-            order by created_at, try_cast(history_id as bigint), history_id, item_index
+            order by created_at, {{ try_cast('history_id', 'bigint') }}, history_id, item_index
         ) as seq
     from items
     -- parenthesised: unparenthesised `->>` inside AND/OR binds wrongly in DuckDB 1.5
-    where (item->>'$.fieldId') = 'status'
-       or ((item->>'$.fieldId') is null and lower(item->>'$.field') = 'status' and (item->>'$.fieldtype') = 'jira')
+    where ({{ json_text('item', 'fieldId') }}) = 'status'
+       or (({{ json_text('item', 'fieldId') }}) is null and lower({{ json_text('item', 'field') }}) = 'status' and ({{ json_text('item', 'fieldtype') }}) = 'jira')
 
 ),
 

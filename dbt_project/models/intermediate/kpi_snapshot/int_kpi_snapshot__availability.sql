@@ -29,7 +29,7 @@ service_windows as (
         windows.snapshot_date,
         windows."window",
         service_days.service_id,
-        any_value(service_days.team order by service_days.day desc) as team,
+        {{ first_ordered('service_days.team', 'service_days.day desc') }} as team,
         sum(service_days.downtime_s) as downtime_s,
         sum(service_days.day_length_s) as length_s,
         count(*) as days

@@ -88,7 +88,7 @@ select snapshot_date, 'mttd_mean' as kpi, scope_type, scope_id, "window", mean_s
        measured as sample_size
 from detection
 union all
-select snapshot_date, 'mttd_p50', scope_type, scope_id, "window", cast(p50_s as double), 's', measured
+select snapshot_date, 'mttd_p50', scope_type, scope_id, "window", cast(p50_s as double precision), 's', measured
 from detection
 union all
 select snapshot_date, 'detection_coverage', scope_type, scope_id, "window",
@@ -99,5 +99,5 @@ select snapshot_date, 'monitoring_detection_share', scope_type, scope_id, "windo
        case when monitoring + human > 0 then 100.0 * monitoring / (monitoring + human) end, 'pct', monitoring + human
 from detection
 union all
-select snapshot_date, 'change_detection_p50', scope_type, scope_id, "window", cast(p50_s as double), 's', sample
+select snapshot_date, 'change_detection_p50', scope_type, scope_id, "window", cast(p50_s as double precision), 's', sample
 from change_detection

@@ -34,8 +34,8 @@ incidents as (
         tta_s,
         ttr_s,
         -- exact integer microseconds for the means (as the mart computes them)
-        epoch_us(acknowledged_at) - epoch_us(created_at) as tta_us,
-        epoch_us(resolved_at) - epoch_us(created_at) as ttr_us
+        {{ epoch_us('acknowledged_at') }} - {{ epoch_us('created_at') }} as tta_us,
+        {{ epoch_us('resolved_at') }} - {{ epoch_us('created_at') }} as ttr_us
     from {{ ref('fct_incidents') }}
 
 ),

@@ -65,11 +65,11 @@ coverage as (
 
 )
 
-select snapshot_date, 'e2e_lead_time_p50' as kpi, scope_type, scope_id, "window", cast(p50_s as double) as value,
+select snapshot_date, 'e2e_lead_time_p50' as kpi, scope_type, scope_id, "window", cast(p50_s as double precision) as value,
        's' as unit, sample as sample_size
 from spans
 union all
-select snapshot_date, 'start_to_deploy_p50', scope_type, scope_id, "window", cast(start_p50_s as double), 's',
+select snapshot_date, 'start_to_deploy_p50', scope_type, scope_id, "window", cast(start_p50_s as double precision), 's',
        start_sample
 from spans
 union all

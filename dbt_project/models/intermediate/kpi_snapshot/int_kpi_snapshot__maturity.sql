@@ -11,7 +11,7 @@ select
     levels.scope_type,
     levels.scope_id,
     '1d' as "window",
-    cast(levels.level as double) as value,
+    cast(levels.level as double precision) as value,
     'level' as unit,
     levels.criteria_total as sample_size
 from {{ ref('mart_maturity_level_daily') }} as levels

@@ -23,7 +23,7 @@ posture as (
 
     select day, scope_type, scope_id, severity, sum(open) as open, sum(in_breach) as in_breach
     from {{ ref('mart_security_posture_daily') }}
-    group by all
+    group by day, scope_type, scope_id, severity
 
 ),
 
@@ -58,7 +58,7 @@ open_counts as (
         on posture.day = day_grid.snapshot_date
         and posture.scope_type = day_grid.scope_type
         and posture.scope_id = day_grid.scope_id
-    group by all
+    group by day_grid.snapshot_date, day_grid.scope_type, day_grid.scope_id
 
 ),
 
@@ -73,7 +73,7 @@ ttr as (
 
     {{ security_window_stats('remediations', 'closed_day', [
         ('mean_s', 'avg(remediations.time_to_remediate_s)'),
-        ('p50_s', 'quantile_cont(remediations.time_to_remediate_s, 0.5)'),
+        ('p50_s', quantile_cont('remediations.time_to_remediate_s', 0.5)),
         ('sample_size', 'count(remediations.time_to_remediate_s)')]) }}
 
 ),
@@ -89,9 +89,9 @@ patch_times as (
 
     {{ security_window_stats('patch_fixes', 'closed_day', [
         ('mean_s', 'avg(patch_fixes.time_to_patch_s)'),
-        ('p50_s', 'quantile_cont(patch_fixes.time_to_patch_s, 0.5)'),
+        ('p50_s', quantile_cont('patch_fixes.time_to_patch_s', 0.5)),
         ('sample_size', 'count(patch_fixes.time_to_patch_s)'),
-        ('disclosure_p50_s', 'quantile_cont(patch_fixes.disclosure_to_patch_s, 0.5)'),
+        ('disclosure_p50_s', quantile_cont('patch_fixes.disclosure_to_patch_s', 0.5)),
         ('disclosure_sample_size', 'count(patch_fixes.disclosure_to_patch_s)')]) }}
 
 ),

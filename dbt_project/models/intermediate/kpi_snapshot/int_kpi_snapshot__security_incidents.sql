@@ -27,7 +27,7 @@ resolved as (
         team,
         {{ to_local_date('resolved_at') }} as resolved_day,
         ttr_s,
-        epoch_us(resolved_at) - epoch_us(created_at) as ttr_us
+        {{ epoch_us('resolved_at') }} - {{ epoch_us('created_at') }} as ttr_us
     from {{ ref('fct_security_incidents') }}
     where resolved_at is not null
 

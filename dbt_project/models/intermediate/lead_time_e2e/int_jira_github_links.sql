@@ -26,27 +26,27 @@ key_entries as (
     -- only entries that can hold a key change are unnested (the text test is a cheap superset of the JSON one)
     select issue_id, items
     from {{ ref('stg_jira__issue_changelogs') }}
-    where contains(lower(cast(items as varchar)), 'key')
+    where strpos(lower(cast(items as varchar)), 'key') > 0
 
 ),
 
 key_items as (
 
     select key_entries.issue_id, item.value as item
-    from key_entries, json_each(key_entries.items) as item
+    from key_entries, {{ json_elements('key_entries.items') }} as item
 
 ),
 
 moved_keys as (
 
     -- both sides of every move: a key the issue had before, or had between two moves
-    select issue_id, item->>'$.fromString' as jira_key
+    select issue_id, {{ json_text('item', 'fromString') }} as jira_key
     from key_items
-    where (lower(item->>'$.field') = 'key' or (item->>'$.fieldId') = 'issuekey')
+    where (lower({{ json_text('item', 'field') }}) = 'key' or ({{ json_text('item', 'fieldId') }}) = 'issuekey')
     union
-    select issue_id, item->>'$.toString' as jira_key
+    select issue_id, {{ json_text('item', 'toString') }} as jira_key
     from key_items
-    where (lower(item->>'$.field') = 'key' or (item->>'$.fieldId') = 'issuekey')
+    where (lower({{ json_text('item', 'field') }}) = 'key' or ({{ json_text('item', 'fieldId') }}) = 'issuekey')
 
 ),
 
@@ -124,9 +124,11 @@ commit_keys as (
     inner join pulls
         on commits.repo = pulls.repo
         and commits.pull_number = pulls.pull_number
-    anti join named_links
-        on commits.repo = named_links.repo
-        and commits.pull_number = named_links.pull_number
+    where not exists (
+        select 1 from named_links
+        where commits.repo = named_links.repo
+          and commits.pull_number = named_links.pull_number
+    )
 
 ),
 
@@ -156,7 +158,7 @@ select
     -- the first source, and its first key in key order (a title naming both the old and the new key of one issue)
     case min(all_links.source_rank) when 1 then 'title' when 2 then 'head_ref' else 'commit' end as link_source,
     split_part(min(all_links.source_rank || ' ' || all_links.jira_key), ' ', 2) as named_key,
-    any_value(pulls.merged_at) as merged_at
+    {{ dbt.any_value('pulls.merged_at') }} as merged_at
 from all_links
 inner join issues
     on all_links.issue_id = issues.issue_id

@@ -13,4 +13,4 @@ select
     attested_at,
     expires_at,
     evidence_url
-from {{ maturity_attestations_relation() }}
+from {{ maturity_attestations_relation() }} as attestations

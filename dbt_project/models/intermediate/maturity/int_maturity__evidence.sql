@@ -74,7 +74,7 @@ incident_days as (
 
     select scope_type, scope_id, day, {{ to_local_date('acknowledged_at') }} as acknowledged_day, count(*) as n
     from incidents
-    group by all
+    group by scope_type, scope_id, day, {{ to_local_date('acknowledged_at') }}
 
 ),
 
@@ -85,7 +85,7 @@ detection_days as (
         {{ rows_per_scope("select team, created_day as day, detected_by, detection_delay_s
                            from " ~ ref('fct_incident_detection') ~ " where is_eligible", maturity_scopes()) }}
     ) as detections
-    group by all
+    group by scope_type, scope_id, day, detected_by, detection_delay_s is not null
 
 ),
 
@@ -110,7 +110,7 @@ deployment_days as (
         {{ rows_per_scope("select team, repo, " ~ to_local_date('deployed_at') ~ " as day, is_failed,
                            time_to_restore_s from " ~ ref('fct_deployments'), maturity_scopes()) }}
     ) as deployments
-    group by all
+    group by scope_type, scope_id, day, repo
 
 ),
 
@@ -169,7 +169,7 @@ posture as (
     select day, scope_type, scope_id, sum("open") as open_critical, sum(in_breach) as in_breach
     from {{ ref('mart_security_posture_daily') }}
     where severity = 'critical' and scope_type in ('team', 'org')
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -188,7 +188,7 @@ tiers as (
         count(*) filter (where tier in ('elite', 'high')) as elite_or_high,
         count(tier) as tiered
     from {{ ref('mart_dora_tier') }}
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -199,7 +199,7 @@ improving as (
         count(*) filter (where is_improving) as improving,
         count(*) filter (where samples_sufficient) as candidates
     from {{ ref('int_maturity__improving_kpis') }}
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -215,7 +215,7 @@ acknowledge_times as (
 
     {#- a median needs every value: the incidents themselves (a 30-day window in v1) -#}
     {{ maturity_windowed('mtta_p50', 'incidents', 'day', [
-        ('p50_s', 'quantile_cont(facts.tta_s, 0.5) filter (where facts.acknowledged_at < grid.day_end_at)'),
+        ('p50_s', quantile_cont('facts.tta_s', 0.5) ~ ' filter (where facts.acknowledged_at < grid.day_end_at)'),
         ('acknowledged', 'count(facts.tta_s) filter (where facts.acknowledged_at < grid.day_end_at)')]) }}
 
 ),
@@ -242,7 +242,7 @@ issue_link_days as (
         {{ rows_per_scope("select team, done_day as day, has_linked_pull_request
                            from " ~ ref('fct_issue_delivery') ~ " where is_eligible", maturity_scopes()) }}
     ) as issue_links
-    group by all
+    group by scope_type, scope_id, day, has_linked_pull_request
 
 ),
 
@@ -296,7 +296,7 @@ runs as (
     from (select distinct day, window_days from grid where evidence = 'nightly_runs') as grid
     inner join nightly_runs
         on nightly_runs.day between grid.day - (grid.window_days - 1) and grid.day
-    group by all
+    group by grid.day, grid.window_days
 
 ),
 
@@ -304,7 +304,7 @@ service_counts as (
 
     select scope_type, scope_id, count(*) as services, count(*) filter (where slo_explicit) as explicit
     from services
-    group by all
+    group by scope_type, scope_id
 
 ),
 
@@ -313,7 +313,7 @@ slo_met as (
     select day, scope_type, scope_id, count(error_budget_remaining_pct) as services,
            count(*) filter (where error_budget_remaining_pct >= 0) as met
     from service_days
-    group by all
+    group by day, scope_type, scope_id
 
 ),
 
@@ -323,7 +323,7 @@ repo_counts as (
            count(*) filter (where dependabot_enabled) as dependabot,
            count(*) filter (where code_scanning_enabled) as code_scanning
     from repo_coverage
-    group by all
+    group by scope_type, scope_id
 
 ),
 

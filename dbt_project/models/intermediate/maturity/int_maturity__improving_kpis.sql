@@ -17,19 +17,19 @@
 
 with facts as (
 
-    select 'mttr_p50' as kpi, team, {{ to_local_date('resolved_at') }} as day, cast(ttr_s as double) as value
+    select 'mttr_p50' as kpi, team, {{ to_local_date('resolved_at') }} as day, cast(ttr_s as double precision) as value
     from {{ ref('fct_incidents') }}
     where source = 'pagerduty' and ttr_s is not null
     union all
-    select 'e2e_lead_time_p50', team, {{ to_local_date('delivered_at') }}, cast(idea_to_deploy_s as double)
+    select 'e2e_lead_time_p50', team, {{ to_local_date('delivered_at') }}, cast(idea_to_deploy_s as double precision)
     from {{ ref('fct_issue_delivery') }}
     where delivery_status = 'delivered' and idea_to_deploy_s is not null
     union all
-    select 'mttd_p50', team, created_day, cast(detection_delay_s as double)
+    select 'mttd_p50', team, created_day, cast(detection_delay_s as double precision)
     from {{ ref('fct_incident_detection') }}
     where is_eligible and detection_delay_s is not null
     union all
-    select 'lead_time_p50', team, {{ to_local_date('deployed_at') }}, cast(lead_time_s as double)
+    select 'lead_time_p50', team, {{ to_local_date('deployed_at') }}, cast(lead_time_s as double precision)
     from {{ ref('fct_pull_requests') }}
     where lead_time_s is not null
     union all
@@ -39,7 +39,7 @@ with facts as (
     select 'deployment_rework_rate', team, {{ to_local_date('deployed_at') }}, case when is_rework then 1.0 else 0.0 end
     from {{ ref('fct_deployments') }}
     union all
-    select 'time_to_patch_p50', team, closed_day, cast(time_to_patch_s as double)
+    select 'time_to_patch_p50', team, closed_day, cast(time_to_patch_s as double precision)
     from {{ ref('int_security__patch_fixes') }}
 
 ),

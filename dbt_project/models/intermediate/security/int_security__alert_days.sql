@@ -118,21 +118,29 @@ snapshot_intervals as (
 
 ),
 
-judged as (
+snapshotted as (
 
     select
         pairs.*,
         case
             when history.snapshot_date = pairs.day then history.is_open
             when history.snapshot_date is not null and pairs.updated_at > pairs.eval_at then history.is_open
-        end as snapshot_open,
-        coalesce(snapshot_open, pairs.reconstructed_open)
-            and coalesce(pairs.withdrawn_at > pairs.eval_at, true) as is_open
+        end as snapshot_open
     from pairs
     left join snapshot_intervals as history
         on history.alert_key = pairs.alert_key
         and pairs.day >= history.snapshot_date
         and pairs.day < history.next_snapshot_date
+
+),
+
+judged as (
+
+    select
+        *,
+        coalesce(snapshot_open, reconstructed_open)
+            and coalesce(withdrawn_at > eval_at, true) as is_open
+    from snapshotted
 
 )
 

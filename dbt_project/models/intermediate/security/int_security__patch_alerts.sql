@@ -50,17 +50,25 @@ firsts as (
 
 ),
 
-deadlines as (
+clocks as (
 
     select
         alerts.*,
         firsts.first_fixed_at,
         firsts.first_dismissed_at,
-        {{ security_patch_clock_start('alerts.created_at', 'alerts.advisory_published_at') }} as clock_start_at,
-        clock_start_at + to_seconds(alerts.sla_days * 86400) as patch_due_at
+        {{ security_patch_clock_start('alerts.created_at', 'alerts.advisory_published_at') }} as clock_start_at
     from alerts
     left join firsts
         on alerts.alert_key = firsts.alert_key
+
+),
+
+deadlines as (
+
+    select
+        *,
+        clock_start_at + {{ seconds_interval('sla_days * 86400') }} as patch_due_at
+    from clocks
 
 ),
 
@@ -77,15 +85,23 @@ judged as (
         end as outcome
     from deadlines
 
+),
+
+decided as (
+
+    select
+        *,
+        case outcome
+            when 'met' then greatest(created_at, first_fixed_at)
+            when 'missed' then greatest(created_at, patch_due_at)
+            when 'dismissed_before_due' then greatest(created_at, first_dismissed_at)
+            when 'unknown' then created_at
+        end as decided_at
+    from judged
+
 )
 
 select
     *,
-    case outcome
-        when 'met' then greatest(created_at, first_fixed_at)
-        when 'missed' then greatest(created_at, patch_due_at)
-        when 'dismissed_before_due' then greatest(created_at, first_dismissed_at)
-        when 'unknown' then created_at
-    end as decided_at,
     {{ to_local_date('decided_at') }} as decided_day
-from judged
+from decided

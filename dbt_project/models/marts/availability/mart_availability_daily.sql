@@ -123,7 +123,7 @@ final as (
         team,
         day_length_s,
         downtime_us / 1000000.0 as downtime_s,
-        cast(downtime_30d_us as double) / 1000000.0 as downtime_30d_s,
+        cast(downtime_30d_us as double precision) / 1000000.0 as downtime_30d_s,
         incident_count,
         slo_target_pct,
         window_length_s
@@ -140,11 +140,11 @@ select
     service_name,
     team,
     day_length_s,
-    cast(downtime_s as double) as downtime_s,
+    cast(downtime_s as double precision) as downtime_s,
     100.0 * (1 - downtime_s / day_length_s) as availability_pct,
     cast(incident_count as bigint) as incident_count,
     slo_target_pct,
-    cast(downtime_30d_s as double) as downtime_30d_s,
+    cast(downtime_30d_s as double precision) as downtime_30d_s,
     -- budget = (1 - slo/100) x window length; NULL when the SLO is 100 % (no budget at all)
     100.0 * (1 - downtime_30d_s / nullif((1 - slo_target_pct / 100.0) * window_length_s, 0))
         as error_budget_remaining_pct,

@@ -37,4 +37,4 @@ org as (
 )
 
 select *, {{ date_key('day') }} as date_key, {{ scope_keys('scope_type', 'scope_id', []) }}
-from (select * from teams union all select * from org)
+from (select * from teams union all select * from org) as scopes

@@ -96,11 +96,11 @@ alerts as (
 
 triggers as (
 
-    select incident_id, agent_type
+    select distinct on (incident_id) incident_id, agent_type
     from {{ ref('stg_pagerduty__log_entries') }}
     where log_entry_type = 'trigger_log_entry'
       and created_at <= {{ as_of() }}
-    qualify row_number() over (partition by incident_id order by created_at, log_entry_id) = 1
+    order by incident_id, created_at, log_entry_id
 
 ),
 
@@ -127,7 +127,7 @@ joined as (
         coalesce(alerts.alerts_loaded, 0) as alerts_loaded,
         coalesce(alerts.alerts_stamped, 0) as alerts_stamped,
         alerts.impact_start_at,
-        epoch_us(alerts.impact_start_at) - epoch_us(detections.detected_at) as skew_us,
+        {{ epoch_us('alerts.impact_start_at') }} - {{ epoch_us('detections.detected_at') }} as skew_us,
         triggers.agent_type as trigger_agent_type
     from incidents
     inner join detections

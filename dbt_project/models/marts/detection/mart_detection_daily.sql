@@ -54,8 +54,8 @@ detection as (
         count(*) as incidents_eligible,
         count(detection_delay_s) as detection_sample_size,
         sum(detection_delay_us) / (count(detection_delay_us) * 1000000.0) as mttd_s_mean,
-        cast(quantile_cont(detection_delay_s, 0.5) as double) as mttd_s_p50,
-        cast(quantile_cont(detection_delay_s, 0.9) as double) as mttd_s_p90,
+        cast({{ quantile_cont('detection_delay_s', 0.5) }} as double precision) as mttd_s_p50,
+        cast({{ quantile_cont('detection_delay_s', 0.9) }} as double precision) as mttd_s_p90,
         count(*) filter (where detected_by = 'monitoring') as monitoring_detected,
         count(*) filter (where detected_by = 'human') as human_detected,
         count(*) filter (where is_clamped) as detection_clamped,
@@ -93,7 +93,7 @@ change_detection as (
         scope_type,
         scope_id,
         day,
-        cast(quantile_cont(change_detection_s, 0.5) as double) as change_detection_s_p50,
+        cast({{ quantile_cont('change_detection_s', 0.5) }} as double precision) as change_detection_s_p50,
         count(change_detection_s) as change_detection_sample_size,
         count(*) filter (where is_unknown) as change_detection_unknown
     from scoped_changes

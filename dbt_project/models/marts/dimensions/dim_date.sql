@@ -21,19 +21,19 @@ calendar as (
     select
         {{ date_key('day') }} as date_key,
         day as date,
-        cast(isoyear(day) as integer) as iso_year,
-        cast(week(day) as integer) as iso_week,
+        cast(extract(isoyear from day) as integer) as iso_year,
+        cast(extract(week from day) as integer) as iso_week,
         cast(date_trunc('week', day) as date) as iso_week_start,
-        cast(isodow(day) as integer) as iso_day_of_week,
-        dayname(day) as day_name,
-        cast(month(day) as integer) as month,
-        monthname(day) as month_name,
+        cast(extract(isodow from day) as integer) as iso_day_of_week,
+        {{ day_name('day') }} as day_name,
+        cast(extract(month from day) as integer) as month,
+        {{ month_name('day') }} as month_name,
         cast(date_trunc('month', day) as date) as month_start,
-        cast(quarter(day) as integer) as quarter,
-        cast(year(day) as integer) as year,
+        cast(extract(quarter from day) as integer) as quarter,
+        cast(extract(year from day) as integer) as year,
         -- months since the fiscal year began, 0..11
-        (cast(month(day) as integer) - {{ start_month }} + 12) % 12 as fiscal_month_index,
-        isodow(day) in ({{ business_isodow | join(', ') }}) as is_business_day
+        (cast(extract(month from day) as integer) - {{ start_month }} + 12) % 12 as fiscal_month_index,
+        extract(isodow from day) in ({{ business_isodow | join(', ') }}) as is_business_day
     from days
 
 )
@@ -53,7 +53,7 @@ select
     year,
     cast(year + case when {{ start_month }} > 1 and month >= {{ start_month }} then 1 else 0 end as integer)
         as fiscal_year,
-    cast(fiscal_month_index // 3 + 1 as integer) as fiscal_quarter,
+    cast({{ int_div('fiscal_month_index', '3') }} + 1 as integer) as fiscal_quarter,
     cast(fiscal_month_index + 1 as integer) as fiscal_month,
     is_business_day
 from calendar

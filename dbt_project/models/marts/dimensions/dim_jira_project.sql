@@ -23,7 +23,7 @@ with seen as (
 
 names as (
 
-    select project_key, arg_max(project_name, _loaded_at) as project_name
+    select project_key, {{ arg_max('project_name', '_loaded_at') }} as project_name
     from {{ ref('stg_jira__projects') }}
     group by project_key
 

@@ -23,7 +23,7 @@ with seen as (
 
 branches as (
 
-    select repo, arg_max(default_branch, _loaded_at) as default_branch
+    select repo, {{ arg_max('default_branch', '_loaded_at') }} as default_branch
     from {{ ref('stg_github__repositories') }}
     group by repo
 

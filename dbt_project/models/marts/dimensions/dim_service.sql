@@ -31,10 +31,10 @@ services as (
 
     select
         service_id,
-        arg_min(service_name, priority) filter (where service_name is not null) as service_name,
-        arg_min(team, priority) filter (where team is not null) as team,
-        arg_min(source, priority) filter (where source is not null) as source
-    from (select * from known union all select * from seen)
+        {{ arg_min('service_name', 'priority', where='service_name is not null') }} as service_name,
+        {{ arg_min('team', 'priority', where='team is not null') }} as team,
+        {{ arg_min('source', 'priority', where='source is not null') }} as source
+    from (select * from known union all select * from seen) as services
     where service_id is not null
     group by service_id
 

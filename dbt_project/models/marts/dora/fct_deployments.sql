@@ -11,12 +11,10 @@
 
 with links as (
 
-    select *
+    -- the first link of each deployment (DISTINCT ON: QUALIFY is DuckDB's only)
+    select distinct on (deployment_id) *
     from {{ ref('int_dora_failure_links') }}
-    qualify row_number() over (
-        partition by deployment_id
-        order by link_rank, linked_at, incident_id, pull_number
-    ) = 1
+    order by deployment_id, link_rank, linked_at, incident_id, pull_number
 
 ),
 

@@ -93,7 +93,7 @@ deployment_stats as (
         count(*) as deployments,
         count(*) filter (where is_failed) as failed_deployments,
         count(*) filter (where is_rework) as rework_deployments,
-        quantile_cont(time_to_restore_s, 0.5) filter (where is_failed) as time_to_restore_s_p50
+        {{ quantile_cont('time_to_restore_s', 0.5) }} filter (where is_failed) as time_to_restore_s_p50
     from scoped_deployments
     group by day, scope_type, scope_id
 
@@ -105,9 +105,9 @@ lead_time_stats as (
         day,
         scope_type,
         scope_id,
-        quantile_cont(lead_time_s, 0.5) as lead_time_s_p50,
-        quantile_cont(lead_time_s, 0.75) as lead_time_s_p75,
-        quantile_cont(lead_time_s, 0.9) as lead_time_s_p90,
+        {{ quantile_cont('lead_time_s', 0.5) }} as lead_time_s_p50,
+        {{ quantile_cont('lead_time_s', 0.75) }} as lead_time_s_p75,
+        {{ quantile_cont('lead_time_s', 0.9) }} as lead_time_s_p90,
         count(*) as lead_time_sample_size
     from scoped_pull_requests
     group by day, scope_type, scope_id

@@ -61,7 +61,7 @@ deployment_windows as (
         grid.scope_id,
         count(deployments.day) as deployments,
         count(deployments.day) filter (where deployments.is_failed) as failed_deployments,
-        quantile_cont(deployments.time_to_restore_s, 0.5) filter (where deployments.is_failed) as ttr_p50
+        {{ quantile_cont('deployments.time_to_restore_s', 0.5) }} filter (where deployments.is_failed) as ttr_p50
     from grid
     left join deployments
         on grid.scope_type = deployments.scope_type
@@ -77,7 +77,7 @@ lead_time_windows as (
         grid.day,
         grid.scope_type,
         grid.scope_id,
-        quantile_cont(pull_requests.lead_time_s, 0.5) as lead_time_p50
+        {{ quantile_cont('pull_requests.lead_time_s', 0.5) }} as lead_time_p50
     from grid
     left join pull_requests
         on grid.scope_type = pull_requests.scope_type
@@ -112,7 +112,8 @@ thresholds as (
 
 )
 
-select
+-- the best tier met per metric (DISTINCT ON: QUALIFY is DuckDB's only)
+select distinct on (metrics.day, metrics.scope_type, metrics.scope_id, metrics.metric)
     metrics.day,
     metrics.scope_type,
     metrics.scope_id,
@@ -129,7 +130,4 @@ left join thresholds
     on metrics.metric = thresholds.metric
     and metrics.value is not null
     and {{ dora_meets_threshold('metrics.value', 'thresholds.comparison', 'thresholds.threshold') }}
-qualify row_number() over (
-    partition by metrics.day, metrics.scope_type, metrics.scope_id, metrics.metric
-    order by thresholds.tier_rank nulls last
-) = 1
+order by metrics.day, metrics.scope_type, metrics.scope_id, metrics.metric, thresholds.tier_rank nulls last

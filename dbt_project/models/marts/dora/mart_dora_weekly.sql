@@ -8,7 +8,7 @@ select
     sum(deployments) as deployments,
     count(*) filter (where deployments > 0) as deployment_days,
     count(*) as days_covered,
-    {{ date_key('week_start') }} as date_key,
+    {{ date_key("date_trunc('week', day)::date") }} as date_key,
     {{ scope_keys('scope_type', 'scope_id', ['repository']) }}
 from {{ ref('mart_dora_daily') }}
-group by week_start, scope_type, scope_id
+group by date_trunc('week', day)::date, scope_type, scope_id

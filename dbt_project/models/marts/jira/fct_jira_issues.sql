@@ -28,8 +28,8 @@ flow as (
         min(changed_at) filter (where is_entry_to_indeterminate) as first_in_progress_at,
         max(changed_at) filter (where is_entry_to_done) as last_done_at,
         count(*) filter (where is_exit_from_done) as reopen_count,
-        arg_max(to_category, seq) as category_at_as_of,
-        arg_max(to_status_id, seq) as status_id_at_as_of
+        {{ arg_max('to_category', 'seq') }} as category_at_as_of,
+        {{ arg_max('to_status_id', 'seq') }} as status_id_at_as_of
     from {{ ref('int_jira__status_changes') }}
     group by issue_id
 

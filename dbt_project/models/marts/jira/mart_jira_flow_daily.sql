@@ -69,7 +69,7 @@ resolved_stats as (
         scope_id,
         {{ to_local_date('resolved_at') }} as day,
         count(*) as resolved,
-        quantile_cont(lead_time_s, 0.5) as lead_time_s_p50,
+        {{ quantile_cont('lead_time_s', 0.5) }} as lead_time_s_p50,
         count(lead_time_s) as lead_time_sample_size
     from scoped_issues
     where resolved_at is not null
@@ -83,8 +83,8 @@ cycle_stats as (
         scope_type,
         scope_id,
         {{ to_local_date('last_done_at') }} as day,
-        quantile_cont(cycle_time_s, 0.5) as cycle_time_s_p50,
-        quantile_cont(cycle_time_s, 0.85) as cycle_time_s_p85,
+        {{ quantile_cont('cycle_time_s', 0.5) }} as cycle_time_s_p50,
+        {{ quantile_cont('cycle_time_s', 0.85) }} as cycle_time_s_p85,
         count(*) as cycle_time_sample_size
     from scoped_issues
     where cycle_time_s is not null
@@ -142,9 +142,9 @@ select
     coalesce(resolved_stats.resolved, 0) as resolved,
     coalesce(throughput_counts.throughput, 0) as throughput,
     coalesce(end_of_day_counts.wip_end_of_day, 0) as wip_end_of_day,
-    cast(cycle_stats.cycle_time_s_p50 as double) as cycle_time_s_p50,
-    cast(cycle_stats.cycle_time_s_p85 as double) as cycle_time_s_p85,
-    cast(resolved_stats.lead_time_s_p50 as double) as lead_time_s_p50,
+    cast(cycle_stats.cycle_time_s_p50 as double precision) as cycle_time_s_p50,
+    cast(cycle_stats.cycle_time_s_p85 as double precision) as cycle_time_s_p85,
+    cast(resolved_stats.lead_time_s_p50 as double precision) as lead_time_s_p50,
     coalesce(end_of_day_counts.bug_backlog, 0) as bug_backlog,
     coalesce(cycle_stats.cycle_time_sample_size, 0) as cycle_time_sample_size,
     coalesce(resolved_stats.lead_time_sample_size, 0) as lead_time_sample_size,

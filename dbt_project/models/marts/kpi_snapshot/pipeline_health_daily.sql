@@ -47,10 +47,10 @@ validations as (
     {%- if present.get('validations') %}
     select source, stream, success, evaluated_at, failed_expectations
     from {{ validations }}
-    where evaluated_at > now() - interval 24 hours
+    where evaluated_at > now() - interval '24 hours'
     {%- else %}
     select null::varchar as source, null::varchar as stream, null::boolean as success,
-           null::timestamptz as evaluated_at, null::json as failed_expectations
+           null::timestamptz as evaluated_at, cast(null as {{ json_type() }}) as failed_expectations
     where false
     {%- endif %}
 
@@ -59,7 +59,7 @@ validations as (
 watermarks as (
 
     {%- if present.get('watermarks') %}
-    select source, stream, try_cast(cursor_value as timestamptz) as cursor_at
+    select source, stream, {{ try_cast('cursor_value', 'timestamptz') }} as cursor_at
     from {{ watermarks }}
     {%- else %}
     select null::varchar as source, null::varchar as stream, null::timestamptz as cursor_at
@@ -123,9 +123,9 @@ failures as (
     select
         validations.source,
         validations.stream,
-        unnest(cast(validations.failed_expectations as json[])) as failure
+        {{ json_array_rows('validations.failed_expectations') }} as failure
     from validations
-    where not validations.success or json_array_length(validations.failed_expectations) > 0
+    where not validations.success or {{ json_length('validations.failed_expectations') }} > 0
 
 ),
 

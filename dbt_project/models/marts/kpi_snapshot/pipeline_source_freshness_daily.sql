@@ -30,8 +30,8 @@ select
     null::varchar as status,
     null::timestamptz as max_loaded_at,
     null::timestamptz as snapshotted_at,
-    null::double as age_s,
-    null::double as warn_after_s,
-    null::double as error_after_s
+    null::double precision as age_s,
+    null::double precision as warn_after_s,
+    null::double precision as error_after_s
 where false
 {%- endif %}

@@ -34,7 +34,7 @@ with issues as (
         fct.last_done_at,
         fct.is_deleted,
         staged.fix_versions,
-        list_contains({{ lead_time_e2e_release_projects() }}, fct.project) as is_release_based
+        {{ array_has(lead_time_e2e_release_projects(), 'fct.project') }} as is_release_based
     from {{ ref('fct_jira_issues') }} as fct
     inner join {{ ref('stg_jira__issues') }} as staged
         on fct.issue_id = staged.issue_id
@@ -51,8 +51,8 @@ eligibility as (
             not is_deleted
             and status_category = 'done'
             and last_done_at is not null
-            and not coalesce(list_contains({{ lead_time_e2e_excluded_resolutions() }}, lower(resolution)), false)
-            and not coalesce(list_contains({{ lead_time_e2e_excluded_issue_types() }}, lower(issue_type)), false),
+            and not coalesce({{ array_has(lead_time_e2e_excluded_resolutions(), 'lower(resolution)') }}, false)
+            and not coalesce({{ array_has(lead_time_e2e_excluded_issue_types(), 'lower(issue_type)') }}, false),
             false
         ) as is_eligible
     from issues
@@ -73,7 +73,7 @@ issue_pulls as (
         links.issue_id,
         prs.merged_at,
         prs.deployed_at,
-        coalesce(prs.merged_at > eligibility.last_done_at + to_seconds({{ lead_time_e2e_late_link_grace_s() }}), false)
+        coalesce(prs.merged_at > eligibility.last_done_at + {{ seconds_interval(lead_time_e2e_late_link_grace_s()) }}, false)
             as is_late,
         coalesce(prs.merged_at < first_deployments.first_deployed_at, false) as is_deploy_history_missing
     from {{ ref('int_jira_github_links') }} as links
@@ -110,13 +110,13 @@ issue_fix_versions as (
     select
         eligibility.issue_id,
         case when versions.version_id is not null then versions.is_released
-            else coalesce(try_cast(fix.value->>'$.released' as boolean), false) end as is_released,
+            else coalesce({{ try_cast(json_text('fix.value', 'released'), 'boolean') }}, false) end as is_released,
         case when versions.version_id is not null then versions.release_date
-            else try_cast(fix.value->>'$.releaseDate' as date) end as release_date
+            else {{ try_cast(json_text('fix.value', 'releaseDate'), 'date') }} end as release_date
     from eligibility
-    cross join json_each(eligibility.fix_versions) as fix
+    cross join {{ json_elements('eligibility.fix_versions') }} as fix
     left join {{ ref('stg_jira__versions') }} as versions
-        on versions.version_id = (fix.value->>'$.id')  -- DuckDB binds `=` tighter than `->>`
+        on versions.version_id = ({{ json_text('fix.value', 'id') }})  -- DuckDB binds `=` tighter than `->>`
     where eligibility.is_release_based
 
 ),

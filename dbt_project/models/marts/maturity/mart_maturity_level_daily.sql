@@ -42,7 +42,7 @@ blocking as (
         and scorecard.scope_id = levels.scope_id
         and scorecard.level = levels.level + 1
         and not scorecard.is_met
-    group by all
+    group by levels.day, levels.scope_type, levels.scope_id
 
 )
 

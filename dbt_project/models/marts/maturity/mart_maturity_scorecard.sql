@@ -26,13 +26,14 @@ criteria as (
            rubric.*
     from {{ ref('int_maturity__grid') }} as grid
     inner join rubric
-        on list_contains(string_split(rubric.scope_types, '|'), grid.scope_type)
+        on {{ array_has(split_to_array('rubric.scope_types', "'|'"), 'grid.scope_type') }}
 
 ),
 
 attestations as (
 
-    select criteria.day, criteria.scope_type, criteria.scope_id, criteria.criterion_id,
+    select distinct on (criteria.day, criteria.scope_type, criteria.scope_id, criteria.criterion_id)
+           criteria.day, criteria.scope_type, criteria.scope_id, criteria.criterion_id,
            attestations.attested_by, attestations.attested_at, attestations.expires_at, attestations.evidence_url,
            attestations.expires_at >= criteria.day_end_at as is_valid
     from criteria
@@ -43,11 +44,9 @@ attestations as (
         and attestations.attested_at < criteria.day_end_at
     where criteria.kind = 'attested'
     -- the valid one that lasts longest, else the one that expired last
-    qualify row_number() over (
-        partition by criteria.day, criteria.scope_type, criteria.scope_id, criteria.criterion_id
-        order by attestations.expires_at >= criteria.day_end_at desc, attestations.expires_at desc,
-                 attestations.attested_at desc
-    ) = 1
+    order by criteria.day, criteria.scope_type, criteria.scope_id, criteria.criterion_id,
+             attestations.expires_at >= criteria.day_end_at desc nulls last, attestations.expires_at desc nulls last,
+             attestations.attested_at desc nulls last
 
 ),
 
@@ -115,7 +114,7 @@ select
     criterion_id,
     kind,
     evidence,
-    cast(evidence_value as double) as evidence_value,
+    cast(evidence_value as double precision) as evidence_value,
     comparison,
     threshold,
     window_days,

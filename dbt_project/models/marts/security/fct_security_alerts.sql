@@ -114,11 +114,19 @@ alerts as (
 as_of_clipped as (
 
     select
-        * replace (
-            case when closed_at <= {{ as_of() }} then state else 'open' end as state,
-            case when closed_at <= {{ as_of() }} then close_reason end as close_reason,
-            case when closed_at <= {{ as_of() }} then closed_at end as closed_at
-        )
+        tool,
+        repo,
+        alert_number,
+        case when closed_at <= {{ as_of() }} then state else 'open' end as state,
+        severity_raw,
+        severity_mapped,
+        created_at,
+        updated_at,
+        case when closed_at <= {{ as_of() }} then close_reason end as close_reason,
+        case when closed_at <= {{ as_of() }} then closed_at end as closed_at,
+        subject,
+        html_url,
+        withdrawn_at
     from alerts
     where created_at <= {{ as_of() }}
 
@@ -142,7 +150,7 @@ select
     case when alerts.close_reason in ('fixed', 'resolved')
         then {{ seconds_between('alerts.created_at', 'alerts.closed_at') }} end as time_to_remediate_s,
     sla.sla_days,
-    alerts.created_at + to_seconds(sla.sla_days * 86400) as sla_due_at,
+    alerts.created_at + {{ seconds_interval('sla.sla_days * 86400') }} as sla_due_at,
     alerts.subject,
     alerts.html_url,
     alerts.withdrawn_at,

@@ -48,7 +48,8 @@ patch_alerts as (
 decisions as (
 
     {{ security_scoped_all_severities("select decided_day as day, repo, team, severity, outcome from patch_alerts "
-                                      ~ "where decided_at is not null and outcome <> 'withdrawn'") }}
+                                      ~ "where decided_at is not null and outcome <> 'withdrawn'",
+                                      ['day', 'repo', 'team', 'severity', 'outcome']) }}
 
 ),
 
@@ -61,7 +62,7 @@ decision_stats as (
         count(*) filter (where outcome = 'dismissed_before_due') as dismissed_before_due,
         count(*) filter (where outcome = 'unknown') as clock_unknown
     from decisions
-    group by all
+    group by day, scope_type, scope_id, severity
 
 ),
 
@@ -85,7 +86,8 @@ open_rows as (
 
 open_alerts as (
 
-    {{ security_scoped_all_severities("select * from open_rows") }}
+    {{ security_scoped_all_severities("select * from open_rows",
+                                      ['day', 'repo', 'team', 'severity', 'is_past_policy', 'is_without_patch']) }}
 
 ),
 
@@ -97,7 +99,7 @@ open_stats as (
         count(*) filter (where is_past_policy) as past_policy,
         count(*) filter (where is_without_patch) as open_without_patch
     from open_alerts
-    group by all
+    group by day, scope_type, scope_id, severity
 
 ),
 
@@ -105,7 +107,9 @@ fixes as (
 
     {{ security_scoped_all_severities("select closed_day as day, repo, team, severity, time_to_patch_s, is_clamped, "
                                       ~ "disclosure_to_patch_s, is_advisory_after_alert from "
-                                      ~ ref('int_security__patch_fixes')) }}
+                                      ~ ref('int_security__patch_fixes'),
+                                      ['day', 'repo', 'team', 'severity', 'time_to_patch_s', 'is_clamped',
+                                       'disclosure_to_patch_s', 'is_advisory_after_alert']) }}
 
 ),
 
@@ -114,15 +118,15 @@ fix_stats as (
     select
         day, scope_type, scope_id, severity,
         avg(time_to_patch_s) as time_to_patch_s_mean,
-        quantile_cont(time_to_patch_s, 0.5) as time_to_patch_s_p50,
+        {{ quantile_cont('time_to_patch_s', 0.5) }} as time_to_patch_s_p50,
         count(*) as time_to_patch_sample_size,
         count(*) filter (where is_clamped) as time_to_patch_clamped,
-        quantile_cont(disclosure_to_patch_s, 0.5) as disclosure_to_patch_s_p50,
+        {{ quantile_cont('disclosure_to_patch_s', 0.5) }} as disclosure_to_patch_s_p50,
         count(disclosure_to_patch_s) as disclosure_to_patch_sample_size,
         count(*) filter (where disclosure_to_patch_s is null) as disclosure_to_patch_unknown,
         count(*) filter (where is_advisory_after_alert) as advisory_after_alert
     from fixes
-    group by all
+    group by day, scope_type, scope_id, severity
 
 )
 

@@ -44,7 +44,7 @@ open_stats as (
         count(*) filter (where in_breach) as in_breach,
         max(age_days) as oldest_open_age_days
     from open_alerts
-    group by all
+    group by day, scope_type, scope_id, tool, severity
 
 ),
 
@@ -59,7 +59,7 @@ opened_stats as (
 
     select day, scope_type, scope_id, tool, severity, count(*) as opened
     from created
-    group by all
+    group by day, scope_type, scope_id, tool, severity
 
 ),
 
@@ -79,9 +79,9 @@ closing_stats as (
         count(*) filter (where not is_remediation and close_reason <> 'withdrawn') as dismissed,
         count(*) filter (where close_reason = 'withdrawn') as withdrawn,
         avg(time_to_remediate_s) / 86400.0 as ttr_days_mean,
-        quantile_cont(time_to_remediate_s, 0.5) / 86400.0 as ttr_days_p50
+        {{ quantile_cont('time_to_remediate_s', 0.5) }} / 86400.0 as ttr_days_p50
     from closings
-    group by all
+    group by day, scope_type, scope_id, tool, severity
 
 )
 

@@ -7,9 +7,9 @@ with source as (
 
 )
 
-select
+select distinct on (trim(repo))
     trim(repo) as repo,
     nullif(trim(team), '') as team
 from source
 where nullif(trim(repo), '') is not null
-qualify row_number() over (partition by trim(repo) order by team) = 1
+order by trim(repo), team

@@ -10,7 +10,7 @@ renamed as (
     select
         trim(service_id) as service_id,
         nullif(trim(team), '') as team,
-        cast(slo_target_pct as double) as slo_target_pct
+        cast(slo_target_pct as double precision) as slo_target_pct
 
     from source
     where nullif(trim(service_id), '') is not null

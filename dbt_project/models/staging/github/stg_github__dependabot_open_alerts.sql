@@ -13,5 +13,5 @@ select
     repo,
     number as alert_number,
     listed_at,
-    {{ api_timestamp("record->>'$.security_advisory.withdrawn_at'") }} as advisory_withdrawn_at
+    {{ api_timestamp(json_text('record', 'security_advisory.withdrawn_at')) }} as advisory_withdrawn_at
 from source

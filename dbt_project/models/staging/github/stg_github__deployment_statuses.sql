@@ -13,8 +13,8 @@ select
     repo,
     deployment_id,
     node_id as status_id,
-    lower(record->>'$.state') as state,
-    record->>'$.environment' as environment,
-    {{ api_timestamp("record->>'$.created_at'") }} as created_at,
+    lower({{ json_text('record', 'state') }}) as state,
+    {{ json_text('record', 'environment') }} as environment,
+    {{ api_timestamp(json_text('record', 'created_at')) }} as created_at,
     _loaded_at
 from source

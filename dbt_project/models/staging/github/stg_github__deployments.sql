@@ -10,17 +10,17 @@ with source as (
 select
     repo,
     id as deployment_id,
-    record->>'$.environment' as environment,
-    record->>'$.sha' as sha,
+    {{ json_text('record', 'environment') }} as environment,
+    {{ json_text('record', 'sha') }} as sha,
     -- GraphQL: `ref { name }`, null for a deployment made from a SHA; REST: the ref or SHA as a string.
     case
-        when json_type(record, '$.ref') = 'OBJECT' then record->>'$.ref.name'
-        when json_type(record, '$.ref') = 'NULL' then null
-        else record->>'$.ref'
+        when {{ json_type_at('record', 'ref') }} = 'OBJECT' then {{ json_text('record', 'ref.name') }}
+        when {{ json_type_at('record', 'ref') }} = 'NULL' then null
+        else {{ json_text('record', 'ref') }}
     end as ref,
-    record->>'$.task' as task,
-    record->>'$.creator.login' as creator_login,
-    {{ api_timestamp("record->>'$.created_at'") }} as created_at,
+    {{ json_text('record', 'task') }} as task,
+    {{ json_text('record', 'creator.login') }} as creator_login,
+    {{ api_timestamp(json_text('record', 'created_at')) }} as created_at,
     updated_at,
     _loaded_at
 from source

@@ -27,12 +27,12 @@ select
     repo,
     pull_number,
     sha as commit_sha,
-    {{ api_timestamp("record->>'$.commit.author.date'") }} as authored_at,
-    {{ api_timestamp("record->>'$.commit.committer.date'") }} as committed_at,
-    coalesce(record->>'$.commit.author.user.login', record->>'$.author.login') as author_login,
+    {{ api_timestamp(json_text('record', 'commit.author.date')) }} as authored_at,
+    {{ api_timestamp(json_text('record', 'commit.committer.date')) }} as committed_at,
+    coalesce({{ json_text('record', 'commit.author.user.login') }}, {{ json_text('record', 'author.login') }}) as author_login,
     -- the full commit message (NULL for commits read before the field was asked): Jira keys of a pull request
     -- whose title and branch name none (int_jira_github_links)
-    record->>'$.commit.message' as message,
+    {{ json_text('record', 'commit.message') }} as message,
     pull_updated_at as listed_at_pull_updated_at,
     _loaded_at
 from latest

@@ -12,14 +12,14 @@ with source as (
         repo,
         number,
         updated_at,
-        from_json(record, '{
+        {{ json_struct('record', '{
             "id": "BIGINT", "state": "VARCHAR", "title": "VARCHAR",
             "user": {"login": "VARCHAR", "__typename": "VARCHAR"}, "labels": "JSON",
             "base_ref": "VARCHAR", "head_ref": "VARCHAR", "head": {"ref": "VARCHAR"}, "base_repository": {"default_branch": {"name": "VARCHAR"}},
             "base": {"ref": "VARCHAR", "repo": {"default_branch": "VARCHAR"}},
             "draft": "BOOLEAN", "created_at": "VARCHAR", "closed_at": "VARCHAR", "merged_at": "VARCHAR",
             "merge_commit": {"sha": "VARCHAR"}, "merge_commit_sha": "VARCHAR"
-        }') as r,
+        }') }} as r,
         _loaded_at
     from {{ source('github', 'pulls') }}
     where {{ changed_rows_filter() }}
@@ -31,29 +31,30 @@ renamed as (
     select
         repo,
         number as pull_number,
-        r.id as pull_request_id,
-        case upper(r.state)
+        {{ json_struct_field('r', 'id', 'bigint') }} as pull_request_id,
+        case upper({{ json_struct_field('r', 'state') }})
             when 'OPEN' then 'open'
             when 'CLOSED' then 'closed'
             when 'MERGED' then 'closed'
-            else r.state
+            else {{ json_struct_field('r', 'state') }}
         end as state,
-        r.title as title,
-        case when r.user.__typename = 'Bot' then r.user.login || '[bot]' else r.user.login end as author_login,
+        {{ json_struct_field('r', 'title') }} as title,
+        case when {{ json_struct_field('r', 'user.__typename') }} = 'Bot' then {{ json_struct_field('r', 'user.login') }} || '[bot]' else {{ json_struct_field('r', 'user.login') }} end as author_login,
         case
-            when json_type(r.labels) = 'OBJECT' then json_extract_string(r.labels, '$.nodes[*].name')
-            else json_extract_string(r.labels, '$[*].name')
+            when {{ json_type_at(json_struct_field('r', 'labels', 'json'), '') }} = 'OBJECT'
+                then {{ json_array_texts(json_struct_field('r', 'labels', 'json'), 'nodes', 'name') }}
+            else {{ json_array_texts(json_struct_field('r', 'labels', 'json'), '', 'name') }}
         end as label_names,
-        coalesce(r.base_ref, r.base.ref) as base_ref,
+        coalesce({{ json_struct_field('r', 'base_ref') }}, {{ json_struct_field('r', 'base.ref') }}) as base_ref,
         -- the source branch (GraphQL headRefName, REST head.ref): end-to-end lead time reads Jira keys in it
-        coalesce(r.head_ref, r.head.ref) as head_ref,
-        coalesce(r.base_repository.default_branch.name, r.base.repo.default_branch) as base_default_branch,
-        coalesce(r.draft, false) as is_draft,
-        {{ api_timestamp("r.created_at") }} as created_at,
+        coalesce({{ json_struct_field('r', 'head_ref') }}, {{ json_struct_field('r', 'head.ref') }}) as head_ref,
+        coalesce({{ json_struct_field('r', 'base_repository.default_branch.name') }}, {{ json_struct_field('r', 'base.repo.default_branch') }}) as base_default_branch,
+        coalesce({{ json_struct_field('r', 'draft', 'boolean') }}, false) as is_draft,
+        {{ api_timestamp(json_struct_field('r', 'created_at')) }} as created_at,
         updated_at,
-        {{ api_timestamp("r.closed_at") }} as closed_at,
-        {{ api_timestamp("r.merged_at") }} as merged_at,
-        coalesce(r.merge_commit.sha, r.merge_commit_sha) as merge_commit_sha,
+        {{ api_timestamp(json_struct_field('r', 'closed_at')) }} as closed_at,
+        {{ api_timestamp(json_struct_field('r', 'merged_at')) }} as merged_at,
+        coalesce({{ json_struct_field('r', 'merge_commit.sha') }}, {{ json_struct_field('r', 'merge_commit_sha') }}) as merge_commit_sha,
         _loaded_at
 
     from source

@@ -10,13 +10,13 @@ with source as (
 select
     repo,
     id as release_id,
-    record->>'$.tag_name' as tag_name,
-    record->>'$.name' as release_name,
-    record->>'$.target_commitish' as target_commitish,
-    coalesce(cast(record->>'$.draft' as boolean), false) as is_draft,
-    coalesce(cast(record->>'$.prerelease' as boolean), false) as is_prerelease,
-    record->>'$.author.login' as author_login,
-    {{ api_timestamp("record->>'$.created_at'") }} as created_at,
-    {{ api_timestamp("record->>'$.published_at'") }} as published_at,
+    {{ json_text('record', 'tag_name') }} as tag_name,
+    {{ json_text('record', 'name') }} as release_name,
+    {{ json_text('record', 'target_commitish') }} as target_commitish,
+    coalesce(cast({{ json_text('record', 'draft') }} as boolean), false) as is_draft,
+    coalesce(cast({{ json_text('record', 'prerelease') }} as boolean), false) as is_prerelease,
+    {{ json_text('record', 'author.login') }} as author_login,
+    {{ api_timestamp(json_text('record', 'created_at')) }} as created_at,
+    {{ api_timestamp(json_text('record', 'published_at')) }} as published_at,
     _loaded_at
 from source

@@ -11,12 +11,12 @@ with source as (
 select
     repo,
     number as alert_number,
-    record->>'$.state' as state,
-    record->>'$.resolution' as resolution,
-    record->>'$.secret_type' as secret_type,
-    record->>'$.html_url' as html_url,
-    {{ api_timestamp("record->>'$.created_at'") }} as created_at,
-    {{ api_timestamp("record->>'$.updated_at'") }} as updated_at,
-    {{ api_timestamp("record->>'$.resolved_at'") }} as resolved_at,
+    {{ json_text('record', 'state') }} as state,
+    {{ json_text('record', 'resolution') }} as resolution,
+    {{ json_text('record', 'secret_type') }} as secret_type,
+    {{ json_text('record', 'html_url') }} as html_url,
+    {{ api_timestamp(json_text('record', 'created_at')) }} as created_at,
+    {{ api_timestamp(json_text('record', 'updated_at')) }} as updated_at,
+    {{ api_timestamp(json_text('record', 'resolved_at')) }} as resolved_at,
     _loaded_at
 from source

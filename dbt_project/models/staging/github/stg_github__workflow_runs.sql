@@ -13,12 +13,12 @@ with source as (
         repo,
         id,
         updated_at,
-        from_json(record, '{
+        {{ json_struct('record', '{
             "workflow_id": "BIGINT", "name": "VARCHAR", "path": "VARCHAR", "event": "VARCHAR",
             "head_branch": "VARCHAR", "head_sha": "VARCHAR", "status": "VARCHAR", "conclusion": "VARCHAR",
             "run_attempt": "BIGINT", "repository": {"default_branch": "VARCHAR"}, "created_at": "VARCHAR",
             "run_started_at": "VARCHAR"
-        }') as r,
+        }') }} as r,
         _loaded_at
     from {{ source('github', 'workflow_runs') }}
     where {{ changed_rows_filter() }}
@@ -28,19 +28,19 @@ with source as (
 select
     source.repo,
     source.id as run_id,
-    source.r.workflow_id as workflow_id,
-    source.r.name as workflow_name,
+    {{ json_struct_field('source.r', 'workflow_id', 'bigint') }} as workflow_id,
+    {{ json_struct_field('source.r', 'name') }} as workflow_name,
     -- `path` is `.github/workflows/deploy.yml@main` (or `@refs/pull/…`): the file without the ref
-    split_part(source.r.path, '@', 1) as workflow_path,
-    source.r.event as event,
-    source.r.head_branch as head_branch,
-    source.r.head_sha as head_sha,
-    source.r.status as status,
-    source.r.conclusion as conclusion,
-    source.r.run_attempt as run_attempt,
-    source.r.repository.default_branch as run_default_branch,
-    {{ api_timestamp("source.r.created_at") }} as created_at,
+    split_part({{ json_struct_field('source.r', 'path') }}, '@', 1) as workflow_path,
+    {{ json_struct_field('source.r', 'event') }} as event,
+    {{ json_struct_field('source.r', 'head_branch') }} as head_branch,
+    {{ json_struct_field('source.r', 'head_sha') }} as head_sha,
+    {{ json_struct_field('source.r', 'status') }} as status,
+    {{ json_struct_field('source.r', 'conclusion') }} as conclusion,
+    {{ json_struct_field('source.r', 'run_attempt', 'bigint') }} as run_attempt,
+    {{ json_struct_field('source.r', 'repository.default_branch') }} as run_default_branch,
+    {{ api_timestamp(json_struct_field('source.r', 'created_at')) }} as created_at,
     source.updated_at,
-    {{ api_timestamp("source.r.run_started_at") }} as run_started_at,
+    {{ api_timestamp(json_struct_field('source.r', 'run_started_at')) }} as run_started_at,
     source._loaded_at
 from source

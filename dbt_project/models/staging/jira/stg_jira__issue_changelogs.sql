@@ -18,9 +18,9 @@ renamed as (
         issue_id,
         id as history_id,
         -- Jira renders the change time in the API user's zone (`...-0800`); the cast keeps the instant
-        coalesce(created, {{ api_timestamp("record->>'$.created'") }}) as created_at,
-        record->>'$.author.accountId' as author_account_id,
-        record->'$.items' as items,
+        coalesce(created, {{ api_timestamp(json_text('record', 'created')) }}) as created_at,
+        {{ json_text('record', 'author.accountId') }} as author_account_id,
+        {{ json_value('record', 'items') }} as items,
         _loaded_at
 
     from source

@@ -11,8 +11,8 @@ renamed as (
 
     select
         id as project_id,
-        coalesce(key, record->>'$.key') as project_key,
-        coalesce(name, record->>'$.name') as project_name,
+        coalesce(key, {{ json_text('record', 'key') }}) as project_key,
+        coalesce(name, {{ json_text('record', 'name') }}) as project_name,
         _loaded_at
 
     from source

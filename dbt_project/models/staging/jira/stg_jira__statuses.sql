@@ -12,8 +12,8 @@ renamed as (
 
     select
         id as status_id,
-        coalesce(name, record->>'$.name') as status_name,
-        coalesce(category, record->>'$.statusCategory.key') as status_category,
+        coalesce(name, {{ json_text('record', 'name') }}) as status_name,
+        coalesce(category, {{ json_text('record', 'statusCategory.key') }}) as status_category,
         _loaded_at
 
     from source

@@ -14,12 +14,12 @@ renamed as (
 
     select
         id as version_id,
-        coalesce(project_id, record->>'$.projectId') as project_id,
-        coalesce(name, record->>'$.name') as version_name,
-        cast(coalesce(released, record->>'$.released') as boolean) as is_released,
+        coalesce(project_id, {{ json_text('record', 'projectId') }}) as project_id,
+        coalesce(name, {{ json_text('record', 'name') }}) as version_name,
+        cast(coalesce(released, {{ json_text('record', 'released') }}) as boolean) as is_released,
         -- a day, 'YYYY-MM-DD' (the landing guard refuses anything else)
-        cast(coalesce(release_date, record->>'$.releaseDate') as date) as release_date,
-        coalesce(cast(record->>'$.archived' as boolean), false) as is_archived,
+        cast(coalesce(release_date, {{ json_text('record', 'releaseDate') }}) as date) as release_date,
+        coalesce(cast({{ json_text('record', 'archived') }} as boolean), false) as is_archived,
         _loaded_at
 
     from source

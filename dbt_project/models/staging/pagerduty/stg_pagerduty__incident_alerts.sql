@@ -14,12 +14,12 @@ with source as (
 
 select
     id as alert_id,
-    coalesce(incident_id, record->>'$.incident.id') as incident_id,
-    coalesce(created_at, {{ api_timestamp("record->>'$.created_at'") }}) as created_at,
-    record->>'$.status' as status,
-    coalesce(try_cast(record->>'$.suppressed' as boolean), false) as is_suppressed,
-    record->>'$.alert_key' as alert_key,
-    record->>'$.integration.type' as integration_type,
+    coalesce(incident_id, {{ json_text('record', 'incident.id') }}) as incident_id,
+    coalesce(created_at, {{ api_timestamp(json_text('record', 'created_at')) }}) as created_at,
+    {{ json_text('record', 'status') }} as status,
+    coalesce({{ try_cast(json_text('record', 'suppressed'), 'boolean') }}, false) as is_suppressed,
+    {{ json_text('record', 'alert_key') }} as alert_key,
+    {{ json_text('record', 'integration.type') }} as integration_type,
     {{ detection_impact_start_text('record') }} as impact_start_text,
     {{ detection_impact_start('record') }} as impact_start_at,
     _loaded_at

@@ -9,14 +9,14 @@ renamed as (
 
     select
         id as log_entry_id,
-        coalesce(type, record->>'$.type') as api_log_entry_type,
-        coalesce(incident_id, record->>'$.incident.id') as incident_id,
-        coalesce(created_at, {{ api_timestamp("record->>'$.created_at'") }}) as created_at,
-        record->>'$.summary' as summary,
-        record->>'$.agent.id' as agent_id,
-        record->>'$.agent.type' as agent_type,
-        record->>'$.agent.summary' as agent_name,
-        record->>'$.channel.type' as channel_type,
+        coalesce(type, {{ json_text('record', 'type') }}) as api_log_entry_type,
+        coalesce(incident_id, {{ json_text('record', 'incident.id') }}) as incident_id,
+        coalesce(created_at, {{ api_timestamp(json_text('record', 'created_at')) }}) as created_at,
+        {{ json_text('record', 'summary') }} as summary,
+        {{ json_text('record', 'agent.id') }} as agent_id,
+        {{ json_text('record', 'agent.type') }} as agent_type,
+        {{ json_text('record', 'agent.summary') }} as agent_name,
+        {{ json_text('record', 'channel.type') }} as channel_type,
         _loaded_at
 
     from source

@@ -9,10 +9,10 @@ renamed as (
 
     select
         id as service_id,
-        coalesce(record->>'$.name', record->>'$.summary') as service_name,
-        record->>'$.status' as status,
-        json_extract_string(record, '$.teams[*].id') as pagerduty_team_ids,
-        json_extract_string(record, '$.teams[*].summary') as pagerduty_team_names,
+        coalesce({{ json_text('record', 'name') }}, {{ json_text('record', 'summary') }}) as service_name,
+        {{ json_text('record', 'status') }} as status,
+        {{ json_array_texts('record', 'teams', 'id') }} as pagerduty_team_ids,
+        {{ json_array_texts('record', 'teams', 'summary') }} as pagerduty_team_names,
         _loaded_at
 
     from source

@@ -9,8 +9,8 @@ renamed as (
 
     select
         id as team_id,
-        coalesce(name, record->>'$.name', record->>'$.summary') as team_name,
-        record->>'$.description' as description,
+        coalesce(name, {{ json_text('record', 'name') }}, {{ json_text('record', 'summary') }}) as team_name,
+        {{ json_text('record', 'description') }} as description,
         _loaded_at
 
     from source
