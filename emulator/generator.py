@@ -54,9 +54,9 @@ def build_world(
     window = Window.around(anchor_ms, spec)
     people = build_people(seed, spec.people)
     jira = build_jira(seed, window, spec, people, jira_time_zone)
-    # Pull requests name Jira issues (gen_links); bulk scales build pull requests lazily, by shard, and write none.
+    # Pull requests name Jira issues (gen_links); bulk scales build pull requests lazily, by shard.
     github: GitHubData | ShardedGitHubData = (
-        ShardedGitHubData(seed, window, spec, people) if spec.lazy
+        ShardedGitHubData(seed, window, spec, people, JiraKeys.of(jira)) if spec.lazy
         else build_github(seed, window, spec, people, JiraKeys.of(jira)))
     return World(
         seed=seed,

@@ -34,6 +34,7 @@ from emulator.gen_github import (
     build_runs,
     repo_kind,
 )
+from emulator.gen_links import JiraKeys, link_pull
 from emulator.ids import rng, small_int
 from emulator.timefmt import DAY, HOUR
 from emulator.timeline import Person, Scale, Window, arrivals
@@ -116,8 +117,10 @@ class _Lru:
 class ShardedGitHubData:
     """The attributes `GitHubApi` reads from `GitHubData`, served from per-repository shards."""
 
-    def __init__(self, seed: int, window: Window, scale: Scale, people: tuple[Person, ...]) -> None:
+    def __init__(self, seed: int, window: Window, scale: Scale, people: tuple[Person, ...],
+                 jira_keys: JiraKeys | None = None) -> None:
         self.seed, self.window, self.scale, self.people = seed, window, scale, people
+        self.jira_keys = jira_keys
         self.org_id = small_int(10_000_000, 99_999_999, seed, "org")
         self.org_created_ms = window.start_ms - 2500 * DAY
         self.repos = _repos(seed, window, scale.gh_repos)
@@ -153,8 +156,10 @@ class ShardedGitHubData:
         pulls: list[GhPull] = []
         for k, (at, _, scenario) in enumerate(skeleton):
             number += 1 + numbering.choice((0, 0, 0, 1, 1, 2))  # issues share the number sequence
-            pulls.append(_build_pull(seed, index * SHARD_STRIDE + k, repo, number, at, scenario, self.people,
-                                     pulls, a))
+            pull = _build_pull(seed, index * SHARD_STRIDE + k, repo, number, at, scenario, self.people, pulls, a)
+            if self.jira_keys is not None:  # before anything derives from it (reverts' titles, CI runs' branches)
+                pull = link_pull(seed, pull, self.jira_keys)
+            pulls.append(pull)
         huge = _pick_huge_pull(window, self.repos, pulls) if repo_kind(repo) == "infra" else None
         return GitHubData(org_id=self.org_id, org_created_ms=self.org_created_ms, people=self.people,
                           repos=(repo,), pulls=tuple(pulls), seed=seed, huge_pull_n=huge)

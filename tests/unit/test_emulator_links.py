@@ -12,7 +12,7 @@ import requests
 from emulator.gen_github import build_github, first_commit_message, pull_commits
 from emulator.gen_jira import DONE, WONT_DO, issue_state
 from emulator.gen_jira_versions import is_release_project
-from emulator.gen_links import pull_kind
+from emulator.gen_links import LINKED_KINDS, pull_kind
 from emulator.generator import build_world
 from emulator.server import start_emulator
 from emulator.timefmt import parse_iso
@@ -155,3 +155,30 @@ def test_a_release_based_project_serves_fix_versions_like_jira_cloud():
         again = s.post(f"{api}/search/jql", json={"jql": "project = WEB", "maxResults": 100,
                                                   "fields": ["fixVersions"]}).json()["issues"]
         assert any(v["id"] == newest and v["released"] for i in again for v in i["fields"]["fixVersions"])
+
+
+def test_bulk_scales_name_issues_too_and_the_draw_depends_on_the_seed_alone():
+    """Bulk scales (lazy shards, explicit `counts`) write keys as well, so the benchmark's end-to-end models link work
+    at volume. Their draw reads the Jira skeleton only: a shard built with an empty issue cache and one built after
+    every issue was built are identical, and every key named existed, under that key, when the pull request opened."""
+    counts = {"repos": 2, "pulls": 400, "issues": 800, "history_days": 60}
+    cold = build_world(7, parse_iso(NOW), counts=counts)
+    warm = build_world(7, parse_iso(NOW), counts=counts)
+    assert cold.scale.lazy and cold.jira.lazy
+    for n in range(len(warm.jira.skeleton)):
+        warm.jira.issues.get(n)
+    projects = {p.key for p in cold.jira.projects}
+    named = 0
+    for index in range(len(cold.github.repos)):
+        pulls = cold.github._pulls(index).pulls
+        assert pulls == warm.github._pulls(index).pulls
+        for p in pulls:
+            if pull_kind(p) not in LINKED_KINDS:  # a revert repeats its target's title, keys and all
+                continue
+            for key in [k for k in keys(p.title) + keys(p.head_ref.upper()) if k.split("-")[0] in projects]:
+                n = cold.jira.n_by_key[key]
+                assert cold.jira.skeleton[n].exists(p.created_ms) and cold.jira.skeleton[n].key_at(p.created_ms) == key
+                named += 1
+    linkable = sum(pull_kind(p) in LINKED_KINDS
+                   for index in range(len(cold.github.repos)) for p in cold.github._pulls(index).pulls)
+    assert named > 0.4 * linkable, (named, linkable)
