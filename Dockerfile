@@ -36,8 +36,9 @@ COPY --chown=airflow:0 opskpi/ opskpi/
 COPY --chown=airflow:0 extractors/ extractors/
 COPY --chown=airflow:0 expectations/ expectations/
 COPY --chown=airflow:0 emulator/ emulator/
-# `.[deploy]`: the FAB auth manager the compose stack logs in with (pinned like everything else).
-RUN pip install --no-cache-dir -c constraints.txt ".[deploy]" \
+# `.[deploy]`: the FAB auth manager the compose stack logs in with; `s3`: landing on an S3-compatible object store
+# (`landing.url: s3://…`, docs/deploy.md). Pinned like everything else.
+RUN pip install --no-cache-dir -c constraints.txt ".[deploy,s3]" \
     && rm -rf build ./*.egg-info
 
 COPY --chown=airflow:0 dags/ dags/

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long lint venv clean bench bi-docs dashboards dashboards-build test-dashboards
+.PHONY: demo test test-long test-scale-out lint venv clean bench bi-docs dashboards dashboards-build test-dashboards
 
 # The installer's output (and the machine's pip warnings) goes to .venv/install.log, shown only when the install
 # fails. uv (pinned, from PyPI) resolves the same pins as pip (same constraints file) in seconds instead of a
@@ -35,12 +35,25 @@ demo: $(STAMP)
 # --no-loadscope-reorder keeps that order. Ends with the 15 slowest tests and the total time.
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 -m "not long" $(TEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 -m "not long and not scale_out" $(TEST_ARGS)
 
 # The longest whole-pipeline reliability runs (marker `long`: the real scheduler's 7-day backfill, SIGKILL trials,
 # overlapping runs under injected faults), about 12 minutes of work; .ci/run runs them after `make test`.
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m long $(TEST_ARGS)
+
+# The scale-out tests (marker `scale_out`: tests/scale_out) against real local servers (moto's S3 on loopback…).
+# Their packages (the `scale-out` extra) are installed on first use, with their own stamp, so `make test` does not
+# pay for them; .ci/run runs this after `make test-long`.
+SCALE_OUT_STAMP := $(VENV)/.installed-scale-out
+$(SCALE_OUT_STAMP): $(STAMP) pyproject.toml constraints.txt
+	@echo "installing the scale-out extra into $(VENV) (log: $(VENV)/install-scale-out.log)"
+	@UV_NATIVE_TLS=1 $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt \
+		-e ".[test,scale-out]" > $(VENV)/install-scale-out.log 2>&1 || { cat $(VENV)/install-scale-out.log; exit 1; }
+	@touch $(SCALE_OUT_STAMP)
+
+test-scale-out: $(SCALE_OUT_STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m scale_out $(TEST_ARGS)
 
 # Benchmarks (bench/run.py): not part of `make test`. dlt, the peer, goes into bench/.venv-dlt on first use.
 SCALE ?= medium

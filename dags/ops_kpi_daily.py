@@ -86,6 +86,21 @@ PARAMS = {
 }
 
 
+def store_credentials(config) -> None:
+    """`landing.airflow_conn_id`: the object store's credentials from that Airflow connection (login: access key id,
+    password: secret key, extra `aws_session_token`), handed to botocore in this task's process only. Airflow masks
+    a connection's password in task logs; the pipeline redacts it from its errors (extractors/landing_store.py)."""
+    conn_id = config.landing.airflow_conn_id
+    if not conn_id:
+        return
+    from airflow.sdk import Connection
+
+    from extractors.landing_store import export_credentials
+
+    conn = Connection.get(conn_id)
+    export_credentials(conn.login, conn.password, conn.extra_dejson.get("aws_session_token"))
+
+
 def _run(step: str, source: str | None = None, **kwargs):
     """Build the config and run context from this DAG run, then call one pipeline step."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -107,6 +122,7 @@ def _run(step: str, source: str | None = None, **kwargs):
         raise AirflowFailException(f"configuration error: {exc}") from None  # retrying cannot fix it
     if source is not None and source not in config.enabled_sources():
         raise AirflowSkipException(f"source {source} is not enabled in {params['config']}")
+    store_credentials(config)
     if params.get("run_date"):
         run_date = pendulum.parse(params["run_date"]).date()
     else:

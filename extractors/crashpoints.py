@@ -5,7 +5,9 @@ send SIGKILL to its own process there: no `finally`, no `atexit`, no flush, exac
 the OOM killer. Unset (always, outside tests) a crash point costs one dictionary lookup.
 
 The points sit where a crash would hurt most: a landing batch with its manifest written but not yet
-renamed, a warehouse transaction merged but not committed, a published file built but not swapped in.
+renamed (on an object store: parts uploaded, the manifest not yet, `landing.part_written` /
+`landing.before_manifest`), a warehouse transaction merged but not committed, a published file built but not
+swapped in.
 """
 
 from __future__ import annotations

@@ -8,6 +8,13 @@ flat however long the stream is and however large its records (a Jira issue with
 A `.partial` directory left by a crashed writer is never read (`complete_batches` skips it) and is
 removed by `sweep_partials` once the process that wrote it is gone.
 
+On an object store (extractors/landing_store.py) there is no directory rename: the parts go straight to the
+batch's prefix and the manifest, written last with a conditional PUT (`If-None-Match: *`), is what publishes
+the batch; readers list only prefixes that hold a manifest. S3 is strongly consistent for every PUT and LIST
+since 2020, so a reader that sees the manifest sees every part it names. Before its first part a writer puts a
+marker under `_writers/` (refreshed with each part, removed after the manifest): `sweep_partials` reads only
+those markers, not the whole landing tree, and removes the parts of a writer that is gone.
+
 Every record lands, whatever its shape. One the warehouse could not store as declared (not an object,
 an object where a key or timestamp belongs, an integer column that is not an integer, a timestamp the
 warehouse cannot cast, text that is not valid Unicode) lands with the reason in `_problem`, and the
@@ -26,19 +33,22 @@ import shutil
 import socket
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from extractors import landing_store
 from extractors.crashpoints import crashpoint
+from extractors.landing_store import StorePath
 from extractors.streams import Column, Partition, Stream, parse_timestamp
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "_manifest.json"
+MANIFEST = landing_store.MANIFEST
 PARTIAL = ".partial"
+# On an object store: `<root>/_writers/<source>/<stream>/<batch_id>.json` per batch being written.
+WRITERS = "_writers"
 OWNER = "_owner.json"
 PROBLEM = "_problem"
 # A partial directory whose owner cannot be identified is removed once it is this old.
@@ -93,29 +103,41 @@ def new_batch_id(now: datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
 
 
-def batch_dir(landing_root: Path, stream: Stream, batch_id: str) -> Path:
+def batch_dir(landing_root: StorePath, stream: Stream, batch_id: str) -> StorePath:
     return landing_root / stream.source / stream.name / batch_id
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+def _json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, indent=2, sort_keys=True, default=str).encode()
+
+
+def write_json_atomic(path: StorePath, payload: Any) -> None:
+    landing_store.write_replace(path, _json_bytes(payload))
+
+
+def _owner() -> bytes:
+    return json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
 
 
 class LandingWriter:
     # Small enough that a medium-sized stream already reaches them: peak memory is then the same at any volume.
-    def __init__(self, landing_root: Path, stream: Stream, batch_id: str, rows_per_part: int = 5_000,
+    def __init__(self, landing_root: StorePath, stream: Stream, batch_id: str, rows_per_part: int = 5_000,
                  part_bytes: int = 8 * 1024 * 1024):
         self.stream = stream
         self.batch_id = batch_id
         self.final_dir = batch_dir(landing_root, stream, batch_id)
-        self.dir = self.final_dir.with_name(batch_id + PARTIAL)
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
-        self.dir.mkdir(parents=True)
-        # Who writes here: `sweep_partials` removes the directory once that process is gone.
-        (self.dir / OWNER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+        self.local = landing_store.is_local(landing_root)
+        if self.local:
+            self.dir = self.final_dir.with_name(batch_id + PARTIAL)
+            if self.dir.exists():
+                shutil.rmtree(self.dir)
+            self.dir.mkdir(parents=True)
+            # Who writes here: `sweep_partials` removes the directory once that process is gone.
+            (self.dir / OWNER).write_bytes(_owner())
+        else:  # no rename on an object store: the parts go to the batch's own prefix, the manifest publishes it
+            self.dir = self.final_dir
+            self.marker = landing_root / WRITERS / stream.source / stream.name / f"{batch_id}.json"
+            self.marker.write_bytes(_owner())
         self.rows_per_part = rows_per_part
         self.part_bytes = part_bytes
         self._bytes = 0  # record text buffered
@@ -190,16 +212,20 @@ class LandingWriter:
             return
         name = f"part-{len(self.files):05d}.parquet"
         table = pa.Table.from_pydict(self._buffer, schema=self.schema)
-        pq.write_table(table, self.dir / name, compression="zstd")
+        landing_store.write_parquet(table, self.dir / name, compression="zstd")
         self.files.append(name)
         self._buffer = {f.name: [] for f in self.schema}
         self._bytes = 0
+        if not self.local:
+            self.marker.write_bytes(_owner())  # its age is the time since the last part: a live writer is not swept
+        crashpoint("landing.part_written")
 
-    def commit(self, manifest: dict[str, Any]) -> Path:
-        """Flush, write the manifest, then make the batch visible with one rename."""
+    def commit(self, manifest: dict[str, Any]) -> StorePath:
+        """Flush, write the manifest, then make the batch visible: with one rename, or on an object store by the
+        manifest itself, put last and only if no manifest is there (a batch is never overwritten)."""
         self._flush()
         if not self.files:  # an empty batch still records that the window was read
-            pq.write_table(self.schema.empty_table(), self.dir / "part-00000.parquet")
+            landing_store.write_parquet(self.schema.empty_table(), self.dir / "part-00000.parquet")
             self.files.append("part-00000.parquet")
         manifest = {
             "partitions": self.partitions,
@@ -218,6 +244,11 @@ class LandingWriter:
             "cursor": self.stream.cursor,
             "written_at": datetime.now(UTC).isoformat(),
         }
+        if not self.local:
+            crashpoint("landing.before_manifest")
+            landing_store.create_new(self.dir / MANIFEST, _json_bytes(manifest))
+            self.marker.unlink(missing_ok=True)
+            return self.final_dir
         write_json_atomic(self.dir / MANIFEST, manifest)
         crashpoint("landing.before_rename")
         os.replace(self.dir, self.final_dir)
@@ -225,10 +256,12 @@ class LandingWriter:
         return self.final_dir
 
     def abort(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        landing_store.remove_tree(self.dir)
+        if not self.local:
+            self.marker.unlink(missing_ok=True)
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
+def read_manifest(directory: StorePath) -> dict[str, Any]:
     return json.loads((directory / MANIFEST).read_text())
 
 
@@ -242,28 +275,48 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def complete_batches(landing_root: Path, source: str, stream: str) -> list[Path]:
+def complete_batches(landing_root: StorePath, source: str, stream: str) -> list[StorePath]:
     """Batches whose manifest exists, oldest first. Partial directories are ignored, even one a crash
-    left with its manifest already written (the rename is what publishes a batch)."""
+    left with its manifest already written (the rename is what publishes a batch); on an object store, prefixes
+    without a manifest."""
     root = landing_root / source / stream
+    if not landing_store.is_local(landing_root):
+        # One flat listing of the stream's prefix (a LIST per 1,000 objects); a glob `*/_manifest.json` would
+        # walk it one LIST per batch.
+        base = root.path.rstrip("/") + "/"
+        names = {key[len(base):].split("/")[0] for key in root.fs.find(root.path)
+                 if key.startswith(base) and key[len(base):].count("/") == 1 and key.endswith(f"/{MANIFEST}")}
+        return [root / name for name in sorted(names)]
     if not root.exists():
         return []
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and not p.name.endswith(PARTIAL) and (p / MANIFEST).exists())
 
 
-def sweep_partials(landing_root: Path, now: float | None = None) -> list[Path]:
+def _gone(owner_text: str | bytes, host: str) -> bool:
+    """Whether the owner file names a process of this host that no longer runs."""
+    try:
+        owner = json.loads(owner_text)
+        return owner.get("host") == host and not _pid_alive(int(owner["pid"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def sweep_partials(landing_root: StorePath, now: float | None = None) -> list[StorePath]:
     """Remove `.partial` batch directories whose writer is gone (crashed or killed); returns them.
 
     A directory whose owner process still runs on this host is left alone (a parallel extract is
     writing it), unless it has not changed for a day (its pid was reused); one written on another host
-    or without a readable owner is removed once it has not changed for a day.
+    or without a readable owner is removed once it has not changed for a day. On an object store the same
+    rules apply to the writers' markers (`_writers/`) and the parts of their batches.
     """
+    now = time.time() if now is None else now
+    host = socket.gethostname()
+    if not landing_store.is_local(landing_root):
+        return _sweep_object_store(landing_root, now, host)
     removed: list[Path] = []
     if not landing_root.exists():
         return removed
-    now = time.time() if now is None else now
-    host = socket.gethostname()
     for partial in landing_root.glob(f"*/*/*{PARTIAL}"):
         if not partial.is_dir():
             continue
@@ -272,12 +325,40 @@ def sweep_partials(landing_root: Path, now: float | None = None) -> list[Path]:
         except FileNotFoundError:
             continue
         try:
-            owner = json.loads((partial / OWNER).read_text())
-            stale = stale or (owner.get("host") == host and not _pid_alive(int(owner["pid"])))
-        except (OSError, ValueError, KeyError, TypeError):
+            stale = stale or _gone((partial / OWNER).read_text(), host)
+        except OSError:
             pass
         if stale:
             shutil.rmtree(partial, ignore_errors=True)
             removed.append(partial)
             log.warning("removed the unfinished landing batch %s left by a crashed run", partial)
+    return removed
+
+
+def _sweep_object_store(landing_root: StorePath, now: float, host: str) -> list[StorePath]:
+    """The object-store sweep: one LIST of the writers' markers (as many as batches being written, not all the
+    batches ever landed); a stale marker's batch prefix is removed unless its manifest made it a batch (a writer
+    killed between its manifest and the marker's removal), then the marker."""
+    removed = []
+    writers = landing_root / WRITERS
+    fs = landing_root.fs
+    for key, info in fs.find(writers.path, detail=True).items():
+        rel = PurePosixPath(key[len(writers.path.rstrip("/")) + 1:])
+        if len(rel.parts) != 3 or rel.suffix != ".json":
+            continue
+        source, stream, name = rel.parts[0], rel.parts[1], rel.stem
+        modified = info.get("LastModified")
+        stale = modified is not None and now - modified.timestamp() > STALE_PARTIAL_S
+        try:
+            stale = stale or _gone(fs.cat_file(key), host)
+        except FileNotFoundError:  # its writer committed (or aborted) since the listing
+            continue
+        if not stale:
+            continue
+        batch = landing_root / source / stream / name
+        if not (batch / MANIFEST).exists():
+            landing_store.remove_tree(batch)
+            removed.append(batch)
+            log.warning("removed the unfinished landing batch %s left by a crashed run", batch)
+        fs.rm_file(key)
     return removed

@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_p.add_argument("--airflow-home", help="default: $AIRFLOW_HOME")
     replay_p = sub.add_parser("replay", help="move a quarantined batch back to landing, validate and load it")
     replay_p.add_argument("--config", required=True, help="YAML config, e.g. config/demo.yml")
-    replay_p.add_argument("--batch", required=True, help="the batch directory under <data_dir>/quarantine/")
+    replay_p.add_argument("--batch", required=True, help="the batch directory under <data_dir>/quarantine/ "
+                                                   "(its s3:// URL for a quarantine on an object store)")
     replay_p.add_argument("--publish", action="store_true", help="then rebuild the marts and publish them")
     report_p = sub.add_parser("report", help="write a day's KPI report from the snapshot table (no delivery)")
     report_p.add_argument("--config", required=True, help="YAML config, e.g. config/demo.yml")

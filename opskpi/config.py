@@ -34,6 +34,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from extractors.landing_store import StorePath, is_object_store_url, open_root
+
 
 class ConfigError(ValueError):
     """Names the key that is wrong, what was found and how to fix it."""
@@ -603,6 +605,83 @@ class CalendarConfig(_Section):
                                               "sat, sun")] = ["mon", "tue", "wed", "thu", "fri"]
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _store_url(value: str | None) -> str | None:
+    """A local directory, or `s3://bucket/prefix` (any S3-compatible store: AWS, MinIO, GCS's S3 API)."""
+    if value is None or not is_object_store_url(value) and "://" not in value:
+        return value
+    parsed = urlparse(value)
+    if parsed.scheme != "s3":
+        raise ValueError(f"{value!r}: write a local directory or s3://bucket/prefix (any S3-compatible store; "
+                         "set landing.endpoint_url for one that is not AWS)")
+    if "@" in parsed.netloc:
+        raise ValueError("the URL carries credentials; export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or name an "
+                         "Airflow connection in landing.airflow_conn_id")
+    if not _BUCKET.match(parsed.netloc) or parsed.query or parsed.fragment or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not s3://bucket/prefix (a bucket name is 3-63 lower-case letters, digits, "
+                         "'.' and '-')")
+    if not parsed.path.strip("/"):
+        raise ValueError(f"{value!r}: give a prefix under the bucket, e.g. s3://{parsed.netloc}/opskpi/landing "
+                         "(the quarantine goes beside it, under .../quarantine)")
+    return value.rstrip("/")
+
+
+def _endpoint(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+        raise ValueError(f"{value!r} is not an http(s) URL; write e.g. http://minio.internal:9000")
+    if parsed.username or parsed.password:
+        raise ValueError("the URL carries credentials; export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or name an "
+                         "Airflow connection in landing.airflow_conn_id")
+    return value.rstrip("/")
+
+
+StoreUrl = Annotated[str | None, AfterValidator(_store_url)]
+
+
+class LandingConfig(_Section):
+    """Where extracts land their batches: `<data_dir>/landing` by default, or `s3://bucket/prefix` on an
+    S3-compatible object store, so extract and validate tasks can run on any worker (extractors/landing_store.py).
+    Credentials never live here: botocore's variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
+    a profile or an instance role, or the Airflow connection named by `airflow_conn_id` (login = access key id,
+    password = secret key, extra `aws_session_token`)."""
+
+    url: StoreUrl = None
+    # The store's S3 API for one that is not AWS (MinIO, GCS, a test server); unset: AWS.
+    endpoint_url: Annotated[str | None, AfterValidator(_endpoint)] = None
+    # Where failed batches go; unset: `<data_dir>/quarantine`, or beside an s3:// landing prefix (`.../quarantine`).
+    quarantine_url: StoreUrl = None
+    airflow_conn_id: Annotated[str | None, _rule(lambda v: v is None or re.match(r"^[A-Za-z0-9_.-]{1,250}$", v),
+                                                 "{v!r} is not an Airflow connection id")] = None
+
+    @field_validator("url", "quarantine_url")
+    @classmethod
+    def _resolve(cls, value: str | None, info: ValidationInfo) -> str | None:
+        base_dir = (info.context or {}).get("base_dir")
+        if value is None or is_object_store_url(value) or base_dir is None or Path(value).is_absolute():
+            return value
+        return str((Path(base_dir) / value).resolve())
+
+
+def _s3_only(value: str | None) -> str | None:
+    if value is not None and not is_object_store_url(value):
+        raise ValueError(f"{value!r} is not s3://bucket/prefix (the local copy is always in <data_dir>/published)")
+    return value
+
+
+class PublishConfig(_Section):
+    """Besides `<data_dir>/published` (always written), a mirror of the published Parquet set on an object store
+    for BI readers on other hosts (opskpi/publish_store.py). Credentials as for `landing:`."""
+
+    parquet_url: Annotated[StoreUrl, AfterValidator(_s3_only)] = None
+    # Unset: landing.endpoint_url.
+    endpoint_url: Annotated[str | None, AfterValidator(_endpoint)] = None
+
+
 class ReportConfig(_Section):
     """The nightly report (opskpi/report) and its optional delivery; secrets only by environment variable name."""
 
@@ -650,6 +729,8 @@ class Config(_Section):
     lead_time_e2e: LeadTimeE2EConfig = Field(default_factory=LeadTimeE2EConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     transform: TransformConfig = Field(default_factory=TransformConfig)
+    landing: LandingConfig = Field(default_factory=LandingConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("data_dir")
@@ -665,20 +746,33 @@ class Config(_Section):
         return self.data_dir / "warehouse.duckdb"
 
     @property
-    def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
+    def landing_dir(self) -> StorePath:
+        """The landing root: a Path (`<data_dir>/landing` unless `landing.url` names another directory), or a UPath
+        on the object store of an s3:// `landing.url` (extractors/landing_store.py)."""
+        return open_root(self.landing.url or self.data_dir / "landing", self.landing.endpoint_url)
 
     @property
     def duckdb_temp_dir(self) -> Path:
         return self.data_dir / "duckdb_tmp"
 
     @property
-    def quarantine_dir(self) -> Path:
+    def quarantine_dir(self) -> StorePath:
+        if self.landing.quarantine_url:
+            return open_root(self.landing.quarantine_url, self.landing.endpoint_url)
+        if self.landing.url and is_object_store_url(self.landing.url):
+            return open_root(self.landing.url.rsplit("/", 1)[0] + "/quarantine", self.landing.endpoint_url)
         return self.data_dir / "quarantine"
 
     @property
     def published_dir(self) -> Path:
         return self.data_dir / "published"
+
+    @property
+    def published_mirror(self) -> StorePath | None:
+        """The object-store copy of the published Parquet set (`publish.parquet_url`), or None."""
+        if not self.publish.parquet_url:
+            return None
+        return open_root(self.publish.parquet_url, self.publish.endpoint_url or self.landing.endpoint_url)
 
     @property
     def run_logs_dir(self) -> Path:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from extractors import landing_store
 from extractors.crashpoints import crashpoint
 from extractors.landing import complete_batches, read_manifest, write_json_atomic
+from extractors.landing_store import StorePath
 from extractors.streams import parse_timestamp
 from opskpi.warehouse import quote_ident
 
@@ -94,7 +94,7 @@ def ensure_raw_table(con, table: str, columns: dict[str, str], paths: dict[str, 
                             f"TRY_CAST(json_extract_string(record, ?) AS {SQL_TYPES[kind]})", ["$." + paths[name]])
 
 
-def merge_batch(con: duckdb.DuckDBPyConnection, batch: Path) -> LoadResult:
+def merge_batch(con: duckdb.DuckDBPyConnection, batch: StorePath) -> LoadResult:
     """Apply one batch inside the caller's transaction. Newest version of each key wins; ties keep what is there."""
     return merge_batches(con, [batch])[0]
 
@@ -103,7 +103,7 @@ def _shape(manifest: dict[str, Any]) -> tuple:
     return manifest["column_kinds"], manifest["primary_key"], manifest.get("cursor")
 
 
-def merge_batches(con: duckdb.DuckDBPyConnection, batches: list[Path]) -> list[LoadResult]:
+def merge_batches(con: duckdb.DuckDBPyConnection, batches: list[StorePath]) -> list[LoadResult]:
     """Apply batches of one stream (same columns, key and cursor) inside the caller's transaction, with the
     outcome of applying them one after the other, oldest first.
 
@@ -126,8 +126,9 @@ def merge_batches(con: duckdb.DuckDBPyConnection, batches: list[Path]) -> list[L
     cursor: str | None = first.get("cursor")
     ensure_raw_table(con, table, kinds, first.get("column_paths"))
     target = f"raw.{quote_ident(table)}"
-    files = [str(b / f) for b, m in zip(batches, manifests, strict=True) for f in m["files"]]
-    ids = {str(b / f): m["batch_id"] for b, m in zip(batches, manifests, strict=True) for f in m["files"]}
+    paths = [b / f for b, m in zip(batches, manifests, strict=True) for f in m["files"]]
+    files = landing_store.duckdb_paths(con, paths)
+    ids = dict(zip(files, (m["batch_id"] for m in manifests for _ in m["files"]), strict=True))
     casts = ", ".join(f"CAST({quote_ident(n)} AS {SQL_TYPES[k]}) AS {quote_ident(n)}" for n, k in kinds.items())
     pk_list = ", ".join(quote_ident(c) for c in pk)
     order = (f"{quote_ident(cursor)} DESC NULLS LAST, " if cursor else "") + "_batch_id DESC, _seq DESC"
@@ -253,12 +254,12 @@ def loaded_batch_ids(con) -> set[str]:
     return {r[0] for r in con.execute("SELECT batch_id FROM meta.batches WHERE status = 'loaded'").fetchall()}
 
 
-def is_validated(batch: Path) -> bool:
+def is_validated(batch: StorePath) -> bool:
     path = batch / VALIDATION_FILE
     return path.exists() and json.loads(path.read_text()).get("success") is True
 
 
-def _apply(con, source: str, stream: str, batches: list[Path]) -> list[LoadResult]:
+def _apply(con, source: str, stream: str, batches: list[StorePath]) -> list[LoadResult]:
     """One transaction: the batches' rows, watermark advances and bookkeeping rows, or nothing."""
     manifests = [read_manifest(b) for b in batches]
     con.execute("BEGIN TRANSACTION")
@@ -284,9 +285,9 @@ def _apply(con, source: str, stream: str, batches: list[Path]) -> list[LoadResul
     return results
 
 
-def _groups(batches: list[Path]) -> list[list[Path]]:
+def _groups(batches: list[StorePath]) -> list[list[StorePath]]:
     """Consecutive batches with the same declaration (columns, key, cursor) merge together."""
-    groups: list[list[Path]] = []
+    groups: list[list[StorePath]] = []
     for batch in batches:
         if groups and _shape(read_manifest(groups[-1][-1])) == _shape(read_manifest(batch)):
             groups[-1].append(batch)
@@ -296,8 +297,8 @@ def _groups(batches: list[Path]) -> list[list[Path]]:
 
 
 def load_pending(
-    con: duckdb.DuckDBPyConnection, landing_root: Path, streams: list[tuple[str, str]],
-    quarantine_root: Path | None = None, rejected: list[str] | None = None,
+    con: duckdb.DuckDBPyConnection, landing_root: StorePath, streams: list[tuple[str, str]],
+    quarantine_root: StorePath | None = None, rejected: list[str] | None = None,
 ) -> list[LoadResult]:
     """Load every validated batch of `streams` not loaded yet, oldest first.
 
@@ -336,8 +337,7 @@ def load_pending(
                         raise
                     target = quarantine_root / source / stream / batch.name
                     write_json_atomic(batch / LOAD_ERROR_FILE, {"batch_id": batch.name, "error": str(exc)[:2000]})
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(str(batch), str(target))
+                    landing_store.move_tree(batch, target)
                     message = (f"source {source}, stream {stream} ({source}__{stream}): batch {batch.name} "
                                f"refused by the warehouse and quarantined to {target}: "
                                f"{str(exc).splitlines()[0][:400]}")

@@ -25,12 +25,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow.parquet as pq
 
+from extractors import landing_store
 from extractors.crashpoints import crashpoint
 from extractors.engine import extract_streams
 from extractors.http import QuotaRelease
 from extractors.landing import complete_batches, read_manifest, sweep_partials, write_json_atomic
+from extractors.landing_store import StorePath
 from extractors.sources import build_source
 from extractors.streams import Window, families, parse_timestamp
 from opskpi import dbt_process, dbt_session
@@ -201,7 +202,7 @@ def checkpoint_path(config: Config, source_name: str, ctx: RunContext, partition
     return config.data_dir / "checkpoints" / f"{name}.json"
 
 
-def _resumable(streams: list, checkpoint: Path, landing_dir: Path, source_name: str) -> dict[str, str]:
+def _resumable(streams: list, checkpoint: Path, landing_dir: StorePath, source_name: str) -> dict[str, str]:
     """Streams a released extract finished (stream -> batch), kept only while their batch is still landed, and by
     whole families: a child is read from its parent's records of the same call, so a parent is skipped only with all
     its children, and a child only with its parent."""
@@ -213,6 +214,7 @@ def _resumable(streams: list, checkpoint: Path, landing_dir: Path, source_name: 
             for s in family}
 
 
+@landing_store.redacted_errors()
 def extract(config: Config, source_name: str, ctx: RunContext, partition: str | None = None,
             release_slot: bool = False) -> dict[str, Any]:
     """Read every stream of a source (or one partition of it, for a mapped task) into new landing batches.
@@ -298,6 +300,7 @@ def timestamp_bounds(config: Config, ctx: RunContext) -> tuple[datetime, datetim
     return earliest, max(day_after.astimezone(UTC), datetime.now(UTC) + timedelta(days=1))
 
 
+@landing_store.redacted_errors()
 def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any]:
     """Check every landed batch of the source without a verdict; quarantine the ones that fail.
 
@@ -312,7 +315,7 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     failures = []
     records = []
     for _, stream_name in _stream_names(config, [source_name]):
-        pending: dict[str, tuple[Path, dict[str, Any]]] = {}
+        pending: dict[str, tuple[StorePath, dict[str, Any]]] = {}
         for batch in complete_batches(config.landing_dir, source_name, stream_name):
             if batch.name in loaded:
                 continue
@@ -356,18 +359,18 @@ def validate(config: Config, source_name: str, ctx: RunContext) -> dict[str, Any
     return summary
 
 
-def _read_for_validation(batch: Path, manifest: dict[str, Any], suite: str):
+def _read_for_validation(batch: StorePath, manifest: dict[str, Any], suite: str):
     """A batch's rows as a DataFrame, with only the columns its suite checks (`columns_to_read`)."""
     from expectations.runner import columns_to_read
 
-    files = [str(batch / f) for f in manifest["files"]]
-    columns = columns_to_read(suite, pq.read_schema(files[0]).names) if files else None
-    return pq.read_table(files, columns=columns).to_pandas()
+    files = [batch / f for f in manifest["files"]]
+    columns = columns_to_read(suite, landing_store.read_schema(files[0]).names) if files else None
+    return landing_store.read_table(files, columns=columns).to_pandas()
 
 
-def _row_groups(pending: dict[str, tuple[Path, dict[str, Any]]], most: int):
+def _row_groups(pending: dict[str, tuple[StorePath, dict[str, Any]]], most: int):
     """Consecutive batches holding up to `most` rows together (a larger batch alone): checked in one call."""
-    group: dict[str, tuple[Path, dict[str, Any]]] = {}
+    group: dict[str, tuple[StorePath, dict[str, Any]]] = {}
     rows = 0
     for name, entry in pending.items():
         if group and rows + int(entry[1].get("rows", 0)) > most:
@@ -379,13 +382,12 @@ def _row_groups(pending: dict[str, tuple[Path, dict[str, Any]]], most: int):
         yield group
 
 
-def _quarantine(config: Config, source: str, stream: str, batch: Path, reasons: str) -> str:
+def _quarantine(config: Config, source: str, stream: str, batch: StorePath, reasons: str) -> str:
     """Move a failed batch out of landing (the loader never sees it again); returns the message to raise."""
     target = config.quarantine_dir / source / stream / batch.name
-    target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():  # a replayed batch that failed again: keep the newest copy
-        shutil.rmtree(target)
-    shutil.move(str(batch), str(target))
+        landing_store.remove_tree(target)
+    landing_store.move_tree(batch, target)
     return (f"source {source}, stream {stream} ({source}__{stream}): batch {batch.name} quarantined to {target}: "
             + reasons)
 
@@ -436,6 +438,7 @@ def declared_streams():
     return [s for name in SOURCES for s in build_source(name, placeholder).streams]
 
 
+@landing_store.redacted_errors()
 def load(config: Config, ctx: RunContext) -> dict[str, Any]:
     with _warehouse(config).connect() as con:
         ensure_meta(con)
@@ -472,9 +475,9 @@ def transform_env(config: Config) -> dict[str, str]:
 
 def dbt_env(config: Config, ctx: RunContext) -> dict[str, str]:
     """dbt's environment: the warehouse and target paths, the DuckDB bounds, the run's date, as-of and id, and no
-    API token (dbt needs none, so none can reach anything it logs). The warehouse's paths are relative to the data
-    directory, dbt's working directory (`run_dbt`)."""
-    tokens = {source.token_env for source in config.sources.values()}
+    API token and no object-store secret (dbt needs none, so none can reach anything it logs). The warehouse's paths
+    are relative to the data directory, dbt's working directory (`run_dbt`)."""
+    tokens = {source.token_env for source in config.sources.values()} | set(landing_store.SECRET_ENV)
     return {
         **{k: v for k, v in os.environ.items() if k not in tokens},
         "OPSKPI_WAREHOUSE": config.warehouse_path.relative_to(config.data_dir).as_posix(),
@@ -528,6 +531,11 @@ def _report_freshness(config: Config) -> dict[str, int]:
     return counts
 
 
+def dbt_session_command(spec: dict[str, Any], config: Config, ctx: RunContext) -> list[str]:
+    """The one dbt process of a transform: freshness, then the build (opskpi/dbt_session.py)."""
+    return [sys.executable, "-m", "opskpi.dbt_session", json.dumps(spec), *dbt_project_args(config, ctx)]
+
+
 def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = True,
               freshness: bool = True) -> dict[str, Any]:
     """`dbt source freshness` over the enabled sources' raw tables, then `dbt build` (models and tests), in one dbt
@@ -566,7 +574,7 @@ def transform(config: Config, ctx: RunContext, tests: bool = True, docs: bool = 
             build += ["--select", *plan.select, *([FRESHNESS_SELECTOR] if freshness else [])]
         log.info("dbt build: %s (%s)", "slim" if plan.select is not None else "every node", plan.reason)
         spec = {"build": build, **({"freshness": check} if check else {})}
-        command = [sys.executable, "-m", "opskpi.dbt_session", json.dumps(spec), *dbt_project_args(config, ctx)]
+        command = dbt_session_command(spec, config, ctx)
         # dbt inherits the locked descriptor: should this process die, dbt keeps the lock until it exits,
         # so the next run waits for it instead of writing the warehouse beside it.
         run_results = target / "run_results.json"
@@ -653,11 +661,20 @@ def _generate_docs(config: Config, ctx: RunContext, env: dict[str, str]) -> bool
     return True
 
 
+@landing_store.redacted_errors()
 def publish(config: Config, ctx: RunContext) -> dict[str, Any]:
+    """The published DuckDB file and Parquet set in `<data_dir>/published`, then, with `publish.parquet_url`, the
+    Parquet set mirrored to the object store (opskpi/publish_store.py)."""
     docs = _docs_page(config)
     manifest = _dbt_target(config) / "manifest.json"  # the build's: the comments and keys of what is published
-    return publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None,
-                         manifest if manifest.exists() else None)
+    result = publish_marts(_warehouse(config), config.published_dir, ctx.run_id, docs if docs.exists() else None,
+                           manifest if manifest.exists() else None)
+    if config.published_mirror is not None:
+        from opskpi.publish_store import mirror
+
+        result = {**result, "mirror": mirror(config.published_dir / "versions" / result["version"],
+                                             config.published_mirror)}
+    return result
 
 
 def report(config: Config, ctx: RunContext) -> dict[str, Any]:

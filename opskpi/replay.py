@@ -12,11 +12,11 @@ with the new verdict.
 from __future__ import annotations
 
 import logging
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from extractors import landing_store
 from extractors.landing import MANIFEST, read_manifest
 from opskpi import pipeline
 from opskpi.config import Config, ConfigError
@@ -30,9 +30,15 @@ def replay(config: Config, batch: str | Path, publish: bool = False, now: dateti
 
     Raises ConfigError for a path that is not a quarantined batch, GuardFailure when it fails again.
     """
-    path = Path(batch).expanduser().resolve()
-    quarantine = config.quarantine_dir.resolve()
-    if not path.is_relative_to(quarantine) or not (path / MANIFEST).is_file():
+    quarantine = config.quarantine_dir
+    if landing_store.is_local(quarantine):
+        path = Path(batch).expanduser().resolve()
+        quarantine = quarantine.resolve()
+        inside = path.is_relative_to(quarantine)
+    else:  # an object-store quarantine (landing.quarantine_url, or beside an s3:// landing): the batch's URL
+        path = landing_store.open_root(str(batch).rstrip("/"), config.landing.endpoint_url)
+        inside = not landing_store.is_local(path) and str(path).startswith(f"{quarantine}/")
+    if not inside or not (path / MANIFEST).is_file():
         raise ConfigError(f"--batch: {path} is not a quarantined batch; pick a directory under {quarantine} "
                           f"that holds a {MANIFEST}")
     manifest = read_manifest(path)
@@ -45,9 +51,8 @@ def replay(config: Config, batch: str | Path, publish: bool = False, now: dateti
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     for name in (VALIDATION_FILE, LOAD_ERROR_FILE):  # the old verdicts stay with the batch, renamed
         if (path / name).exists():
-            (path / name).rename(path / f"{Path(name).stem}.{stamp}.rejected.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), str(target))
+            landing_store.rename(path / name, path / f"{Path(name).stem}.{stamp}.rejected.json")
+    landing_store.move_tree(path, target)
     log.info("replaying %s__%s batch %s from quarantine", source, stream, path.name)
     ctx = pipeline.RunContext.for_date(config, (now or datetime.now(UTC)).date(), run_id=f"replay-{path.name}",
                                        now=now)

@@ -1,4 +1,5 @@
-"""Canary check after every test (a pytest plugin): nothing a test wrote under its `tmp_path` holds a token.
+"""Canary check after every test (a pytest plugin): nothing a test wrote under its `tmp_path` holds a token
+(any `*_TOKEN` variable) or the object store's secret key.
 
 A test that runs the pipeline writes its data directory under its own `tmp_path` (landing files, quarantine,
 the warehouse, published files, the run's JSON log, dbt's and Airflow's logs). Right after the test body, while
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from emulator.auth import DEMO_GITHUB_TOKEN, DEMO_JIRA_TOKEN, DEMO_PAGERDUTY_TOKEN
+from extractors.landing_store import SECRET_ENV
 from extractors.redaction import MIN_PREFIX, base64_forms
 
 # Tokens tests use without exporting them in this process (a subprocess's environment, an emulator default).
@@ -89,7 +91,7 @@ def leaks_under(root: Path, tokens: set[str]) -> list[str]:
 
 
 def _tokens_now() -> set[str]:
-    return {v for k, v in os.environ.items() if k.endswith("_TOKEN") and v} | set(KNOWN_TOKENS)
+    return {v for k, v in os.environ.items() if (k.endswith("_TOKEN") or k in SECRET_ENV) and v} | set(KNOWN_TOKENS)
 
 
 @pytest.hookimpl(wrapper=True)

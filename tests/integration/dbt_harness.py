@@ -409,11 +409,11 @@ def create_warehouse(path: Path, data: RawData, *, loaded_at: datetime = LOADED_
     load_raw(path, data, loaded_at=loaded_at)
 
 
-def dbt_build_command(dbt_vars: Mapping[str, Any], extra_args: Sequence[str] = ()) -> list[str]:
+def dbt_build_command(dbt_vars: Mapping[str, Any], extra_args: Sequence[str] = (), verb: str = "build") -> list[str]:
     """The pipeline's dbt invocation (project and profiles dirs are absolute: cwd may be anywhere)."""
     return [
         str(dbt_executable()),
-        "build",
+        verb,
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -430,7 +430,7 @@ RUN_PARAMETERS = ("run_date", "as_of", "run_id")
 
 
 def run_dbt_build(
-    warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path, extra_args: Sequence[str] = ()
+    warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path, extra_args: Sequence[str] = (), verb: str = "build"
 ) -> subprocess.CompletedProcess[str]:
     """`dbt build` on `warehouse`; target/ and logs/ go to work_dir so parallel runs never share them. dbt runs
     beside the warehouse and names it relative, as the pipeline does, so a fresh work_dir starts from the parse
@@ -448,8 +448,16 @@ def run_dbt_build(
         "DBT_LOG_LEVEL_FILE": "info",
         **{f"OPSKPI_{name.upper()}": str(dbt_vars[name]) for name in RUN_PARAMETERS if name in dbt_vars},
     }
-    return dbt_process.run(dbt_build_command(settings, extra_args), env, warehouse.parent, work_dir / "target",
+    return dbt_process.run(dbt_build_command(settings, extra_args, verb), env, warehouse.parent, work_dir / "target",
                            DBT_PROJECT_DIR, timeout=600)
+
+
+def compile_inline(warehouse: Path, dbt_vars: Mapping[str, Any], work_dir: Path, sql: str) -> str:
+    """The SQL dbt compiles `sql` (Jinja: the project's macros, ref()) to, against `warehouse` with `dbt_vars`."""
+    result = run_dbt_build(warehouse, dbt_vars, work_dir, ["--quiet", "--inline", sql], verb="compile")
+    if result.returncode != 0:
+        raise AssertionError(f"dbt compile failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr}")
+    return result.stdout
 
 
 def check_dbt_build(

@@ -25,6 +25,7 @@ import pytest
 from tests.integration.dbt_harness import (
     RawData,
     check_dbt_build,
+    compile_inline,
     create_warehouse,
     pd_incident,
     pd_service,
@@ -293,3 +294,41 @@ def test_a_rubric_version_without_rows_fails_the_build(wh, tmp_path):
     shutil.copy2(wh, warehouse)
     result = run_dbt_build(warehouse, {**VARS, "maturity_rubric_version": "v9"}, tmp_path)
     assert result.returncode != 0 and "assert_maturity_rubric_version_in_seed" in result.stdout
+
+
+def test_the_windowed_periods_equal_the_pooled_join(wh, tmp_path):
+    """The improving KPIs' two periods (d-29..d and d-119..d-30) come from DuckDB's windowed median
+    (duckdb__maturity_recent_and_prior) instead of joining every fact to each of its 120 days; both are compiled by
+    dbt and run on the same facts: 4,000 of them, with ties and several a day, on every scope of the grid, reaching
+    from before its first day to its last, in a median KPI and a 0/1 rate KPI. Every row must be equal."""
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(wh.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        con.execute("""
+            create table main.probe_facts as
+            with scopes as (select distinct scope_type, scope_id from intermediate.int_maturity__grid),
+                 span as (select min(day) - 130 as first_day, max(day) as last_day from intermediate.int_maturity__grid)
+            select scopes.scope_type, scopes.scope_id,
+                   case when i % 2 = 0 then 'median_kpi' else 'rate_kpi' end as kpi,
+                   span.first_day + cast(hash(i, 'day') % (span.last_day - span.first_day + 1) as integer) as day,
+                   case when i % 2 = 0 then cast(hash(i, 'value') % 50 as double) * 60
+                        else cast(hash(i, 'rate') % 2 as double) end as value
+            from range(4000) as draws(i)
+            cross join span
+            inner join (select *, row_number() over (order by scope_type, scope_id) - 1 as k from scopes) as scopes
+                on scopes.k = hash(i, 'scope') % (select count(*) from scopes)""")
+    compiled = {kind: compile_inline(copy, VARS, tmp_path / kind,
+                                     f"{{{{ {kind}__maturity_recent_and_prior('main.probe_facts', ['rate_kpi']) }}}}")
+                for kind in ("default", "duckdb")}
+    assert "over recent" in compiled["duckdb"] and "over recent" not in compiled["default"]
+    with duckdb.connect(str(copy)) as con:
+        for kind, sql in compiled.items():
+            con.execute(f"create table main.periods_{kind} as {sql}")
+        rows = con.execute("select count(*), count(distinct scope_id), count(distinct day), "
+                           "count(*) filter (where recent_sample_size > 1 and prior_sample_size > 1) "
+                           "from main.periods_default").fetchone()
+        only = [con.execute(f"select count(*) from (select * from main.periods_{a} except all "
+                            f"select * from main.periods_{b})").fetchone()[0]
+                for a, b in (("default", "duckdb"), ("duckdb", "default"))]
+    assert rows[0] > 500 and rows[1] >= 4 and rows[3] > 100, rows
+    assert only == [0, 0], f"rows only in the pooled join / only in the window version: {only}"

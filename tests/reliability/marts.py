@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,13 @@ def _canonical(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        # Same data, same SQL: equal to the last bit in practice; rounding guards parallel float sums.
-        # An integral float prints as an integer: Parquet stores DuckDB's HUGEINT sums as DOUBLE.
-        if math.isnan(value):
-            return "nan"
-        return str(int(value)) if value.is_integer() else repr(round(value, 9))
+        # Same data, same SQL, but DuckDB sums in parallel and the order of the additions varies: rounding to 9
+        # decimals absorbs the noise around zero, then to 12 significant digits the noise of large sums (585050 vs
+        # 585050.0000000001). An integral float prints as an integer: Parquet stores DuckDB's HUGEINT sums as DOUBLE.
+        if math.isnan(value) or math.isinf(value):
+            return repr(value)
+        value = float(f"{round(value, 9):.12g}")
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_canonical(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -45,11 +48,43 @@ def rows_hash(rows: list[tuple]) -> str:
     return f"{len(rows)}:{digest.hexdigest()[:16]}"
 
 
-def _hash_relation(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+def _stable_rows(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple]:
     described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     columns = [r[0] for r in described if r[0] not in VOLATILE_COLUMNS]
     select = ", ".join(f'"{c}"' for c in columns) or "1"
-    return rows_hash(con.execute(f"SELECT {select} FROM {relation}").fetchall())
+    return con.execute(f"SELECT {select} FROM {relation}").fetchall()
+
+
+def _hash_relation(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    return rows_hash(_stable_rows(con, relation))
+
+
+def table_rows(db: Path, schemas: tuple[str, ...]) -> dict[str, list[str]]:
+    """{schema.table: its rows as sorted canonical text lines} for every table of `schemas` in a DuckDB file, the
+    columns that stamp the run (VOLATILE_COLUMNS) left out: what two runs over the same data must agree on, row by
+    row."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        names = [r[0] for r in con.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE list_contains(?, schema_name) "
+            "ORDER BY 1", [list(schemas)]).fetchall()]
+        return {name: sorted("|".join(_canonical(v) for v in row) for row in _stable_rows(con, name))
+                for name in names}
+
+
+def row_differences(expected: dict[str, list[str]], got: dict[str, list[str]], shown: int = 3) -> list[str]:
+    """Per table, what differs: a table only on one side, or the rows only on one side (the first `shown`)."""
+    out = []
+    for name in sorted(set(expected) | set(got)):
+        if name not in got or name not in expected:
+            out.append(f"{name}: only in {'the expected' if name not in got else 'the compared'} run")
+            continue
+        missing = sorted((Counter(expected[name]) - Counter(got[name])).elements())
+        extra = sorted((Counter(got[name]) - Counter(expected[name])).elements())
+        if missing or extra:
+            out.append(f"{name}: {len(missing)} expected rows missing {missing[:shown]}, "
+                       f"{len(extra)} unexpected rows {extra[:shown]}")
+    return out
 
 
 def published_hashes(published_db: Path) -> dict[str, str]:

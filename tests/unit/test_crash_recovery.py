@@ -144,8 +144,9 @@ def test_stale_publish_leftovers_are_removed_and_readers_never_see_them(tmp_path
 
 FAKE_DBT = textwrap.dedent("""\
     #!{python}
-    import time
-    time.sleep(4)
+    import pathlib, time
+    pathlib.Path({started!r}).touch()
+    time.sleep(8)
 """)
 
 
@@ -153,7 +154,8 @@ def test_dbt_keeps_the_warehouse_lock_when_its_parent_is_killed(make_config, tmp
     """Without the inherited lock, a run killed during `dbt build` frees the warehouse while dbt still writes."""
     config = make_config()
     fake = tmp_path / "dbt"
-    fake.write_text(FAKE_DBT.format(python=sys.executable))
+    started_marker = tmp_path / "fake-dbt-started"
+    fake.write_text(FAKE_DBT.format(python=sys.executable, started=str(started_marker)))
     fake.chmod(0o755)
     script = textwrap.dedent(f"""
         import sys
@@ -161,7 +163,7 @@ def test_dbt_keeps_the_warehouse_lock_when_its_parent_is_killed(make_config, tmp
         from opskpi import pipeline
         from opskpi.config import parse_config
         from tests.conftest import config_dict
-        pipeline.dbt_executable = lambda: {str(fake)!r}
+        pipeline.dbt_session_command = lambda *args: [{str(fake)!r}]
         config = parse_config(config_dict(data_dir={str(config.data_dir)!r}), {str(tmp_path)!r})
         print("transform", flush=True)
         pipeline.transform(config, pipeline.RunContext.for_date(config, date(2024, 1, 2), "r"))
@@ -171,7 +173,13 @@ def test_dbt_keeps_the_warehouse_lock_when_its_parent_is_killed(make_config, tmp
                              start_new_session=True)
     try:
         assert child.stdout.readline().strip() == "transform"
-        time.sleep(1.0)  # dbt (the fake) is running now, under the lock
+        # Kill the run only once its dbt (the fake) runs under the lock: a fixed sleep raced the run's own start-up
+        # on a loaded machine (the parent died before it started dbt, and the lock was rightly free at once).
+        deadline = time.monotonic() + 120
+        while not started_marker.exists():
+            assert child.poll() is None, "the run ended before it started dbt"
+            assert time.monotonic() < deadline, "the run did not start dbt within 120 s"
+            time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         started = time.monotonic()

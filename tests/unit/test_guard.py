@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from extractors.landing import LandingWriter, new_batch_id
@@ -83,7 +84,7 @@ def test_pending_batches_are_checked_in_one_call_and_judged_alone(make_config, m
                         incident("C", "2024-01-01T10:00:00Z"), incident("C", "2024-01-01T10:00:00Z")])  # twice
     good2 = land(config, [incident("A", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z"),  # A again: another batch
                           incident("D", "2024-01-01T10:00:00Z", "2024-01-01T10:30:00Z")])
-    frame = pipeline.pq.read_table([str(p) for p in bad.glob("*.parquet")]).to_pandas()
+    frame = pq.read_table([str(p) for p in bad.glob("*.parquet")]).to_pandas()
     alone = runner.validate_frame(frame, "pagerduty__incidents", ["id"])
     calls = []
     real = runner._run_suite
@@ -128,7 +129,7 @@ def test_a_batch_without_rows_passes_without_gx_only_when_it_cannot_fail(make_co
     from expectations import runner
 
     good = land(make_config(), [incident("A", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z")])
-    frame = pipeline.pq.read_table([str(p) for p in good.glob("*.parquet")]).to_pandas()
+    frame = pq.read_table([str(p) for p in good.glob("*.parquet")]).to_pandas()
     empty = frame.iloc[0:0]
     bounds = (datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
     calls = []

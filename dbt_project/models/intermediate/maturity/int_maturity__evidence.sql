@@ -61,7 +61,8 @@ grid as (
 
 ),
 
--- facts, each with scope_type / scope_id (team and org)
+-- facts, each with scope_type / scope_id (team and org); the *_days relations are the same facts counted per scope,
+-- day and what the windowed aggregates filter on (maturity_windowed joins each row to up to 90 grid days)
 incidents as (
 
     {{ rows_per_scope("select team, " ~ to_local_date('created_at') ~ " as day, acknowledged_at, tta_s
@@ -69,27 +70,47 @@ incidents as (
 
 ),
 
-detections as (
+incident_days as (
 
-    {{ rows_per_scope("select team, created_day as day, detected_by, detection_delay_s
-                       from " ~ ref('fct_incident_detection') ~ " where is_eligible", maturity_scopes()) }}
+    select scope_type, scope_id, day, {{ to_local_date('acknowledged_at') }} as acknowledged_day, count(*) as n
+    from incidents
+    group by all
 
 ),
 
-project_issues as (
+detection_days as (
 
-    {{ rows_per_scope("select projects.team, projects.project_key, " ~ to_local_date('issues.created_at') ~ " as day
+    select scope_type, scope_id, day, detected_by, detection_delay_s is not null as measured, count(*) as n
+    from (
+        {{ rows_per_scope("select team, created_day as day, detected_by, detection_delay_s
+                           from " ~ ref('fct_incident_detection') ~ " where is_eligible", maturity_scopes()) }}
+    ) as detections
+    group by all
+
+),
+
+project_days as (
+
+    select distinct scope_type, scope_id, day, project_key
+    from (
+        {{ rows_per_scope("select projects.team, projects.project_key, " ~ to_local_date('issues.created_at') ~ " as day
                        from " ~ ref('stg_jira__issues') ~ " as issues
                        inner join " ~ ref('stg_jira__project_teams') ~ " as projects
                            on issues.project_key = projects.project_key
                        where issues.created_at <= " ~ as_of(), maturity_scopes()) }}
+    ) as project_issues
 
 ),
 
-deployments as (
+deployment_days as (
 
-    {{ rows_per_scope("select team, repo, " ~ to_local_date('deployed_at') ~ " as day, is_failed,
-                       time_to_restore_s from " ~ ref('fct_deployments'), maturity_scopes()) }}
+    select scope_type, scope_id, day, repo,
+           count(*) filter (where is_failed and time_to_restore_s is not null) as restored
+    from (
+        {{ rows_per_scope("select team, repo, " ~ to_local_date('deployed_at') ~ " as day, is_failed,
+                           time_to_restore_s from " ~ ref('fct_deployments'), maturity_scopes()) }}
+    ) as deployments
+    group by all
 
 ),
 
@@ -185,13 +206,14 @@ improving as (
 -- windowed aggregates (macros/maturity.sql maturity_windowed)
 acknowledged as (
 
-    {{ maturity_windowed('incidents_acknowledged_pct', 'incidents', 'day', [
-        ('acknowledged', 'count(*) filter (where facts.acknowledged_at < grid.day_end_at)')]) }}
+    {{ maturity_windowed('incidents_acknowledged_pct', 'incident_days', 'day', [
+        ('acknowledged', maturity_weighted_count('n', 'facts.acknowledged_day <= grid.day'))], weight='n') }}
 
 ),
 
 acknowledge_times as (
 
+    {#- a median needs every value: the incidents themselves (a 30-day window in v1) -#}
     {{ maturity_windowed('mtta_p50', 'incidents', 'day', [
         ('p50_s', 'quantile_cont(facts.tta_s, 0.5) filter (where facts.acknowledged_at < grid.day_end_at)'),
         ('acknowledged', 'count(facts.tta_s) filter (where facts.acknowledged_at < grid.day_end_at)')]) }}
@@ -200,51 +222,55 @@ acknowledge_times as (
 
 monitoring as (
 
-    {{ maturity_windowed('monitoring_detection_share', 'detections', 'day', [
-        ('monitoring', "count(*) filter (where facts.detected_by = 'monitoring')"),
-        ('human', "count(*) filter (where facts.detected_by = 'human')")]) }}
+    {{ maturity_windowed('monitoring_detection_share', 'detection_days', 'day', [
+        ('monitoring', maturity_weighted_count('n', "facts.detected_by = 'monitoring'")),
+        ('human', maturity_weighted_count('n', "facts.detected_by = 'human'"))], weight='n') }}
 
 ),
 
 coverage as (
 
-    {{ maturity_windowed('detection_coverage', 'detections', 'day', [
-        ('measured', 'count(facts.detection_delay_s)')]) }}
+    {{ maturity_windowed('detection_coverage', 'detection_days', 'day', [
+        ('measured', maturity_weighted_count('n', 'facts.measured'))], weight='n') }}
 
 ),
 
-issue_links as (
+issue_link_days as (
 
-    {{ rows_per_scope("select team, done_day as day, has_linked_pull_request
-                       from " ~ ref('fct_issue_delivery') ~ " where is_eligible", maturity_scopes()) }}
+    select scope_type, scope_id, day, has_linked_pull_request, count(*) as n
+    from (
+        {{ rows_per_scope("select team, done_day as day, has_linked_pull_request
+                           from " ~ ref('fct_issue_delivery') ~ " where is_eligible", maturity_scopes()) }}
+    ) as issue_links
+    group by all
 
 ),
 
 link_coverage as (
 
-    {{ maturity_windowed('e2e_link_coverage', 'issue_links', 'day', [
-        ('linked', 'count(*) filter (where facts.has_linked_pull_request)')]) }}
+    {{ maturity_windowed('e2e_link_coverage', 'issue_link_days', 'day', [
+        ('linked', maturity_weighted_count('n', 'facts.has_linked_pull_request'))], weight='n') }}
 
 ),
 
 active_projects as (
 
-    {{ maturity_windowed('jira_projects_active', 'project_issues', 'day', [
+    {{ maturity_windowed('jira_projects_active', 'project_days', 'day', [
         ('active', 'count(distinct facts.project_key)')]) }}
 
 ),
 
 deployed_repos as (
 
-    {{ maturity_windowed('repos_deployed_pct', 'deployments', 'day', [
+    {{ maturity_windowed('repos_deployed_pct', 'deployment_days', 'day', [
         ('deployed', 'count(distinct facts.repo)')]) }}
 
 ),
 
 restores as (
 
-    {{ maturity_windowed('dora_measured', 'deployments', 'day', [
-        ('restored', 'count(*) filter (where facts.is_failed and facts.time_to_restore_s is not null)')]) }}
+    {{ maturity_windowed('dora_measured', 'deployment_days', 'day', [
+        ('restored', maturity_weighted_count('restored'))]) }}
 
 ),
 

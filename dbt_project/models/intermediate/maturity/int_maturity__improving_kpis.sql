@@ -1,4 +1,4 @@
-{{ config(tags=['every_run', 'maturity_area']) }}
+{{ config(materialized='table', tags=['every_run', 'maturity_area']) }}
 -- The rubric's "improving" evidence (contract §7, "Improving KPIs"): per day d, scope (org, team) and candidate KPI,
 -- its value over the last 30 days (d-29..d) and over the 90 days before (d-119..d-30), each pooled from the facts
 -- (exact medians, rates over the window's deployments), never averaged from daily figures. All candidates are
@@ -9,6 +9,8 @@
 --                 forever; holding Elite counts)
 --   is_improving  improved or elite_both
 -- e2e_lead_time_p50: idea to deploy of the Jira issues delivered that day (fct_issue_delivery).
+-- A table: the evidence, the scorecard and this model's tests read it, and each read of a view would pool every
+-- fact into 120 days of windows again.
 
 {%- set rate_kpis = ['change_failure_rate', 'deployment_rework_rate'] %}
 {%- set dora_metrics = {'lead_time_p50': 'lead_time', 'change_failure_rate': 'change_failure_rate'} %}
@@ -48,38 +50,9 @@ scoped_facts as (
 
 ),
 
-windowed as (
-
-    select
-        grid.day,
-        grid.scope_type,
-        grid.scope_id,
-        facts.kpi,
-        case when facts.day >= grid.day - 29 then 'recent' else 'prior' end as period,
-        facts.value
-    from {{ ref('int_maturity__grid') }} as grid
-    inner join scoped_facts as facts
-        on facts.scope_type = grid.scope_type
-        and facts.scope_id = grid.scope_id
-        and facts.day between grid.day - 119 and grid.day
-
-),
-
 periods as (
 
-    select
-        day,
-        scope_type,
-        scope_id,
-        kpi,
-        period,
-        case
-            when kpi in ('{{ rate_kpis | join("', '") }}') then 100.0 * avg(value)
-            else quantile_cont(value, 0.5)
-        end as value,
-        count(*) as sample_size
-    from windowed
-    group by day, scope_type, scope_id, kpi, period
+    {{ maturity_recent_and_prior('scoped_facts', rate_kpis) }}
 
 ),
 
@@ -94,27 +67,13 @@ elite as (
 paired as (
 
     select
-        recent.day,
-        recent.scope_type,
-        recent.scope_id,
-        recent.kpi,
-        recent.value as recent_value,
-        recent.sample_size as recent_sample_size,
-        prior.value as prior_value,
-        prior.sample_size as prior_sample_size,
-        case recent.kpi
+        periods.*,
+        case periods.kpi
         {%- for kpi, metric in dora_metrics.items() %}
             when '{{ kpi }}' then '{{ metric }}'
         {%- endfor %}
         end as dora_metric
-    from periods as recent
-    inner join periods as prior
-        on prior.day = recent.day
-        and prior.scope_type = recent.scope_type
-        and prior.scope_id = recent.scope_id
-        and prior.kpi = recent.kpi
-        and prior.period = 'prior'
-    where recent.period = 'recent'
+    from periods
 
 ),
 
