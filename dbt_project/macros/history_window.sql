@@ -32,7 +32,9 @@
 
 {#- SQL: the first day of a day grid whose data starts on `first_data_day` (a DATE expression, may be NULL) and
     whose records come from `streams` (history_window_start), complete `complete_after_s` seconds after their window's
-    start when the pipeline reads them further back than the grid needs (DORA: dora_max_deploy_lag_s). A grid
+    start when the pipeline reads them further back than the grid needs (DORA: dora_max_deploy_lag_s). The grid
+    starts on the first day wholly inside the window (first_whole_local_day: a first run during the day reads its
+    history from that time of day, so the window's first day is partial). A grid
     without data starts on the run date: the window
     is no reason to publish empty days, and it differs between a backfill and one run over the same data.
     `greatest` skips NULLs on DuckDB and Postgres alike, so the NULL case is spelt out. -#}
@@ -45,7 +47,7 @@
         when ({{ first_data_day }}) is null then {{ run_date() }}
         else least(
             greatest({{ first_data_day }},
-                     coalesce({{ to_local_date(window_start) }}, {{ first_data_day }})),
+                     coalesce({{ first_whole_local_day(window_start) }}, {{ first_data_day }})),
             {{ run_date() }}
         )
     end

@@ -18,6 +18,13 @@
 {%- endmacro %}
 
 
+{#- The first calendar day (reporting time zone) that lies wholly at or after an instant: its own day when the instant
+    is local midnight, else the next (a history window that starts at 14:37 read that day's afternoon only). -#}
+{% macro first_whole_local_day(ts_expr) -%}
+    ({{ to_local_date('(' ~ ts_expr ~ ") - interval '1 microsecond'") }} + 1)
+{%- endmacro %}
+
+
 {#- Local midnight at the start of a DATE, as a UTC instant. -#}
 {% macro local_midnight_utc(date_expr) -%}
     timezone({{ reporting_tz() }}, cast({{ date_expr }} as timestamp))

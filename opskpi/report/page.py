@@ -219,6 +219,10 @@ def service_table(data: ReportData) -> str:
         budget = data.get("error_budget_remaining", "service", sid, "30d")
         missed = slo_missed(data, sid)
         status, tone = {None: ("no data", "neutral"), False: ("SLO met", "good"), True: ("SLO missed", "bad")}[missed]
+        month = data.get("availability", "service", sid, "30d")
+        if month is not None and month.sample_complete is False:
+            # the 30 days reach before the data's first complete day: a verdict on them would be no verdict yet
+            status, tone = "provisional", "neutral"
         over = budget_overspend_s(data, budget) if budget is not None else None
         if budget is not None and budget.value is not None and budget.value < 0:
             budget_text, budget_tone = "exhausted" + (f", {fmt_minutes(over)} over" if over is not None else ""), "bad"

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -198,15 +198,22 @@ class AirflowStack:
             # An orphan is cleared by the running scheduler after 2 minutes.
             time.sleep(130 if orphan else 5)
 
-    def wait_for_backfill(self, dag_id: str, expected: int, stall_s: float = 600) -> list[dict]:
-        """Poll until `expected` backfill runs have succeeded and return them.
+    def wait_for_backfill(self, dag_id: str, expected: int, stall_s: float = 600,
+                          on_success: Callable[[dict], None] | None = None) -> list[dict]:
+        """Poll until `expected` backfill runs have succeeded and return them; `on_success(run)` is called once for
+        each run as soon as it is seen succeeded (before the next runs go far: e.g. to read what it published).
 
         Fails at the first failed run, with its failed tasks' logs, rather than waiting for the rest; and
         when no further run succeeds for `stall_s`, so a hung backfill costs minutes, not CI's whole budget.
         """
         succeeded, last_progress = -1, time.monotonic()
+        seen: set[str] = set()
         while True:
             runs = self.runs(dag_id, run_type="backfill")
+            for run in runs:
+                if on_success is not None and run["state"] == "success" and run["dag_run_id"] not in seen:
+                    seen.add(run["dag_run_id"])
+                    on_success(run)
             failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
             if failed:
                 raise AssertionError(f"backfill run {failed[0]} failed: {self.task_states(dag_id, failed[0])}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 
-def _open(published: Path) -> duckdb.DuckDBPyConnection:
+def open_published(published: Path) -> duckdb.DuckDBPyConnection:
     """The published DuckDB file, or a published version's Parquet directory (opskpi/publish.py keeps the
     Parquet files of the recent versions, the DuckDB file of the current one only) as views in `marts`."""
     if not published.is_dir():
@@ -27,9 +27,10 @@ def without_float_noise(row: tuple) -> tuple:
 
 
 def table_digests(published: Path) -> dict[str, str]:
-    """Order-independent content hash of every published mart except the per-run history."""
+    """Order-independent content hash of every published mart except the per-run history, as `<rows>:<sha256>`
+    (the row count up front, so that a test can tell an empty mart from a compared one)."""
     digests = {}
-    with _open(published) as con:
+    with open_published(published) as con:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
             "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
@@ -37,5 +38,6 @@ def table_digests(published: Path) -> dict[str, str]:
             if table in ("kpi_daily_snapshot", "mart_security_coverage") or table.startswith("pipeline_"):
                 continue  # what each night saw, and run bookkeeping: per-run history, differs by design
             rows = [without_float_noise(row) for row in con.execute(f'SELECT * FROM marts."{table}"').fetchall()]
-            digests[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
+            digest = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
+            digests[table] = f"{len(rows)}:{digest}"
     return digests

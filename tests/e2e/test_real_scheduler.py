@@ -13,6 +13,7 @@ takes CPU from the tests that come after it, so it lives exactly as long as this
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ import pytest
 import yaml
 
 from emulator.server import start_emulator
+from tests.complete_grids import first_complete_days, grid_violations, sample_complete_violations
 from tests.e2e.airflow_stack import AirflowStack
-from tests.e2e.published import table_digests, without_float_noise
+from tests.e2e.published import open_published, table_digests, without_float_noise
 from tests.scripted_server import ScriptedServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.long]
@@ -90,6 +92,24 @@ def write_config(path: Path, emulator, history_days: int) -> Path:
     return path / "config.yml"
 
 
+def write_demo_config(path: Path, emulator, history_days: int) -> Path:
+    """config/demo.yml pointed at `emulator`: every source and every KPI area switched on (teams, SLOs, prices,
+    security incidents, Jira incidents, DORA mappings, Jira flow teams, maturity attestations, end-to-end lead
+    time), two repositories to keep the runs short."""
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "demo.yml").read_text())
+    path.mkdir(parents=True, exist_ok=True)
+    raw["data_dir"] = str(path / "data")
+    raw["history_days"] = history_days
+    raw["transform"] = {"memory_limit": "1GB", "threads": 2, "duckdb_threads": 1}
+    raw["sources"]["jira"]["base_url"] = emulator.jira_url
+    raw["sources"]["pagerduty"]["base_url"] = emulator.pagerduty_url
+    raw["sources"]["github"].update(base_url=emulator.github_url, repos=["acme/api", "acme/web"])
+    raw.setdefault("incidents", {})["jira_issue_types"] = ["Incident"]
+    raw["security_incidents"]["jira_issue_types"] = ["Incident"]
+    (path / "config.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path / "config.yml"
+
+
 def test_daily_dag_runs_under_a_real_scheduler_and_notifies(airflow: Deployment, tmp_path: Path):
     stack, messages = airflow.stack, airflow.messages
     with start_emulator(seed=3, profile="stress") as emulator:
@@ -131,8 +151,8 @@ def test_catchup_is_off_and_runs_are_one_at_a_time_by_default(airflow: Deploymen
 
 
 def published_by(data_dir: Path, run_id: str) -> Path:
-    """The Parquet files of the version `run_id` published (opskpi/publish.py keeps every version younger than
-    ten minutes: all of this test's)."""
+    """The Parquet files of the version `run_id` published (opskpi/publish.py keeps the three newest versions and
+    every one younger than ten minutes: read it right after the run)."""
     for version in sorted((data_dir / "published" / "versions").iterdir()):
         manifest = version / "manifest.json"
         if manifest.exists() and json.loads(manifest.read_text()).get("run_id") == run_id:
@@ -154,24 +174,33 @@ def test_backfill_over_a_week_then_a_rerun_of_its_first_day_republishes_that_day
     backfill is a replay). The rerun must publish exactly the marts and the snapshot figures that the backfill's
     run of that day published, although the week built the warehouse on since.
 
-    The runs are restricted to PagerDuty through the `sources` param: it feeds the incrementally built marts
-    (availability, incident response, downtime cost, fct_incidents), which the rerun recomputes from a warehouse
-    a week ahead; the other sources' marts replay the same way at the dbt level, with upstream changes between
-    the days (tests/integration/test_dbt_incremental_equals_full.py), which an emulator with a fixed clock cannot
-    make, and each of their runs would add CI time here.
+    Every source and every KPI area runs (config/demo.yml): incidents, availability and downtime cost from
+    PagerDuty (incrementally built marts the rerun recomputes from a warehouse a week ahead), DORA and security
+    from GitHub, Jira flow and Jira incidents, end-to-end lead time across Jira and GitHub, maturity over all of
+    them, and the snapshot of each. The emulator's clock stands still, so no upstream record changes between the
+    days: the replay of changed records is tested at the dbt level (tests/integration/
+    test_dbt_incremental_equals_full.py); this test is the whole pipeline, DAG, publish and all.
     """
     stack = airflow.stack
     first_day = LAST_DAY - timedelta(days=DAYS - 1)
     with start_emulator(seed=21, profile="stress") as emulator:
-        config = write_config(tmp_path, emulator, HISTORY_DAYS)
+        config = write_demo_config(tmp_path, emulator, HISTORY_DAYS)
         data_dir = tmp_path / "data"
         started = time.monotonic()
         created = stack.backfill_create(
             "--dag-id", DAG_ID, "--from-date", first_day.isoformat(), "--to-date", LAST_DAY.isoformat(),
             "--max-active-runs", "1",
-            "--dag-run-conf", json.dumps({"config": str(config), "sources": ["pagerduty"]}))
+            "--dag-run-conf", json.dumps({"config": str(config)}))
         assert created.returncode == 0, f"{created.stdout[-2000:]}\n{created.stderr[-4000:]}"
-        runs = stack.wait_for_backfill(DAG_ID, expected=DAYS)
+        # What each run published, copied as soon as it succeeded: opskpi/publish.py prunes a version once three
+        # newer ones exist and it is ten minutes old, which a week of runs of every source outlasts.
+        copies = tmp_path / "published_by_run"
+
+        def keep_published(run: dict) -> None:
+            shutil.copytree(published_by(data_dir, run["dag_run_id"]), copies / run["dag_run_id"])
+
+        # a run of all sources can take over ten minutes on a loaded machine: stall only after half an hour
+        runs = stack.wait_for_backfill(DAG_ID, expected=DAYS, stall_s=1800, on_success=keep_published)
         took = time.monotonic() - started
         run_of_day = {date.fromisoformat(r["logical_date"][:10]): r for r in runs}
         published = data_dir / "published" / "opskpi.duckdb"
@@ -181,9 +210,8 @@ def test_backfill_over_a_week_then_a_rerun_of_its_first_day_republishes_that_day
                 "WHERE snapshot_date BETWEEN ? AND ?", [first_day, LAST_DAY]).fetchall())
         first_snapshot = day_snapshot(published, first_day)
 
-        rerun_id = stack.trigger(DAG_ID, {"config": str(config), "run_date": first_day.isoformat(),
-                                          "sources": ["pagerduty"]})
-        rerun_state = stack.wait_for_run(DAG_ID, rerun_id, timeout_s=600)
+        rerun_id = stack.trigger(DAG_ID, {"config": str(config), "run_date": first_day.isoformat()})
+        rerun_state = stack.wait_for_run(DAG_ID, rerun_id, timeout_s=1800)
     assert rerun_state == "success", (f"{stack.task_states(DAG_ID, rerun_id)}\n"
                                       + stack.failed_task_logs(DAG_ID, rerun_id))
     assert sorted(run_of_day) == [first_day + timedelta(days=i) for i in range(DAYS)]
@@ -192,8 +220,8 @@ def test_backfill_over_a_week_then_a_rerun_of_its_first_day_republishes_that_day
         assert earlier["logical_date"] < later["logical_date"] and earlier["end_date"] <= later["start_date"], (
             earlier, later)
     tasks = stack.task_states(DAG_ID, runs[0]["dag_run_id"])
-    assert tasks["jira.partitions"] == tasks["github.partitions"] == "skipped", tasks  # `sources` reached the runs
-    assert tasks["pagerduty.validate"] == tasks["publish"] == "success", tasks
+    assert {tasks[f"{source}.validate"] for source in ("jira", "pagerduty", "github")} == {"success"}, tasks
+    assert tasks["publish"] == tasks["report"] == "success", tasks
     durations = sorted(r["duration"] for r in runs)
     print(f"\nbackfill: {DAYS} runs in {took:.1f}s; per run median {durations[DAYS // 2]:.1f}s,"
           f" max {durations[-1]:.1f}s")
@@ -202,9 +230,41 @@ def test_backfill_over_a_week_then_a_rerun_of_its_first_day_republishes_that_day
 
     # The rerun of the first day published exactly what the backfill's run of that day did.
     rerun = table_digests(published)
-    first = table_digests(published_by(data_dir, run_of_day[first_day]["dag_run_id"]))
-    assert first["mart_incident_response_daily"] != table_digests(published_by(data_dir, runs[-1]["dag_run_id"]))[
-        "mart_incident_response_daily"], "the first and the last day publish different marts: the check can fail"
+    first = table_digests(copies / run_of_day[first_day]["dag_run_id"])
+    last = table_digests(copies / runs[-1]["dag_run_id"])
+    # Not vacuous: every area's daily mart has rows on the first day, and changes from the first day to the last.
+    empty = sorted(t for t in DAILY_MARTS if rows_of(first.get(t)) == 0)
+    assert not empty, f"marts without rows on the first day: {empty} ({first})"
+    unchanged = sorted(t for t in DAILY_MARTS if first[t] == last[t])
+    assert not unchanged, f"the first and the last day publish the same {unchanged}: the check could not fail"
     differing = sorted(t for t in set(rerun) | set(first) if rerun.get(t) != first.get(t))
     assert not differing, f"the first day's rerun published other marts than its backfill run: {differing}"
     assert first_snapshot and day_snapshot(published, first_day) == first_snapshot
+    areas = {kpi for _, kpi, *_ in first_snapshot}
+    assert SNAPSHOT_AREA_KPIS <= areas, f"areas missing from the first day's snapshot: {SNAPSHOT_AREA_KPIS - areas}"
+
+    # Complete grids (issue 18) in what every day published: every family read its history from the first run's
+    # as_of (the end of first_day) less HISTORY_DAYS (DORA's pull requests and deployments 30 days further back,
+    # dora.max_deploy_lag), so every daily mart and snapshot KPI starts on first_day - 29, no earlier.
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        first_days = first_complete_days(con, "UTC", timedelta(days=30), jira_incidents=True)
+    assert set(first_days.values()) == {first_day - timedelta(days=HISTORY_DAYS - 1)}, first_days
+    for day, run in sorted(run_of_day.items()):
+        with open_published(copies / run["dag_run_id"]) as con:
+            assert (grid_violations(con, first_days, day), sample_complete_violations(con, first_days)) == ([], []), day
+
+
+# One daily mart of each KPI area: each must publish rows on the backfill's first day.
+DAILY_MARTS = ("mart_incident_response_daily", "mart_availability_daily", "mart_downtime_cost_daily",
+               "mart_detection_daily", "mart_security_incidents_daily", "mart_dora_daily", "mart_dora_tier",
+               "mart_jira_flow_daily", "mart_security_posture_daily", "mart_patch_compliance_daily",
+               "mart_e2e_lead_time_daily", "mart_maturity_level_daily")
+# One KPI of each area of kpi_daily_snapshot (models/intermediate/kpi_snapshot/int_kpi_snapshot__<area>.sql).
+SNAPSHOT_AREA_KPIS = {"availability", "incidents_open", "downtime_cost", "mttd_mean", "security_incidents",
+                      "deployment_frequency", "cycle_time_p50", "alerts_in_breach", "e2e_lead_time_p50",
+                      "maturity_level"}
+
+
+def rows_of(digest: str | None) -> int:
+    """The row count of a table_digests entry (0 for a mart that was not published)."""
+    return int(digest.split(":")[0]) if digest else 0

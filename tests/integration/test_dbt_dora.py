@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -448,6 +448,24 @@ def tiers(warehouse: Path, metric: str) -> dict[str, tuple[float | None, str | N
     rows = query(warehouse, "select scope_id, value, tier from marts.mart_dora_tier "
                             "where day = ? and scope_type = 'team' and metric = ?", [RUN_DAY, metric])
     return {r["scope_id"]: (r["value"], r["tier"]) for r in rows}
+
+
+def test_a_tier_is_provisional_until_its_30_days_lie_inside_the_dora_grid(boundaries):
+    """Issue 18: mart_dora_daily starts on the first deployment or merge (no history window in a hand-built
+    warehouse): freq30's deployment 11-01 10:05 and cfr20x1's hotfix merged 11-01 11:00 (lead2592000's pull request
+    was opened 10-21 but merged 11-20: an opening does not start the grid). A 30-day tier ending on day d covers
+    d - 29 .. d, so it is complete from 11-30 (11-01 .. 11-30) and provisional on each of 11-01 .. 11-29."""
+    first = date(2026, 11, 1)
+    assert query(boundaries, "select min(day) as day from marts.mart_dora_daily")[0]["day"] == first
+    rows = query(boundaries, """
+        select day, bool_and(sample_complete) as all_complete, bool_or(sample_complete) as any_complete,
+               count(*) as n
+        from marts.mart_dora_tier group by day""")
+    got = {r["day"]: (r["all_complete"], r["any_complete"]) for r in rows}
+    assert sorted(got) == [first + timedelta(days=i) for i in range(30)]  # the tier's days are the grid's
+    assert {r["n"] for r in rows} == {rows[0]["n"]} and rows[0]["n"] > 0  # every scope and metric, every day
+    for day, complete in got.items():
+        assert complete == ((True, True) if day == date(2026, 11, 30) else (False, False)), day
 
 
 def test_deployment_frequency_tier_boundaries(boundaries):

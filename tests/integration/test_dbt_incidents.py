@@ -13,7 +13,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
+
+from opskpi.load import ensure_meta
 
 try:  # tests/integration as a package
     from . import dbt_harness as h
@@ -977,3 +980,32 @@ def test_backfill_of_a_past_day_rebuilds_security_and_cost(rebuild_run: Path) ->
     api = h.query(rebuild_run, "select downtime_cost from marts.mart_downtime_cost_daily"
                   " where scope_type = 'service' and scope_id = 'svc-c-api' and day = '2026-05-10'")
     assert api == [{"downtime_cost": pytest.approx(1020, **APPROX)}]
+
+
+# --- a history window that starts during a day (issue 18, complete grids) ---------------------------------------
+# A first run at 2026-03-03 12:00 (as_of: `opskpi run` of today) with 2 days of history read the incidents created
+# from 03-01 12:00 (meta.stream_coverage.window_start): 03-01's morning was never read, so 03-01 is no complete day
+# and the grid starts on 03-02. i0 (03-01 13:00, inside the window) is read but counts on no published day.
+WINDOW_VARS = {**A_VARS, "run_date": "2026-03-03", "as_of": "2026-03-03T12:00:00Z", "jira_incident_issue_types": []}
+
+
+def test_a_window_starting_during_a_day_publishes_from_the_next_day(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    h.create_warehouse(warehouse, h.RawData(
+        pagerduty_services=[h.pd_service(*API)],
+        pagerduty_incidents=[h.pd_incident("i0", API, "2026-03-01T13:00:00Z", "2026-03-01T14:00:00Z", number=1),
+                             h.pd_incident("i1", API, "2026-03-02T10:00:00Z", "2026-03-02T10:30:00Z", number=2),
+                             h.pd_incident("i2", API, "2026-03-03T09:00:00Z", "2026-03-03T09:20:00Z", number=3)],
+        config_services=[("svc-api", "payments", None)]))
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_meta(con)
+        con.execute("insert into meta.stream_coverage values ('pagerduty', 'incidents', '', 'ok', null, null, 3, "
+                    "timestamptz '2026-03-01 12:00:00+00', timestamptz '2026-03-03 12:00:00+00', 'r1', 'b1', now())")
+    h.check_dbt_build(warehouse, WINDOW_VARS, tmp_path, AREA)
+    for mart in ("mart_incident_response_daily", "mart_availability_daily"):
+        days = [r["day"] for r in h.query(warehouse, f"select distinct day from marts.{mart} order by day")]
+        assert days == [d("2026-03-02"), d("2026-03-03")], mart
+    # the org's incidents: i1 on 03-02, i2 on 03-03; i0's day is not published (absent, not 0)
+    created = {r["day"]: r["incidents_created"] for r in h.query(
+        warehouse, "select day, incidents_created from marts.mart_incident_response_daily where scope_type = 'org'")}
+    assert created == {d("2026-03-02"): 1, d("2026-03-03"): 1}

@@ -29,6 +29,7 @@ from bench.mart_diff import compare_warehouses
 from emulator.server import start_emulator
 from opskpi import pipeline
 from opskpi.config import load_config
+from tests.complete_grids import first_complete_days, grid_violations, sample_complete_violations
 
 try:  # tests/integration as a package
     from . import dbt_harness as h
@@ -394,10 +395,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
             missing = query_beside(replays["new_directory"], work / "day1.duckdb", """
                 select alert_key, repo, alert_number from day1.marts.fct_security_alerts
                 where alert_key not in (select alert_key from marts.fct_security_alerts)""")
-            answers = {row["alert_key"]: requests.get(
-                f"{base}/github/repos/{row['repo']}/dependabot/alerts/{row['alert_number']}", timeout=30,
-                headers={"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}).status_code
-                for row in missing}
+            def github_answers(rows: list[dict]) -> dict[str, int]:
+                return {row["alert_key"]: requests.get(
+                    f"{base}/github/repos/{row['repo']}/dependabot/alerts/{row['alert_number']}", timeout=30,
+                    headers={"Authorization": f"Bearer {TOKENS['OPSKPI_GITHUB_TOKEN']}"}).status_code
+                    for row in rows}
+
+            answers = github_answers(missing)
+            # every Dependabot alert DAY1's run had that GitHub has withdrawn since (410 Gone)
+            withdrawn = {key for key, code in github_answers(h.query(work / "day1.duckdb", """
+                select alert_key, repo, alert_number from marts.fct_security_alerts
+                where tool = 'dependabot'""")).items() if code == 410}
+            deleted = {i for i, g in gone.items() if g}
+            replays["day1_replayable"] = day1_without(
+                work, write_config(work / "replayable.yml", work / "replayable", base, repos, api_team="platform"),
+                deleted, withdrawn)
         # the restatements: the day after, on the warehouse that has run every day above
         restated = DAY1 + timedelta(days=REPLAY_DAYS + 1)
         changed = run_day(config, restated, later + timedelta(days=1), restate=restate)
@@ -414,8 +426,33 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         mp.undo()
     return {"incremental": warehouse, "reference": reference / "data" / "warehouse.duckdb", "changed": changed,
-            "day1": work / "day1.duckdb", "replays": replays, "deleted_issues": {i for i, g in gone.items() if g},
+            "day1": work / "day1.duckdb", "replays": replays, "deleted_issues": deleted, "withdrawn_alerts": withdrawn,
             "missing_alerts": answers, "later": work / "later.duckdb", "picks": picks, "restated": restated}
+
+
+def day1_without(work: Path, config: Path, deleted_issues: set[str], withdrawn_alerts: set[str]) -> Path:
+    """DAY1's run as a backfill in a new directory can reproduce it: DAY1's own raw records (and history windows)
+    without the Jira issues deleted and the Dependabot alerts withdrawn since, which the APIs no longer return
+    (docs/metrics.md "Things to know"), every model built again from them. The rows those records made are what a
+    new directory's backfill may lack, computed rather than assumed."""
+    warehouse = load_config(config).warehouse_path
+    warehouse.parent.mkdir(parents=True)
+    shutil.copy2(work / "day1.duckdb", warehouse)
+
+    def forget(con: duckdb.DuckDBPyConnection) -> dict:
+        for schema in ("marts", "intermediate"):  # the histories too (snapshot, alert states): built anew
+            con.execute(f"drop schema {schema} cascade")
+        for table, column in (("jira__issues", "id"), ("jira__issue_changelogs", "issue_id"),
+                              ("jira__issue_ids", "id")):
+            con.execute(f"delete from raw.{table} where {column} in (select unnest(?::varchar[]))",
+                        [sorted(deleted_issues)])
+        for table in ("github__dependabot_alerts", "github__dependabot_open_alerts"):
+            con.execute(f"delete from raw.{table} where 'dependabot:' || repo || '#' || number "
+                        "in (select unnest(?::varchar[]))", [sorted(withdrawn_alerts)])
+        return {}
+
+    run_day(config, DAY1, START, restate=forget, full_refresh=True)
+    return warehouse
 
 
 def test_every_table_equals_the_full_refresh(built: dict) -> None:
@@ -478,14 +515,9 @@ def test_the_restatements_reached_the_marts(built: dict) -> None:
 # batches (a backfill is a run of its own), and an alert's newest update time (the API keeps only the latest).
 NOT_REPLAYABLE = frozenset({"marts.pipeline_health_daily", "marts.pipeline_source_freshness_daily",
                             "marts.mart_security_coverage", "fct_security_alerts.updated_at"})
-# Jira issues deleted since DAY1 are gone from the API: a new data directory never sees them (an existing
-# warehouse keeps them), so its Jira marts are compared issue by issue below instead.
-JIRA_MARTS = frozenset({"marts.fct_jira_issues", "marts.mart_jira_flow_daily", "marts.kpi_daily_snapshot",
-                        "marts.fct_issue_delivery"})
-# Likewise a Dependabot alert GitHub withdrew since DAY1 (gone from every list, 410 Gone on its URL): an existing
-# warehouse keeps it (open on DAY1, closed as withdrawn later), a new directory never sees it; compared alert by alert.
-SECURITY_MARTS = frozenset({"marts.fct_security_alerts", "marts.mart_security_posture_daily",
-                            "marts.mart_patch_compliance_daily"})
+# Jira issues deleted since DAY1 are gone from the API, and so is a Dependabot alert GitHub withdrew (410 Gone on
+# its URL): an existing warehouse keeps them, a new directory never sees them. Its backfill is compared, every mart
+# and every row, with DAY1's run rebuilt without them (day1_without): the rows they made are the only exceptions.
 
 
 def query_beside(warehouse: Path, day1: Path, sql: str, params: list | None = None) -> list[dict]:
@@ -562,12 +594,51 @@ def test_the_days_after_brought_changes_a_backfill_must_undo(built: dict) -> Non
 @pytest.mark.parametrize("replay", ["same_warehouse", "new_directory"])
 def test_a_backfilled_day_equals_the_run_on_that_day(built: dict, replay: str) -> None:
     """Backfill = replay (issue 18): DAY1 run again after DAY1 + REPLAY_DAYS gives every mart row DAY1's own run gave
-    (rows of later days, which the warehouse keeps, aside)."""
-    left_out = NOT_REPLAYABLE | (JIRA_MARTS | SECURITY_MARTS if replay == "new_directory" else frozenset())
-    diff = compare_warehouses(built["day1"], built["replays"][replay], schemas=("marts",), through=DAY1,
-                              left_out=left_out)
+    (rows of later days, which the warehouse keeps, aside); in a new directory, every row DAY1's run gives without
+    the records the APIs no longer return (day1_without)."""
+    reference = built["day1"] if replay == "same_warehouse" else built["replays"]["day1_replayable"]
+    diff = compare_warehouses(reference, built["replays"][replay], schemas=("marts",), through=DAY1,
+                              left_out=NOT_REPLAYABLE)
     assert diff["rows_compared"] > 1000
     assert diff["differing_tables"] == {}
+
+
+def test_what_a_new_directory_cannot_replay_made_rows_of_the_jira_and_security_marts(built: dict) -> None:
+    """The new directory's comparison above is not vacuous: issues were deleted and an alert withdrawn after DAY1, and
+    leaving them out of DAY1's run changes the rows of the Jira flow, security posture and snapshot marts (which a
+    comparison with DAY1's run as it was would report as differing)."""
+    assert built["deleted_issues"] and built["withdrawn_alerts"], (built["deleted_issues"], built["withdrawn_alerts"])
+    assert built["withdrawn_alerts"] == set(built["missing_alerts"])  # all the new directory lacks, and no more
+    diff = compare_warehouses(built["day1"], built["replays"]["day1_replayable"], schemas=("marts",), through=DAY1,
+                              left_out=NOT_REPLAYABLE)
+    assert {"marts.fct_jira_issues", "marts.mart_jira_flow_daily", "marts.kpi_daily_snapshot",
+            "marts.fct_security_alerts", "marts.mart_security_posture_daily"} <= set(diff["differing_tables"]), diff
+
+
+@pytest.mark.parametrize("warehouse", ["day1", "incremental", "new_directory", "day1_replayable"])
+def test_every_daily_mart_starts_on_its_first_complete_day_and_says_which_windows_are_complete(
+        built: dict, warehouse: str) -> None:
+    """Complete grids (issue 18), on the marts: each daily mart and each snapshot KPI from the first day whose whole
+    population was read (its family's history window, DORA's dora.max_deploy_lag after the pull requests' window)
+    to the run's date, no day before it (absent, not zero) and none missing. The warehouses hold records from before
+    those days: pull requests and deployments read 30 days further back, alerts re-read from months back, Jira
+    issues created long before and updated since, and (after the restatements) an incident dated 1970."""
+    path = built[warehouse] if warehouse in built else built["replays"][warehouse]
+    run_date = built["restated"] if warehouse == "incremental" else DAY1
+    with duckdb.connect(str(path), read_only=True) as con:
+        first_days = first_complete_days(con, "UTC", timedelta(days=30), jira_incidents=True)
+        assert grid_violations(con, first_days, run_date) == []
+        # sample_complete from the same first days: false while a window reaches before its grid (09-21 .. 10-19 for
+        # 30 days), true after, in mart_availability_daily, mart_dora_tier and every snapshot row
+        assert sample_complete_violations(con, first_days) == []
+        assert con.execute("select count(distinct sample_complete) from marts.mart_dora_tier").fetchone()[0] == 2
+        earlier = con.execute("""
+            select (select count(*) from raw.github__pulls where created_at < ?) as pulls,
+                   (select count(*) from raw.github__dependabot_alerts where created_at < ?) as alerts,
+                   (select count(*) from raw.jira__issues where created < ?) as issues""",
+                              [*(datetime.combine(first_days[f], datetime.min.time(), UTC)
+                                 for f in ("dora", "security", "jira"))]).fetchone()
+    assert min(earlier) > 0, earlier  # records a grid could have started from
 
 
 def differing_keys(backfill: Path, day1: Path, table: str, key: str, excluded: str) -> set:

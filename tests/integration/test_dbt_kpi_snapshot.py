@@ -658,6 +658,32 @@ def test_a_window_reaching_before_the_data_is_provisional(runs):
     assert budget["n"] > 0 and budget["complete"] == 0
 
 
+def test_each_area_is_provisional_until_its_window_lies_in_its_own_grid(flow_wh):
+    """Issue 18, per area: a snapshot row is complete when its window lies inside its own area's grid. The flow
+    build's grids start on (no history window in a hand-built warehouse: the first record) availability 03-01 (I0),
+    DORA 03-04 (the first deployment and the first merge, api#1), Jira flow 02-20 (WEB-3 created). So on 03-01 ..
+    03-10: availability's 7 days are complete from 03-07, DORA's from 03-10, Jira's on every date (02-23 .. 03-01 on
+    03-01 lies after 02-20); no 30-day window is; DORA has no row before 03-04 (its windows end before its grid:
+    absent, not 0), and every 1-day window inside a grid is complete."""
+    grid = {"availability": date(2026, 3, 1), "deployment_frequency": date(2026, 3, 4), "throughput": date(2026, 2, 20)}
+    rows = h.query(flow_wh, """
+        select kpi, snapshot_date, "window", bool_and(sample_complete) as all_complete,
+               bool_or(sample_complete) as any_complete
+        from marts.kpi_daily_snapshot where kpi in ('availability', 'deployment_frequency', 'throughput')
+        group by all""")
+    got = {(r["kpi"], r["snapshot_date"], r["window"]): (r["all_complete"], r["any_complete"]) for r in rows}
+    dates = {kpi: sorted({d for k, d, _ in got if k == kpi}) for kpi in grid}
+    march = [date(2026, 3, day) for day in range(1, 11)]
+    assert dates == {"availability": march, "deployment_frequency": march[3:], "throughput": march}
+    complete_from = {("availability", "7d"): date(2026, 3, 7), ("deployment_frequency", "7d"): date(2026, 3, 10),
+                     ("throughput", "7d"): date(2026, 3, 1), ("availability", "1d"): date(2026, 3, 1),
+                     ("deployment_frequency", "1d"): date(2026, 3, 4), ("throughput", "1d"): date(2026, 3, 1)}
+    for (kpi, day, window), complete in got.items():
+        start = complete_from.get((kpi, window))
+        expected = start is not None and day >= start  # 30d: never (the window would start before every grid)
+        assert complete == (expected, expected), (kpi, day, window)
+
+
 # Security incidents and downtime cost (run 2, 03-10, as_of 12:00). Security incidents: i1 (title; api, 03-02,
 # TTR 3600), i2 (web, 03-05, TTR 7200), i4 (web, 03-10 06:00, open). Cost: svc-web at 1/min: i2 120 min on 03-05,
 # i4 06:00..as_of 12:00 = 360 min on 03-10; svc-api (i1, 60 min) is unpriced.

@@ -76,11 +76,7 @@ def test_a_provisional_window_shows_no_trend_or_verdict(source):
     shown as provisional: its value, but no change, trend or verdict; complete rows are unchanged. Files published
     before the column existed (the fixture's table) read as complete."""
     assert tiles_by_kpi(source)["mttr_mean"].status.word == "Better"
-    import duckdb
-
-    with duckdb.connect(str(source)) as con:
-        con.execute("alter table marts.kpi_daily_snapshot add column sample_complete boolean default true")
-        con.execute("update marts.kpi_daily_snapshot set sample_complete = false where kpi = 'mttr_mean'")
+    mark_provisional(source, "kpi = 'mttr_mean'")
     tiles = tiles_by_kpi(source)
     mttr = tiles["mttr_mean"]
     assert (mttr.value_text, mttr.change_text, mttr.change_tone, mttr.status.word, mttr.status.tone) == (
@@ -88,6 +84,38 @@ def test_a_provisional_window_shows_no_trend_or_verdict(source):
     assert mttr.detail == "provisional: the window starts before the data"
     assert (tiles["mttr_p50"].status.word, tiles["availability"].status.word) == ("Worse", "SLO met")
     assert "provisional: the window starts before the data" in render_markdown(load_report_data(source, REPORT_DATE))
+
+
+def mark_provisional(source: Path, where: str) -> None:
+    """Give the fixture's snapshot its sample_complete column (true), false on the rows `where` selects."""
+    import duckdb
+
+    with duckdb.connect(str(source)) as con:
+        con.execute("alter table marts.kpi_daily_snapshot add column sample_complete boolean default true")
+        con.execute(f"update marts.kpi_daily_snapshot set sample_complete = false where {where}")
+
+
+def test_a_provisional_dora_window_shows_no_tier(tmp_path):
+    """Issue 18: the 30 days of the DORA figures reach before the first DORA day: the deployment frequency tile shows
+    its value (1.20 /day) but neither the change from a week earlier (+0.20) nor the tier (High)."""
+    source = build_source(tmp_path / "dora.duckdb", extra_rows=DORA_ROWS)
+    mark_provisional(source, "\"window\" = '30d' and (kpi = 'deployment_frequency' or kpi like 'dora_tier_%')")
+    deploys = tiles_by_kpi(source)["deployment_frequency"]
+    assert (deploys.window, deploys.value_text, deploys.change_text, deploys.status.word, deploys.status.tone) == (
+        "30d", "1.20 /day", "no comparison", "Provisional", "neutral")
+    summary = render_markdown(load_report_data(source, REPORT_DATE))
+    line = next(x for x in summary.splitlines() if "1.20 /day" in x)
+    assert "Provisional" in line and "High" not in line and "+0.20" not in line, line
+
+
+def test_a_provisional_30_day_availability_gives_no_slo_verdict(source):
+    """Issue 18: svc-b's 30 days reach before the data: its row in the services table shows the figures but no
+    "SLO met" (svc-a, complete, keeps its verdict)."""
+    mark_provisional(source, "scope_id = 'svc-b' and \"window\" = '30d'")
+    html = render_html(load_report_data(source, REPORT_DATE))
+    row = re.search(r'<tr data-service="svc-b">(.*?)</tr>', html).group(1)
+    assert ">provisional<" in row and "SLO met" not in row and "99.562 %" in row, row
+    assert "SLO met" in re.search(r'<tr data-service="svc-a">(.*?)</tr>', html).group(1)
 
 
 def test_an_exhausted_budget_never_reads_as_good(tmp_path):

@@ -17,8 +17,10 @@ first_window as (
 
     -- the latest of the three streams' own starts (macros/history_window.sql): a walk that re-read one tool's
     -- alerts from months back makes that tool's history longer, not the others'
-    select {{ to_local_date(history_window_start([('github', 'dependabot_alerts'), ('github', 'code_scanning_alerts'),
-                                                  ('github', 'secret_scanning_alerts')])) }} as first_day
+    -- (from the first day wholly inside it: first_whole_local_day)
+    select {{ first_whole_local_day(history_window_start([('github', 'dependabot_alerts'),
+                                                          ('github', 'code_scanning_alerts'),
+                                                          ('github', 'secret_scanning_alerts')])) }} as first_day
 
 ),
 
