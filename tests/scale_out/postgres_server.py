@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
-
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 START_TIMEOUT_S = 120  # `pg_ctl -w` waits until the server accepts connections (a loaded 2-core machine is slow)
 
@@ -70,6 +68,8 @@ def postgres_server(databases: tuple[str, ...] = ("opskpi",), attempts: int = 3)
                 raise RuntimeError(f"PostgreSQL did not start: {started.stdout}{started.stderr}\n"
                                    f"{log.read_text() if log.exists() else ''}")
         try:
+            import psycopg2  # the scale-out extra's; `make test` collects this module without it
+
             admin = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
             try:
                 admin.autocommit = True
