@@ -9,7 +9,12 @@ own. No warehouse worker is started: `load` waits on the `warehouse` queue, so a
 extracted and validated; it is then marked failed, so the next may start (the DAG allows one active run).
 
 Extract wall: the first `<source>.extract` task's start to the last one's end, from Airflow's task instances. Both
-runs of a scenario are in the same process, deployment and emulator, and must have sent the same requests.
+runs of a scenario are in the same process, deployment and emulator, and must have been served the same requests.
+
+The emulator enforces the vendors' per-minute limits on the real clock (`--realtime-limits`, emulator/realtime.py:
+PagerDuty 960 requests a minute per key, GitHub 2,000 GraphQL points and 900 points per REST endpoint a minute per
+token): they, not the network, bound how fast one credential can read, whatever the number of workers. The requests
+they refused are reported apart (`--no-realtime-limits` measures without them).
 
 Scenarios (`--scenario`, default both):
 - `shipped`: the pools `opskpi setup` creates (jira_api 2, pagerduty_api 1, github_api 2) and Airflow's default
@@ -96,8 +101,11 @@ def run_once(stack, emu: Emulator, config: Path, run_date: str, timeout_s: float
               and t["state"] != "success"}
     if failed:
         raise SystemExit(f"run {run_id}: tasks did not succeed: {failed}\n{stack.failed_task_logs(DAG_ID, run_id)}")
-    result = {"run_id": run_id, **spans(instances), "requests": emu.requests(), "loadavg_before": before,
-              "loadavg_after": loadavg()}
+    every = emu.requests()
+    served = emu.requests(refused=False)
+    result = {"run_id": run_id, **spans(instances), "requests": served,
+              "refused_per_minute_limit": {api: every[api] - served.get(api, 0) for api in every},
+              "loadavg_before": before, "loadavg_after": loadavg()}
     reply = stack.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
     assert reply.status_code == 200, reply.text
     return result
@@ -147,7 +155,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                             "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
                             "cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_start": loadavg()}
     results: dict[str, Any] = {"meta": meta, "scenarios": {}}
-    emu = Emulator(args.scale, args.latency_ms, args.seed, args.now, work / "emulator.log")
+    meta["realtime_limits"] = args.realtime_limits
+    emu = Emulator(args.scale, args.latency_ms, args.seed, args.now, work / "emulator.log",
+                   extra_args=("--realtime-limits",) if args.realtime_limits else ())
     redis = RedisServer(work / "redis")
     stack = None
     try:
@@ -192,21 +202,25 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def render_markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
+    limits = "on" if meta.get("realtime_limits") else "off (`--no-realtime-limits`)"
     lines = [f"# Extract on 1 vs 2 Celery workers, scale `{meta['scale']}`, {meta['latency_ms']:g} ms latency", "",
+             f"The vendors' per-minute limits (emulator/realtime.py): {limits}.", "",
              f"{meta['started_at']} on {meta['host']} ({meta['cpus']} CPUs, Python {meta['python']}); load average "
              f"at start {meta['loadavg_start']}, at end {meta['loadavg_end']}; {meta['total_s']:.0f} s in all. "
              f"Emulator: `python -m {meta['emulator_command']}` ({meta['repos']} repositories, {meta['projects']} "
              "Jira projects). Ratios compare runs of this same process, deployment and emulator.", "",
              "| scenario | slots per worker | pools | workers | extract wall s | extract + validate s | extract tasks "
-             "by worker | sum of extract task s | longest extract tasks (s) | load avg before → after |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "by worker | sum of extract task s | longest extract tasks (s) | refused by a per-minute limit | "
+             "load avg before → after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in results["scenarios"].items():
         pools = ", ".join(f"{k.removesuffix('_api')} {v}" for k, v in s["pools"].items() if k != "duckdb_writer")
         for count, run in s["runs"].items():
             longest = ", ".join(f"{task} {d:.1f}" for d, task in run["longest_extracts"])
             lines.append(f"| {name} | {s['concurrency']} | {pools} | {count} | {run['extract_wall_s']:.1f} | "
                          f"{run['phase_wall_s']:.1f} | {run['extract_tasks_by_worker']} | "
-                         f"{run['extract_task_s_sum']:.1f} | {longest} | {run['loadavg_before']} → "
+                         f"{run['extract_task_s_sum']:.1f} | {longest} | "
+                         f"{run.get('refused_per_minute_limit') or '–'} | {run['loadavg_before']} → "
                          f"{run['loadavg_after']} |")
     lines += ["", "| target | scenario | limit | measured | verdict |", "|---|---|---|---|---|"]
     for t in results["targets"]:
@@ -224,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                         help="shipped and/or slots (repeatable; default both)")
     parser.add_argument("--concurrency", type=int, default=2, help="slots per worker in the `slots` scenario")
+    parser.add_argument("--no-realtime-limits", dest="realtime_limits", action="store_false",
+                        help="let the emulator serve faster than the vendors' per-minute limits (PagerDuty 960 "
+                             "requests, GitHub 2,000 GraphQL points a minute: emulator/realtime.py), which are on by "
+                             "default: without them a run looks faster than any real account allows")
     parser.add_argument("--out", default=str(BENCH / "results"), help="directory of <date>-celery.json and .md")
     parser.add_argument("--work-dir", default=str(BENCH / ".work-celery"), help="scratch data (removed at the start)")
     args = parser.parse_args(argv)

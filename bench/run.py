@@ -37,6 +37,8 @@ import yaml
 
 from bench import floors
 from bench.report import render_markdown
+from emulator.stats import REFUSED
+from opskpi import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -143,9 +145,11 @@ class Emulator:
         with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_S) as response:
             return json.loads(response.read())
 
-    def requests(self) -> dict[str, int]:
-        """Requests served per API since the last reset (what the server saw, retries included)."""
-        return {api: sum(routes.values()) for api, routes in self.admin("stats").items()}
+    def requests(self, refused: bool = True) -> dict[str, int]:
+        """Requests per API since the last reset (what the server saw, retries included); `refused=False` leaves out
+        those a per-minute limit refused (`--realtime-limits`, counted as `REFUSED <route>`)."""
+        return {api: sum(n for route, n in routes.items() if refused or not route.startswith(REFUSED + " "))
+                for api, routes in self.admin("stats").items()}
 
     def cpu_s(self) -> float:
         """CPU seconds the emulator process has used (it serves every request of both sides)."""
@@ -161,13 +165,7 @@ class Emulator:
             return json.loads(response.read()), response.headers
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
         self._log.close()
 
 
@@ -627,8 +625,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def extract_memory(scales: list[str], args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """Peak RSS of one extract process per source at each scale: the first partition of each source (a GitHub
-    repository holds the same volume at every preset, a Jira project set or a PagerDuty account grows with it).
+    """Peak RSS of one extract process per source at each scale: the first named partition of each source (a GitHub
+    repository holds the same volume at every preset, a Jira project or a PagerDuty account grows with it), else its
+    source-wide one.
     No latency is added: it changes time, not memory."""
     out: dict[str, Any] = {"scales": scales, "extract": {}}
     work.mkdir(parents=True, exist_ok=True)
@@ -647,7 +646,8 @@ def extract_memory(scales: list[str], args: argparse.Namespace, work: Path) -> d
             base = {"config": str(config), "run_date": first_date.isoformat(), "now": args.now,
                     "run_id": f"bench-memory-{scale}"}
             for source in SOURCES:
-                part = pipeline.partitions(cfg, source)[0]
+                parts = pipeline.partitions(cfg, source)
+                part = next((p for p in parts if p), parts[0])
                 stage = run_stage(f"memory:{scale}:{source}", [{**base, "stage": "extract", "source": source,
                                                                  "partition": part, "label": part or "*"}],
                                   ref_work / "proc")

@@ -150,9 +150,8 @@ def _run(step: str, source: str | None = None, **kwargs):
                                        full_refresh=bool(params.get("full_refresh")))
     if step == "partitions":
         return pipeline.partitions(config, source)
-    if "partition" in kwargs:  # the mapped task's name in the UI: the repository, else what the source reads
-        context["partition_label"] = kwargs["partition"] or ", ".join(
-            getattr(config.sources[source], "projects", [])) or source
+    if "partition" in kwargs:  # the mapped task's name in the UI: the repository or project, else the source
+        context["partition_label"] = kwargs["partition"] or source
     step_fn = getattr(pipeline, step)
     with step_logging(config.run_logs_dir, ctx.run_id, step, source=source, partition=kwargs.get("partition")):
         result = step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
@@ -190,13 +189,14 @@ def source_group(source: str):
     def group():
         @task(task_id="partitions", **on_queue("extract"), doc_md=f"""
 Lists the {source} partitions this run extracts (from the config: GitHub repositories, Jira projects;
-one `""` for unpartitioned sources), which `extract` is mapped over. Writes nothing. {RERUN}""")
+`""` for the streams read source-wide), which `extract` is mapped over. Writes nothing. {RERUN}""")
         def list_partitions():
             return _run("partitions", source)
 
         @task(task_id="extract", pool=f"{source}_api", map_index_template="{{ partition_label }}",
               **on_queue("extract"), doc_md=f"""
-Reads the {source} API for one partition (this task's name: a repository, or the projects / source read)
+Reads the {source} API for one partition (this task's name: a repository or project, or the source for its
+source-wide streams)
 from each stream's watermark minus its lookback, and writes an immutable landing batch to
 `data/landing/{source}/<stream>/<batch>/` (Parquet parts + `_manifest.json`). Touches no warehouse.
 A quota wait longer than `sources.{source}.release_slot_after` reschedules the task (its pool slot is freed

@@ -123,6 +123,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="a PagerDuty account without the Teams feature: /teams answers 402 Payment Required")
     p.add_argument("--github-graphql-points", type=int, default=None,
                    help="GitHub GraphQL points per token per emulated hour (default: 5000)")
+    p.add_argument("--realtime-limits", action="store_true",
+                   help="enforce the vendors' per-minute limits on the real clock (PagerDuty 960 requests a minute per "
+                        "key; GitHub 900 points a minute per REST endpoint, 2,000 for GraphQL): for benchmarks of "
+                        "wall time; off by default: tests must not depend on how fast the machine is")
     p.add_argument("--clock-rate", type=float, default=0.0,
                    help="let the emulated clock also run on its own, this many emulated seconds per real second "
                         "(e.g. 3600: an hour per second, to wait through quota resets fast; default: 0 = only when "
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         pagerduty_no_teams=args.pagerduty_no_teams,
         clock_rate=args.clock_rate,
         github_graphql_points=args.github_graphql_points,
+        realtime_limits=args.realtime_limits,
     )
     try:
         FaultPlan(rate=config.fault_rate, kinds=config.fault_kinds or KINDS)

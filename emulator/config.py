@@ -38,4 +38,5 @@ class EmulatorConfig:
     strict: bool = True
     pagerduty_no_teams: bool = False  # an account without the Teams feature: /teams answers 402
     github_graphql_points: int | None = None  # GraphQL points per token per emulated hour (None: GitHub's 5,000)
+    realtime_limits: bool = False  # the vendors' per-minute limits on the real clock (emulator/realtime.py)
     clock_rate: float = 0.0  # > 0: emulated seconds per real second besides explicit advances (quota-wait tests)

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from emulator import realtime
 from emulator.admin import AdminApi
 from emulator.auth import Credentials
 from emulator.clock import Clock
@@ -32,7 +33,7 @@ from emulator.github import GitHubApi
 from emulator.jira import JiraApi
 from emulator.pagerduty import PagerDutyApi
 from emulator.routing import Request, Response, json_response
-from emulator.stats import UNMATCHED, RequestStats
+from emulator.stats import REFUSED, UNMATCHED, RequestStats
 from emulator.strict import Redirects
 from emulator.timefmt import http_date
 
@@ -64,9 +65,11 @@ class EmulatorApp:
         self.faults = FaultPlan(rate=config.fault_rate, kinds=tuple(config.fault_kinds) or KINDS,
                                 seed=config.fault_seed, delay_s=config.fault_delay_s)
         self.latency_ms = 0.0
+        self.realtime: realtime.MinuteWindows | None = None  # the vendors' per-minute limits (emulator/realtime.py)
         self.tick_ms = 0  # the clock moves this much after every API request: records change mid-walk
         self.settings(
             latency_ms=config.latency_ms,
+            realtime_limits=config.realtime_limits,
             github_rate_limit=config.github_rate_limit,
             **({"jira_burst": config.jira_burst} if config.jira_burst is not None else {}),
             **({"github_secondary": {"status": config.github_secondary, "every": config.github_secondary_every,
@@ -77,7 +80,7 @@ class EmulatorApp:
         self.admin = AdminApi(self)
 
     SETTINGS = ("latency_ms", "tick_ms", "github_rate_limit", "github_secondary", "jira_burst", "retry_after_s",
-                "pagerduty_rate_limit", "redirect")
+                "pagerduty_rate_limit", "redirect", "realtime_limits")
 
     def settings(self, **changes: Any) -> dict[str, Any]:
         """Change run-time knobs (any subset of SETTINGS) and return them all; also `POST /__emulator/settings`.
@@ -94,6 +97,11 @@ class EmulatorApp:
             if float(changes["latency_ms"]) < 0:
                 raise ValueError("latency_ms must not be negative")
             self.latency_ms = float(changes["latency_ms"])
+        if changes.get("realtime_limits") is not None:
+            on = changes["realtime_limits"]
+            if not isinstance(on, bool):
+                raise ValueError("realtime_limits: true or false")
+            self.realtime = realtime.MinuteWindows() if on else None  # turned on: every budget starts full
         if changes.get("tick_ms") is not None:
             if int(changes["tick_ms"]) < 0:
                 raise ValueError("tick_ms must not be negative: the clock only moves forward")
@@ -121,6 +129,7 @@ class EmulatorApp:
             self.redirects.configure(**redirect)
         return {
             "pagerduty_rate_limit": pagerduty.enforce_after,
+            "realtime_limits": self.realtime is not None,
             "redirect": self.redirects.snapshot(),
             "latency_ms": self.latency_ms,
             "tick_ms": self.tick_ms,
@@ -159,9 +168,11 @@ class EmulatorApp:
                 },
             )
         found = api.router.match(method, req.path)
-        self.stats.count(api.name, method, found[0].template if found else UNMATCHED)
+        template = found[0].template if found else UNMATCHED
+        counted = method  # a request refused by a per-minute limit is counted as `REFUSED <template>`
         redirect = self.redirects.take(req, qs)
         if redirect is not None:
+            self.stats.count(api.name, method, template)
             return redirect
         try:
             resp = None
@@ -169,6 +180,11 @@ class EmulatorApp:
                 req.path_params = found[1]
             if not (found and found[0].anonymous):
                 resp = api.authenticate(req)
+            if resp is None and found and self.realtime is not None:
+                refused = realtime.check(self.realtime, api, req, template)
+                if refused is not None:  # spent this minute: neither handled nor charged by the API
+                    counted = REFUSED
+                    return refused
             if resp is None:
                 resp = found[0].handler(req) if found else api.not_found(req)
             return api.finalize(req, resp)
@@ -176,6 +192,7 @@ class EmulatorApp:
             traceback.print_exc(file=sys.stderr)
             return api.internal_error(req)
         finally:
+            self.stats.count(api.name, counted, template)
             if self.tick_ms:
                 self.clock.advance(self.tick_ms)
 
@@ -410,6 +427,7 @@ def start_emulator(
     pagerduty_no_teams: bool = False,
     clock_rate: float = 0.0,
     github_graphql_points: int | None = None,
+    realtime_limits: bool = False,
 ) -> EmulatorHandle:
     """Build the world and serve it on host:port (0 = a free port) from a daemon thread.
 
@@ -445,5 +463,6 @@ def start_emulator(
         pagerduty_no_teams=pagerduty_no_teams,
         clock_rate=clock_rate,
         github_graphql_points=github_graphql_points,
+        realtime_limits=realtime_limits,
     )
     return EmulatorHandle(make_server(config, host, port, verbose))

@@ -6,6 +6,8 @@ import threading
 from collections import defaultdict
 
 UNMATCHED = "(unmatched)"
+# The method a request is counted under when a per-minute limit refused it (emulator/realtime.py): `REFUSED /graphql`.
+REFUSED = "REFUSED"
 
 
 class RequestStats:

@@ -107,6 +107,11 @@ class Stream:
     requests: Callable[[Partition, Window], Iterable[PageRequest]]
     cursor: str | None = None
     partitions: tuple[Partition, ...] = (Partition(""),)
+    # The column naming the partition a record belongs to, on a stream that was once read unpartitioned (Jira
+    # issues, now per project: `project_key`). A partition without a watermark of its own then starts from the old
+    # unpartitioned ("") watermark when raw already holds its records, so splitting a stream re-reads no history;
+    # one whose records raw lacks (a project new to the config) reads its history whole.
+    partition_column: str | None = None
     # Sorted-descending streams (GitHub pulls by `updated`) stop once past the window's start.
     stop_when: Callable[[dict[str, Any], Window], bool] | None = None
     # Streams with an offset cap split a request that would pass it into narrower ones.

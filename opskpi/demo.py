@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from opskpi import cli
+from opskpi import cli, processes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yml"
@@ -43,12 +43,7 @@ class Emulator:
         self.url = line.removeprefix("emulator listening on ")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        processes.stop(self.process, grace_s=10)
 
 
 def main(argv: list[str] | None = None) -> int:

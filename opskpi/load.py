@@ -19,7 +19,7 @@ from extractors import landing_store
 from extractors.crashpoints import crashpoint
 from extractors.landing import complete_batches, read_manifest, write_json_atomic
 from extractors.landing_store import StorePath
-from extractors.streams import parse_timestamp
+from extractors.streams import Stream, parse_timestamp
 from opskpi.warehouse import quote_ident
 
 log = logging.getLogger(__name__)
@@ -353,3 +353,16 @@ def read_watermarks(con, source: str, stream: str) -> dict[str, str]:
     return dict(con.execute(
         "SELECT partition_id, cursor_value FROM meta.watermarks WHERE source = ? AND stream = ?", [source, stream]
     ).fetchall())
+
+
+def stream_watermarks(con, stream: Stream) -> dict[str, str]:
+    """The stream's watermarks per partition, where a partition of a stream that was once read unpartitioned
+    (`Stream.partition_column`) and has none of its own takes the old "" one, if raw holds records of it."""
+    marks = read_watermarks(con, stream.source, stream.name)
+    legacy, column = marks.get(""), stream.partition_column
+    missing = [p.id for p in stream.partitions if p.id not in marks]
+    if legacy is None or column is None or not missing or not _table_exists(con, "raw", stream.key):
+        return marks
+    held = con.execute(f"SELECT DISTINCT {quote_ident(column)} FROM raw.{quote_ident(stream.key)} "
+                       f"WHERE {quote_ident(column)} IN (SELECT unnest(?))", [missing]).fetchall()
+    return {**marks, **{partition: legacy for (partition,) in held}}

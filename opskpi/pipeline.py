@@ -44,7 +44,7 @@ from opskpi.load import (
     loaded_batch_ids,
     read_child_versions,
     read_etags,
-    read_watermarks,
+    stream_watermarks,
 )
 from opskpi.publish import publish as publish_marts
 from opskpi.revisit import revisit_windows
@@ -171,7 +171,7 @@ def extract_inputs(config: Config, source_name: str, streams: list, ctx: RunCont
     `revisit` streams read again), stored ETags and, for child streams that declare `parent_version`, the parent
     versions already loaded (none on a full refresh, which re-reads every child)."""
     with _warehouse(config).connect(read_only=True) as con:
-        marks = {s.name: read_watermarks(con, source_name, s.name) for s in streams}
+        marks = {s.name: stream_watermarks(con, s) for s in streams}
         etags = {s.name: read_etags(con, source_name, s.name) for s in streams if s.conditional}
         versions = {} if ctx.full_refresh else {
             s.name: read_child_versions(con, source_name, s.name, [p.id for p in s.partitions])

@@ -6,8 +6,13 @@ installed here. So the load stays exactly as it is, into the local DuckDB file, 
 are mirrored to Postgres with `COPY ... FROM STDIN` (psycopg2), all tables in one Postgres transaction: dbt on
 Postgres sees the previous load or this one, never half of it. The DuckDB file remains the loader's state (the
 watermarks advance there, with the data they cover), so a load killed before the copy is simply rerun; the copy
-replaces every mirrored table whole, which is idempotent. The warehouse is small (10^7 rows for a 5,000-engineer
-organisation), so copying it whole each night costs seconds and needs no second merge implementation.
+replaces a mirrored table whole, which is idempotent and needs no second merge implementation.
+
+Only the tables that changed are copied: each table's fingerprint (opskpi/dbt_selection.py, the one the slim dbt
+build compares: row count and newest `_loaded_at`, or a hash of the rows) is kept in Postgres (`MIRROR_STATE`) in the
+same transaction as the rows it describes. A night that loaded two streams copies those two and the meta tables the
+load wrote, not the whole history; a table whose fingerprint matches but whose Postgres row count does not (emptied
+by hand) is copied again.
 
 The other way, `read_marts` streams a Postgres schema into a DuckDB connection (COPY ... TO STDOUT as CSV, read back
 with the column types of Postgres mapped to DuckDB's), so the publish step writes the same DuckDB file and Parquet
@@ -35,6 +40,8 @@ from opskpi.warehouse import quote_ident, quote_literal
 log = logging.getLogger(__name__)
 
 MIRRORED_SCHEMAS = ("raw", "meta")
+# Per mirrored table, the DuckDB fingerprint of the rows Postgres holds (written with them).
+MIRROR_STATE = "opskpi_mirror.fingerprints"
 
 # DuckDB type -> Postgres type of a mirrored column, spelt as Postgres's format_type() spells it (a table whose
 # columns already match is kept). JSON goes to jsonb: the models read it with #>> (macros/portable_json.sql).
@@ -116,41 +123,66 @@ def _existing_columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
     return [(name, kind) for name, kind in cur.fetchall()]
 
 
-def _ensure_table(cur, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
+def _ensure_table(cur, schema: str, table: str, columns: list[tuple[str, str]]) -> bool:
     """The Postgres table with DuckDB's columns, kept in place when it has them (dbt's staging views over it stay
     valid: a slim build does not rebuild them); columns the loader added since are added the same way (at the end,
-    as DuckDB added them); any other difference recreates it."""
+    as DuckDB added them); any other difference recreates it. True when its rows must be copied whatever the
+    fingerprint says (created, or columns added)."""
     name = f"{quote_ident(schema)}.{quote_ident(table)}"
     wanted = [(c, _postgres_type(t)) for c, t in columns]
     existing = _existing_columns(cur, schema, table)
     if existing and existing == wanted[:len(existing)]:
         for column, kind in wanted[len(existing):]:
             cur.execute(f"ALTER TABLE {name} ADD COLUMN {quote_ident(column)} {kind}")
-        return
+        return len(wanted) > len(existing)  # the new columns are empty there: the rows are copied again
     if existing:
         log.warning("Postgres %s.%s has other columns than the DuckDB table: recreated (the views over it go too; "
                     "the next dbt build must rebuild every node)", schema, table)
         cur.execute(f"DROP TABLE {name} CASCADE")
     cur.execute(f"CREATE TABLE {name} (" + ", ".join(f"{quote_ident(c)} {t}" for c, t in wanted) + ")")
+    return True
+
+
+def _mirrored_fingerprints(cur) -> dict[str, str]:
+    cur.execute("CREATE SCHEMA IF NOT EXISTS opskpi_mirror")
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {MIRROR_STATE} (name text PRIMARY KEY, fingerprint text NOT NULL)")
+    cur.execute(f"SELECT name, fingerprint FROM {MIRROR_STATE}")
+    return dict(cur.fetchall())
+
+
+def _unchanged(cur, name: str, rows: int, fingerprint: str | None, mirrored: str | None) -> bool:
+    """The Postgres table holds the rows of this fingerprint (and as many as DuckDB: nobody emptied it)."""
+    if fingerprint is None or fingerprint != mirrored:
+        return False
+    cur.execute(f"SELECT count(*) FROM {name}")
+    return cur.fetchone()[0] == rows
 
 
 def mirror(duck: duckdb.DuckDBPyConnection, target: PostgresTarget,
            schemas: tuple[str, ...] = MIRRORED_SCHEMAS) -> dict[str, int]:
-    """Replace the rows of every table of `schemas` in Postgres with the DuckDB table's, in one Postgres
+    """Replace the rows of every changed table of `schemas` in Postgres with the DuckDB table's, in one Postgres
     transaction (TRUNCATE and COPY: readers wait for the commit and then see the new rows). Returns the rows copied
-    per `schema.table`."""
+    per `schema.table` copied (unchanged tables are not in it)."""
+    from opskpi.dbt_selection import fingerprints
+
     tables = duck.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
         f"AND schema_name IN ({', '.join('?' for _ in schemas)}) ORDER BY 1, 2", list(schemas)).fetchall()
+    current = fingerprints(duck)  # every raw and meta table but the build state, which is copied each time
     copied: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="opskpi-pg-") as tmp, connect(target) as pg:
         with pg.cursor() as cur:
+            mirrored = _mirrored_fingerprints(cur)
             for schema in schemas:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
             for schema, table in tables:
                 columns = _duckdb_columns(duck, schema, table)
                 name = f"{quote_ident(schema)}.{quote_ident(table)}"
-                _ensure_table(cur, schema, table, columns)
+                key = f"{schema}.{table}"
+                recreated = _ensure_table(cur, schema, table, columns)
+                rows = duck.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+                if not recreated and _unchanged(cur, name, rows, current.get(key), mirrored.get(key)):
+                    continue
                 cur.execute(f"TRUNCATE {name}")
                 csv = Path(tmp) / f"{schema}.{table}.csv"
                 # Written by DuckDB in UTC (the loader's session time zone); NULL is an unquoted empty field, an
@@ -160,11 +192,14 @@ def mirror(duck: duckdb.DuckDBPyConnection, target: PostgresTarget,
                              "(FORMAT csv, HEADER false, FORCE_QUOTE *)")
                 with open(csv, "rb") as handle:
                     cur.copy_expert(f"COPY {name} ({listed}) FROM STDIN WITH (FORMAT csv)", handle)
-                copied[f"{schema}.{table}"] = cur.rowcount
+                copied[key] = cur.rowcount
                 csv.unlink()
+                cur.execute(f"DELETE FROM {MIRROR_STATE} WHERE name = %s", (key,))
+                if key in current:
+                    cur.execute(f"INSERT INTO {MIRROR_STATE} VALUES (%s, %s)", (key, current[key]))
         pg.commit()
-    log.info("copied %d tables (%d rows) to Postgres %s:%s/%s", len(copied), sum(copied.values()),
-             target.host, target.port, target.dbname)
+    log.info("copied %d of %d tables (%d rows) to Postgres %s:%s/%s", len(copied), len(tables),
+             sum(copied.values()), target.host, target.port, target.dbname)
     return copied
 
 

@@ -4,7 +4,9 @@ reconciliation.
 Incremental by `updated` written as epoch milliseconds: quoted JQL dates are read in the API user's
 time zone to the minute and silently skip updates, numbers are absolute.
 
-- `issues`: `POST /rest/api/3/search/jql` with the fields the models read and `expand=changelog`.
+- `issues`: `POST /rest/api/3/search/jql` with the fields the models read and `expand=changelog`, one
+  partition per project (its own JQL and watermark): the DAG reads the projects in parallel, and a project added to
+  the config later reads its own history whole instead of starting at the other projects' watermark.
 - `issue_changelogs` (child of `issues`): one row per changelog entry. The search embeds at most the
   newest ~20 entries; when its `total` says more exist, `GET /rest/api/3/issue/{id}/changelog` is paged
   (oldest first) for that issue; otherwise the embedded entries land as they are, without a request.
@@ -154,7 +156,8 @@ def build(settings: Mapping[str, Any]) -> Source:
     def issue_requests(partition: Partition, window: Window):
         yield PageRequest(
             "POST", "/rest/api/3/search/jql",
-            json_body={"jql": issues_jql(projects, window), "fields": list(ISSUE_FIELDS), "expand": "changelog"},
+            json_body={"jql": issues_jql([partition.id], window), "fields": list(ISSUE_FIELDS),
+                       "expand": "changelog"},
         )
 
     def changelog_requests(partition: Partition, window: Window):
@@ -181,6 +184,7 @@ def build(settings: Mapping[str, Any]) -> Source:
         yield PageRequest("POST", "/rest/api/3/search/jql",
                           json_body={"jql": projects_clause(projects) + " ORDER BY created ASC", "fields": ["id"]})
 
+    project_partitions = tuple(Partition(key) for key in projects)
     issues = Stream(
         source="jira",
         name="issues",
@@ -194,6 +198,9 @@ def build(settings: Mapping[str, Any]) -> Source:
         ),
         primary_key=("id",),
         cursor="updated",
+        partitions=project_partitions,
+        # Read unpartitioned before: a project whose issues are loaded resumes from that watermark.
+        partition_column="project_key",
         records_key="issues",
         paginator=lambda: TokenPaginator(page_size=page_size),
         requests=issue_requests,
@@ -209,6 +216,7 @@ def build(settings: Mapping[str, Any]) -> Source:
             Column("created", kind="timestamp"),
         ),
         primary_key=("issue_id", "id"),
+        partitions=project_partitions,  # read in the task of its issues' project
         records_key="values",
         paginator=lambda: JiraPagePaginator(page_size=CHANGELOG_PAGE, records_key="values"),
         requests=changelog_requests,

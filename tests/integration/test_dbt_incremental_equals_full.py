@@ -36,7 +36,10 @@ try:  # tests/integration as a package
 except ImportError:  # rootdir-relative (no __init__.py in tests/integration)
     import dbt_harness as h  # type: ignore[no-redef]
 
-pytestmark = pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv")
+# `long`: six pipeline runs and two full rebuilds (about 2.5 minutes), run by `make test-long` in CI, which keeps the
+# README's `make test` within its 15 minutes.
+pytestmark = [pytest.mark.skipif(not h.dbt_executable().exists(), reason="dbt is not installed in this venv"),
+              pytest.mark.slow, pytest.mark.long]
 
 ROOT = Path(__file__).resolve().parents[2]
 JIRA_AUTH = ("demo@example.com", "jira-demo-token")

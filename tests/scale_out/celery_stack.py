@@ -18,6 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from opskpi import processes
 from tests.e2e.airflow_stack import AirflowStack, free_port
 
 WORKER_NAME_ENV = "OPSKPI_TEST_WORKER_NAME"
@@ -64,13 +65,7 @@ class RedisServer:
         return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
 
 def celery_env(home: Path, broker_url: str) -> dict[str, str]:

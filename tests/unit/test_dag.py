@@ -99,7 +99,9 @@ def test_dag_explains_itself_in_the_airflow_ui(tmp_path):
 
     # mapped extract tasks are named by their partition, as Airflow rendered and stored them
     assert [(task, name) for task, _, name, _ in seen["mapped"]] == [
-        ("github.extract", "acme/api"), ("github.extract", "acme/web"), ("jira.extract", "OPS, WEB")]
+        ("github.extract", "acme/api"), ("github.extract", "acme/web"),
+        # Jira's source-wide streams (projects, statuses, versions, reconciliation), then its issues per project
+        ("jira.extract", "jira"), ("jira.extract", "OPS"), ("jira.extract", "WEB")]
     tasks = seen["tasks"]
     assert {t["template"] for name, t in tasks.items() if name.endswith(".extract")} == {"{{ partition_label }}"}
 

@@ -29,10 +29,15 @@ def source(emu, **extra):
                                  "projects": ["OPS", "WEB"], **extra})
 
 
+def windows(streams, window: Window = HISTORY) -> dict:
+    """The same window for every partition of every stream (issues are read per project)."""
+    return {s.name: {p.id: window for p in s.partitions} for s in streams}
+
+
 def extract(emu, root: Path, window: Window = HISTORY, **extra):
     src = source(emu, **extra)
     client = src.client()
-    results = extract_streams(client, list(src.streams), {s.name: {"": window} for s in src.streams}, root)
+    results = extract_streams(client, list(src.streams), windows(src.streams, window), root)
     return {r.stream: r for r in results}, client
 
 
@@ -103,6 +108,26 @@ def test_projects_and_statuses(first_run):
     assert stats["GET /rest/api/3/project/search"] == 1 and stats["GET /rest/api/3/status"] == 1
 
 
+def test_issues_are_read_per_project(first_run):
+    """One search per project, each its own partition (watermark, Airflow task): the landed rows of a partition are
+    that project's, and the two partitions hold every issue."""
+    _, results, stats = first_run
+    manifest = read_manifest(results["jira__issues"].batch_dir)
+    rows = landed(results["jira__issues"])
+    assert set(manifest["partitions"]) == {"OPS", "WEB"}
+    by_project = {key: sum(r["project_key"] == key for r in rows) for key in ("OPS", "WEB")}
+    assert all(by_project.values()) and sum(by_project.values()) == len(rows)
+    assert {key: manifest["partitions"][key]["rows"] for key in by_project} == by_project
+    # the searches: a page per 100 issues of each project, and the reconciliation's pages of 5000 ids
+    ids = len(landed(results["jira__issue_ids"]))
+    assert stats["POST /rest/api/3/search/jql"] == sum(math.ceil(n / 100) for n in by_project.values()) + math.ceil(
+        ids / 5000)
+    src = source(first_run[0])
+    issues = next(s for s in src.streams if s.name == "issues")
+    jqls = [r.json_body["jql"] for p in issues.partitions for r in issues.requests(p, HISTORY)]
+    assert [j.split(" AND ")[0] for j in jqls] == ['project in ("OPS")', 'project in ("WEB")']
+
+
 def test_search_asks_for_fields_and_changelog_with_epoch_ms(first_run):
     from extractors.sources.jira import issues_jql
 
@@ -142,7 +167,7 @@ def test_retry_after_is_honoured_under_a_burst_limit(tmp_path):
         waits: list[float] = []
         client._sleep = waits.append  # record instead of sleeping
         limited = {r.stream: r for r in extract_streams(
-            client, list(src.streams), {s.name: {"": HISTORY} for s in src.streams}, tmp_path / "limited")}
+            client, list(src.streams), windows(src.streams), tmp_path / "limited")}
         refused = emu.app.apis["jira"].burst.refused
     assert refused > 0 and client.stats.rate_limit_waits == refused
     assert waits == [3.0] * refused, "each 429 waits exactly Retry-After"

@@ -47,3 +47,17 @@ def test_a_resume_skips_a_parent_only_with_every_child_of_its_family(tmp_path):
     checkpoint.write_text(json.dumps({"completed": {"deployments": "b1", "rechecks": "b1", "statuses": "b1"}}))
     assert _resumable(streams, checkpoint, tmp_path / "landing", "t") == {
         "deployments": "b1", "rechecks": "b1", "statuses": "b1"}
+
+
+def test_a_child_is_read_in_the_tasks_of_its_parents_partitions():
+    """Airflow maps one extract task per partition and gives each the streams declaring that partition: a child
+    declared with other partitions than its parent is run in a task where its parent's records never are, and
+    lands nothing (Jira's changelogs, once issues were read per project)."""
+    settings = {"base_url": "http://127.0.0.1:1", "email": "e", "token": "t", "projects": ["OPS", "WEB"],
+                "repos": ["acme/api", "acme/web"]}
+    for name in ("jira", "pagerduty", "github"):
+        streams = {s.name: s for s in build_source(name, settings).streams}
+        for child in streams.values():
+            for parent in child.parents:
+                assert {p.id for p in child.partitions} == {p.id for p in streams[parent].partitions}, (
+                    name, child.name, parent)
