@@ -39,8 +39,9 @@ import requests
 import yaml
 
 from bench import floors
-from bench.run import BENCH, DEFAULT_NOW, TOKENS, Emulator, discover, loadavg, log, write_config
+from bench.run import BENCH, DEFAULT_NOW, TOKENS, Emulator, busy_share, cpu_times, discover, loadavg, log, write_config
 from opskpi.cli import POOLS
+from opskpi.pipeline import SOURCES
 
 DAG_ID = "ops_kpi_daily"
 QUEUES = {"extract": "extract", "warehouse": "warehouse"}
@@ -59,8 +60,9 @@ def _seconds(ti: dict[str, Any], key: str) -> float:
 def spans(instances: list[dict[str, Any]]) -> dict[str, Any]:
     """Extract wall (first extract start → last extract end), the whole extract phase (first `partitions` start →
     last `validate` end), and how the extract tasks spread over the workers."""
-    extracts = [t for t in instances if t["task_id"].endswith(".extract")]
-    phase = [t for t in instances if t["task_id"] not in ("load", "dbt_build", "publish", "report", "done")]
+    ran = [t for t in instances if t["state"] == "success"]  # a source left out of the run skipped its tasks
+    extracts = [t for t in ran if t["task_id"].endswith(".extract")]
+    phase = [t for t in ran if t["task_id"] not in ("load", "dbt_build", "publish", "report", "done")]
     by_worker: dict[str, int] = {}
     for t in extracts:
         by_worker[t["hostname"]] = by_worker.get(t["hostname"], 0) + 1
@@ -76,11 +78,12 @@ def spans(instances: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_once(stack, emu: Emulator, config: Path, run_date: str, timeout_s: float = 1800) -> dict[str, Any]:
-    """One DAG run up to its validate tasks; its task instances' spans, requests and load averages."""
+def run_once(stack, emu: Emulator, config: Path, run_date: str, sources: list[str],
+             timeout_s: float = 1800) -> dict[str, Any]:
+    """One DAG run (of `sources`) up to its validate tasks; its task instances' spans, requests and load averages."""
     emu.reset()
-    before = loadavg()
-    run_id = stack.trigger(DAG_ID, {"config": str(config), "run_date": run_date})
+    before, cpu_before = loadavg(), cpu_times()
+    run_id = stack.trigger(DAG_ID, {"config": str(config), "run_date": run_date, "sources": sources})
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -98,21 +101,24 @@ def run_once(stack, emu: Emulator, config: Path, run_date: str, timeout_s: float
         time.sleep(2)
     failed = {t["task_id"]: t["state"] for t in instances if t["task_id"] not in ("load", "dbt_build", "publish",
                                                                                   "report", "done")
-              and t["state"] != "success"}
+              and t["state"] != "success"
+              and not (t["state"] == "skipped" and t["task_id"].split(".")[0] not in sources)}
     if failed:
         raise SystemExit(f"run {run_id}: tasks did not succeed: {failed}\n{stack.failed_task_logs(DAG_ID, run_id)}")
     every = emu.requests()
     served = emu.requests(refused=False)
     result = {"run_id": run_id, **spans(instances), "requests": served,
               "refused_per_minute_limit": {api: every[api] - served.get(api, 0) for api in every},
-              "loadavg_before": before, "loadavg_after": loadavg()}
+              "loadavg_before": before, "loadavg_after": loadavg(),
+              # every core's busy share from the trigger to the last validate: near 1.0, the host's CPU binds
+              "cpu_busy_share": busy_share(cpu_before, cpu_times())}
     reply = stack.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
     assert reply.status_code == 200, reply.text
     return result
 
 
 def scenario(stack, emu: Emulator, name: str, concurrency: int, pools: dict[str, int], make_config,
-             run_date: str) -> dict[str, Any]:
+             run_date: str, sources: list[str]) -> dict[str, Any]:
     from tests.scale_out.celery_stack import start_worker
 
     for pool, slots in pools.items():
@@ -127,7 +133,7 @@ def scenario(stack, emu: Emulator, name: str, concurrency: int, pools: dict[str,
                 start_worker(stack, worker, [QUEUES["extract"]], concurrency)
                 workers.append(worker)
             log(f"{name}: {count} worker(s) x {concurrency} slots, pools {pools}")
-            out["runs"][str(count)] = run = run_once(stack, emu, make_config(f"{name}-{count}"), run_date)
+            out["runs"][str(count)] = run = run_once(stack, emu, make_config(f"{name}-{count}"), run_date, sources)
             log(f"{name}: {count} worker(s): extract wall {run['extract_wall_s']:.1f} s "
                 f"(phase {run['phase_wall_s']:.1f} s), tasks by worker {run['extract_tasks_by_worker']}, "
                 f"load {run['loadavg_before']} -> {run['loadavg_after']}")
@@ -152,6 +158,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True)
     started = time.perf_counter()
     meta: dict[str, Any] = {"scale": args.scale, "latency_ms": args.latency_ms, "seed": args.seed, "now": args.now,
+                            "sources": args.source,
                             "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
                             "cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_start": loadavg()}
     results: dict[str, Any] = {"meta": meta, "scenarios": {}}
@@ -185,7 +192,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         for name in args.scenario:
             spec = SCENARIOS[name]
             results["scenarios"][name] = scenario(stack, emu, name, spec["concurrency"] or args.concurrency,
-                                                  spec["pools"], make_config, run_date)
+                                                  spec["pools"], make_config, run_date, args.source)
     finally:
         if stack is not None:
             stack.stop()
@@ -204,15 +211,16 @@ def render_markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
     limits = "on" if meta.get("realtime_limits") else "off (`--no-realtime-limits`)"
     lines = [f"# Extract on 1 vs 2 Celery workers, scale `{meta['scale']}`, {meta['latency_ms']:g} ms latency", "",
-             f"The vendors' per-minute limits (emulator/realtime.py): {limits}.", "",
+             f"Sources extracted: {', '.join(meta.get('sources') or SOURCES)}. The vendors' per-minute limits "
+             f"(emulator/realtime.py): {limits}.", "",
              f"{meta['started_at']} on {meta['host']} ({meta['cpus']} CPUs, Python {meta['python']}); load average "
              f"at start {meta['loadavg_start']}, at end {meta['loadavg_end']}; {meta['total_s']:.0f} s in all. "
              f"Emulator: `python -m {meta['emulator_command']}` ({meta['repos']} repositories, {meta['projects']} "
              "Jira projects). Ratios compare runs of this same process, deployment and emulator.", "",
              "| scenario | slots per worker | pools | workers | extract wall s | extract + validate s | extract tasks "
              "by worker | sum of extract task s | longest extract tasks (s) | refused by a per-minute limit | "
-             "load avg before → after |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "CPU busy (all cores) | load avg before → after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in results["scenarios"].items():
         pools = ", ".join(f"{k.removesuffix('_api')} {v}" for k, v in s["pools"].items() if k != "duckdb_writer")
         for count, run in s["runs"].items():
@@ -220,7 +228,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | {s['concurrency']} | {pools} | {count} | {run['extract_wall_s']:.1f} | "
                          f"{run['phase_wall_s']:.1f} | {run['extract_tasks_by_worker']} | "
                          f"{run['extract_task_s_sum']:.1f} | {longest} | "
-                         f"{run.get('refused_per_minute_limit') or '–'} | {run['loadavg_before']} → "
+                         f"{run.get('refused_per_minute_limit') or '–'} | "
+                         f"{'–' if run.get('cpu_busy_share') is None else format(run['cpu_busy_share'], '.0%')} | "
+                         f"{run['loadavg_before']} → "
                          f"{run['loadavg_after']} |")
     lines += ["", "| target | scenario | limit | measured | verdict |", "|---|---|---|---|---|"]
     for t in results["targets"]:
@@ -238,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                         help="shipped and/or slots (repeatable; default both)")
     parser.add_argument("--concurrency", type=int, default=2, help="slots per worker in the `slots` scenario")
+    parser.add_argument("--source", action="append", choices=SOURCES,
+                        help="extract only these sources (repeatable; default all): the DAG run's `sources`")
     parser.add_argument("--no-realtime-limits", dest="realtime_limits", action="store_false",
                         help="let the emulator serve faster than the vendors' per-minute limits (PagerDuty 960 "
                              "requests, GitHub 2,000 GraphQL points a minute: emulator/realtime.py), which are on by "
@@ -246,10 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", default=str(BENCH / ".work-celery"), help="scratch data (removed at the start)")
     args = parser.parse_args(argv)
     args.scenario = args.scenario or ["shipped", "slots"]
+    args.source = args.source or list(SOURCES)
     results = bench(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = datetime.now(UTC).strftime("%Y-%m-%d") + "-celery" + ("" if args.scale == "medium" else f"-{args.scale}")
+    if set(args.source) != set(SOURCES):
+        stem += "-" + "-".join(sorted(args.source))
     (out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / f"{stem}.md").write_text(render_markdown(results))
     log(f"wrote {out / stem}.json and .md in {results['meta']['total_s']:.0f} s")

@@ -64,6 +64,25 @@ def loadavg() -> list[float]:
         return []
 
 
+def cpu_times() -> tuple[float, float] | None:
+    """(busy, total) jiffies of the whole machine since boot (/proc/stat), None where there is no /proc: two
+    readings give how busy every core was in between (`busy_share`), which tells a CPU-bound stage from one that
+    waits on the network."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float | None:
+    """The share of all cores' time spent busy between two `cpu_times()` readings (1.0: every core all the time)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 3)
+
+
 # --- the emulator ------------------------------------------------------------------------------------------
 
 def emulator_options() -> dict[str, Any]:

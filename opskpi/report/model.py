@@ -14,6 +14,7 @@ every service within its SLO over 30 days, which is the same as no exhausted bud
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -356,6 +357,17 @@ def series(data: ReportData, kpi: str, scope_type: str, scope_id: str, window: s
     for day in days:
         row = data.get(kpi, scope_type, scope_id, window, day)
         out.append(row.value if row is not None else None)
+    return out
+
+
+def provisional_days(data: ReportData, kpis: Sequence[tuple[str, str]], scope_type: str, scope_id: str,
+                     days: list[date]) -> list[bool]:
+    """Per day: whether any of these (kpi, window) figures of the scope is provisional that day (its window reaches
+    before the area's first complete day, `sample_complete` false), so a chart can shade it."""
+    out = []
+    for day in days:
+        rows = [data.get(kpi, scope_type, scope_id, window, day) for kpi, window in kpis]
+        out.append(any(row is not None and row.sample_complete is False for row in rows))
     return out
 
 

@@ -26,6 +26,7 @@ from opskpi.report.model import (
     has_kpi,
     health_by_source,
     maturity_views,
+    provisional_days,
     series,
     slo_missed,
 )
@@ -167,8 +168,9 @@ def _trend(data: ReportData, title: str, kpis: list[tuple[str, str]], window: st
     if not lines:
         return None
     unit = data.catalog[kpis[0][0]].unit
+    shaded = provisional_days(data, [(kpi, window) for kpi, _ in kpis], "org", "org", days)
     return _figure(title, svg.line_chart(lines, _labels(days), title=title, y_format=axis_format(unit, data.currency),
-                                         y_min=0.0))
+                                         y_min=0.0, provisional=shaded))
 
 
 def trend_charts(data: ReportData) -> list[str]:
@@ -183,9 +185,10 @@ def trend_charts(data: ReportData) -> list[str]:
         deploys = series(data, "deployment_frequency", "org", "org", "7d", days)
         lead = series(data, "lead_time_p50", "org", "org", "7d", days)
         title = "Deployment frequency and lead time, rolling 7 days (org)"
+        shaded = provisional_days(data, [("deployment_frequency", "7d"), ("lead_time_p50", "7d")], "org", "org", days)
         figures.append(_figure(title, svg.bar_chart(
             svg.Series("deployments /day", deploys, svg.PALETTE[2]), _labels(days), title=title,
-            line=svg.Series("lead time p50", lead, svg.PALETTE[1]), line_format=fmt_duration)))
+            line=svg.Series("lead time p50", lead, svg.PALETTE[1]), line_format=fmt_duration, provisional=shaded)))
     severities = ("critical", "high", "medium", "low")
     if has_kpi(data, *(f"alerts_open_{s}" for s in severities)):
         layers = [svg.Series(s, series(data, f"alerts_open_{s}", "org", "org", "1d", days), svg.SEVERITY_COLOURS[s])
@@ -200,7 +203,9 @@ def trend_charts(data: ReportData) -> list[str]:
             svg.Series("issues done /day", series(data, "throughput", "org", "org", "1d", days), svg.PALETTE[3]),
             _labels(days), title=title,
             line=svg.Series("cycle time p50", series(data, "cycle_time_p50", "org", "org", "7d", days),
-                            svg.PALETTE[1]), line_format=fmt_duration)))
+                            svg.PALETTE[1]), line_format=fmt_duration,
+            provisional=provisional_days(data, [("throughput", "1d"), ("cycle_time_p50", "7d")], "org", "org",
+                                         days))))
     return [f for f in figures if f]
 
 

@@ -13,6 +13,8 @@ from html import escape
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#dc2626", "#0891b2", "#4b5563", "#be185d")
 SEVERITY_COLOURS = {"critical": "#991b1b", "high": "#dc2626", "medium": "#f59e0b", "low": "#fcd34d"}
+PROVISIONAL_FILL = "#e5e7eb"
+PROVISIONAL_LABEL = "provisional"
 
 
 @dataclass(frozen=True)
@@ -108,13 +110,34 @@ def _axes(frame: _Frame, ticks: Sequence[float], y_format: Callable[[float], str
     return out
 
 
-def _legend(items: Sequence[tuple[str, str, bool]], frame: _Frame) -> list[str]:
+def _legend(items: Sequence[tuple[str, str, bool]], frame: _Frame, provisional: bool = False) -> list[str]:
     out, x = [], float(frame.left)
     for name, colour, dashed in items:
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         out.append(f'<line x1="{x:.1f}" x2="{x + 14:.1f}" y1="11" y2="11" stroke="{colour}" stroke-width="2.5"{dash}/>')
         out.append(f'<text class="legend" x="{x + 18:.1f}" y="15">{escape(name)}</text>')
         x += 28 + 7 * len(name)
+    if provisional:
+        out.append(f'<rect x="{x:.1f}" y="5" width="14" height="10" fill="{PROVISIONAL_FILL}"/>')
+        out.append(f'<text class="legend" x="{x + 18:.1f}" y="15">{PROVISIONAL_LABEL}</text>')
+    return out
+
+
+def _provisional_bands(flags: Sequence[bool], frame: _Frame, edges: Callable[[int], tuple[float, float]]) -> list[str]:
+    """A shaded band behind each run of days whose figure is provisional (its window reaches before the data's
+    first complete day): the reader sees that those points are not yet comparable with the later ones.
+    `edges(i)` is day i's (left, right) in pixels."""
+    out, start = [], None
+    for i, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            left = max(edges(start)[0], frame.left)
+            right = min(edges(i - 1)[1], frame.width - frame.right)
+            out.append(f'<rect class="provisional" x="{left:.1f}" y="{frame.top}" width="{right - left:.1f}" '
+                       f'height="{frame.plot_h:.1f}" fill="{PROVISIONAL_FILL}"><title>{PROVISIONAL_LABEL}: the '
+                       "window starts before the data</title></rect>")
+            start = None
     return out
 
 
@@ -144,9 +167,9 @@ def _bounds(values: list[float], y_min: float | None, y_max: float | None) -> tu
 def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
                y_format: Callable[[float], str] = _num, thresholds: Sequence[Threshold] = (),
                y_min: float | None = None, y_max: float | None = None, width: int = 480, height: int = 210,
-               flag_below: float | None = None) -> str:
+               flag_below: float | None = None, provisional: Sequence[bool] = ()) -> str:
     """Lines over x; missing values break the line; single points get a dot. `flag_below` marks points under
-    that value in red (e.g. availability below its SLO)."""
+    that value in red (e.g. availability below its SLO); `provisional` (per x) shades the provisional days."""
     values = [v for s in series for v in s.values if v is not None] + [t.value for t in thresholds]
     lo, hi = _bounds(values, y_min, y_max)
     ticks = nice_ticks(lo, hi)
@@ -154,6 +177,8 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
     n = max((len(s.values) for s in series), default=len(x_labels)) or 1
     frame = _Frame(n, lo, hi, width, height)
     out = _open(title, width, height, "chart line-chart")
+    half = frame.plot_w / (2 * max(n - 1, 1))
+    out += _provisional_bands(provisional, frame, lambda i: (frame.x(i) - half, frame.x(i) + half))
     out += _axes(frame, ticks, y_format, x_labels)
     for t in thresholds:
         y = frame.y(t.value)
@@ -174,22 +199,24 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
                     out.append(f'<circle class="below" cx="{frame.x(i):.1f}" cy="{frame.y(v):.1f}" r="3" '
                                'fill="#dc2626"/>')
     out += _legend([(s.name, s.colour, s.dashed) for s in series]
-                   + [(t.name, t.colour, True) for t in thresholds], frame)
+                   + [(t.name, t.colour, True) for t in thresholds], frame, provisional=any(provisional))
     out.append("</svg>")
     return "".join(out)
 
 
 def bar_chart(series: Series, x_labels: Sequence[str], *, title: str, y_format: Callable[[float], str] = _num,
               line: Series | None = None, line_format: Callable[[float], str] | None = None,
-              width: int = 480, height: int = 210) -> str:
-    """Bars of one series; an optional line on its own scale (its range is written in the legend)."""
+              width: int = 480, height: int = 210, provisional: Sequence[bool] = ()) -> str:
+    """Bars of one series; an optional line on its own scale (its range is written in the legend); `provisional`
+    (per x) shades the provisional days."""
     values = [v for v in series.values if v is not None]
     lo, hi = _bounds(values + [0.0], 0.0, None)
     ticks = nice_ticks(lo, hi)
     frame = _Frame(len(series.values) or 1, ticks[0], max(hi, ticks[-1]), width, height)
     out = _open(title, width, height, "chart bar-chart")
-    out += _axes(frame, ticks, y_format, x_labels)
     slot = frame.slot()
+    out += _provisional_bands(provisional, frame, lambda i: (frame.left + slot * i, frame.left + slot * (i + 1)))
+    out += _axes(frame, ticks, y_format, x_labels)
     base = frame.y(0.0)
     for i, v in enumerate(series.values):
         if v is None:
@@ -214,7 +241,7 @@ def bar_chart(series: Series, x_labels: Sequence[str], *, title: str, y_format: 
                     out.append(f'<polyline fill="none" stroke="{line.colour}" stroke-width="2" points="{pts}"/>')
             fmt = line_format or _num
             legend.append((f"{line.name} (0 to {fmt(lhi)})", line.colour, line.dashed))
-    out += _legend(legend, frame)
+    out += _legend(legend, frame, provisional=any(provisional))
     out.append("</svg>")
     return "".join(out)
 

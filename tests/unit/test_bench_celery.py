@@ -9,7 +9,7 @@ from bench.celery_workers import spans
 
 
 def ti(task_id: str, start: str, end: str, host: str = "w1", map_index: int = -1) -> dict:
-    return {"task_id": task_id, "map_index": map_index, "hostname": host,
+    return {"task_id": task_id, "map_index": map_index, "hostname": host, "state": "success",
             "start_date": f"2026-12-07T10:00:{start}Z", "end_date": f"2026-12-07T10:00:{end}Z"}
 
 
@@ -20,6 +20,9 @@ def test_extract_wall_spans_the_extract_tasks_only():
         ti("jira.extract", "05", "15", "w2", 0),
         ti("github.validate", "21", "30"),
         ti("load", "31", "40", "warehouse"),
+        # a source the run leaves out: its tasks skip without running (no dates)
+        {"task_id": "pagerduty.extract", "map_index": -1, "hostname": "", "state": "skipped", "start_date": None,
+         "end_date": None},
     ]
     seen = spans(instances)
     assert seen["extract_wall_s"] == 17.0  # 10:00:03 → 10:00:20

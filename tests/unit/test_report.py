@@ -18,7 +18,7 @@ from opskpi.report.deliver import DeliveryError, deliver
 from opskpi.report.model import build_tiles, fmt_duration, maturity_views
 from opskpi.report.page import render_html
 from opskpi.report.summary import render_markdown, report_json
-from opskpi.report.svg import Series, line_chart, nice_ticks
+from opskpi.report.svg import Series, bar_chart, line_chart, nice_ticks
 from tests.conftest import config_dict
 from tests.mail_sink import smtp_server  # noqa: F401 - a fixture
 from tests.report_fixtures import (
@@ -106,6 +106,35 @@ def test_a_provisional_dora_window_shows_no_tier(tmp_path):
     summary = render_markdown(load_report_data(source, REPORT_DATE))
     line = next(x for x in summary.splitlines() if "1.20 /day" in x)
     assert "Provisional" in line and "High" not in line and "+0.20" not in line, line
+
+
+def _mttr_chart(source: Path) -> str:
+    html = render_html(load_report_data(source, REPORT_DATE))
+    return re.search(r"<figcaption>MTTR, rolling 7 days \(org\)</figcaption>(.*?)</figure>", html).group(1)
+
+
+def test_a_trend_chart_shades_its_provisional_days(source):
+    """Issue 18: a trend point whose window reaches before the data is drawn on a shaded band (legend
+    "provisional"), not as an ordinary point. The fixture's MTTR has points on day 22 (a week before) and day 29 (the
+    report date) of the 30 chart days; only the earlier one is provisional."""
+    assert 'class="provisional"' not in _mttr_chart(source)
+    mark_provisional(source, f"kpi = 'mttr_mean' and snapshot_date = DATE '{BEFORE}'")
+    chart = _mttr_chart(source)
+    bands = re.findall(r'<rect class="provisional" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', chart)
+    step = (480 - 56 - 12) / 29  # the line chart's plot width over 29 intervals
+    day_22 = 56 + step * 22
+    assert [(float(x), float(w)) for x, w in bands] == [
+        (pytest.approx(day_22 - step / 2, abs=0.1), pytest.approx(step, abs=0.2))]
+    assert ">provisional</text>" in chart
+
+
+def test_bar_chart_bands_cover_whole_slots_of_consecutive_provisional_days():
+    chart = bar_chart(Series("n", [1.0, 2.0, 3.0, 4.0]), ["a", "b", "c", "d"], title="t",
+                      provisional=[True, True, False, False])
+    slot = (480 - 56 - 12) / 4
+    bands = re.findall(r'<rect class="provisional" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', chart)
+    assert [(float(x), float(w)) for x, w in bands] == [(56.0, pytest.approx(2 * slot, abs=0.1))]
+    assert 'class="provisional"' not in bar_chart(Series("n", [1.0, 2.0]), ["a", "b"], title="t")
 
 
 def test_a_provisional_30_day_availability_gives_no_slo_verdict(source):
