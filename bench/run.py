@@ -350,12 +350,13 @@ def run_pipeline(label: str, config: Path, run_date: date, now: str, emu: Emulat
         return s
 
     for source in sources:
-        parts = pipeline.partitions(cfg, source)
+        parts = pipeline.extract_tasks(cfg, source)  # as the DAG maps its extract tasks
         concurrency = floors.POOL_CONCURRENCY[source]
         emu.reset()
-        log(f"{label}: extract {source} ({len(parts)} partitions, {concurrency} at once)")
-        stage = run_stage(f"extract:{source}", [spec("extract", source=source, partition=p, label=p or "*")
-                                                 for p in parts], work, concurrency)
+        log(f"{label}: extract {source} ({len(parts)} tasks, {concurrency} at once)")
+        stage = run_stage(f"extract:{source}", [spec("extract", source=source, partition=p,
+                                                      label=pipeline.partition_label(source, p)) for p in parts],
+                          work, concurrency)
         served = emu.requests().get(source, 0)
         rows = 0
         for proc in stage.processes:

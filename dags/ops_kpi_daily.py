@@ -67,7 +67,8 @@ DAG_DOC = f"""
 One run covers one reporting day (its data interval, or the `run_date` param):
 
 1. **`<source>.partitions`** lists what each source is split into (GitHub repositories, Jira projects).
-2. **`<source>.extract`** (one task per partition, named after it) reads the API from the stream's
+2. **`<source>.extract`** (one task per partition, named after it; at most `sources.<name>.extract_tasks`,
+   16 by default, partitions then share tasks) reads the API from the stream's
    watermark and writes an immutable landing batch: `data/landing/<source>/<stream>/<batch>/`.
 3. **`<source>.validate`** checks each new batch with Great Expectations; a critical failure moves it to
    `data/quarantine/` and fails the run before anything reaches the warehouse.
@@ -149,9 +150,9 @@ def _run(step: str, source: str | None = None, **kwargs):
     ctx = pipeline.RunContext.for_date(config, run_date, run_id=context["run_id"],
                                        full_refresh=bool(params.get("full_refresh")))
     if step == "partitions":
-        return pipeline.partitions(config, source)
-    if "partition" in kwargs:  # the mapped task's name in the UI: the repository or project, else the source
-        context["partition_label"] = kwargs["partition"] or source
+        return pipeline.extract_tasks(config, source)
+    if "partition" in kwargs:  # the mapped task's name in the UI: its repository or project, else the source
+        context["partition_label"] = pipeline.partition_label(source, kwargs["partition"])
     step_fn = getattr(pipeline, step)
     with step_logging(config.run_logs_dir, ctx.run_id, step, source=source, partition=kwargs.get("partition")):
         result = step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
@@ -159,9 +160,10 @@ def _run(step: str, source: str | None = None, **kwargs):
     return result
 
 
-def extract_or_reschedule(source: str, partition: str):
-    """One partition's extract. A spent hourly quota that resets later than the source's `release_slot_after`
-    (GitHub, default 5 minutes) gives the worker slot back: the task is rescheduled for the reset (it waits as
+def extract_or_reschedule(source: str, partition: str | list[str]):
+    """One task's extract: a partition, or several read together (`sources.<name>.extract_tasks`). A spent hourly
+    quota that resets later than the source's `release_slot_after` (GitHub, default 5 minutes) gives the worker slot
+    back: the task is rescheduled for the reset (it waits as
     `up_for_reschedule`, in no pool slot, not as a retry) and then resumes from its checkpoint, the streams it had
     already landed (opskpi.pipeline.extract), so one repository's quota wait never blocks the other sources."""
     from extractors.http import QuotaRelease
@@ -189,20 +191,21 @@ def source_group(source: str):
     def group():
         @task(task_id="partitions", **on_queue("extract"), doc_md=f"""
 Lists the {source} partitions this run extracts (from the config: GitHub repositories, Jira projects;
-`""` for the streams read source-wide), which `extract` is mapped over. Writes nothing. {RERUN}""")
+`""` for the streams read source-wide) in the groups `extract` is mapped over: one partition a task, or several
+once there are more than `sources.{source}.extract_tasks`. Writes nothing. {RERUN}""")
         def list_partitions():
             return _run("partitions", source)
 
         @task(task_id="extract", pool=f"{source}_api", map_index_template="{{ partition_label }}",
               **on_queue("extract"), doc_md=f"""
-Reads the {source} API for one partition (this task's name: a repository or project, or the source for its
-source-wide streams)
+Reads the {source} API for its partitions (this task's name: a repository or project, the source for its
+source-wide streams, or the first and how many more)
 from each stream's watermark minus its lookback, and writes an immutable landing batch to
 `data/landing/{source}/<stream>/<batch>/` (Parquet parts + `_manifest.json`). Touches no warehouse.
 A quota wait longer than `sources.{source}.release_slot_after` reschedules the task (its pool slot is freed
 until the reset) and it resumes from the streams it had landed.
 Progress lines go to the task log and `data/logs/runs/<run id>.jsonl`. {RERUN}""")
-        def extract(partition: str):
+        def extract(partition: list[str]):
             return extract_or_reschedule(source, partition)
 
         @task(task_id="validate", retries=0, **on_queue("extract"), doc_md=f"""

@@ -190,6 +190,10 @@ class _Transport(_Section):
     max_attempts: Annotated[int, _positive("8")] = 8
     # Pages read per partition in one run before the walk is stopped as a runaway.
     max_pages: Annotated[int, _positive("10000")] = 10_000
+    # Most Airflow extract tasks a run maps this source's partitions (repositories, projects) onto. Each task costs
+    # seconds of start-up whatever it reads, so beyond this partitions share tasks (read one after another, each with
+    # its own watermark): 500 repositories are 16 tasks, not 500.
+    extract_tasks: Annotated[int, _positive("16")] = 16
     # Largest body one page may have (megabytes, read streamed: a larger one fails the extract, naming it).
     max_body_mb: Annotated[int | float, _rule(lambda v: v > 0, "{v:g} must be a positive number of "
                                                              "megabytes per page, e.g. 50")] = DEFAULT_MAX_BODY_MB

@@ -8,6 +8,7 @@ rebuilds the marts, publish swaps in a new published set.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -189,15 +190,40 @@ def partitions(config: Config, source_name: str) -> list[str]:
     return sorted(ids)
 
 
+def extract_tasks(config: Config, source_name: str) -> list[list[str]]:
+    """The source's partitions as Airflow maps its extract tasks over them: at most `sources.<name>.extract_tasks`
+    tasks, the source-wide streams (`""`) in a task of their own, the named partitions one per task while they fit
+    and dealt round-robin over the remaining tasks when they do not. A task's partitions keep their watermarks, so
+    a partition moving to another task (one added or removed) reads on from where it was."""
+    ids = partitions(config, source_name)
+    named = [p for p in ids if p]
+    groups = [[""]] if "" in ids else []
+    slots = max(config.sources[source_name].extract_tasks - len(groups), 1)
+    if len(named) <= slots:
+        return groups + [[p] for p in named]
+    return groups + [named[i::slots] for i in range(slots)]
+
+
+def partition_label(source_name: str, partition: str | Sequence[str]) -> str:
+    """An extract task's name in the UI and logs: its repository or project, the source for its source-wide streams,
+    the first and how many more for a task of several."""
+    names = [partition] if isinstance(partition, str) else list(partition)
+    names = [n or source_name for n in names]
+    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+
+
 def _only(stream, wanted: set[str]):
     """The stream restricted to the wanted partitions; unpartitioned streams ("") run in the "" task."""
     kept = tuple(p for p in stream.partitions if p.id in wanted)
     return dataclasses.replace(stream, partitions=kept) if kept else None
 
 
-def checkpoint_path(config: Config, source_name: str, ctx: RunContext, partition: str | None) -> Path:
+def checkpoint_path(config: Config, source_name: str, ctx: RunContext,
+                    partition: str | Sequence[str] | None) -> Path:
     """Where an extract that gave its slot back for a quota reset notes the streams it finished (per run and
-    partition: one mapped Airflow task)."""
+    partition, or partitions: one mapped Airflow task)."""
+    if partition is not None and not isinstance(partition, str):  # a task of several: named by a digest of them
+        partition = "group-" + hashlib.sha256(json.dumps(sorted(partition)).encode()).hexdigest()[:16]
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{ctx.run_id}__{source_name}__{partition or '_all'}")
     return config.data_dir / "checkpoints" / f"{name}.json"
 
@@ -215,9 +241,9 @@ def _resumable(streams: list, checkpoint: Path, landing_dir: StorePath, source_n
 
 
 @landing_store.redacted_errors()
-def extract(config: Config, source_name: str, ctx: RunContext, partition: str | None = None,
+def extract(config: Config, source_name: str, ctx: RunContext, partition: str | Sequence[str] | None = None,
             release_slot: bool = False) -> dict[str, Any]:
-    """Read every stream of a source (or one partition of it, for a mapped task) into new landing batches.
+    """Read every stream of a source (or one partition, or several, for a mapped task) into new landing batches.
 
     `release_slot` (the Airflow task): a quota wait longer than the source's `release_slot_after` raises
     QuotaRelease instead of sleeping, after noting the streams already landed in a checkpoint; the task is
@@ -229,9 +255,11 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
         settings = {**settings, "release_after_s": settings["release_slot_after_s"]}
     source = build_source(source_name, settings)
     streams = list(source.streams)
-    if partition is not None:
-        streams = [s for s in (_only(s, {partition}) for s in streams) if s is not None]
-    checkpoint = checkpoint_path(config, source_name, ctx, partition)
+    parts = None if partition is None else [partition] if isinstance(partition, str) else list(partition)
+    if parts is not None:
+        streams = [s for s in (_only(s, set(parts)) for s in streams) if s is not None]
+    checkpoint = checkpoint_path(config, source_name, ctx, parts[0] if parts and len(parts) == 1 else parts)
+    partition = None if parts in (None, [""]) else partition_label(source_name, parts)  # as the logs name it
     resumed = _resumable(streams, checkpoint, config.landing_dir, source_name)
     if resumed:
         log.info("resuming %s%s after a quota release: %s already landed", source_name,
@@ -247,7 +275,7 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
     except QuotaRelease as exc:
         done = {**resumed, **{r.stream.split("__", 1)[1]: r.batch_dir.name for r in exc.completed}}
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(checkpoint, {"run_id": ctx.run_id, "source": source_name, "partition": partition,
+        write_json_atomic(checkpoint, {"run_id": ctx.run_id, "source": source_name, "partition": parts,
                                        "completed": done, "resume_at": exc.resume_at})
         log.warning("%s", exc)
         raise

@@ -87,3 +87,57 @@ def test_a_project_added_later_reads_its_whole_history(tmp_path, monkeypatch):
     # every one of them
     ops_resume = parse_timestamp(marks["OPS"]) - timedelta(seconds=config.lookback_seconds("jira"))
     assert [u for u in web_updated if u < ops_resume], "the demo holds WEB issues untouched since long before"
+
+
+def _config(tmp_path, extract_tasks: int | None = None, **jira):
+    raw = small_config(tmp_path / "data", "http://127.0.0.1:1")
+    raw["sources"]["jira"].update(jira)
+    raw["sources"]["github"]["repos"] = [f"acme/r{i}" for i in range(5)]
+    if extract_tasks is not None:
+        for source in raw["sources"].values():
+            source["extract_tasks"] = extract_tasks
+    return write_config(tmp_path / "config.yml", raw)
+
+
+def test_partitions_share_extract_tasks_beyond_the_limit(tmp_path):
+    """Each Airflow task costs seconds of start-up: 500 repositories must not be 500 tasks."""
+    assert pipeline.extract_tasks(_config(tmp_path, projects=["PA", "PB"]), "jira") == [[""], ["PA"], ["PB"]]
+    config = _config(tmp_path, extract_tasks=3, projects=["PA", "PB", "PC", "PD", "PE"])
+    # the source-wide streams keep a task of their own; the projects are dealt over the other two
+    assert pipeline.extract_tasks(config, "jira") == [[""], ["PA", "PC", "PE"], ["PB", "PD"]]
+    assert pipeline.extract_tasks(config, "github") == [["acme/r0", "acme/r3"], ["acme/r1", "acme/r4"], ["acme/r2"]]
+    assert pipeline.extract_tasks(config, "pagerduty") == [[""]]
+    assert [pipeline.partition_label("jira", t) for t in pipeline.extract_tasks(config, "jira")] == [
+        "jira", "PA and 2 more", "PB and 1 more"]
+
+
+def test_a_task_of_several_projects_lands_what_a_task_each_lands(tmp_path, monkeypatch):
+    """The same emulator read as one task per project and as one task for both: the same issues and changelogs
+    in raw, and a watermark per project either way."""
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    loaded = {}
+    with start_emulator(seed=7, now=EMULATOR_NOW, profile="stress") as emu:
+        for label, tasks in (("each", None), ("shared", 2)):
+            raw = small_config(tmp_path / label / "data", emu.base_url, sources=("jira",))
+            raw["sources"]["jira"]["projects"] = ["OPS", "WEB"]
+            if tasks is not None:
+                raw["sources"]["jira"]["extract_tasks"] = tasks
+            (tmp_path / label).mkdir()
+            config = write_config(tmp_path / label / "config.yml", raw)
+            ctx = context(config, label)
+            groups = pipeline.extract_tasks(config, "jira")
+            assert len(groups) == (3 if tasks is None else 2), groups
+            for group in groups:
+                pipeline.extract(config, "jira", ctx, partition=group)
+            pipeline.validate(config, "jira", ctx)
+            pipeline.load(config, ctx)
+            with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+                loaded[label] = (
+                    con.execute("SELECT id, project_key, updated FROM raw.jira__issues ORDER BY id").fetchall(),
+                    con.execute("SELECT issue_id, id FROM raw.jira__issue_changelogs ORDER BY 1, 2").fetchall(),
+                    con.execute("SELECT partition_id, cursor_value FROM meta.watermarks WHERE stream = 'issues' "
+                                "ORDER BY 1").fetchall())
+    assert loaded["each"] == loaded["shared"]
+    issues, changelogs, marks = loaded["shared"]
+    assert {p for _, p, _ in issues} == {"OPS", "WEB"} and changelogs and [p for p, _ in marks] == ["OPS", "WEB"]
