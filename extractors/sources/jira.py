@@ -12,12 +12,12 @@ time zone to the minute and silently skip updates, numbers are absolute.
   (oldest first) for that issue; otherwise the embedded entries land as they are, without a request.
 - `projects` (`GET /rest/api/3/project/search`) and `statuses` (`GET /rest/api/3/status`: status id →
   status category; a renamed status keeps its id).
-- `versions` (`GET /rest/api/3/project/{key}/version`): the versions of each release-based project
-  (`lead_time_e2e.release_projects` that are configured projects), whole at every run. Releasing a version does not
-  change the `updated` of its issues, so the copy embedded in an issue's `fixVersions` stays as it was when the
-  issue was last read; this stream is where a version's `released` and `releaseDate` come from. A project has a
-  few versions a fortnight (a page or two), and a version can be released, re-dated or un-released at any time
-  with nothing to filter on (the endpoint has no `updated`), so every run reads them all.
+- `versions` (`GET /rest/api/3/project/{key}/version`, a partition per project): the versions of each release-
+  based project (`lead_time_e2e.release_projects` that are configured projects), whole at every run. Releasing a
+  version does not change the `updated` of its issues, so the copy embedded in an issue's `fixVersions` stays as
+  it was when the issue was last read; this stream is where a version's `released` and `releaseDate` come from. A
+  project has a few versions a fortnight (a page or two), and a version can be released, re-dated or un-released
+  at any time with nothing to filter on (the endpoint has no `updated`), so every run reads them all.
 - `issue_ids`: the reconciliation. Deleted issues never appear in an `updated` query, so every
   `reconcile_every` the ids of all issues of the projects are listed (`fields=id`, up to 5000 a page),
   each stamped with the end of the window it was read in (`reconciled_at`). An issue id missing from the
@@ -171,8 +171,7 @@ def build(settings: Mapping[str, Any]) -> Source:
 
     def version_requests(partition: Partition, window: Window):
         # In creation order (the default, named): a version created while the pages are read lands after them.
-        for key in release_projects:
-            yield PageRequest("GET", f"/rest/api/3/project/{key}/version", params=(("orderBy", "sequence"),))
+        yield PageRequest("GET", f"/rest/api/3/project/{partition.id}/version", params=(("orderBy", "sequence"),))
 
     def status_requests(partition: Partition, window: Window):
         yield PageRequest("GET", "/rest/api/3/status")
@@ -249,6 +248,8 @@ def build(settings: Mapping[str, Any]) -> Source:
         columns=(Column("id"), Column("project_id", "projectId"), Column("name"), Column("released"),
                  Column("release_date", "releaseDate")),
         primary_key=("id",),
+        # in the task of its project; a release project is a configured project, so the partition exists
+        partitions=tuple(Partition(key) for key in release_projects),
         records_key="values",
         paginator=lambda: JiraPagePaginator(page_size=VERSION_PAGE, records_key="values"),
         requests=version_requests,

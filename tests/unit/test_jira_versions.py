@@ -135,10 +135,12 @@ def test_the_versions_stream_reads_each_configured_release_project(emu, tmp_path
                                 "projects": ["OPS", "WEB"], "release_projects": ["WEB", "OPS", "REL"]})
     stream = next(s for s in src.streams if s.name == "versions")
     end = datetime(2026, 11, 19, 6, tzinfo=UTC)
-    (result,) = extract_streams(src.client(), [stream], {"versions": {"": Window(end - timedelta(days=1), end)}},
+    window = Window(end - timedelta(days=1), end)
+    (result,) = extract_streams(src.client(), [stream], {"versions": {p.id: window for p in stream.partitions}},
                                 tmp_path)
     assert result.requests == 2
     manifest = read_manifest(result.batch_dir)
+    assert set(manifest["partitions"]) == {"WEB", "OPS"}, "a partition per release project: read in its task"
     rows = pq.read_table([str(result.batch_dir / f) for f in manifest["files"]]).to_pylist()
     assert [r["id"] for r in rows] == IDS
     assert [(r["project_id"], r["released"], r["release_date"]) for r in rows[-2:]] == [
@@ -148,6 +150,6 @@ def test_the_versions_stream_reads_each_configured_release_project(emu, tmp_path
 def test_without_release_projects_nothing_is_requested(emu, tmp_path):
     src = build_source("jira", {"base_url": emu.jira_url, "email": AUTH[0], "token": AUTH[1], "projects": ["WEB"]})
     stream = next(s for s in src.streams if s.name == "versions")
-    end = datetime(2026, 11, 19, 6, tzinfo=UTC)
-    (result,) = extract_streams(src.client(), [stream], {"versions": {"": Window(None, end)}}, tmp_path)
+    assert stream.partitions == ()
+    (result,) = extract_streams(src.client(), [stream], {"versions": {}}, tmp_path)
     assert (result.requests, result.rows) == (0, 0)
