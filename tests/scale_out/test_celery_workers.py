@@ -81,9 +81,11 @@ def test_extract_and_warehouse_tasks_run_on_the_workers_of_their_queues(tmp_path
         extract_ids = {ti["task_id"] for ti in instances if ti["task_id"] not in WAREHOUSE_TASKS}
         assert extract_ids == {f"{s}.{t}" for s in ("jira", "pagerduty", "github")
                                for t in ("partitions", "extract", "validate")}
-        repos = yaml.safe_load(config.read_text())["sources"]["github"]["repos"]
-        # per source its partitions and validate tasks; one extract per GitHub repository, one for Jira, PagerDuty
-        assert placed["extract"] == 3 + 3 + len(repos) + 2
+        sources = yaml.safe_load(config.read_text())["sources"]
+        repos, projects = sources["github"]["repos"], sources["jira"]["projects"]
+        # per source its partitions and validate tasks; one extract per GitHub repository, one per Jira project and
+        # one for Jira's source-wide streams, one for PagerDuty
+        assert placed["extract"] == 3 + 3 + len(repos) + (len(projects) + 1) + 1
         # The broker delivered each worker its own tasks and nothing else (a retry is one more delivery).
         for role, worker in WORKERS.items():
             assert received_tasks(home / f"worker-{worker}.log") == tries[role], role
