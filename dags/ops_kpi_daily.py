@@ -154,7 +154,9 @@ def _run(step: str, source: str | None = None, **kwargs):
     if "partition" in kwargs:  # the mapped task's name in the UI: its repository or project, else the source
         context["partition_label"] = pipeline.partition_label(source, kwargs["partition"])
     step_fn = getattr(pipeline, step)
-    with step_logging(config.run_logs_dir, ctx.run_id, step, source=source, partition=kwargs.get("partition")):
+    partition = kwargs.get("partition")  # one id, or a task's several (sources.<name>.extract_tasks)
+    with step_logging(config.run_logs_dir, ctx.run_id, step, source=source,
+                      partition=partition if partition is None or isinstance(partition, str) else ", ".join(partition)):
         result = step_fn(config, source, ctx, **kwargs) if source is not None else step_fn(config, ctx, **kwargs)
     context["run_date"] = run_date.isoformat()  # for the asset metadata below
     return result

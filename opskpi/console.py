@@ -110,6 +110,7 @@ class RunLogFollower:
         if isinstance(progress, dict) and progress.get("event") in ("reading", "done", "waiting"):
             stream = self.streams.setdefault(progress["stream"], StreamProgress())
             task = entry.get("partition")
+            task = tuple(task) if isinstance(task, list) else task  # a key, whatever an older log wrote
             if progress["event"] == "waiting":
                 stream.waiting[task] = progress
             else:
