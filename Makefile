@@ -38,8 +38,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 -m "not long and not scale_out" $(TEST_ARGS)
 
 # The longest whole-pipeline runs (marker `long`: the real scheduler's 7-day backfill, SIGKILL trials, overlapping
-# runs under injected faults, incremental builds against a full rebuild and past-day replays), about 15 minutes of
-# work; .ci/run runs them after `make test`.
+# runs under injected faults, incremental builds against a full rebuild and past-day replays, the whole-run secret,
+# hostile-name and Jira checks), about 17 minutes of work; .ci/run runs them after `make test`.
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m "long and not scale_out" $(TEST_ARGS)
 

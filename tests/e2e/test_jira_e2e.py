@@ -23,7 +23,8 @@ from emulator.gen_jira import issue_state
 from emulator.server import start_emulator
 from tests.e2e.jira_reference import fetch, flow
 
-pytestmark = pytest.mark.e2e
+# `long` (make test-long, run by CI): two whole runs through Airflow, which keeps `make test` within 15 minutes
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.long]
 SEED = 11
 AUTH = ("demo@example.com", "jira-demo-token")
 PROJECTS = ["OPS", "WEB"]

@@ -27,7 +27,8 @@ from emulator.server import start_emulator
 from extractors.sources.jira import jql_string
 from tests.reliability.runs import EMULATOR_NOW, TOKENS, run_all, small_config, write_config
 
-pytestmark = pytest.mark.slow
+# `long` (make test-long, run by CI): a whole run, which keeps `make test` within 15 minutes
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SERVICE = "check'out\"; DROP TABLE marts.fct_incidents; -- {{ 7*7 }} 💳"
 TEAM = "Pay'ments \"ünï\" عربي;--"

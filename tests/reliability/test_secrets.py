@@ -74,6 +74,7 @@ def leaks(texts: dict[str, str | bytes], needles: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # a whole run through Airflow: make test-long (run by CI) keeps `make test` within 15 minutes
 def test_canary_tokens_never_leak_and_published_files_carry_no_emails(tmp_path):
     with start_emulator(seed=7, now="2026-11-20T06:00:00Z", jira_email=JIRA_EMAIL,
                         jira_token=CANARY["CANARY_JIRA_TOKEN"], pagerduty_token=CANARY["CANARY_PD_TOKEN"],

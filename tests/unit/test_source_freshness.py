@@ -25,6 +25,8 @@ def config(make_config, tmp_path):
         "pagerduty": {"base_url": "http://127.0.0.1:1/pagerduty", "token_env": "TEST_PD_TOKEN"}})
 
 
+@pytest.mark.slow
+@pytest.mark.long  # three dbt processes: make test-long (run by CI) keeps `make test` within 15 minutes
 def test_freshness_warns_and_errors_without_failing_and_is_replaced_on_rerun(config):
     ctx = pipeline.RunContext.for_date(config, RUN_DATE, run_id="run-1")
     pipeline.load(config, ctx)  # creates meta and every raw table, empty
