@@ -222,8 +222,10 @@ def checkpoint_path(config: Config, source_name: str, ctx: RunContext,
                     partition: str | Sequence[str] | None) -> Path:
     """Where an extract that gave its slot back for a quota reset notes the streams it finished (per run and
     partition, or partitions: one mapped Airflow task)."""
-    if partition is not None and not isinstance(partition, str):  # a task of several: named by a digest of them
-        partition = "group-" + hashlib.sha256(json.dumps(sorted(partition)).encode()).hexdigest()[:16]
+    if partition is not None and not isinstance(partition, str):
+        partition = list(partition)  # one partition is named by it, a task of several by a digest of them
+        partition = partition[0] if len(partition) == 1 else (
+            "group-" + hashlib.sha256(json.dumps(sorted(partition)).encode()).hexdigest()[:16])
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{ctx.run_id}__{source_name}__{partition or '_all'}")
     return config.data_dir / "checkpoints" / f"{name}.json"
 
@@ -258,7 +260,7 @@ def extract(config: Config, source_name: str, ctx: RunContext, partition: str | 
     parts = None if partition is None else [partition] if isinstance(partition, str) else list(partition)
     if parts is not None:
         streams = [s for s in (_only(s, set(parts)) for s in streams) if s is not None]
-    checkpoint = checkpoint_path(config, source_name, ctx, parts[0] if parts and len(parts) == 1 else parts)
+    checkpoint = checkpoint_path(config, source_name, ctx, parts)
     partition = None if parts in (None, [""]) else partition_label(source_name, parts)  # as the logs name it
     resumed = _resumable(streams, checkpoint, config.landing_dir, source_name)
     if resumed:
